@@ -1,0 +1,90 @@
+"""lineal: ML metadata, model lineage, artifact tracking and a model registry.
+
+    import lineal
+
+    with lineal.run("train", kind="train", params={"C": 1.0}) as run:
+        data = run.use_artifact("iris-raw@latest")
+        run.log_metric("accuracy", 0.97)
+        run.log_artifact("model.skops", kind="model")
+
+Importing lineal does no work and imports nothing heavy: every public name is loaded on first
+use (PEP 562), so ``import lineal`` stays fast in scripts and CLIs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "ActiveRun": "lineal.tracking",
+    "AlreadyExists": "lineal.errors",
+    "ArtifactVersion": "lineal.entities",
+    "Conflict": "lineal.errors",
+    "Edge": "lineal.entities",
+    "IntegrityError": "lineal.errors",
+    "InvalidArgument": "lineal.errors",
+    "LinealError": "lineal.errors",
+    "MetricPoint": "lineal.entities",
+    "NotFound": "lineal.errors",
+    "PermissionDenied": "lineal.errors",
+    "Run": "lineal.entities",
+    "RunStatus": "lineal.entities",
+    "Store": "lineal.store",
+    "StoreError": "lineal.errors",
+    "active_run": "lineal.tracking",
+    "artifact_path": "lineal.api",
+    "download_artifact": "lineal.api",
+    "get_artifact": "lineal.api",
+    "get_run": "lineal.api",
+    "list_artifacts": "lineal.api",
+    "list_runs": "lineal.api",
+    "metric_history": "lineal.api",
+    "open_store": "lineal.store",
+    "run": "lineal.tracking",
+    "set_alias": "lineal.api",
+    "start_run": "lineal.tracking",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lineal' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from .api import (
+        artifact_path,
+        download_artifact,
+        get_artifact,
+        get_run,
+        list_artifacts,
+        list_runs,
+        metric_history,
+        set_alias,
+    )
+    from .entities import ArtifactVersion, Edge, MetricPoint, Run, RunStatus
+    from .errors import (
+        AlreadyExists,
+        Conflict,
+        IntegrityError,
+        InvalidArgument,
+        LinealError,
+        NotFound,
+        PermissionDenied,
+        StoreError,
+    )
+    from .store import Store, open_store
+    from .tracking import ActiveRun, active_run, run, start_run

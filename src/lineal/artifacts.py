@@ -1,0 +1,196 @@
+"""Artifact operations shared by the SDK and the CLI: log content as a version, get a local path
+to a version's content, download it, and record captured code and environments."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .content import HashCache, Progress, materialize, reference_digest, store_path
+from .entities import ArtifactVersion, EdgeDirection, Storage
+from .errors import InvalidArgument, NotFound
+from .refs import validate_name
+from .store import Store
+from .store.base import NewArtifactVersion
+
+if TYPE_CHECKING:
+    from .capture import CapturedEnvironment
+    from .tracking import ActiveRun
+
+_caches: dict[str, HashCache] = {}
+
+
+def hash_cache(store: Store) -> HashCache:
+    """The per-store hash cache (in the store folder for local stores, else the user cache)."""
+    key = store.blobs.root_uri
+    if key not in _caches:
+        if key.startswith("file://"):
+            folder = Path(key.removeprefix("file://")).parent / "cache"
+        else:
+            folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lineal"
+        _caches[key] = HashCache(folder / "hashes.db")
+    return _caches[key]
+
+
+def default_name(path: str | Path) -> str:
+    base = Path(str(path).rstrip("/")).name or "artifact"
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", base).lstrip("._-")
+    return name[:128] or "artifact"
+
+
+def log_content(
+    store: Store,
+    path: str | Path,
+    *,
+    name: str | None,
+    project: str,
+    kind: str,
+    metadata: Mapping[str, Any] | None,
+    tags: Mapping[str, str] | None,
+    aliases: Iterable[str],
+    reference: bool,
+    producer_run_id: str | None,
+    actor: str,
+    progress: Progress | None = None,
+) -> ArtifactVersion:
+    """Hash and store (or reference) ``path`` and record it as a version of ``name``.
+
+    The bytes are stored before the version is recorded, so a crash in between leaves at most an
+    unreferenced blob, never a version whose bytes are missing.
+    """
+    name = validate_name(name or default_name(path), "artifact name")
+    validate_name(kind, "artifact kind")
+    text = str(path)
+    if reference:
+        digest, size, uri, extra = reference_digest(text, hash_cache(store))
+        storage, is_dir = Storage.REFERENCE, bool(extra.get("files"))
+    else:
+        if "://" in text and not text.startswith("file://"):
+            raise InvalidArgument(
+                f"{text} is a remote URL", hint="pass reference=True to record it without copying"
+            )
+        stored = store_path(store.blobs, Path(text.removeprefix("file://")), hash_cache(store), progress)
+        digest, size, uri, is_dir = stored.digest, stored.size, stored.uri, stored.is_directory
+        storage, extra = Storage.STORED, {"files": stored.file_count} if is_dir else {}
+    spec = NewArtifactVersion(
+        project=project,
+        name=name,
+        kind=kind,
+        digest=digest,
+        uri=uri,
+        size=size,
+        storage=storage,
+        is_directory=is_dir,
+        metadata={**extra, **(metadata or {})},
+        tags=dict(tags or {}),
+        aliases=tuple(aliases),
+        producer_run_id=producer_run_id,
+    )
+    version, created = store.metadata.create_artifact_version(spec, actor)
+    if not created and producer_run_id is not None:
+        # Identical content logged again: the run still produced it.
+        store.metadata.add_edge(producer_run_id, version.id, EdgeDirection.OUTPUT, "output", actor)
+    return version
+
+
+def local_path(store: Store, version: ArtifactVersion) -> Path:
+    """A local path to a version's content, fetching it into the cache only when needed.
+
+    Stored files in a local blob store are returned in place (read-only by convention: they are
+    content-addressed); directories and remote blobs are materialised once per digest.
+    """
+    if version.storage is Storage.REFERENCE:
+        if version.uri.startswith("file://"):
+            path = Path(version.uri.removeprefix("file://"))
+            if not path.exists():
+                raise NotFound(f"referenced content of {version.ref} is gone: {path}")
+            return path
+        return Path(_download_reference(version))
+    root = store.blobs.root_uri
+    if root.startswith("file://") and not version.is_directory:
+        return Path(store.blobs.uri(version.digest).removeprefix("file://"))
+    cache_root = (
+        Path(root.removeprefix("file://")).parent / "cache" / "content"
+        if root.startswith("file://")
+        else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lineal" / "content"
+    )
+    target = cache_root / version.digest.replace(":", "-")
+    if not version.is_directory:
+        target = target / version.name
+    if target.exists():
+        return target
+    tmp = target.with_name(target.name + f".part-{os.getpid()}")
+    materialize(store.blobs, version.digest, version.is_directory, tmp)
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        if not target.exists():  # another process won the race: theirs is identical
+            raise
+    return target
+
+
+def _download_reference(version: ArtifactVersion) -> str:
+    import fsspec
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lineal" / "refs"
+    target = cache / version.digest.replace(":", "-") / version.name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fs, _, paths = fsspec.get_fs_token_paths(version.uri)
+        fs.get(paths[0], str(target) + ".part")
+        os.replace(str(target) + ".part", target)
+    return str(target)
+
+
+def download(
+    store: Store, version: ArtifactVersion, dest: Path, progress: Progress | None = None
+) -> Path:
+    """Copy a version's content to ``dest`` (a file path, or a folder for directories)."""
+    if version.storage is Storage.REFERENCE:
+        source = local_path(store, version)
+        import shutil
+
+        if source.is_dir():
+            shutil.copytree(source, dest, dirs_exist_ok=True)
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, dest)
+        return dest
+    return materialize(store.blobs, version.digest, version.is_directory, dest, progress)
+
+
+def record_capture(handle: ActiveRun, captured: CapturedEnvironment) -> None:
+    """Store captured code and environment as deduplicated artifacts the run consumes."""
+    from .store.sql.database import canonical_json
+
+    store, project, actor = handle.store, handle.project, handle.actor
+    pieces = (
+        ("environment", "environment", captured.environment, "environment"),
+        ("code", "code", captured.code, "code"),
+    )
+    for name, kind, body, role in pieces:
+        blob = store.blobs.put_bytes(canonical_json(body).encode())
+        spec = NewArtifactVersion(
+            project=project,
+            name=name,
+            kind=kind,
+            digest=blob.digest,
+            uri=blob.uri,
+            size=blob.size,
+            storage=Storage.STORED,
+            metadata=body,
+        )
+        version, _ = store.metadata.create_artifact_version(spec, actor)
+        store.metadata.add_edge(handle.id, version.id, EdgeDirection.INPUT, role, actor)
+        handle.inputs.append(version)
+    tags = {f"lineal.framework.{k}": v for k, v in captured.frameworks.items()}
+    git = captured.code.get("git") or {}
+    if git.get("commit"):
+        tags["lineal.git.commit"] = git["commit"]
+        tags["lineal.git.dirty"] = str(bool(git.get("dirty"))).lower()
+    if captured.probe_errors:
+        tags["lineal.capture.errors"] = ", ".join(sorted(captured.probe_errors))
+    handle.set_tags(tags)

@@ -1,0 +1,231 @@
+"""The domain model: each entity is defined once here and used by the store, the SDK, the CLI and
+the server alike (no ORM rows, no protobufs, no converters).
+
+Entities are frozen dataclasses: a value read from the store is a snapshot. The live handle on a
+run being recorded is :class:`lineal.tracking.ActiveRun`, which writes through the store.
+
+Times are timezone-aware UTC datetimes; the store keeps them as integer microseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "ArtifactVersion",
+    "Edge",
+    "EdgeDirection",
+    "LedgerEntry",
+    "MetricPoint",
+    "Run",
+    "RunError",
+    "RunStatus",
+    "Storage",
+    "new_id",
+    "now_us",
+    "us_to_datetime",
+    "datetime_to_us",
+]
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id() -> str:
+    """A 26-character ULID: 48 bits of milliseconds then 80 random bits, in Crockford base32.
+
+    Sortable by creation time, so ``ORDER BY id`` is creation order and ids make good B-tree keys.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(secrets.token_bytes(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def now_us() -> int:
+    """Microseconds since the epoch, the store's representation of time."""
+    return time.time_ns() // 1000
+
+
+def us_to_datetime(value: int | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value / 1_000_000, tz=UTC)
+
+
+def datetime_to_us(value: datetime | float | int | str) -> int:
+    """Accepts a datetime (naive means local time), epoch seconds, or an ISO-8601 string."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.astimezone()
+        return int(value.timestamp() * 1_000_000)
+    return int(float(value) * 1_000_000)
+
+
+def default_actor() -> str:
+    """Who is acting when no server authenticates anyone: the OS user."""
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    KILLED = "killed"
+
+
+class EdgeDirection(StrEnum):
+    INPUT = "input"
+    OUTPUT = "output"
+
+
+class Storage(StrEnum):
+    STORED = "stored"
+    """lineal holds the bytes in its blob store."""
+    REFERENCE = "reference"
+    """Only the external URI, its digest (or etag) and size are recorded."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunError:
+    type: str
+    message: str
+    traceback: str
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    key: str
+    value: float
+    step: int
+    timestamp_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One execution of a step: ingest, preprocess, train, evaluate, deploy, or any kind."""
+
+    id: str
+    project: str
+    name: str
+    kind: str
+    status: RunStatus
+    started_at: datetime
+    ended_at: datetime | None = None
+    parent_id: str | None = None
+    experiment: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    """The latest value of each metric; the full series is ``store.metric_history``."""
+    error: RunError | None = None
+    created_by: str = ""
+    cache_key: str | None = None
+    cached_from: str | None = None
+    """For a run served from the step cache: the run whose outputs it reused."""
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = str(self.status)
+        data["started_at"] = self.started_at.isoformat()
+        data["ended_at"] = self.ended_at.isoformat() if self.ended_at else None
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactVersion:
+    """An immutable version of a named artifact: a dataset, model, file, directory, environment...
+
+    Identified by ``project/name@v<version>`` and by its content ``digest``.
+    """
+
+    id: str
+    project: str
+    name: str
+    version: int
+    kind: str
+    digest: str
+    uri: str
+    size: int
+    storage: Storage
+    created_at: datetime
+    created_by: str = ""
+    producer_run_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    is_directory: bool = False
+    tainted: bool = False
+
+    @property
+    def ref(self) -> str:
+        """The canonical reference, e.g. ``default/churn-model@v3``."""
+        return f"{self.project}/{self.name}@v{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["storage"] = str(self.storage)
+        data["created_at"] = self.created_at.isoformat()
+        data["aliases"] = list(self.aliases)
+        data["ref"] = self.ref
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A run consumed (input) or produced (output) an artifact version, in a role."""
+
+    run_id: str
+    artifact_id: str
+    direction: EdgeDirection
+    role: str
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "artifact_id": self.artifact_id,
+            "direction": str(self.direction),
+            "role": self.role,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One link of the audit hash chain; see :mod:`lineal.store.sql.ledger`."""
+
+    seq: int
+    timestamp: datetime
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str
+    payload_digest: str
+    prev_hash: str
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["timestamp"] = self.timestamp.isoformat()
+        return data

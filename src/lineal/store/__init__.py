@@ -1,0 +1,136 @@
+"""Where lineal keeps things, and the ``Store`` pair (metadata + blobs) the SDK works on.
+
+Resolution order for the location: an explicit ``uri`` argument, then ``LINEAL_URI``, then a
+``.lineal/`` folder at the root of the current git repository, else in the working directory.
+
+    /path/to/folder  or  file:///path      embedded: <folder>/lineal.db + <folder>/blobs/
+    sqlite:////abs/path/meta.db            SQLite file; blobs in LINEAL_ARTIFACTS or beside it
+    postgresql://user@host/db              PostgreSQL; blobs in LINEAL_ARTIFACTS (required)
+    mysql://root@host/db                   MySQL/MariaDB; blobs in LINEAL_ARTIFACTS (required)
+
+``LINEAL_ARTIFACTS`` (or ``artifacts=``) is a folder or an fsspec URL such as
+``s3://bucket/prefix``; for S3-compatible servers set ``LINEAL_S3_ENDPOINT_URL`` too.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InvalidArgument
+from .base import BlobStore, MetadataStore
+
+__all__ = ["Store", "default_location", "open_store", "resolve_location"]
+
+ENV_URI = "LINEAL_URI"
+ENV_ARTIFACTS = "LINEAL_ARTIFACTS"
+_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
+
+
+@dataclass
+class Store:
+    """The metadata store and the blob store of one lineal location."""
+
+    metadata: MetadataStore
+    blobs: BlobStore
+    location: str
+
+    def close(self) -> None:
+        self.metadata.close()
+
+
+@dataclass(frozen=True)
+class Location:
+    database_url: str
+    artifacts: str
+    display: str
+
+
+def default_location(cwd: Path | None = None) -> Path:
+    """``.lineal/`` at the root of the enclosing git repository, else in ``cwd``."""
+    start = (cwd or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder / ".lineal"
+    return start / ".lineal"
+
+
+def resolve_location(uri: str | os.PathLike[str] | None = None, artifacts: str | None = None) -> Location:
+    """Turn a user-facing location into a database URL and an artifact root."""
+    text = str(uri) if uri is not None else os.environ.get(ENV_URI) or ""
+    artifacts = artifacts or os.environ.get(ENV_ARTIFACTS) or None
+    if not text:
+        text = str(default_location())
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme == "file":
+        folder = Path(rest if sep else text).expanduser().resolve()
+        return Location(
+            f"sqlite:///{folder / 'lineal.db'}", artifacts or str(folder / "blobs"), str(folder)
+        )
+    base = scheme.split("+")[0]
+    if base in ("http", "https"):
+        raise InvalidArgument(
+            f"{text}: connecting to a lineal server is not available in this version",
+            hint="use a folder or a database URL",
+        )
+    if base == "sqlite":
+        db_path = Path(text.removeprefix("sqlite:///"))
+        default_blobs = str(db_path.parent / "blobs") if rest and rest != "/" else None
+        if artifacts is None and default_blobs is None:
+            raise InvalidArgument("an in-memory SQLite store needs an artifact root", hint=f"set {ENV_ARTIFACTS}")
+        return Location(text, artifacts or default_blobs or "", text)
+    if base in _DRIVERS:
+        url = text if "+" in scheme else _DRIVERS[base] + "://" + rest
+        if artifacts is None:
+            raise InvalidArgument(
+                f"a {base} metadata store needs a place for artifact bytes",
+                hint=f"set {ENV_ARTIFACTS} to a folder or to s3://bucket/prefix",
+            )
+        return Location(url, artifacts, text)
+    raise InvalidArgument(
+        f"unsupported store location {text!r}",
+        hint="use a folder, sqlite:///path, postgresql://..., or mysql://...",
+    )
+
+
+def open_store(uri: str | os.PathLike[str] | None = None, artifacts: str | None = None) -> Store:
+    """Open (creating if needed) the store at ``uri``; see the module docstring for the forms."""
+    from .blobs import open_blob_store
+    from .sql import SqlMetadataStore
+
+    location = resolve_location(uri, artifacts)
+    metadata = SqlMetadataStore(location.database_url)
+    return Store(metadata, open_blob_store(location.artifacts), location.display)
+
+
+_default: Store | None = None
+_default_key: tuple[str | None, str | None] | None = None
+_default_lock = threading.Lock()
+
+
+def default_store() -> Store:
+    """The process-wide store for the current ``LINEAL_URI``; reopened when it changes."""
+    global _default, _default_key
+    key = (os.environ.get(ENV_URI), os.environ.get(ENV_ARTIFACTS))
+    with _default_lock:
+        if _default is None or key != _default_key:
+            if _default is not None:
+                _default.close()
+            _default = open_store()
+            _default_key = key
+        return _default
+
+
+def set_default_store(store: Store | None) -> None:
+    """Make ``store`` the one the module-level SDK functions use (tests, notebooks)."""
+    global _default, _default_key
+    with _default_lock:
+        _default = store
+        _default_key = (os.environ.get(ENV_URI), os.environ.get(ENV_ARTIFACTS)) if store else None

@@ -1,0 +1,225 @@
+"""The two store contracts: metadata and blobs.
+
+The SDK, CLI and server speak only these interfaces. Implementations: ``SqlMetadataStore``
+(SQLite, PostgreSQL, MySQL/MariaDB) and, for bytes, ``LocalBlobStore`` (a folder),
+``FsspecBlobStore`` (S3, GCS, Azure...) and ``MemoryBlobStore`` (tests). A remote lineal server
+implements the same two contracts over HTTP, so SDK calls do not change when a team moves from
+the embedded store to a shared server. One conformance suite (``tests/store/``) runs against
+every implementation.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ..entities import ArtifactVersion, Edge, EdgeDirection, LedgerEntry, MetricPoint, Run, RunError
+from ..entities import RunStatus, Storage
+from ..refs import ArtifactRef
+
+__all__ = [
+    "ArtifactFilter",
+    "BlobInfo",
+    "BlobStore",
+    "MetadataStore",
+    "NewArtifactVersion",
+    "RunFilter",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    project: str | None = None
+    name: str | None = None
+    kind: str | None = None
+    status: RunStatus | str | None = None
+    experiment: str | None = None
+    parent_id: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    started_after_us: int | None = None
+    started_before_us: int | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactFilter:
+    project: str | None = None
+    name: str | None = None
+    kind: str | None = None
+    digest_prefix: str | None = None
+    producer_run_id: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    created_after_us: int | None = None
+    created_before_us: int | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NewArtifactVersion:
+    """What the SDK knows about content before the store numbers it."""
+
+    project: str
+    name: str
+    kind: str
+    digest: str
+    uri: str
+    size: int
+    storage: Storage
+    is_directory: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    aliases: Sequence[str] = ()
+    producer_run_id: str | None = None
+
+
+class MetadataStore(abc.ABC):
+    """Runs, artifact versions, edges, aliases and the audit ledger."""
+
+    # -- runs ----------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_run(self, run: Run, actor: str) -> None:
+        """Insert a new run with its initial params and tags."""
+
+    @abc.abstractmethod
+    def finish_run(
+        self, run_id: str, status: RunStatus, ended_at_us: int, error: RunError | None, actor: str
+    ) -> None:
+        """Set the final status of a running run."""
+
+    @abc.abstractmethod
+    def log_batch(
+        self,
+        run_id: str,
+        actor: str,
+        params: Mapping[str, Any] | None = None,
+        metrics: Sequence[MetricPoint] = (),
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Append params (immutable once logged), metric points and tags in one transaction."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """The run, with params, tags and latest metrics; NotFound if absent."""
+
+    @abc.abstractmethod
+    def list_runs(self, flt: RunFilter) -> list[Run]:
+        """Runs matching the filter, newest first."""
+
+    @abc.abstractmethod
+    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        """Every point of one metric, ordered by step then time."""
+
+    # -- artifacts -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_artifact_version(
+        self, spec: NewArtifactVersion, actor: str
+    ) -> tuple[ArtifactVersion, bool]:
+        """Number and insert a version, or return the existing one with the same digest under the
+        same name (``created`` is then False)."""
+
+    @abc.abstractmethod
+    def resolve(self, ref: ArtifactRef) -> ArtifactVersion:
+        """The version a reference names; NotFound with a hint otherwise."""
+
+    @abc.abstractmethod
+    def get_artifact_version(self, version_id: str) -> ArtifactVersion:
+        """By internal id."""
+
+    @abc.abstractmethod
+    def list_artifact_versions(self, flt: ArtifactFilter) -> list[ArtifactVersion]:
+        """Versions matching the filter, newest first."""
+
+    @abc.abstractmethod
+    def set_alias(self, project: str, name: str, alias: str, version: int, actor: str) -> None:
+        """Point (or move) an alias at a version."""
+
+    @abc.abstractmethod
+    def remove_alias(self, project: str, name: str, alias: str, actor: str) -> None:
+        """Remove an alias; NotFound if it does not exist."""
+
+    @abc.abstractmethod
+    def set_artifact_tags(self, version_id: str, tags: Mapping[str, str], actor: str) -> None:
+        """Set or overwrite tags on a version."""
+
+    # -- lineage edges -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def add_edge(
+        self, run_id: str, version_id: str, direction: EdgeDirection, role: str, actor: str
+    ) -> None:
+        """Record that a run consumed or produced a version (idempotent)."""
+
+    @abc.abstractmethod
+    def list_edges(self, *, run_id: str | None = None, version_id: str | None = None) -> list[Edge]:
+        """Edges touching a run or a version."""
+
+    # -- audit ---------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def ledger_entries(
+        self, *, after_seq: int = 0, limit: int = 100, entity_id: str | None = None,
+        actor: str | None = None, action: str | None = None,
+    ) -> list[LedgerEntry]:
+        """Audit entries in chain order."""
+
+    @abc.abstractmethod
+    def info(self) -> dict[str, Any]:
+        """Backend, location, schema revision and row counts."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    digest: str
+    size: int
+    uri: str
+    created: bool
+    """False when the store already held this content: no new bytes were written."""
+
+
+class BlobStore(abc.ABC):
+    """Content-addressed bytes, keyed by ``sha256:<hex>``. Writes are atomic: a blob is either
+    absent or complete, never partial."""
+
+    root_uri: str
+
+    @abc.abstractmethod
+    def put_file(self, src: Path, digest: str | None = None) -> BlobInfo:
+        """Store a file; hash it unless ``digest`` is already known (it is then re-checked)."""
+
+    @abc.abstractmethod
+    def put_bytes(self, data: bytes) -> BlobInfo:
+        """Store bytes (manifests, small payloads)."""
+
+    @abc.abstractmethod
+    def exists(self, digest: str) -> bool:
+        """Whether the store holds this content."""
+
+    @abc.abstractmethod
+    def open(self, digest: str) -> BinaryIO:
+        """A readable binary stream; NotFound if absent."""
+
+    @abc.abstractmethod
+    def get_file(self, digest: str, dest: Path) -> None:
+        """Copy a blob to ``dest`` atomically (temporary file, then rename)."""
+
+    @abc.abstractmethod
+    def uri(self, digest: str) -> str:
+        """Where the blob lives, e.g. ``file:///...`` or ``s3://bucket/...``."""
+
+    @abc.abstractmethod
+    def size(self, digest: str) -> int:
+        """The blob's size in bytes; NotFound if absent."""
+
+    @abc.abstractmethod
+    def iter_digests(self) -> Iterator[str]:
+        """Every digest held (for ``lineal verify`` and garbage collection)."""
+
+    def read_bytes(self, digest: str) -> bytes:
+        with self.open(digest) as stream:
+            return stream.read()

@@ -1,0 +1,176 @@
+"""Blobs in a local folder: ``<root>/sha256/ab/cdef...``.
+
+A write goes to ``<root>/tmp/`` first, is fsynced, then renamed into place; rename is atomic on
+POSIX and Windows, so a reader (or a process that crashed mid-write) never sees a partial blob.
+Hashing and copying run concurrently (hashlib and the kernel copy both release the GIL), so
+storing a new file costs about the slower of the two rather than their sum.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from ...errors import IntegrityError, InvalidArgument, NotFound, StoreError
+from ..base import BlobInfo, BlobStore
+
+CHUNK = 4 * 1024 * 1024
+
+
+def split_digest(digest: str) -> str:
+    algo, _, hexpart = digest.partition(":")
+    if algo != "sha256" or len(hexpart) != 64 or not all(c in "0123456789abcdef" for c in hexpart):
+        raise InvalidArgument(f"not a sha256 digest: {digest!r}", hint="expected sha256:<64 hex>")
+    return hexpart
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    """``(sha256:<hex>, size)`` of a file, read in large chunks."""
+    sha = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as src:
+        buffer = bytearray(CHUNK)
+        view = memoryview(buffer)
+        while n := src.readinto(buffer):
+            sha.update(view[:n])
+            size += n
+    return "sha256:" + sha.hexdigest(), size
+
+
+class LocalBlobStore(BlobStore):
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.root_uri = self.root.as_uri()
+        self._tmp = self.root / "tmp"
+
+    def _path(self, digest: str) -> Path:
+        hexpart = split_digest(digest)
+        return self.root / "sha256" / hexpart[:2] / hexpart[2:]
+
+    def _tempfile(self) -> Path:
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self._tmp, prefix="blob-", suffix=".part")
+        os.close(fd)
+        return Path(name)
+
+    def _publish(self, tmp: Path, digest: str) -> bool:
+        """Move a complete, fsynced temp file into place; False if the blob already existed."""
+        final = self._path(digest)
+        if final.exists():
+            tmp.unlink(missing_ok=True)
+            return False
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+        return True
+
+    def put_file(self, src: Path, digest: str | None = None) -> BlobInfo:
+        src = Path(src)
+        if digest is not None and self.exists(digest):
+            return BlobInfo(digest, self.size(digest), self.uri(digest), created=False)
+        tmp = self._tempfile()
+        try:
+            computed, size = _hash_and_copy(src, tmp)
+            if digest is not None and computed != digest:
+                raise IntegrityError(
+                    f"{src} changed while it was being stored: expected {digest}, read {computed}"
+                )
+            created = self._publish(tmp, computed)
+        except OSError as exc:
+            raise StoreError(f"cannot store {src}: {exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        return BlobInfo(computed, size, self.uri(computed), created)
+
+    def put_bytes(self, data: bytes) -> BlobInfo:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if self.exists(digest):
+            return BlobInfo(digest, len(data), self.uri(digest), created=False)
+        tmp = self._tempfile()
+        try:
+            with open(tmp, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            created = self._publish(tmp, digest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return BlobInfo(digest, len(data), self.uri(digest), created)
+
+    def exists(self, digest: str) -> bool:
+        return self._path(digest).is_file()
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return open(self._path(digest), "rb")
+        except FileNotFoundError as exc:
+            raise NotFound(f"blob {digest} is missing from {self.root}") from exc
+
+    def get_file(self, digest: str, dest: Path) -> None:
+        path = self._path(digest)
+        if not path.is_file():
+            raise NotFound(f"blob {digest} is missing from {self.root}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.lineal-part")
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, dest)
+
+    def uri(self, digest: str) -> str:
+        return self._path(digest).as_uri()
+
+    def size(self, digest: str) -> int:
+        try:
+            return self._path(digest).stat().st_size
+        except FileNotFoundError as exc:
+            raise NotFound(f"blob {digest} is missing from {self.root}") from exc
+
+    def iter_digests(self) -> Iterator[str]:
+        base = self.root / "sha256"
+        if not base.is_dir():
+            return
+        for prefix in sorted(base.iterdir()):
+            for blob in sorted(prefix.iterdir()):
+                yield f"sha256:{prefix.name}{blob.name}"
+
+
+def _hash_and_copy(src: Path, dst: Path) -> tuple[str, int]:
+    """Copy ``src`` to ``dst`` (fsynced) while hashing ``src`` in another thread."""
+    result: dict[str, tuple[str, int] | BaseException] = {}
+
+    def hasher() -> None:
+        try:
+            result["hash"] = hash_file(src)
+        except BaseException as exc:  # re-raised in the caller's thread
+            result["hash"] = exc
+
+    thread = threading.Thread(target=hasher, name="lineal-hash", daemon=True)
+    thread.start()
+    try:
+        shutil.copyfile(src, dst)  # sendfile/copy_file_range: no Python-level loop
+        with open(dst, "rb+") as out:
+            os.fsync(out.fileno())
+    finally:
+        thread.join()
+    outcome = result["hash"]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    digest, size = outcome
+    if dst.stat().st_size != size:
+        raise IntegrityError(f"{src} changed while it was being stored (size differs)")
+    return digest, size
+
+
+def _fsync_dir(path: Path) -> None:
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,309 @@
+"""Connections and the one write path.
+
+Reads and writes use separate engines on SQLite: reads begin a plain deferred transaction, writes
+begin with ``BEGIN IMMEDIATE`` so that a writer takes the write lock up front and waits for it
+(``busy_timeout``) instead of failing with "database is locked" when it tries to upgrade a read
+lock. With WAL, readers never block the writer. On PostgreSQL and MySQL every write transaction
+locks the single ``ledger_head`` row first, which serialises the audit chain across processes.
+
+Every write goes through :meth:`Database.write`, which yields a :class:`WriteTx`; each change
+it makes is stamped with a ledger sequence number and recorded in the chain before commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from ...entities import now_us
+from ...errors import AlreadyExists, Conflict, InvalidArgument, StoreError
+from . import tables as t
+
+GENESIS_HASH = "0" * 64
+
+
+def canonical_json(value: Any) -> str:
+    """The canonical text of a JSON value: sorted keys, no spaces, UTF-8 kept as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _field(value: Any) -> str:
+    # Strings are length-prefixed so no choice of content can shift a field boundary; floats use
+    # repr, the shortest text that round-trips, which is what a read back gives again.
+    if type(value) is str:
+        return f"s{len(value)}:{value}"
+    if value is None:
+        return "n"
+    return repr(value)
+
+
+def row_text(table: str, row: dict[str, Any], columns: Sequence[str]) -> str:
+    return table + "|" + "|".join([_field(row[c]) for c in columns])
+
+
+def tuple_text(table: str, values: Sequence[Any]) -> str:
+    return table + "|" + "|".join([_field(v) for v in values])
+
+
+def payload_digest(table: str, rows: Iterable[dict[str, Any]]) -> str:
+    """Digest of a set of rows of one table, independent of their order."""
+    columns = ledgered_columns(table)
+    return digest_lines([row_text(table, row, columns) for row in rows])
+
+
+def digest_lines(lines: list[str]) -> str:
+    lines.sort()
+    return "sha256:" + hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def ledgered_columns(table: str) -> list[str]:
+    return [c.name for c in t.metadata.tables[table].columns if c.name != "ledger_seq"]
+
+
+def chain_hash(
+    prev_hash: str, seq: int, ts: int, actor: str, action: str, etype: str, eid: str, digest: str
+) -> str:
+    text = "\x1f".join((prev_hash, str(seq), str(ts), actor, action, etype, eid, digest))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Database:
+    """Engines for one metadata database URL (``sqlite:///...``, ``postgresql+psycopg://...``,
+    ``mysql+pymysql://...``)."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self.url = url
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            self._init_sqlite(parsed)
+        else:
+            if self.dialect in ("mysql", "mariadb") and "charset" not in parsed.query:
+                parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+            self.read_engine = self.write_engine = sa.create_engine(
+                parsed, pool_pre_ping=True, pool_size=5, max_overflow=10
+            )
+        self._local = threading.local()
+
+    def _init_sqlite(self, parsed: sa.URL) -> None:
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        self.write_engine = self._sqlite_engine(parsed, "BEGIN IMMEDIATE")
+        self.read_engine = self._sqlite_engine(parsed, "BEGIN")
+
+    @staticmethod
+    def _sqlite_engine(parsed: sa.URL, begin: str) -> Engine:
+        engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event emit BEGIN itself (the pysqlite recipe).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql(begin)
+
+        return engine
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction; consistent snapshot on every backend."""
+        try:
+            with self.read_engine.connect() as conn:
+                yield conn
+        except exc.SQLAlchemyError as error:
+            raise translate(error) from error
+
+    @contextlib.contextmanager
+    def write(self, actor: str) -> Iterator[WriteTx]:
+        """A write transaction that records each change in the audit ledger before commit."""
+        try:
+            with self.write_engine.begin() as conn:
+                tx = WriteTx(conn, actor, self.dialect)
+                # Take the chain lock first: every writer then queues on one row (PostgreSQL,
+                # MySQL) or on BEGIN IMMEDIATE (SQLite), so no two writers ever deadlock.
+                tx.lock_head()
+                yield tx
+                tx.close_chain()
+        except exc.SQLAlchemyError as error:
+            raise translate(error) from error
+
+    def dispose(self) -> None:
+        self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            self.read_engine.dispose()
+
+
+def translate(error: exc.SQLAlchemyError) -> Exception:
+    """Backend errors to lineal errors, most specific first."""
+    text = str(getattr(error, "orig", error)).lower()
+    if isinstance(error, exc.IntegrityError):
+        if "unique" in text or "duplicate" in text or "primary key" in text:
+            return AlreadyExists(f"already exists: {first_line(error)}")
+        if "foreign key" in text:
+            return InvalidArgument(f"refers to something that does not exist: {first_line(error)}")
+        return Conflict(f"constraint violated: {first_line(error)}")
+    if isinstance(error, exc.OperationalError) and ("deadlock" in text or "locked" in text):
+        return Conflict(f"concurrent write conflict, try again: {first_line(error)}")
+    return StoreError(f"metadata store error: {first_line(error)}")
+
+
+def first_line(error: BaseException) -> str:
+    orig = getattr(error, "orig", None) or error
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+
+
+class WriteTx:
+    """One write transaction. Each ``insert``/``update``/``delete`` is one ledger entry."""
+
+    def __init__(self, conn: Connection, actor: str, dialect: str) -> None:
+        self.conn = conn
+        self.actor = actor
+        self.dialect = dialect
+        self._head: tuple[int, str] | None = None
+        self._dirty = False
+        self.ts = now_us()
+
+    def lock_head(self) -> tuple[int, str]:
+        if self._head is None:
+            query = sa.select(t.ledger_head.c.seq, t.ledger_head.c.hash).where(
+                t.ledger_head.c.id == 1
+            )
+            row = self.conn.execute(query.with_for_update()).first()
+            if row is None:
+                self.conn.execute(t.ledger_head.insert().values(id=1, seq=0, hash=GENESIS_HASH))
+                row = (0, GENESIS_HASH)
+            self._head = (int(row[0]), str(row[1]))
+        return self._head
+
+    def next_seq(self) -> int:
+        return self.lock_head()[0] + 1
+
+    def _append(self, action: str, etype: str, eid: str, digest: str) -> int:
+        seq, prev = self.lock_head()
+        seq += 1
+        entry_hash = chain_hash(prev, seq, self.ts, self.actor, action, etype, eid, digest)
+        self.conn.execute(
+            t.ledger.insert().values(
+                seq=seq,
+                ts=self.ts,
+                actor=self.actor,
+                action=action,
+                entity_type=etype,
+                entity_id=eid,
+                payload_digest=digest,
+                prev_hash=prev,
+                hash=entry_hash,
+            )
+        )
+        self._head = (seq, entry_hash)
+        self._dirty = True
+        return seq
+
+    def close_chain(self) -> None:
+        if self._dirty and self._head is not None:
+            seq, head_hash = self._head
+            self.conn.execute(
+                t.ledger_head.update().where(t.ledger_head.c.id == 1).values(seq=seq, hash=head_hash)
+            )
+
+    def normalise(self, table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+        """Coerce values to the column types, so that the digest of what is written equals the
+        digest of what a later read returns."""
+        out: dict[str, Any] = {}
+        for column in table.columns:
+            if column.name == "ledger_seq":
+                continue
+            value = row.get(column.name)
+            if value is not None:
+                if isinstance(column.type, sa.Double):
+                    value = float(value)
+                    if not math.isfinite(value) and self.dialect in ("mysql", "mariadb"):
+                        value = None
+                elif isinstance(column.type, (sa.BigInteger, sa.Integer, sa.SmallInteger)):
+                    value = int(value)
+                elif isinstance(column.type, (sa.String, sa.Text)):
+                    value = str(value)
+            out[column.name] = value
+        return out
+
+    def insert(
+        self, table: sa.Table, rows: list[dict[str, Any]], action: str, entity_id: str
+    ) -> int:
+        """Insert rows of one table as one ledger entry; returns the entry's sequence number."""
+        if not rows:
+            return 0
+        if table.name in t.MUTABLE_TABLES and len(rows) != 1:
+            raise ValueError(f"rows of mutable table {table.name} are ledgered one at a time")
+        clean = [self.normalise(table, row) for row in rows]
+        if table.name in t.MUTABLE_TABLES:
+            entity_id = entity_key(table.name, clean[0])
+        seq = self._append(action, table.name, entity_id, payload_digest(table.name, clean))
+        for row in clean:
+            row["ledger_seq"] = seq
+        self.conn.execute(table.insert(), clean)
+        return seq
+
+    def insert_tuples(
+        self, table: sa.Table, rows: list[tuple[Any, ...]], action: str, entity_id: str
+    ) -> int:
+        """Insert already-normalised rows of an append-only table, given as tuples in the
+        table's column order without ``ledger_seq``: the hot path for metric batches."""
+        if not rows:
+            return 0
+        columns = ledgered_columns(table.name)
+        digest = digest_lines([tuple_text(table.name, row) for row in rows])
+        seq = self._append(action, table.name, entity_id, digest)
+        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        names = ", ".join([*columns, "ledger_seq"])
+        marks = ", ".join([mark] * (len(columns) + 1))
+        sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+        self.conn.exec_driver_sql(sql, [(*row, seq) for row in rows])
+        return seq
+
+    def update(
+        self, table: sa.Table, key: dict[str, Any], values: dict[str, Any], action: str
+    ) -> dict[str, Any]:
+        """Update one row of a mutable table by primary key; returns the row as written."""
+        where = sa.and_(*(table.c[k] == v for k, v in key.items()))
+        current = self.conn.execute(sa.select(table).where(where)).mappings().first()
+        if current is None:
+            raise StoreError(f"{table.name} row {key} vanished during the write")
+        row = self.normalise(table, {**current, **values})
+        eid = entity_key(table.name, row)
+        seq = self._append(action, table.name, eid, payload_digest(table.name, [row]))
+        self.conn.execute(table.update().where(where).values(**row, ledger_seq=seq))
+        return row
+
+    def delete(self, table: sa.Table, key: dict[str, Any], action: str) -> None:
+        """Delete one row of a mutable table; the entry's digest is that of the deleted row."""
+        where = sa.and_(*(table.c[k] == v for k, v in key.items()))
+        current = self.conn.execute(sa.select(table).where(where)).mappings().first()
+        if current is None:
+            return
+        row = self.normalise(table, dict(current))
+        self._append(action, table.name, entity_key(table.name, row), payload_digest(table.name, [row]))
+        self.conn.execute(table.delete().where(where))
+
+
+def entity_key(table: str, row: dict[str, Any]) -> str:
+    """The ledger entity id of a mutable row: its primary key values joined by '/'."""
+    return "/".join(str(row[c]) for c in t.MUTABLE_TABLES[table])

@@ -1,0 +1,297 @@
+"""Runs, params, tags and metric series in the SQL store."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ...entities import MetricPoint, Run, RunError, RunStatus, datetime_to_us, us_to_datetime
+from ...errors import Conflict, InvalidArgument, NotFound
+from ..base import RunFilter
+from . import tables as t
+from .database import Database, WriteTx, canonical_json
+
+
+class RunsMixin:
+    db: Database
+
+    def _ensure_project(self, tx: WriteTx, project: str) -> None:
+        exists = tx.conn.execute(
+            sa.select(t.projects.c.name).where(t.projects.c.name == project)
+        ).first()
+        if exists is None:
+            tx.insert(t.projects, [{"name": project, "created_at": tx.ts}], "project.create", project)
+
+    def create_run(self, run: Run, actor: str) -> None:
+        with self.db.write(actor) as tx:
+            self._ensure_project(tx, run.project)
+            if run.parent_id is not None:
+                self._require_run(tx.conn, run.parent_id)
+            tx.insert(
+                t.runs,
+                [
+                    {
+                        "id": run.id,
+                        "project": run.project,
+                        "name": run.name,
+                        "kind": run.kind,
+                        "status": str(run.status),
+                        "started_at": datetime_to_us(run.started_at),
+                        "ended_at": datetime_to_us(run.ended_at) if run.ended_at else None,
+                        "parent_id": run.parent_id,
+                        "experiment": run.experiment,
+                        "created_by": actor,
+                        "cache_key": run.cache_key,
+                        "cached_from": run.cached_from,
+                    }
+                ],
+                "run.create",
+                run.id,
+            )
+            self._insert_params(tx, run.id, run.params)
+            self._upsert_tags(tx, run.id, run.tags)
+
+    def finish_run(
+        self, run_id: str, status: RunStatus, ended_at_us: int, error: RunError | None, actor: str
+    ) -> None:
+        with self.db.write(actor) as tx:
+            self._require_run(tx.conn, run_id)
+            values: dict[str, Any] = {"status": str(status), "ended_at": ended_at_us}
+            if error is not None:
+                values.update(
+                    error_type=error.type,
+                    error_message=error.message,
+                    error_traceback=error.traceback,
+                )
+            tx.update(t.runs, {"id": run_id}, values, f"run.{status}")
+
+    def log_batch(
+        self,
+        run_id: str,
+        actor: str,
+        params: Mapping[str, Any] | None = None,
+        metrics: Sequence[MetricPoint] = (),
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        if not (params or metrics or tags):
+            return
+        with self.db.write(actor) as tx:
+            self._require_run(tx.conn, run_id)
+            if params:
+                self._insert_params(tx, run_id, params)
+            if tags:
+                self._upsert_tags(tx, run_id, tags)
+            if metrics:
+                self._insert_metrics(tx, run_id, metrics)
+
+    def _insert_params(self, tx: WriteTx, run_id: str, params: Mapping[str, Any]) -> None:
+        if not params:
+            return
+        existing = {
+            key: value
+            for key, value in tx.conn.execute(
+                sa.select(t.run_params.c.key, t.run_params.c.value).where(
+                    t.run_params.c.run_id == run_id, t.run_params.c.key.in_(list(params))
+                )
+            )
+        }
+        rows = []
+        for key, value in params.items():
+            _check_key(key, "param")
+            text = _param_json(key, value)
+            if key in existing:
+                if existing[key] != text:
+                    raise Conflict(
+                        f"param {key!r} of run {run_id} is already {existing[key]}, not {text}",
+                        hint="params are immutable once logged; log a new run to change them",
+                    )
+                continue
+            rows.append({"run_id": run_id, "key": key, "value": text})
+        tx.insert(t.run_params, rows, "run.params", run_id)
+
+    def _upsert_tags(self, tx: WriteTx, run_id: str, tags: Mapping[str, str]) -> None:
+        for key, value in tags.items():
+            _check_key(key, "tag")
+            row_key = {"run_id": run_id, "key": key}
+            present = tx.conn.execute(
+                sa.select(t.run_tags.c.value).where(
+                    t.run_tags.c.run_id == run_id, t.run_tags.c.key == key
+                )
+            ).first()
+            if present is None:
+                tx.insert(t.run_tags, [{**row_key, "value": str(value)}], "run.tag", run_id)
+            elif present[0] != str(value):
+                tx.update(t.run_tags, row_key, {"value": str(value)}, "run.tag")
+
+    def _insert_metrics(self, tx: WriteTx, run_id: str, points: Sequence[MetricPoint]) -> None:
+        # Column order of `metrics`: run_id, key, step, ts, value.
+        drop_nan = tx.dialect in ("mysql", "mariadb")
+        rows = []
+        latest: dict[str, MetricPoint] = {}
+        for point in points:
+            value = point.value
+            if drop_nan and not math.isfinite(value):
+                value = None  # MySQL cannot store NaN or infinities
+            rows.append((run_id, point.key, point.step, point.timestamp_us, value))
+            seen = latest.get(point.key)
+            if seen is None or (point.step, point.timestamp_us) >= (seen.step, seen.timestamp_us):
+                latest[point.key] = point
+        tx.insert_tuples(t.metrics, rows, "run.metrics", run_id)
+        self._update_latest(tx, run_id, latest)
+
+    def _update_latest(self, tx: WriteTx, run_id: str, latest: dict[str, MetricPoint]) -> None:
+        lm = t.latest_metrics
+        current = {
+            row.key: (row.step, row.ts)
+            for row in tx.conn.execute(
+                sa.select(lm.c.key, lm.c.step, lm.c.ts).where(
+                    lm.c.run_id == run_id, lm.c.key.in_(list(latest))
+                )
+            )
+        }
+        inserts = []
+        for key, point in latest.items():
+            values = {"value": tx.normalise(lm, {"value": point.value})["value"],
+                      "step": point.step, "ts": point.timestamp_us}
+            if key not in current:
+                inserts.append({"run_id": run_id, "key": key, **values})
+            elif (point.step, point.timestamp_us) >= current[key]:
+                tx.conn.execute(
+                    lm.update().where(lm.c.run_id == run_id, lm.c.key == key).values(**values)
+                )
+        if inserts:
+            tx.conn.execute(lm.insert(), inserts)
+
+    # -- reads -----------------------------------------------------------------------------------
+    def _require_run(self, conn: Connection, run_id: str) -> None:
+        if conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
+            raise NotFound(f"no run with id {run_id!r}", hint="list runs with `lineal runs list`")
+
+    def get_run(self, run_id: str) -> Run:
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
+            if row is None:
+                raise NotFound(f"no run with id {run_id!r}", hint="list runs with `lineal runs list`")
+            return self._hydrate(conn, [row])[0]
+
+    def list_runs(self, flt: RunFilter) -> list[Run]:
+        r = t.runs
+        query = sa.select(r)
+        conditions = []
+        for column, value in (
+            (r.c.project, flt.project),
+            (r.c.name, flt.name),
+            (r.c.kind, flt.kind),
+            (r.c.status, str(flt.status) if flt.status else None),
+            (r.c.experiment, flt.experiment),
+            (r.c.parent_id, flt.parent_id),
+        ):
+            if value is not None:
+                conditions.append(column == value)
+        if flt.started_after_us is not None:
+            conditions.append(r.c.started_at >= flt.started_after_us)
+        if flt.started_before_us is not None:
+            conditions.append(r.c.started_at < flt.started_before_us)
+        for key, value in flt.tags.items():
+            tag = t.run_tags.alias()
+            conditions.append(
+                sa.exists().where(tag.c.run_id == r.c.id, tag.c.key == key, tag.c.value == value)
+            )
+        query = query.where(*conditions).order_by(r.c.started_at.desc(), r.c.id.desc())
+        query = query.limit(flt.limit).offset(flt.offset)
+        with self.db.read() as conn:
+            rows = list(conn.execute(query).mappings())
+            return self._hydrate(conn, rows)
+
+    def _hydrate(self, conn: Connection, rows: list[Any]) -> list[Run]:
+        ids = [row["id"] for row in rows]
+        params: dict[str, dict[str, Any]] = defaultdict(dict)
+        tags: dict[str, dict[str, str]] = defaultdict(dict)
+        metrics: dict[str, dict[str, float]] = defaultdict(dict)
+        for chunk in _chunks(ids, 500):
+            for run_id, key, value in conn.execute(
+                sa.select(t.run_params.c.run_id, t.run_params.c.key, t.run_params.c.value).where(
+                    t.run_params.c.run_id.in_(chunk)
+                )
+            ):
+                params[run_id][key] = json.loads(value)
+            for run_id, key, value in conn.execute(
+                sa.select(t.run_tags.c.run_id, t.run_tags.c.key, t.run_tags.c.value).where(
+                    t.run_tags.c.run_id.in_(chunk)
+                )
+            ):
+                tags[run_id][key] = value
+            lm = t.latest_metrics
+            for run_id, key, value in conn.execute(
+                sa.select(lm.c.run_id, lm.c.key, lm.c.value).where(lm.c.run_id.in_(chunk))
+            ):
+                metrics[run_id][key] = float("nan") if value is None else value
+        return [
+            _run_from_row(row, params[row["id"]], tags[row["id"]], metrics[row["id"]])
+            for row in rows
+        ]
+
+    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        m = t.metrics
+        query = (
+            sa.select(m.c.key, m.c.value, m.c.step, m.c.ts)
+            .where(m.c.run_id == run_id, m.c.key == key)
+            .order_by(m.c.step, m.c.ts)
+        )
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            return [
+                MetricPoint(k, float("nan") if v is None else v, s, ts)
+                for k, v, s, ts in conn.execute(query)
+            ]
+
+
+def _run_from_row(
+    row: Any, params: dict[str, Any], tags: dict[str, str], metrics: dict[str, float]
+) -> Run:
+    error = None
+    if row["error_type"]:
+        error = RunError(row["error_type"], row["error_message"] or "", row["error_traceback"] or "")
+    return Run(
+        id=row["id"],
+        project=row["project"],
+        name=row["name"],
+        kind=row["kind"],
+        status=RunStatus(row["status"]),
+        started_at=us_to_datetime(row["started_at"]),  # type: ignore[arg-type]
+        ended_at=us_to_datetime(row["ended_at"]),
+        parent_id=row["parent_id"],
+        experiment=row["experiment"],
+        params=params,
+        tags=tags,
+        metrics=metrics,
+        error=error,
+        created_by=row["created_by"],
+        cache_key=row["cache_key"],
+        cached_from=row["cached_from"],
+    )
+
+
+def _param_json(key: str, value: Any) -> str:
+    try:
+        return canonical_json(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(
+            f"param {key!r} has a value of type {type(value).__name__} that is not JSON",
+            hint="params must be str, int, float, bool, None, or lists/dicts of those",
+        ) from exc
+
+
+def _check_key(key: str, what: str) -> None:
+    if not isinstance(key, str) or not key or len(key) > t.KEY:
+        raise InvalidArgument(f"invalid {what} key {key!r}", hint=f"use 1-{t.KEY} characters")
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,132 @@
+"""``SqlMetadataStore``: the MetadataStore contract over SQLAlchemy Core.
+
+The class is assembled from one mixin per resource (runs, artifacts); this module owns opening
+the database and keeping its schema at the revision this version of lineal expects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ...entities import LedgerEntry, us_to_datetime
+from ...errors import SchemaOutdated, StoreError
+from ..base import MetadataStore
+from . import tables as t
+from .artifacts import ArtifactsMixin
+from .database import Database
+from .runs import RunsMixin
+
+# The Alembic head this code expects. tests/store/test_migrations.py checks it equals the real
+# head, so checking it costs one query instead of importing Alembic on every open.
+SCHEMA_REVISION = "0001"
+
+
+class SqlMetadataStore(RunsMixin, ArtifactsMixin, MetadataStore):
+    """Open (and on SQLite, create or upgrade) the metadata database at ``url``.
+
+    PostgreSQL and MySQL databases are created on first use too; an existing one at an older
+    revision is upgraded only by ``lineal store upgrade`` (or ``auto_upgrade=True``), because a
+    shared database may be in use by older clients.
+    """
+
+    def __init__(self, url: str, *, auto_upgrade: bool | None = None) -> None:
+        self.db = Database(url)
+        self.url = url
+        if auto_upgrade is None:
+            auto_upgrade = self.db.dialect == "sqlite"
+        self._check_schema(auto_upgrade)
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
+
+    def schema_revision(self) -> str | None:
+        try:
+            with self.db.read_engine.connect() as conn:
+                if not sa.inspect(conn).has_table("alembic_version"):
+                    return None
+                return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        except sa.exc.SQLAlchemyError as error:
+            raise StoreError(
+                f"cannot open the metadata database {self.safe_url}: {error.orig or error}",
+                hint="check the URL, that the server is running and that the user may connect",
+            ) from error
+
+    @property
+    def safe_url(self) -> str:
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
+    def _check_schema(self, auto_upgrade: bool) -> None:
+        revision = self.schema_revision()
+        if revision == SCHEMA_REVISION:
+            return
+        if revision is None or auto_upgrade:
+            self.upgrade()
+            return
+        if revision > SCHEMA_REVISION:
+            raise SchemaOutdated(
+                f"the metadata database is at schema {revision}, newer than this lineal "
+                f"({SCHEMA_REVISION})",
+                hint="upgrade lineal: pip install -U lineal",
+            )
+        raise SchemaOutdated(
+            f"the metadata database is at schema {revision}; this lineal needs {SCHEMA_REVISION}",
+            hint=f"run: lineal store upgrade --uri '{self.safe_url}'",
+        )
+
+    def upgrade(self) -> None:
+        """Run the Alembic migrations up to head."""
+        from .migrate import upgrade
+
+        upgrade(self.db.write_engine)
+
+    def ledger_entries(
+        self,
+        *,
+        after_seq: int = 0,
+        limit: int = 100,
+        entity_id: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+    ) -> list[LedgerEntry]:
+        lg = t.ledger
+        query = sa.select(lg).where(lg.c.seq > after_seq)
+        if entity_id is not None:
+            query = query.where(lg.c.entity_id == entity_id)
+        if actor is not None:
+            query = query.where(lg.c.actor == actor)
+        if action is not None:
+            query = query.where(lg.c.action.startswith(action))
+        with self.db.read() as conn:
+            return [
+                LedgerEntry(
+                    seq=row.seq,
+                    timestamp=us_to_datetime(row.ts),  # type: ignore[arg-type]
+                    actor=row.actor,
+                    action=row.action,
+                    entity_type=row.entity_type,
+                    entity_id=row.entity_id,
+                    payload_digest=row.payload_digest,
+                    prev_hash=row.prev_hash,
+                    hash=row.hash,
+                )
+                for row in conn.execute(query.order_by(lg.c.seq).limit(limit))
+            ]
+
+    def info(self) -> dict[str, Any]:
+        counts = {}
+        with self.db.read() as conn:
+            for name in ("projects", "runs", "metrics", "artifact_versions", "edges", "ledger"):
+                table = t.metadata.tables[name]
+                counts[name] = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+        return {
+            "backend": self.db.dialect,
+            "url": self.safe_url,
+            "schema_revision": self.schema_revision(),
+            "counts": counts,
+        }
+
+    def close(self) -> None:
+        self.db.dispose()

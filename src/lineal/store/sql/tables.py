@@ -1,0 +1,248 @@
+"""The metadata schema, in SQLAlchemy Core. Alembic migrations under ``migrations/`` create and
+evolve it; a test checks that the migrations produce exactly these tables.
+
+Portability rules that keep one schema valid on SQLite, PostgreSQL and MySQL/MariaDB:
+- times are BIGINT microseconds since the epoch (no timezone or precision differences);
+- JSON is stored as canonical text, so what is read back hashes to what was written (the audit
+  ledger depends on that);
+- floats are DOUBLE (SQLAlchemy's Float is single precision on MySQL);
+- no booleans (MySQL returns them as integers): small integers instead;
+- indexed strings have bounded lengths (MySQL cannot index TEXT).
+
+Every ledgered table has ``ledger_seq``: the audit entry that last wrote the row.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+ID = 26  # ULID length
+NAME = 128
+KEY = 250
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("name", String(NAME), primary_key=True),
+    Column("description", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("ledger_seq", BigInteger),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("project", String(NAME), ForeignKey("projects.name"), nullable=False),
+    Column("name", String(NAME), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger),
+    Column("parent_id", String(ID), ForeignKey("runs.id")),
+    Column("experiment", String(NAME)),
+    Column("error_type", String(256)),
+    Column("error_message", Text),
+    Column("error_traceback", Text),
+    Column("created_by", String(NAME), nullable=False),
+    Column("cache_key", String(80)),
+    Column("cached_from", String(ID), ForeignKey("runs.id")),
+    Column("ledger_seq", BigInteger),
+    Index(None, "project", "started_at"),
+    Index(None, "project", "name"),
+    Index(None, "parent_id"),
+    Index(None, "status"),
+    Index(None, "kind"),
+    Index(None, "experiment"),
+    Index(None, "cache_key"),
+)
+
+run_params = Table(
+    "run_params",
+    metadata,
+    Column("run_id", String(ID), ForeignKey("runs.id"), nullable=False),
+    Column("key", String(KEY), nullable=False),
+    Column("value", Text, nullable=False),  # canonical JSON, so params keep their type
+    Column("ledger_seq", BigInteger),
+    PrimaryKeyConstraint("run_id", "key"),
+    Index(None, "key"),
+)
+
+run_tags = Table(
+    "run_tags",
+    metadata,
+    Column("run_id", String(ID), ForeignKey("runs.id"), nullable=False),
+    Column("key", String(KEY), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("ledger_seq", BigInteger),
+    PrimaryKeyConstraint("run_id", "key"),
+    Index(None, "key"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("run_id", String(ID), ForeignKey("runs.id"), nullable=False),
+    Column("key", String(KEY), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("value", Double),  # NULL stands for NaN/inf on MySQL, which cannot store them
+    Column("ledger_seq", BigInteger),
+    Index(None, "run_id", "key", "step"),
+)
+
+# Derived from `metrics` in the same transaction, so that listing runs and ranking them by a
+# metric does not scan every series. Not ledgered: `lineal audit verify` recomputes it.
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", String(ID), ForeignKey("runs.id"), nullable=False),
+    Column("key", String(KEY), nullable=False),
+    Column("value", Double),
+    Column("step", BigInteger, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "key"),
+    Index(None, "key", "value"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("project", String(NAME), ForeignKey("projects.name"), nullable=False),
+    Column("name", String(NAME), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    # The version counter; bumping it takes a row lock, which serialises concurrent writers of
+    # new versions of one artifact on PostgreSQL and MySQL.
+    Column("latest_version", Integer, nullable=False),
+    Column("ledger_seq", BigInteger),
+    UniqueConstraint("project", "name"),
+)
+
+artifact_versions = Table(
+    "artifact_versions",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("artifact_id", String(ID), ForeignKey("artifacts.id"), nullable=False),
+    Column("project", String(NAME), nullable=False),
+    Column("name", String(NAME), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("digest", String(71), nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("storage", String(16), nullable=False),
+    Column("is_directory", SmallInteger, nullable=False),
+    Column("metadata", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(NAME), nullable=False),
+    Column("producer_run_id", String(ID), ForeignKey("runs.id")),
+    Column("ledger_seq", BigInteger),
+    UniqueConstraint("artifact_id", "version"),
+    UniqueConstraint("artifact_id", "digest"),
+    Index(None, "digest"),
+    Index(None, "project", "name", "version"),
+    Index(None, "project", "kind", "created_at"),
+    Index(None, "producer_run_id"),
+)
+
+artifact_tags = Table(
+    "artifact_tags",
+    metadata,
+    Column("version_id", String(ID), ForeignKey("artifact_versions.id"), nullable=False),
+    Column("key", String(KEY), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("ledger_seq", BigInteger),
+    PrimaryKeyConstraint("version_id", "key"),
+    Index(None, "key"),
+)
+
+artifact_aliases = Table(
+    "artifact_aliases",
+    metadata,
+    Column("artifact_id", String(ID), ForeignKey("artifacts.id"), nullable=False),
+    Column("alias", String(NAME), nullable=False),
+    Column("version_id", String(ID), ForeignKey("artifact_versions.id"), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("ledger_seq", BigInteger),
+    PrimaryKeyConstraint("artifact_id", "alias"),
+    Index(None, "version_id"),
+)
+
+# The lineage graph: bipartite, runs on one side and artifact versions on the other.
+edges = Table(
+    "edges",
+    metadata,
+    Column("run_id", String(ID), ForeignKey("runs.id"), nullable=False),
+    Column("version_id", String(ID), ForeignKey("artifact_versions.id"), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("role", String(NAME), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("ledger_seq", BigInteger),
+    PrimaryKeyConstraint("run_id", "version_id", "direction", "role"),
+    Index(None, "version_id", "direction"),
+    Index(None, "run_id", "direction"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("actor", String(NAME), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("entity_type", String(64), nullable=False),
+    Column("entity_id", String(KEY), nullable=False),
+    Column("payload_digest", String(71), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index(None, "entity_type", "entity_id"),
+    Index(None, "ts"),
+    Index(None, "actor"),
+)
+
+# One row. Every write transaction locks and advances it, which both serialises the hash chain
+# across processes and gives the chain's tip without scanning the ledger.
+ledger_head = Table(
+    "ledger_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# Tables whose rows are rewritten in place or deleted: each row is its own ledger entity, so a
+# later entry for the same entity supersedes an earlier one. All other ledgered tables are
+# append-only and an entry may cover a batch of their rows.
+MUTABLE_TABLES: dict[str, tuple[str, ...]] = {
+    "projects": ("name",),
+    "runs": ("id",),
+    "run_tags": ("run_id", "key"),
+    "artifacts": ("id",),
+    "artifact_tags": ("version_id", "key"),
+    "artifact_aliases": ("artifact_id", "alias"),
+}

@@ -1,0 +1,403 @@
+"""Recording runs: ``lineal.run(...)`` and the :class:`ActiveRun` handle.
+
+    with lineal.run("train", kind="train", params={"lr": 0.1}) as run:
+        run.log_metric("loss", 0.3)
+        model = run.log_artifact("model.pkl", kind="model")
+
+The active run is held in a ``ContextVar``, so it is per thread and per asyncio task; a run
+started inside another becomes its child (a pipeline nests its steps). Params, metrics and tags
+are buffered and written in batches: at run end, on ``run.flush()``, when the buffer grows past
+``FLUSH_POINTS`` or ``FLUSH_SECONDS``, and at interpreter exit. An exception inside the block
+marks the run failed with its traceback and propagates; Ctrl-C marks it killed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import functools
+import math
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from .entities import (
+    ArtifactVersion,
+    EdgeDirection,
+    MetricPoint,
+    Run,
+    RunError,
+    RunStatus,
+    default_actor,
+    new_id,
+    now_us,
+    us_to_datetime,
+)
+from .errors import InvalidArgument, LinealError
+from .refs import parse_ref, validate_name
+from .store import Store, default_store
+
+__all__ = ["ActiveRun", "RunContext", "active_run", "run"]
+
+FLUSH_POINTS = 20_000
+FLUSH_SECONDS = 2.0
+F = TypeVar("F", bound=Callable[..., Any])
+
+_current: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar(
+    "lineal_active_run", default=None
+)
+_open_runs: weakref.WeakSet[ActiveRun] = weakref.WeakSet()
+
+
+def active_run() -> ActiveRun | None:
+    """The run active in this thread or task, if any."""
+    return _current.get()
+
+
+class ActiveRun:
+    """A run being recorded. Obtain one from :func:`run`; do not construct it directly."""
+
+    def __init__(self, store: Store, record: Run, actor: str) -> None:
+        self.store = store
+        self.record = record
+        self.actor = actor
+        self._lock = threading.Lock()
+        self._metrics: list[MetricPoint] = []
+        self._params: dict[str, Any] = {}
+        self._tags: dict[str, str] = {}
+        self._steps: dict[str, int] = {}
+        self._last_flush = time.monotonic()
+        self._ended = False
+        self.inputs: list[ArtifactVersion] = []
+        self.outputs: list[ArtifactVersion] = []
+
+    # -- identity --------------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def project(self) -> str:
+        return self.record.project
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.record.name} {self.id} {self.record.kind}>"
+
+    # -- params, metrics, tags -------------------------------------------------------------------
+    def log_param(self, key: str, value: Any) -> None:
+        self.log_params({key: value})
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Record hyperparameters; a param cannot change once logged (Conflict)."""
+        with self._lock:
+            for key, value in params.items():
+                if key in self._params and self._params[key] != value:
+                    raise InvalidArgument(f"param {key!r} already logged as {self._params[key]!r}")
+                self._params[key] = value
+        self._maybe_flush()
+
+    def log_metric(self, key: str, value: float, step: int | None = None) -> None:
+        """Append one point to the metric ``key``; ``step`` defaults to the next step of that key."""
+        if not isinstance(key, str) or not key:
+            raise InvalidArgument(f"metric key must be a non-empty string, got {key!r}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise InvalidArgument(f"metric {key!r} value {value!r} is not a number") from None
+        ts = time.time_ns() // 1000
+        with self._lock:
+            if step is None:
+                step = self._steps.get(key, -1) + 1
+            self._steps[key] = step
+            self._metrics.append(MetricPoint(key, number, step, ts))
+            due = len(self._metrics) >= FLUSH_POINTS
+        if due or time.monotonic() - self._last_flush > FLUSH_SECONDS:
+            self.flush()
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        for key, value in metrics.items():
+            self.log_metric(key, value, step)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._tags.update({k: str(v) for k, v in tags.items()})
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if time.monotonic() - self._last_flush > FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write everything buffered so far; returns once it is durable."""
+        with self._lock:
+            metrics, self._metrics = self._metrics, []
+            params, self._params = self._params, {}
+            tags, self._tags = self._tags, {}
+            self._last_flush = time.monotonic()
+        if metrics or params or tags:
+            try:
+                self.store.metadata.log_batch(self.id, self.actor, params, metrics, tags)
+            except BaseException:
+                with self._lock:  # keep what was not written, so a retry can write it
+                    self._metrics[:0] = metrics
+                    self._params = {**params, **self._params}
+                    self._tags = {**tags, **self._tags}
+                raise
+
+    # -- artifacts -------------------------------------------------------------------------------
+    def log_artifact(
+        self,
+        path: str | Path,
+        name: str | None = None,
+        *,
+        kind: str = "file",
+        metadata: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        aliases: Iterable[str] = (),
+        reference: bool = False,
+        role: str = "output",
+    ) -> ArtifactVersion:
+        """Store a file or directory (or, with ``reference=True``, record a path or URL without
+        copying it) as a new version of ``name``, produced by this run.
+
+        Logging content identical to an existing version of ``name`` returns that version and
+        stores no new bytes.
+        """
+        from . import artifacts
+
+        version = artifacts.log_content(
+            self.store,
+            path,
+            name=name,
+            project=self.project,
+            kind=kind,
+            metadata=metadata,
+            tags=tags,
+            aliases=aliases,
+            reference=reference,
+            producer_run_id=self.id,
+            actor=self.actor,
+        )
+        if role != "output":
+            self.store.metadata.add_edge(self.id, version.id, EdgeDirection.OUTPUT, role, self.actor)
+        self.outputs.append(version)
+        return version
+
+    def use_artifact(self, ref: str | ArtifactVersion, *, role: str = "input") -> Path:
+        """Record that this run consumes ``ref`` and return a local path to its content."""
+        from . import artifacts
+
+        version = self.use_version(ref, role=role)
+        return artifacts.local_path(self.store, version)
+
+    def use_version(self, ref: str | ArtifactVersion, *, role: str = "input") -> ArtifactVersion:
+        """Record the input edge and return the version, without fetching its bytes."""
+        if isinstance(ref, ArtifactVersion):
+            version = ref
+        else:
+            version = self.store.metadata.resolve(parse_ref(ref, self.project))
+        self.store.metadata.add_edge(self.id, version.id, EdgeDirection.INPUT, role, self.actor)
+        self.inputs.append(version)
+        return version
+
+    def log_dataset(self, data: Any, name: str, **kwargs: Any) -> ArtifactVersion:
+        """Record a dataset version this run produced; see :func:`lineal.datasets.log_dataset`."""
+        from .datasets.tracking import log_dataset
+
+        return log_dataset(self, data, name=name, **kwargs)
+
+    def use_dataset(self, data: Any, name: str | None = None, **kwargs: Any) -> ArtifactVersion:
+        """Record a dataset version this run consumed (a reference, or data to fingerprint)."""
+        from .datasets.tracking import use_dataset
+
+        return use_dataset(self, data, name=name, **kwargs)
+
+    def log_model(self, model: Any, name: str, **kwargs: Any) -> ArtifactVersion:
+        """Serialise a model in its framework's format and log it; see :mod:`lineal.models`."""
+        from .models.tracking import log_model
+
+        return log_model(self, model, name=name, **kwargs)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def end(self, status: RunStatus | str = RunStatus.FINISHED, error: RunError | None = None) -> None:
+        """Flush and set the final status (idempotent)."""
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            self.flush()
+        finally:
+            ended = now_us()
+            self.store.metadata.finish_run(self.id, RunStatus(status), ended, error, self.actor)
+            self.record = _replace(self.record, status=RunStatus(status), ended_at=us_to_datetime(ended), error=error)
+            _open_runs.discard(self)
+
+    def refresh(self) -> Run:
+        """The run as stored now."""
+        self.flush()
+        return self.store.metadata.get_run(self.id)
+
+
+def _replace(run: Run, **changes: Any) -> Run:
+    from dataclasses import replace
+
+    return replace(run, **changes)
+
+
+class RunContext:
+    """What :func:`run` returns: a context manager, and a decorator that records each call."""
+
+    def __init__(self, name: str, **options: Any) -> None:
+        self.name = validate_name(name, "run name")
+        self.options = options
+        self._tokens: list[tuple[ActiveRun, contextvars.Token[ActiveRun | None]]] = []
+
+    def __enter__(self) -> ActiveRun:
+        handle = start_run(self.name, **self.options)
+        self._tokens.append((handle, _current.set(handle)))
+        return handle
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        handle, token = self._tokens.pop()
+        _current.reset(token)
+        if exc is None or (isinstance(exc, SystemExit) and not exc.code):
+            handle.end(RunStatus.FINISHED)
+        elif isinstance(exc, KeyboardInterrupt):
+            handle.end(RunStatus.KILLED, RunError("KeyboardInterrupt", "interrupted", ""))
+        else:
+            handle.end(RunStatus.FAILED, error_of(exc, tb))
+
+    def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with RunContext(self.name, **self.options):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def error_of(exc: BaseException, tb: TracebackType | None) -> RunError:
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    return RunError(f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
+                    str(exc), text)
+
+
+def run(
+    name: str,
+    *,
+    kind: str = "run",
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    project: str | None = None,
+    experiment: str | None = None,
+    parent: ActiveRun | str | None = None,
+    capture: bool = True,
+    store: Store | None = None,
+) -> RunContext:
+    """Record a run: ``with lineal.run("train", kind="train") as run: ...`` or ``@lineal.run("train")``.
+
+    ``project`` defaults to the parent's project, else ``LINEAL_PROJECT``, else ``default``.
+    ``capture`` records the code (git commit, dirty diff, entry point) and the environment
+    (packages, Python, OS, container, hardware) as artifacts the run consumes.
+    """
+    return RunContext(
+        name,
+        kind=kind,
+        params=params,
+        tags=tags,
+        project=project,
+        experiment=experiment,
+        parent=parent,
+        capture=capture,
+        store=store,
+    )
+
+
+def start_run(
+    name: str,
+    *,
+    kind: str = "run",
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    project: str | None = None,
+    experiment: str | None = None,
+    parent: ActiveRun | str | None = None,
+    capture: bool = True,
+    store: Store | None = None,
+) -> ActiveRun:
+    """Start a run without a ``with`` block; call ``run.end()`` when done (or it is ended at
+    interpreter exit)."""
+    import os
+
+    parent_handle = parent if isinstance(parent, ActiveRun) else _current.get() if parent is None else None
+    parent_id = parent if isinstance(parent, str) else parent_handle.id if parent_handle else None
+    store = store or (parent_handle.store if parent_handle else default_store())
+    project = project or (parent_handle.project if parent_handle else None)
+    project = validate_name(project or os.environ.get("LINEAL_PROJECT") or "default", "project")
+    validate_name(kind, "run kind")
+    if experiment is not None:
+        validate_name(experiment, "experiment")
+    record = Run(
+        id=new_id(),
+        project=project,
+        name=name,
+        kind=kind,
+        status=RunStatus.RUNNING,
+        started_at=us_to_datetime(now_us()),  # type: ignore[arg-type]
+        parent_id=parent_id,
+        experiment=experiment or (parent_handle.record.experiment if parent_handle else None),
+        params=dict(params or {}),
+        tags={k: str(v) for k, v in (tags or {}).items()},
+    )
+    actor = default_actor()
+    for key, value in record.params.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidArgument(f"param {key!r} is {value}; params must be finite")
+    store.metadata.create_run(record, actor)
+    handle = ActiveRun(store, record, actor)
+    _open_runs.add(handle)
+    if capture:
+        _capture_into(handle)
+    return handle
+
+
+def _capture_into(handle: ActiveRun) -> None:
+    """Record code and environment as inputs; never fails the run."""
+    try:
+        from . import artifacts
+        from .capture import capture
+
+        captured = capture()
+        artifacts.record_capture(handle, captured)
+    except LinealError:
+        raise
+    except Exception as exc:  # capture is best effort by contract
+        handle.set_tags({"lineal.capture_error": f"{type(exc).__name__}: {exc}"})
+
+
+@atexit.register
+def _flush_open_runs() -> None:
+    """At interpreter exit, write what is buffered and end runs nobody ended."""
+    for handle in list(_open_runs):
+        try:
+            handle.end(RunStatus.FINISHED)
+        except Exception:
+            pass
+
