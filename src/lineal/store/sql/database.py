@@ -273,9 +273,10 @@ class WriteTx:
         digest = digest_lines([tuple_text(table.name, row) for row in rows])
         seq = self._append(action, table.name, entity_id, digest)
         mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
-        names = ", ".join([*columns, "ledger_seq"])
+        quote = self.conn.dialect.identifier_preparer.quote
+        names = ", ".join(quote(c) for c in [*columns, "ledger_seq"])
         marks = ", ".join([mark] * (len(columns) + 1))
-        sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+        sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"
         self.conn.exec_driver_sql(sql, [(*row, seq) for row in rows])
         return seq
 

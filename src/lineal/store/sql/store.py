@@ -6,6 +6,7 @@ the database and keeping its schema at the revision this version of lineal expec
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,9 +19,15 @@ from .artifacts import ArtifactsMixin
 from .database import Database
 from .runs import RunsMixin
 
-# The Alembic head this code expects. tests/store/test_migrations.py checks it equals the real
-# head, so checking it costs one query instead of importing Alembic on every open.
-SCHEMA_REVISION = "0001"
+def _head_from_files() -> str:
+    # Revisions are numbered in file names (0001_..., 0002_...) and form one line, so the head is
+    # the highest number. A test checks this equals Alembic's own head; reading a directory
+    # listing is far cheaper than importing Alembic on every open.
+    versions = Path(__file__).parent / "migrations" / "versions"
+    return max(p.name.split("_", 1)[0] for p in versions.glob("[0-9]*_*.py"))
+
+
+SCHEMA_REVISION = _head_from_files()
 
 
 class SqlMetadataStore(RunsMixin, ArtifactsMixin, MetadataStore):

@@ -246,3 +246,7 @@ MUTABLE_TABLES: dict[str, tuple[str, ...]] = {
     "artifact_tags": ("version_id", "key"),
     "artifact_aliases": ("artifact_id", "alias"),
 }
+
+# Tables of other resources live in their own modules on the same MetaData; importing them here
+# makes `metadata` complete wherever tables are used (the names above are defined by now).
+from . import tables_lineage, tables_registry  # noqa: E402, F401

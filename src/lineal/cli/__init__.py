@@ -1,0 +1,80 @@
+"""The ``lineal`` command: a thin translation layer over the library.
+
+Each command opens the store, makes library calls, and renders the result as a table (default)
+or JSON (``--json``). Library errors become a one-line message on stderr and the error class's
+exit code; there is never a traceback for a user error.
+
+Command groups load lazily from ``COMMANDS``, so ``lineal --help`` imports no store code; a
+resource adds its group with one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+COMMANDS: dict[str, str] = {
+    "runs": "lineal.cli.runs:runs",
+    "artifacts": "lineal.cli.artifacts:artifacts",
+    "store": "lineal.cli.store:store",
+    "verify": "lineal.cli.store:verify",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lineal")
+@click.option(
+    "--uri",
+    envvar="LINEAL_URI",
+    default=None,
+    help="Store location: a folder, sqlite:///..., postgresql://..., mysql://... "
+    "[env: LINEAL_URI; default: .lineal/ at the git root or here]",
+)
+@click.option(
+    "--artifacts",
+    envvar="LINEAL_ARTIFACTS",
+    default=None,
+    help="Where artifact bytes live: a folder or s3://bucket/prefix [env: LINEAL_ARTIFACTS]",
+)
+@click.pass_context
+def cli(ctx: click.Context, uri: str | None, artifacts: str | None) -> None:
+    """lineal: ML metadata, lineage, artifacts and a model registry."""
+    ctx.obj = {"uri": uri, "artifacts": artifacts}
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point: lineal errors exit with their code and one line, no traceback."""
+    from ..errors import LinealError
+
+    try:
+        return cli.main(args=argv, prog_name="lineal", standalone_mode=False)
+    except LinealError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)

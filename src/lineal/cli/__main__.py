@@ -1,0 +1,3 @@
+from lineal.cli import main
+
+main()
