@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "Store": "lineal.store",
     "StoreError": "lineal.errors",
     "active_run": "lineal.tracking",
+    "audit": "lineal.audit",
     "artifact_path": "lineal.api",
     "download_artifact": "lineal.api",
     "get_artifact": "lineal.api",
@@ -55,7 +56,9 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'lineal' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    # A name that is itself a submodule (lineal.audit) exports the module.
+    value = imported if module == f"lineal.{name}" else getattr(imported, name)
     globals()[name] = value
     return value
 

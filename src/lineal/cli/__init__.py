@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "artifacts": "lineal.cli.artifacts:artifacts",
     "store": "lineal.cli.store:store",
     "verify": "lineal.cli.store:verify",
+    "audit": "lineal.cli.audit:audit",
 }
 
 

@@ -161,9 +161,13 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def ledger_entries(
         self, *, after_seq: int = 0, limit: int = 100, entity_id: str | None = None,
-        actor: str | None = None, action: str | None = None,
+        actor: str | None = None, action: str | None = None, since_us: int | None = None,
     ) -> list[LedgerEntry]:
         """Audit entries in chain order."""
+
+    @abc.abstractmethod
+    def verify_ledger(self) -> Any:
+        """An ``AuditReport``: the hash chain checked, and every ledgered row against it."""
 
     @abc.abstractmethod
     def info(self) -> dict[str, Any]:

@@ -301,6 +301,8 @@ class WriteTx:
         if current is None:
             return
         row = self.normalise(table, dict(current))
+        if not action.endswith((".delete", ".remove")):
+            action += ".delete"  # the ledger verifier recognises deletions by this suffix
         self._append(action, table.name, entity_key(table.name, row), payload_digest(table.name, [row]))
         self.conn.execute(table.delete().where(where))
 

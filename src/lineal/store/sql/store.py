@@ -17,6 +17,7 @@ from ..base import MetadataStore
 from . import tables as t
 from .artifacts import ArtifactsMixin
 from .database import Database
+from .ledger import AuditReport, verify_ledger
 from .runs import RunsMixin
 
 def _head_from_files() -> str:
@@ -97,9 +98,12 @@ class SqlMetadataStore(RunsMixin, ArtifactsMixin, MetadataStore):
         entity_id: str | None = None,
         actor: str | None = None,
         action: str | None = None,
+        since_us: int | None = None,
     ) -> list[LedgerEntry]:
         lg = t.ledger
         query = sa.select(lg).where(lg.c.seq > after_seq)
+        if since_us is not None:
+            query = query.where(lg.c.ts >= since_us)
         if entity_id is not None:
             query = query.where(lg.c.entity_id == entity_id)
         if actor is not None:
@@ -121,6 +125,11 @@ class SqlMetadataStore(RunsMixin, ArtifactsMixin, MetadataStore):
                 )
                 for row in conn.execute(query.order_by(lg.c.seq).limit(limit))
             ]
+
+    def verify_ledger(self) -> AuditReport:
+        """Check the audit chain and that every ledgered row matches its entry."""
+        with self.db.read() as conn:
+            return verify_ledger(conn)
 
     def info(self) -> dict[str, Any]:
         counts = {}

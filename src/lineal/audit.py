@@ -1,0 +1,44 @@
+"""The audit ledger: who changed what, when, and proof that nothing was changed behind its back.
+
+    lineal.audit.log(actor="alice", limit=20)     # entries in chain order
+    report = lineal.audit.verify()                # AuditReport; report.ok, report.problems
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .entities import LedgerEntry, datetime_to_us
+from .store import Store, default_store
+from .store.sql.ledger import AuditReport, Problem
+
+__all__ = ["AuditReport", "Problem", "log", "verify"]
+
+
+def log(
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    entity_id: str | None = None,
+    since: datetime | str | float | None = None,
+    after_seq: int = 0,
+    limit: int = 100,
+    store: Store | None = None,
+) -> list[LedgerEntry]:
+    """Ledger entries in chain order, filtered by actor, action prefix, entity and time."""
+    store = store or default_store()
+    return store.metadata.ledger_entries(
+        after_seq=after_seq,
+        limit=limit,
+        entity_id=entity_id,
+        actor=actor,
+        action=action,
+        since_us=None if since is None else datetime_to_us(since),
+    )
+
+
+def verify(*, store: Store | None = None) -> AuditReport:
+    """Verify the hash chain and that every ledgered row is vouched for by its entry."""
+    store = store or default_store()
+    report: AuditReport = store.metadata.verify_ledger()
+    return report

@@ -1,0 +1,229 @@
+"""Verifying the audit ledger against itself and against the data it vouches for.
+
+The ledger is a hash chain: entry n stores ``hash(prev_hash, seq, ts, actor, action, entity,
+payload_digest)`` and ``prev_hash`` is entry n-1's hash; ``ledger_head`` holds the tip. Every
+ledgered row carries the ``ledger_seq`` of the entry that last wrote it. Verification proves:
+
+1. the chain is intact: sequence numbers are 1..N with no gap, each hash recomputes, each entry
+   links to the one before, and the head names the last entry (an entry modified, deleted,
+   inserted or reordered breaks one of these);
+2. every ledgered row is vouched for: its ``ledger_seq`` names an entry of its table, and the
+   digest of the rows stamped with that entry equals the entry's payload digest (a row modified,
+   or inserted without an entry, fails here);
+3. nothing vouched for has vanished: every entry for an append-only table still has its rows, and
+   the latest entry of each mutable row is either a deletion or matches a present row.
+
+What a hash chain cannot prove on its own: that nobody rewrote the whole chain from some point
+on with valid hashes. ``verify`` returns the head hash; record it elsewhere (a ticket, a commit,
+a notary) and compare later to close that gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from . import tables as t
+from .database import GENESIS_HASH, chain_hash, digest_lines, entity_key, ledgered_columns, row_text
+
+DELETE_SUFFIXES = (".delete", ".remove")
+CHUNK = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    kind: str
+    """chain-broken | entry-altered | head-mismatch | row-without-entry | row-altered |
+    row-missing"""
+    detail: str
+    seq: int | None = None
+    table: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "detail": self.detail, "seq": self.seq, "table": self.table}
+
+
+@dataclass
+class AuditReport:
+    entries: int = 0
+    rows: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "rows": self.rows,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+@dataclass(slots=True)
+class _Entry:
+    action: str
+    table: str
+    entity: str
+    digest: str
+
+
+def ledgered_tables() -> list[sa.Table]:
+    return [
+        table
+        for table in t.metadata.sorted_tables
+        if "ledger_seq" in table.c and table.name != "ledger"
+    ]
+
+
+def verify_ledger(conn: Connection, max_problems: int = 1000) -> AuditReport:
+    """Check the chain and every ledgered row; see the module docstring."""
+    report = AuditReport()
+    entries = _check_chain(conn, report)
+    _check_head(conn, report)
+    for table in ledgered_tables():
+        if table.name in t.MUTABLE_TABLES:
+            _check_mutable(conn, table, entries, report)
+        else:
+            _check_append_only(conn, table, entries, report)
+        if len(report.problems) >= max_problems:
+            break
+    return report
+
+
+def _check_chain(conn: Connection, report: AuditReport) -> dict[int, _Entry]:
+    lg = t.ledger
+    entries: dict[int, _Entry] = {}
+    prev_hash, expected_seq = GENESIS_HASH, 1
+    query = sa.select(lg).order_by(lg.c.seq)
+    for row in conn.execution_options(yield_per=CHUNK).execute(query):
+        report.entries += 1
+        if row.seq != expected_seq:
+            report.problems.append(
+                Problem("chain-broken", f"expected entry {expected_seq}, found {row.seq}", row.seq)
+            )
+        recomputed = chain_hash(
+            row.prev_hash, row.seq, row.ts, row.actor, row.action, row.entity_type,
+            row.entity_id, row.payload_digest,
+        )
+        if recomputed != row.hash:
+            report.problems.append(
+                Problem("entry-altered", f"entry {row.seq} ({row.action}) does not hash to its "
+                        "stored hash: a field was changed", row.seq)
+            )
+        if row.prev_hash != prev_hash:
+            report.problems.append(
+                Problem("chain-broken", f"entry {row.seq} does not link to the entry before it "
+                        "(an entry was removed, inserted or reordered)", row.seq)
+            )
+        entries[row.seq] = _Entry(row.action, row.entity_type, row.entity_id, row.payload_digest)
+        prev_hash, expected_seq = row.hash, row.seq + 1
+        report.head_seq, report.head_hash = row.seq, row.hash
+    return entries
+
+
+def _check_head(conn: Connection, report: AuditReport) -> None:
+    head = conn.execute(sa.select(t.ledger_head.c.seq, t.ledger_head.c.hash)).first()
+    if head is None:
+        if report.entries:
+            report.problems.append(Problem("head-mismatch", "the ledger head row is missing"))
+        return
+    if (head.seq, head.hash) != (report.head_seq, report.head_hash):
+        report.problems.append(
+            Problem("head-mismatch", f"the head names entry {head.seq} but the chain ends at "
+                    f"{report.head_seq}: entries at the end were removed or added")
+        )
+
+
+def _rows_by_seq(conn: Connection, table: sa.Table) -> Iterator[tuple[int | None, list[dict[str, Any]]]]:
+    """Rows grouped by ledger_seq, streaming (NULL stamps first on some backends, last on others)."""
+    columns = [table.c[name] for name in ledgered_columns(table.name)]
+    query = sa.select(table.c.ledger_seq, *columns).order_by(table.c.ledger_seq)
+    current: int | None = -1
+    group: list[dict[str, Any]] = []
+    for row in conn.execution_options(yield_per=CHUNK).execute(query).mappings():
+        seq = row["ledger_seq"]
+        if seq != current and group:
+            yield current, group
+            group = []
+        current = seq
+        group.append(dict(row))
+    if group:
+        yield current, group
+
+
+def _check_append_only(
+    conn: Connection, table: sa.Table, entries: dict[int, _Entry], report: AuditReport
+) -> None:
+    columns = ledgered_columns(table.name)
+    seen: set[int] = set()
+    for seq, rows in _rows_by_seq(conn, table):
+        report.rows += len(rows)
+        if seq is None or seq not in entries or entries[seq].table != table.name:
+            report.problems.append(
+                Problem("row-without-entry", f"{len(rows)} row(s) of {table.name} have no "
+                        f"ledger entry (ledger_seq={seq})", seq, table.name)
+            )
+            continue
+        seen.add(seq)
+        digest = digest_lines([row_text(table.name, row, columns) for row in rows])
+        if digest != entries[seq].digest:
+            report.problems.append(
+                Problem("row-altered", f"rows of {table.name} written by entry {seq} "
+                        f"({entries[seq].action}) no longer match it: changed, added or removed",
+                        seq, table.name)
+            )
+    for seq, entry in entries.items():
+        if entry.table == table.name and seq not in seen:
+            report.problems.append(
+                Problem("row-missing", f"the rows of {table.name} that entry {seq} "
+                        f"({entry.action}) recorded are gone", seq, table.name)
+            )
+
+
+def _check_mutable(
+    conn: Connection, table: sa.Table, entries: dict[int, _Entry], report: AuditReport
+) -> None:
+    columns = ledgered_columns(table.name)
+    latest: dict[str, int] = {}
+    for seq, entry in entries.items():
+        if entry.table == table.name:
+            latest[entry.entity] = max(seq, latest.get(entry.entity, 0))
+    present: set[str] = set()
+    for seq, rows in _rows_by_seq(conn, table):
+        for row in rows:
+            report.rows += 1
+            key = entity_key(table.name, row)
+            present.add(key)
+            entry = entries.get(seq) if seq is not None else None
+            if entry is None or entry.table != table.name or entry.entity != key:
+                report.problems.append(
+                    Problem("row-without-entry", f"{table.name} row {key} has no ledger entry "
+                            f"(ledger_seq={seq})", seq, table.name)
+                )
+            elif latest.get(key) != seq:
+                report.problems.append(
+                    Problem("row-altered", f"{table.name} row {key} carries entry {seq} but entry "
+                            f"{latest.get(key)} wrote it later", seq, table.name)
+                )
+            elif digest_lines([row_text(table.name, row, columns)]) != entry.digest:
+                report.problems.append(
+                    Problem("row-altered", f"{table.name} row {key} differs from what entry {seq} "
+                            f"({entry.action}) recorded", seq, table.name)
+                )
+    for key, seq in latest.items():
+        if key not in present and not entries[seq].action.endswith(DELETE_SUFFIXES):
+            report.problems.append(
+                Problem("row-missing", f"{table.name} row {key} (last written by entry {seq}, "
+                        f"{entries[seq].action}) is gone with no deletion entry", seq, table.name)
+            )
