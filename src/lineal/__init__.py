@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "run": "lineal.tracking",
     "set_alias": "lineal.api",
     "start_run": "lineal.tracking",
+    "step": "lineal.steps",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -89,5 +90,6 @@ if TYPE_CHECKING:
         PermissionDenied,
         StoreError,
     )
+    from .steps import step
     from .store import Store, open_store
     from .tracking import ActiveRun, active_run, run, start_run

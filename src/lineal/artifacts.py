@@ -167,9 +167,19 @@ def record_capture(handle: ActiveRun, captured: CapturedEnvironment) -> None:
     from .store.sql.database import canonical_json
 
     store, project, actor = handle.store, handle.project, handle.actor
+    # Where and by whom it ran is about the run, not the environment or the code: kept out of
+    # the artifacts so identical environments on many hosts (pods, CI runners) and identical
+    # code in many clones deduplicate to one version each.
+    environment = dict(captured.environment)
+    host = environment.pop("host", None) or {}
+    code = dict(captured.code)
+    git = dict(code.get("git") or {})
+    repo_root = git.pop("root", None)
+    if git:
+        code["git"] = git
     pieces = (
-        ("environment", "environment", captured.environment, "environment"),
-        ("code", "code", captured.code, "code"),
+        ("environment", "environment", environment, "environment"),
+        ("code", "code", code, "code"),
     )
     for name, kind, body, role in pieces:
         blob = store.blobs.put_bytes(canonical_json(body).encode())
@@ -187,7 +197,11 @@ def record_capture(handle: ActiveRun, captured: CapturedEnvironment) -> None:
         store.metadata.add_edge(handle.id, version.id, EdgeDirection.INPUT, role, actor)
         handle.inputs.append(version)
     tags = {f"lineal.framework.{k}": v for k, v in captured.frameworks.items()}
-    git = captured.code.get("git") or {}
+    for key in ("hostname", "user"):
+        if host.get(key):
+            tags[f"lineal.{key}"] = str(host[key])
+    if repo_root:
+        tags["lineal.git.root"] = str(repo_root)
     if git.get("commit"):
         tags["lineal.git.commit"] = git["commit"]
         tags["lineal.git.dirty"] = str(bool(git.get("dirty"))).lower()

@@ -341,6 +341,7 @@ def start_run(
     parent: ActiveRun | str | None = None,
     capture: bool = True,
     store: Store | None = None,
+    cache_key: str | None = None,
 ) -> ActiveRun:
     """Start a run without a ``with`` block; call ``run.end()`` when done (or it is ended at
     interpreter exit)."""
@@ -365,6 +366,7 @@ def start_run(
         experiment=experiment or (parent_handle.record.experiment if parent_handle else None),
         params=dict(params or {}),
         tags={k: str(v) for k, v in (tags or {}).items()},
+        cache_key=cache_key,
     )
     actor = default_actor()
     for key, value in record.params.items():

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "store": "lineal.cli.store:store",
     "verify": "lineal.cli.store:verify",
     "audit": "lineal.cli.audit:audit",
+    "cache": "lineal.cli.cache:cache",
 }
 
 

@@ -38,6 +38,7 @@ class RunFilter:
     status: RunStatus | str | None = None
     experiment: str | None = None
     parent_id: str | None = None
+    cache_key: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     started_after_us: int | None = None
     started_before_us: int | None = None

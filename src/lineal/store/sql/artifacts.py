@@ -244,7 +244,9 @@ class ArtifactsMixin:
             )
         else:
             query = query.order_by(av.c.version.desc()).limit(1)
-        ids = [row[0] for row in conn.execute(query.limit(2))]
+        # Only a digest prefix can match two versions; ask for two to notice.
+        limit = 2 if ref.kind is SelectorKind.DIGEST else 1
+        ids = [row[0] for row in conn.execute(query.limit(limit))]
         if not ids:
             self._artifact_id(conn, ref.project, ref.name)  # NotFound for an unknown name
             raise NotFound(

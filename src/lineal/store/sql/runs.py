@@ -191,6 +191,7 @@ class RunsMixin:
             (r.c.status, str(flt.status) if flt.status else None),
             (r.c.experiment, flt.experiment),
             (r.c.parent_id, flt.parent_id),
+            (r.c.cache_key, flt.cache_key),
         ):
             if value is not None:
                 conditions.append(column == value)
