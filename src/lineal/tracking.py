@@ -281,6 +281,8 @@ class RunContext:
             handle.end(RunStatus.FINISHED)
         elif isinstance(exc, KeyboardInterrupt):
             handle.end(RunStatus.KILLED, RunError("KeyboardInterrupt", "interrupted", ""))
+        elif isinstance(exc, Terminated):
+            handle.end(RunStatus.KILLED, RunError("SIGTERM", "terminated by a signal", ""))
         else:
             handle.end(RunStatus.FAILED, error_of(exc, tb))
 
@@ -291,6 +293,28 @@ class RunContext:
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread on SIGTERM (when the program set no handler of its own), so
+    runs unwind, flush and are marked killed instead of being left 'running'."""
+
+
+def _install_sigterm_handler() -> None:
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return  # the program handles SIGTERM itself: leave it alone
+
+        def _on_sigterm(signum: int, frame: Any) -> None:
+            raise Terminated(128 + signum)
+
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError, AttributeError):  # no signals here (some embedded runtimes)
+        pass
 
 
 def error_of(exc: BaseException, tb: TracebackType | None) -> RunError:
@@ -373,6 +397,7 @@ def start_run(
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidArgument(f"param {key!r} is {value}; params must be finite")
     store.metadata.create_run(record, actor)
+    _install_sigterm_handler()
     handle = ActiveRun(store, record, actor)
     _open_runs.add(handle)
     if capture:
