@@ -1,0 +1,166 @@
+"""scikit-learn estimators and pipelines: skops by default, joblib or pickle on request.
+
+Files: ``model.skops`` | ``model.joblib`` | ``model.pkl``, plus ``model.onnx`` with
+``export_onnx=True`` (needs skl2onnx and an ``input_example``).
+
+Options when saving:
+    export_onnx (bool): also convert to ONNX with skl2onnx. float64 inputs are converted as
+        float32, the type ONNX runtimes support for every operator, so feed float32 to the session.
+    onnx_options (dict): skl2onnx converter options; default disables ZipMap on the final
+        classifier so that probabilities come out as a tensor instead of a list of dicts.
+    onnx_target_opset (int): ONNX opset to target.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelFormatError, UntrustedModelError
+from ..frameworks import class_path, has_base, require
+from ..saved_model import SavedModel
+from .base import example_signature, loading, model_file, require_trust, saving
+
+NAME = "sklearn"
+FRAMEWORK = "sklearn"
+INSTALL = "lineal[sklearn]"
+FORMATS: tuple[str, ...] = ("skops", "joblib", "pickle")
+PICKLE_FORMATS = frozenset({"joblib", "pickle"})
+_FILES = {"skops": "model.skops", "joblib": "model.joblib", "pickle": "model.pkl"}
+KNOWN_FILES = {file: fmt for fmt, file in _FILES.items()}
+ONNX_FILE = "model.onnx"
+
+# skops refuses, by default, some classes of these packages (sklearn.tree._tree.Tree inside every
+# forest, for instance). Classes from them are data containers we vouch for; functions are not:
+# a FunctionTransformer(func=numpy.savetxt) would call the function on predict.
+_VOUCHED_PACKAGES = frozenset({"sklearn", "numpy", "scipy"})
+
+
+def matches(model: Any) -> bool:
+    """Any object whose class or a base class comes from scikit-learn."""
+    return has_base(model, "sklearn")
+
+
+def save(
+    model: Any, folder: Path, fmt: str, input_example: Any, options: dict[str, Any]
+) -> SavedModel:
+    """Write the estimator as ``fmt``, and optionally an ONNX export beside it."""
+    sklearn = require("sklearn", flavor=NAME, install=INSTALL)
+    export_onnx = bool(options.pop("export_onnx", False))
+    onnx_options = options.pop("onnx_options", None)
+    onnx_opset = options.pop("onnx_target_opset", None)
+    target = folder / _FILES[fmt]
+    extra: dict[str, Any] = {"class": class_path(type(model))}
+    with saving(model, fmt):
+        if fmt == "skops":
+            skops_io = require("skops.io", flavor=NAME, install=INSTALL)
+            skops_io.dump(model, target)
+            extra["skops_version"] = require("skops", flavor=NAME, install=INSTALL).__version__
+        elif fmt == "joblib":
+            require("joblib", flavor=NAME, install=INSTALL).dump(model, target)
+        else:
+            with target.open("wb") as handle:
+                pickle.dump(model, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    files = [target.name]
+    if export_onnx:
+        extra["onnx"] = _export_onnx(
+            model, folder / ONNX_FILE, input_example, onnx_options, onnx_opset
+        )
+        files.append(ONNX_FILE)
+    return SavedModel(
+        flavor=NAME,
+        format=fmt,
+        framework=FRAMEWORK,
+        framework_version=sklearn.__version__,
+        files=files,
+        pickle_based=fmt in PICKLE_FORMATS,
+        extra=extra,
+    )
+
+
+def load(folder: Path, saved: SavedModel, *, trust: bool, options: dict[str, Any]) -> Any:
+    """Rebuild the estimator; skops files load without trust when every type is vouched for."""
+    target = model_file(folder, saved)
+    if saved.format in PICKLE_FORMATS:
+        require_trust(target, saved.format, trust)
+        with loading(target):
+            if saved.format == "joblib":
+                return require("joblib", flavor=NAME, install=INSTALL).load(target)
+            with target.open("rb") as handle:
+                return pickle.load(handle)
+    if saved.format != "skops":
+        raise ModelFormatError(f"unknown {NAME} format {saved.format!r} in {folder}")
+    skops_io = require("skops.io", flavor=NAME, install=INSTALL)
+    with loading(target):
+        untrusted = skops_io.get_untrusted_types(file=target)
+    rejected = [name for name in untrusted if not _vouched(name)]
+    if rejected and not trust:
+        raise UntrustedModelError(
+            f"refusing to load {target}: it references {', '.join(sorted(rejected))}, which "
+            "skops does not trust by default and which are not scikit-learn, numpy or scipy "
+            "classes. Loading would import and call them, which can execute arbitrary code. "
+            "Pass trust=True only for models you trust."
+        )
+    with loading(target):
+        return skops_io.load(target, trusted=list(untrusted))
+
+
+def signature(model: Any, input_example: Any) -> dict[str, Any] | None:
+    """Inputs from the example, outputs from ``model.predict`` on it."""
+    run = (lambda: model.predict(input_example)) if hasattr(model, "predict") else None
+    return example_signature(input_example, run)
+
+
+def _vouched(type_name: str) -> bool:
+    module_name, _, attribute = type_name.rpartition(".")
+    if module_name.split(".", 1)[0] not in _VOUCHED_PACKAGES:
+        return False
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError):
+        return False
+    return isinstance(found, type)
+
+
+def _export_onnx(
+    model: Any, target: Path, input_example: Any, onnx_options: dict[Any, Any] | None, opset: Any
+) -> dict[str, Any]:
+    if input_example is None:
+        raise ModelFormatError(
+            "export_onnx=True needs input_example= to derive the ONNX input types"
+        )
+    skl2onnx = require("skl2onnx", flavor=NAME, install="lineal[onnx]")
+    example, cast = _float32_example(input_example)
+    options = onnx_options if onnx_options is not None else _tensor_probabilities(model)
+    with saving(model, "onnx"):
+        proto = skl2onnx.to_onnx(model, example, options=options, target_opset=opset)
+        target.write_bytes(proto.SerializeToString())
+    return {
+        "file": target.name,
+        "skl2onnx_version": skl2onnx.__version__,
+        "inputs": [graph_input.name for graph_input in proto.graph.input],
+        "outputs": [graph_output.name for graph_output in proto.graph.output],
+        "opset": {entry.domain or "ai.onnx": entry.version for entry in proto.opset_import},
+        "float64_inputs_as_float32": cast,
+    }
+
+
+def _float32_example(example: Any) -> tuple[Any, bool]:
+    import numpy as np  # a dependency of scikit-learn, so present whenever this runs
+
+    if isinstance(example, np.ndarray) and example.dtype == np.float64:
+        return example.astype(np.float32), True
+    if type(example).__name__ == "DataFrame" and hasattr(example, "select_dtypes"):
+        wide = example.select_dtypes(include="float64").columns
+        if len(wide):
+            return example.astype({column: np.float32 for column in wide}), True
+    return example, False
+
+
+def _tensor_probabilities(model: Any) -> dict[Any, Any] | None:
+    from sklearn.base import is_classifier
+
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    return {id(final): {"zipmap": False}} if is_classifier(final) else None
