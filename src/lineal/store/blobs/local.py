@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
+import stat
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -21,6 +23,8 @@ from ...errors import IntegrityError, InvalidArgument, NotFound, StoreError
 from ..base import BlobInfo, BlobStore
 
 CHUNK = 4 * 1024 * 1024
+_BLOB_PREFIX = re.compile(r"^[0-9a-f]{2}$")
+_BLOB_NAME = re.compile(r"^[0-9a-f]{62}$")
 
 
 def split_digest(digest: str) -> str:
@@ -41,6 +45,23 @@ def hash_file(path: Path) -> tuple[str, int]:
             sha.update(view[:n])
             size += n
     return "sha256:" + sha.hexdigest(), size
+
+
+def check_source(src: Path) -> Path:
+    """``src`` if it is a readable regular file, else InvalidArgument: a bad input is the
+    caller's mistake, reported before anything is written (not a StoreError, which says the
+    store itself failed)."""
+    try:
+        mode = src.stat().st_mode
+    except FileNotFoundError as exc:
+        raise InvalidArgument(f"{src} does not exist", hint="nothing was stored") from exc
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read {src}: {exc}") from exc
+    if not stat.S_ISREG(mode):
+        raise InvalidArgument(f"{src} is not a regular file")
+    if not os.access(src, os.R_OK):
+        raise InvalidArgument(f"{src} is not readable", hint="check its permissions")
+    return src
 
 
 class LocalBlobStore(BlobStore):
@@ -71,7 +92,7 @@ class LocalBlobStore(BlobStore):
         return True
 
     def put_file(self, src: Path, digest: str | None = None) -> BlobInfo:
-        src = Path(src)
+        src = check_source(Path(src))
         if digest is not None and self.exists(digest):
             return BlobInfo(digest, self.size(digest), self.uri(digest), created=False)
         tmp = self._tempfile()
@@ -116,10 +137,18 @@ class LocalBlobStore(BlobStore):
         path = self._path(digest)
         if not path.is_file():
             raise NotFound(f"blob {digest} is missing from {self.root}")
+        dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.lineal-part")
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, dest)
+        tmp = sibling_tempfile(dest)
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, dest)
+        except FileNotFoundError as exc:
+            raise NotFound(f"blob {digest} is missing from {self.root}") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot copy {digest} to {dest}: {exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def uri(self, digest: str) -> str:
         return self._path(digest).as_uri()
@@ -135,8 +164,21 @@ class LocalBlobStore(BlobStore):
         if not base.is_dir():
             return
         for prefix in sorted(base.iterdir()):
+            if not (_BLOB_PREFIX.match(prefix.name) and prefix.is_dir()):
+                continue
             for blob in sorted(prefix.iterdir()):
-                yield f"sha256:{prefix.name}{blob.name}"
+                # Only complete blobs have a digest-shaped name; anything else is not one.
+                if _BLOB_NAME.match(blob.name):
+                    yield f"sha256:{prefix.name}{blob.name}"
+
+
+def sibling_tempfile(dest: Path) -> Path:
+    """A fresh temporary file beside ``dest``: unique, so two concurrent copies to the same
+    destination never write into each other's file (a fixed name let one rename the other's
+    half-written copy into place)."""
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".lineal-part")
+    os.close(fd)
+    return Path(name)
 
 
 def _hash_and_copy(src: Path, dst: Path) -> tuple[str, int]:

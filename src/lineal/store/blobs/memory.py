@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from ...errors import NotFound
+from ...errors import IntegrityError, NotFound
 from ..base import BlobInfo, BlobStore
-from .local import hash_file, split_digest
+from .local import check_source, hash_file, sibling_tempfile, split_digest
 
 
 class MemoryBlobStore(BlobStore):
@@ -22,13 +22,11 @@ class MemoryBlobStore(BlobStore):
         self._lock = threading.Lock()
 
     def put_file(self, src: Path, digest: str | None = None) -> BlobInfo:
-        data = Path(src).read_bytes()
-        info = self.put_bytes(data)
-        if digest is not None and digest != info.digest:
-            from ...errors import IntegrityError
-
+        data = check_source(Path(src)).read_bytes()
+        # Check before storing: a mismatch must leave the store as it was.
+        if digest is not None and digest != "sha256:" + hashlib.sha256(data).hexdigest():
             raise IntegrityError(f"{src} changed while it was being stored")
-        return info
+        return self.put_bytes(data)
 
     def put_bytes(self, data: bytes) -> BlobInfo:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
@@ -38,9 +36,11 @@ class MemoryBlobStore(BlobStore):
         return BlobInfo(digest, len(data), self.uri(digest), created)
 
     def exists(self, digest: str) -> bool:
+        split_digest(digest)  # a malformed digest is InvalidArgument, as in the other stores
         return digest in self._blobs
 
     def open(self, digest: str) -> BinaryIO:
+        split_digest(digest)
         try:
             return io.BytesIO(self._blobs[digest])
         except KeyError as exc:
@@ -48,13 +48,18 @@ class MemoryBlobStore(BlobStore):
 
     def get_file(self, digest: str, dest: Path) -> None:
         data = self.open(digest).read()
+        dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.lineal-part")
-        tmp.write_bytes(data)
-        os.replace(tmp, dest)
+        tmp = sibling_tempfile(dest)
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def uri(self, digest: str) -> str:
-        return f"memory://sha256/{split_digest(digest)}"
+        hexpart = split_digest(digest)
+        return f"memory://sha256/{hexpart[:2]}/{hexpart[2:]}"  # the layout of the other stores
 
     def size(self, digest: str) -> int:
         return len(self.open(digest).getvalue())  # type: ignore[attr-defined]
