@@ -200,13 +200,17 @@ def reference_digest(path_or_uri: str, cache: HashCache) -> tuple[str, int, str,
             }
         digest, size = _hash_cached(path, cache)
         return digest, size, path.as_uri(), {}
-    import fsspec
+    from .store.blobs.remote import filesystem, raise_backend_error
 
-    fs, _, paths = fsspec.get_fs_token_paths(path_or_uri)
+    # The filesystem lineal's own blob stores use: same endpoint (LINEAL_S3_ENDPOINT_URL) and
+    # credentials, so a reference to an object on an S3-compatible server can be checked at all.
+    fs, key = filesystem(path_or_uri)
     try:
-        info = fs.info(paths[0])
+        info = fs.info(key)
     except FileNotFoundError as exc:
         raise InvalidArgument(f"{path_or_uri} does not exist") from exc
+    except Exception as exc:
+        raise_backend_error(exc, f"cannot read {path_or_uri}")
     etag = str(info.get("ETag") or info.get("etag") or info.get("md5Hash") or "").strip('"')
     size = int(info.get("size") or 0)
     if not etag:
