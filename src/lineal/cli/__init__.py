@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "store": "lineal.cli.store:store",
     "verify": "lineal.cli.store:verify",
     "audit": "lineal.cli.audit:audit",
+    "registry": "lineal.cli.registry:registry",
+    "deploy": "lineal.cli.deploy:deploy",
     "cache": "lineal.cli.cache:cache",
 }
 

@@ -18,6 +18,7 @@ from . import tables as t
 from .artifacts import ArtifactsMixin
 from .database import Database
 from .ledger import AuditReport, verify_ledger
+from .registry import RegistryMixin
 from .runs import RunsMixin
 
 def _head_from_files() -> str:
@@ -31,7 +32,7 @@ def _head_from_files() -> str:
 SCHEMA_REVISION = _head_from_files()
 
 
-class SqlMetadataStore(RunsMixin, ArtifactsMixin, MetadataStore):
+class SqlMetadataStore(RunsMixin, ArtifactsMixin, RegistryMixin, MetadataStore):
     """Open (and on SQLite, create or upgrade) the metadata database at ``url``.
 
     PostgreSQL and MySQL databases are created on first use too; an existing one at an older

@@ -1,0 +1,669 @@
+"""The model registry's Python API (``lineal.registry``).
+
+    from lineal import registry
+
+    registry.register_model("churn", "churn-model@v3")          # creates 'churn' and its v1
+    registry.set_alias("churn@v1", "candidate")
+    registry.transition_stage("churn@candidate", "staging")
+    registry.approve("churn@v1", comment="AUC +2pt on the holdout")
+    registry.transition_stage("churn@v1", "production", archive_others=True)
+    registry.set_alias("churn@v1", "prod", expected=None)       # compare-and-set
+    registry.alias_at("churn", "prod", "2026-11-17T09:00")      # which version held it then
+    version, artifact = registry.resolve_model_ref("churn@prod")
+
+Every function takes ``store=`` (default: the store of ``LINEAL_URI``), ``project=`` (default:
+``LINEAL_PROJECT`` or ``default``; a ``project/name`` reference overrides it) and, for changes,
+``actor=`` (default: the OS user).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..entities import ArtifactVersion, EdgeDirection, default_actor, us_to_datetime
+from ..errors import InvalidArgument, NotFound
+from ..refs import ArtifactRef, SelectorKind, parse_ref, validate_alias, validate_name
+from ..store import Store, default_store
+from ..store.registry_base import RegistryStore
+from .entities import (
+    NOT_SET,
+    Approval,
+    Decision,
+    ModelPolicy,
+    ModelVersion,
+    RegisteredModel,
+    RegistryEvent,
+    Stage,
+    _NotSet,
+)
+from .times import TimeLike, datetime_us, to_us
+
+__all__ = [
+    "RegistryState",
+    "StageSpan",
+    "admins",
+    "alias_at",
+    "approve",
+    "create_model",
+    "create_version",
+    "get_model",
+    "get_version",
+    "history",
+    "list_models",
+    "list_versions",
+    "register_model",
+    "reject",
+    "remove_alias",
+    "resolve_model_ref",
+    "set_admins",
+    "set_alias",
+    "set_policy",
+    "stage_at",
+    "state_at",
+    "transition_stage",
+    "update_model",
+    "update_version",
+    "versions_in_stage_between",
+]
+
+
+# -- plumbing ------------------------------------------------------------------------------------
+def registry_store(store: Store | None) -> tuple[Store, RegistryStore]:
+    """The store, and its metadata store as a :class:`RegistryStore`."""
+    store = store or default_store()
+    if not isinstance(store.metadata, RegistryStore):
+        raise InvalidArgument(f"the store at {store.location} has no model registry")
+    return store, store.metadata
+
+
+def _project(project: str | None) -> str:
+    return validate_name(project or os.environ.get("LINEAL_PROJECT") or "default", "project")
+
+
+def model_name(name: str, project: str | None = None) -> tuple[str, str]:
+    """``(project, name)`` of a model named ``name`` or ``project/name`` (no selector)."""
+    if not isinstance(name, str) or "@" in name:
+        raise InvalidArgument(
+            f"expected a model name, got {name!r}",
+            hint="name the model without a version, e.g. 'churn' or 'team/churn'",
+        )
+    ref = parse_ref(name, _project(project))
+    validate_name(ref.name, "model name")
+    return ref.project, ref.name
+
+
+def _version_ref(ref: str | ModelVersion, project: str | None) -> ArtifactRef:
+    if isinstance(ref, ModelVersion):
+        return ArtifactRef(ref.project, ref.model, SelectorKind.VERSION, ref.version)
+    if not isinstance(ref, str) or "@" not in ref:
+        raise InvalidArgument(
+            f"{ref!r} does not name a version",
+            hint="use name@v4, name@<alias> or name@latest, e.g. 'churn@v4'",
+        )
+    return parse_ref(ref, _project(project))
+
+
+def _actor(actor: str | None) -> str:
+    return actor or default_actor()
+
+
+# -- references ----------------------------------------------------------------------------------
+def resolve_model_ref(
+    ref: str | ModelVersion | ArtifactVersion,
+    *,
+    project: str | None = None,
+    store: Store | None = None,
+) -> tuple[ModelVersion | None, ArtifactVersion]:
+    """The model a reference names: the registry first (``churn@prod``, ``churn@v4``, ``churn``
+    = latest), then plain model artifacts (``churn-model@v3``). Returns the registry version (None
+    for a plain artifact) and the model artifact version.
+
+    >>> version, artifact = resolve_model_ref("churn@prod")      # doctest: +SKIP
+    """
+    store, meta = registry_store(store)
+    if isinstance(ref, ModelVersion):
+        return ref, store.metadata.get_artifact_version(ref.artifact_version_id)
+    if isinstance(ref, ArtifactVersion):
+        return None, _require_model_kind(ref)
+    parsed = parse_ref(ref, _project(project))
+    if meta.find_registered_model(parsed.project, parsed.name) is not None:
+        version = meta.resolve_model_version(parsed)
+        return version, store.metadata.get_artifact_version(version.artifact_version_id)
+    try:
+        artifact = store.metadata.resolve(parsed)
+    except NotFound as error:
+        if "no artifact named" not in error.message:
+            raise
+        raise NotFound(
+            f"no registered model or model artifact named {parsed.name!r} in project "
+            f"{parsed.project!r}",
+            hint="list models with `lineal registry models`",
+        ) from None
+    return None, _require_model_kind(artifact)
+
+
+def _require_model_kind(artifact: ArtifactVersion) -> ArtifactVersion:
+    if artifact.kind != "model":
+        raise InvalidArgument(
+            f"{artifact.ref} is a {artifact.kind!r} artifact, not a model",
+            hint="log models with kind='model'",
+        )
+    return artifact
+
+
+def _source_artifact(
+    store: Store,
+    source: str | ArtifactVersion | ModelVersion | None,
+    run: str | None,
+    artifact: str | None,
+    project: str,
+) -> ArtifactVersion:
+    if (source is None) == (run is None):
+        raise InvalidArgument(
+            "give exactly one source: an artifact reference, or run= the id of the run that "
+            "logged the model"
+        )
+    if source is not None:
+        return resolve_model_ref(source, project=project, store=store)[1]
+    store.metadata.get_run(run)  # type: ignore[arg-type]  # NotFound for an unknown run
+    outputs = []
+    for edge in store.metadata.list_edges(run_id=run):
+        if edge.direction is EdgeDirection.OUTPUT:
+            version = store.metadata.get_artifact_version(edge.artifact_id)
+            if version.kind == "model" and (artifact is None or version.name == artifact):
+                outputs.append(version)
+    unique = {v.id: v for v in outputs}
+    if len(unique) != 1:
+        names = ", ".join(sorted(v.ref for v in unique.values())) or "none"
+        raise InvalidArgument(
+            f"run {run} has {len(unique)} model outputs"
+            + (f" named {artifact!r}" if artifact else "") + f" ({names})",
+            hint="pick one with artifact=NAME (CLI: --artifact NAME) or pass its reference",
+        )
+    return next(iter(unique.values()))
+
+
+# -- models --------------------------------------------------------------------------------------
+def create_model(
+    name: str,
+    *,
+    description: str = "",
+    owner: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    require_approval_for_production: bool = False,
+    protected_aliases: Iterable[str] = (),
+    project: str | None = None,
+    store: Store | None = None,
+    actor: str | None = None,
+) -> RegisteredModel:
+    """Register a model name, with its policy; AlreadyExists if it is registered."""
+    _, meta = registry_store(store)
+    proj, model = model_name(name, project)
+    policy = ModelPolicy(require_approval_for_production, tuple(protected_aliases))
+    return meta.create_registered_model(
+        proj, model, actor=_actor(actor), description=description, owner=owner or "",
+        tags=tags, policy=policy,
+    )
+
+
+def register_model(
+    name: str,
+    source: str | ArtifactVersion | None = None,
+    *,
+    run: str | None = None,
+    artifact: str | None = None,
+    description: str = "",
+    tags: Mapping[str, str] | None = None,
+    aliases: Iterable[str] = (),
+    project: str | None = None,
+    store: Store | None = None,
+    actor: str | None = None,
+) -> ModelVersion:
+    """Register a model artifact as the next version of ``name``, creating the registered model
+    if needed. ``source`` is a reference (``churn-model@v3``, or another registry reference) or
+    an ArtifactVersion; or give ``run=`` (and ``artifact=`` if it logged several models)."""
+    store, meta = registry_store(store)
+    proj, model = model_name(name, project)
+    if meta.find_registered_model(proj, model) is None:
+        # Resolve the source first: a bad source must not leave an empty model behind.
+        _source_artifact(store, source, run, artifact, proj)
+        try:
+            meta.create_registered_model(proj, model, actor=_actor(actor))
+        except Exception as error:  # another process registered it meanwhile: use theirs
+            from ..errors import AlreadyExists
+
+            if not isinstance(error, AlreadyExists):
+                raise
+    return create_version(
+        f"{proj}/{model}", source, run=run, artifact=artifact, description=description,
+        tags=tags, aliases=aliases, store=store, actor=actor,
+    )
+
+
+def get_model(name: str, *, project: str | None = None, store: Store | None = None) -> RegisteredModel:
+    """A registered model with its tags, policy and aliases; NotFound if not registered."""
+    _, meta = registry_store(store)
+    proj, model = model_name(name, project)
+    found = meta.find_registered_model(proj, model)
+    if found is None:
+        raise NotFound(
+            f"no registered model {model!r} in project {proj!r}",
+            hint="list models with `lineal registry models`",
+        )
+    return found
+
+
+def list_models(*, project: str | None = None, store: Store | None = None) -> list[RegisteredModel]:
+    """Registered models (of one project if given), by project and name."""
+    _, meta = registry_store(store)
+    return meta.list_registered_models(project)
+
+
+def update_model(
+    name: str,
+    *,
+    description: str | None = None,
+    owner: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    project: str | None = None,
+    store: Store | None = None,
+    actor: str | None = None,
+) -> RegisteredModel:
+    """Change a model's description or owner, or set tags."""
+    _, meta = registry_store(store)
+    proj, model = model_name(name, project)
+    return meta.update_registered_model(
+        proj, model, actor=_actor(actor), description=description, owner=owner, tags=tags
+    )
+
+
+def set_policy(
+    name: str,
+    *,
+    require_approval_for_production: bool | None = None,
+    protect: Iterable[str] = (),
+    unprotect: Iterable[str] = (),
+    project: str | None = None,
+    store: Store | None = None,
+    actor: str | None = None,
+) -> RegisteredModel:
+    """Change a model's policy. Anyone may tighten it; loosening it (``unprotect``, or turning
+    the approval requirement off) needs an admin (PermissionDenied otherwise)."""
+    _, meta = registry_store(store)
+    proj, model = model_name(name, project)
+    current = get_model(f"{proj}/{model}", store=store).policy
+    protected = (set(current.protected_aliases) | set(protect)) - set(unprotect)
+    policy = ModelPolicy(
+        current.require_approval_for_production
+        if require_approval_for_production is None
+        else require_approval_for_production,
+        tuple(sorted(protected)),
+    )
+    return meta.set_model_policy(proj, model, policy, actor=_actor(actor))
+
+
+# -- versions ------------------------------------------------------------------------------------
+def create_version(
+    name: str,
+    source: str | ArtifactVersion | None = None,
+    *,
+    run: str | None = None,
+    artifact: str | None = None,
+    description: str = "",
+    tags: Mapping[str, str] | None = None,
+    aliases: Iterable[str] = (),
+    project: str | None = None,
+    store: Store | None = None,
+    actor: str | None = None,
+) -> ModelVersion:
+    """Add a version to a registered model (NotFound if it is not registered); see
+    :func:`register_model` for ``source``, ``run`` and ``artifact``. ``aliases`` are then set on
+    the new version (each its own change and event)."""
+    store, meta = registry_store(store)
+    proj, model = model_name(name, project)
+    aliases = [validate_alias(a) for a in aliases]
+    linked = _source_artifact(store, source, run, artifact, proj)
+    version = meta.create_model_version(
+        proj, model, linked.id, actor=_actor(actor), description=description, tags=tags
+    )
+    for alias in aliases:
+        version = meta.set_model_alias(proj, model, alias, version.version, actor=_actor(actor))
+    return version
+
+
+def get_version(
+    ref: str | ModelVersion, *, project: str | None = None, store: Store | None = None
+) -> ModelVersion:
+    """The version a registry reference names: ``churn@v4``, ``churn@prod``, ``churn@latest``."""
+    _, meta = registry_store(store)
+    if isinstance(ref, str) and "@" not in ref:
+        ref = ref + "@latest"
+    return meta.resolve_model_version(_version_ref(ref, project))
+
+
+def list_versions(
+    name: str,
+    *,
+    stage: Stage | str | None = None,
+    project: str | None = None,
+    store: Store | None = None,
+) -> list[ModelVersion]:
+    """Versions of a model, newest first (only those in ``stage`` if given)."""
+    _, meta = registry_store(store)
+    proj, model = model_name(name, project)
+    return meta.list_model_versions(proj, model, stage=None if stage is None else Stage.parse(stage))
+
+
+def update_version(
+    ref: str | ModelVersion,
+    *,
+    description: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    project: str | None = None,
+    store: Store | None = None,
+    actor: str | None = None,
+) -> ModelVersion:
+    """Change a version's description or set tags."""
+    _, meta = registry_store(store)
+    target = get_version(ref, project=project, store=store)
+    return meta.update_model_version(
+        target.project, target.model, target.version, actor=_actor(actor),
+        description=description, tags=tags,
+    )
+
+
+def set_alias(
+    ref: str | ModelVersion,
+    alias: str,
+    *,
+    expected: int | str | None | _NotSet = NOT_SET,
+    project: str | None = None,
+    store: Store | None = None,
+    actor: str | None = None,
+) -> ModelVersion:
+    """Point ``alias`` at the version ``ref`` names, moving it if it pointed elsewhere.
+
+    ``expected`` makes it a compare-and-set: the version the alias must hold now (``4`` or
+    ``"v4"``), or None for "must not exist yet". If another process moved it meanwhile, Conflict
+    is raised and nothing is written. Protected aliases need an admin (PermissionDenied).
+    """
+    _, meta = registry_store(store)
+    target = get_version(ref, project=project, store=store)
+    return meta.set_model_alias(
+        target.project, target.model, alias, target.version, actor=_actor(actor),
+        expected=_expected(expected),
+    )
+
+
+def remove_alias(
+    name: str,
+    alias: str,
+    *,
+    expected: int | str | _NotSet = NOT_SET,
+    project: str | None = None,
+    store: Store | None = None,
+    actor: str | None = None,
+) -> None:
+    """Remove an alias (NotFound if absent); ``expected`` as in :func:`set_alias`."""
+    _, meta = registry_store(store)
+    proj, model = model_name(name, project)
+    wanted = _expected(expected)
+    if wanted is None:
+        raise InvalidArgument("removing an alias expects it to exist; give its version")
+    meta.remove_model_alias(proj, model, alias, actor=_actor(actor), expected=wanted)
+
+
+def _expected(value: int | str | None | _NotSet) -> int | None | _NotSet:
+    if value is None or isinstance(value, _NotSet):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("none", "absent", ""):
+            return None
+        value = text.removeprefix("v")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"expected version {value!r} is not a version number") from None
+    if number < 1:
+        raise InvalidArgument(f"version numbers start at 1, got {number}")
+    return number
+
+
+def transition_stage(
+    ref: str | ModelVersion,
+    stage: Stage | str,
+    *,
+    archive_others: bool = False,
+    comment: str = "",
+    project: str | None = None,
+    store: Store | None = None,
+    actor: str | None = None,
+) -> ModelVersion:
+    """Move a version to ``none``, ``staging``, ``production`` or ``archived``.
+
+    With ``archive_others``, versions already in that stage are archived in the same
+    transaction. If the model's policy requires it, entering production needs an approval of
+    this version (PermissionDenied otherwise).
+    """
+    _, meta = registry_store(store)
+    wanted = Stage.parse(stage)
+    target = get_version(ref, project=project, store=store)
+    return meta.transition_model_stage(
+        target.project, target.model, target.version, wanted, actor=_actor(actor),
+        archive_others=archive_others, comment=comment,
+    )
+
+
+def approve(
+    ref: str | ModelVersion,
+    *,
+    comment: str = "",
+    stage: Stage | str = Stage.PRODUCTION,
+    project: str | None = None,
+    store: Store | None = None,
+    actor: str | None = None,
+) -> Approval:
+    """Record that ``actor`` approves this version (for production unless ``stage`` says
+    otherwise)."""
+    return _review(ref, Decision.APPROVED, comment, stage, project, store, actor)
+
+
+def reject(
+    ref: str | ModelVersion,
+    *,
+    comment: str = "",
+    stage: Stage | str = Stage.PRODUCTION,
+    project: str | None = None,
+    store: Store | None = None,
+    actor: str | None = None,
+) -> Approval:
+    """Record that ``actor`` rejects this version; it cannot enter production under a policy
+    requiring approval until a later approval."""
+    return _review(ref, Decision.REJECTED, comment, stage, project, store, actor)
+
+
+def _review(
+    ref: str | ModelVersion, decision: Decision, comment: str, stage: Stage | str,
+    project: str | None, store: Store | None, actor: str | None,
+) -> Approval:
+    _, meta = registry_store(store)
+    wanted = Stage.parse(stage)
+    target = get_version(ref, project=project, store=store)
+    return meta.add_model_approval(
+        target.project, target.model, target.version, decision, actor=_actor(actor),
+        stage=wanted, comment=comment,
+    )
+
+
+# -- history and as-of queries -------------------------------------------------------------------
+def history(
+    name: str,
+    *,
+    version: int | None = None,
+    alias: str | None = None,
+    actions: Sequence[str] | None = None,
+    since: TimeLike | None = None,
+    until: TimeLike | None = None,
+    limit: int | None = None,
+    project: str | None = None,
+    store: Store | None = None,
+) -> list[RegistryEvent]:
+    """A model's registry events in the order they happened: who changed what, before -> after."""
+    return _events(
+        name, project, store, version=version, alias=alias, actions=actions,
+        since_us=None if since is None else to_us(since),
+        until_us=None if until is None else to_us(until), limit=limit,
+    )
+
+
+def _events(name: str, project: str | None, store: Store | None, **query: Any) -> list[RegistryEvent]:
+    _, meta = registry_store(store)
+    proj, model = model_name(name, project)
+    return meta.registry_events(proj, model, **query)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryState:
+    """A model's aliases and version stages as they were at ``time``."""
+
+    time: datetime
+    aliases: dict[str, int] = field(default_factory=dict)
+    stages: dict[int, Stage] = field(default_factory=dict)
+
+    def versions_in(self, stage: Stage | str) -> list[int]:
+        wanted = Stage.parse(stage)
+        return sorted(v for v, s in self.stages.items() if s is wanted)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "time": self.time.isoformat(),
+            "aliases": dict(self.aliases),
+            "stages": {f"v{v}": str(s) for v, s in sorted(self.stages.items())},
+        }
+
+
+_STATE_ACTIONS = ("version.create", "stage.transition", "alias.set", "alias.move", "alias.remove")
+
+
+def state_at(
+    name: str, when: TimeLike, *, project: str | None = None, store: Store | None = None
+) -> RegistryState:
+    """Replay a model's events up to ``when`` (inclusive): its aliases and stages then."""
+    at_us = to_us(when)
+    state = RegistryState(us_to_datetime(at_us))  # type: ignore[arg-type]
+    for event in _events(name, project, store, actions=_STATE_ACTIONS, until_us=at_us):
+        _apply(state, event)
+    return state
+
+
+def _apply(state: RegistryState, event: RegistryEvent) -> None:
+    if event.action == "version.create" and event.version is not None:
+        state.stages[event.version] = Stage(event.after["stage"])
+    elif event.action == "stage.transition" and event.version is not None:
+        state.stages[event.version] = Stage(event.after["stage"])
+    elif event.action in ("alias.set", "alias.move") and event.alias:
+        state.aliases[event.alias] = int(event.after["version"])
+    elif event.action == "alias.remove" and event.alias:
+        state.aliases.pop(event.alias, None)
+
+
+def alias_at(
+    name: str, alias: str, when: TimeLike, *, project: str | None = None, store: Store | None = None
+) -> ModelVersion | None:
+    """The version ``alias`` pointed at, at time ``when``; None if it did not exist then."""
+    proj, model = model_name(name, project)
+    events = _events(
+        f"{proj}/{model}", None, store, alias=alias,
+        actions=("alias.set", "alias.move", "alias.remove"), until_us=to_us(when),
+    )
+    if not events or events[-1].action == "alias.remove":
+        return None
+    return get_version(f"{proj}/{model}@v{events[-1].after['version']}", store=store)
+
+
+def stage_at(
+    ref: str | ModelVersion, when: TimeLike, *, project: str | None = None, store: Store | None = None
+) -> Stage | None:
+    """The stage a version was in at ``when``; None if it was not registered yet."""
+    target = get_version(ref, project=project, store=store)
+    state = state_at(f"{target.project}/{target.model}", when, store=store)
+    return state.stages.get(target.version)
+
+
+@dataclass(frozen=True, slots=True)
+class StageSpan:
+    """Version ``version`` was in ``stage`` from ``start`` until ``end`` (None: still is)."""
+
+    version: int
+    stage: Stage
+    start: datetime
+    end: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "stage": str(self.stage),
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat() if self.end else None,
+        }
+
+
+def versions_in_stage_between(
+    name: str,
+    stage: Stage | str,
+    start: TimeLike,
+    end: TimeLike,
+    *,
+    project: str | None = None,
+    store: Store | None = None,
+) -> list[StageSpan]:
+    """Every span during which a version was in ``stage`` at some moment of ``[start, end)``,
+    in order of start: "which versions were in production between T1 and T2"."""
+    wanted = Stage.parse(stage)
+    start_us, end_us = to_us(start), to_us(end)
+    if end_us < start_us:
+        raise InvalidArgument("the end of the interval is before its start")
+    open_spans: dict[int, tuple[Stage, int]] = {}
+    spans: list[tuple[int, Stage, int, int | None]] = []
+    for event in _events(name, project, store, actions=("version.create", "stage.transition"),
+                         until_us=end_us):
+        if event.version is None:
+            continue
+        ts = datetime_us(event.timestamp)
+        previous = open_spans.get(event.version)
+        if previous is not None:
+            spans.append((event.version, previous[0], previous[1], ts))
+        open_spans[event.version] = (Stage(event.after["stage"]), ts)
+    spans.extend((v, s, ts, None) for v, (s, ts) in open_spans.items())
+    out = [
+        StageSpan(v, s, us_to_datetime(a), us_to_datetime(b))  # type: ignore[arg-type]
+        for v, s, a, b in spans
+        if s is wanted and a < max(end_us, start_us + 1) and (b is None or b > start_us)
+    ]
+    return sorted(out, key=lambda span: (span.start, span.version))
+
+
+# -- admins --------------------------------------------------------------------------------------
+def admins(*, store: Store | None = None) -> list[str]:
+    """Who may move protected aliases and loosen policies: the store setting if any, else the
+    comma-separated users in ``LINEAL_ADMINS``."""
+    _, meta = registry_store(store)
+    stored = meta.registry_admins()
+    if stored is not None:
+        return stored
+    return sorted({a.strip() for a in os.environ.get("LINEAL_ADMINS", "").split(",") if a.strip()})
+
+
+def set_admins(
+    users: Sequence[str] | None, *, store: Store | None = None, actor: str | None = None
+) -> list[str]:
+    """Store the admin list in the registry (shared by everyone using the store); once admins
+    exist, only an admin may change it. An empty list removes the setting."""
+    _, meta = registry_store(store)
+    meta.set_registry_admins(list(users or ()), actor=_actor(actor))
+    return admins(store=store)

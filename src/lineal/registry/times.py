@@ -1,0 +1,93 @@
+"""Times as people type them, for as-of questions: "what was live last Tuesday".
+
+    parse_when("2026-11-17T14:30")     an instant (naive means local time)
+    parse_when("2026-11-17")           the whole local day
+    parse_when("last tuesday")         the whole local day, the most recent Tuesday before today
+    parse_when("yesterday"), ("today")
+    parse_when("3d"), ("3d ago"), ("90m")   an instant that long ago (s, m, h, d, w)
+    parse_when("now")
+
+Returns a :class:`When`: ``start_us`` and, for a day, ``end_us`` (exclusive).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from ..entities import datetime_to_us, now_us
+from ..errors import InvalidArgument
+
+__all__ = ["When", "datetime_us", "parse_when", "to_us"]
+
+_AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])(?:\s+ago)?$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+TimeLike = datetime | date | float | int | str
+
+
+@dataclass(frozen=True, slots=True)
+class When:
+    start_us: int
+    end_us: int | None = None
+    """Exclusive end when the text named a whole day; None for an instant."""
+
+    @property
+    def is_span(self) -> bool:
+        return self.end_us is not None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def datetime_us(value: datetime) -> int:
+    """Exact microseconds of a datetime (naive means local time); no float rounding."""
+    if value.tzinfo is None:
+        value = value.astimezone()
+    return (value - _EPOCH) // timedelta(microseconds=1)
+
+
+def _day(day: date) -> When:
+    start = datetime.combine(day, time()).astimezone()
+    end = datetime.combine(day + timedelta(days=1), time()).astimezone()  # 23 or 25 hours on DST days
+    return When(datetime_us(start), datetime_us(end))
+
+
+def parse_when(value: TimeLike, *, today: date | None = None) -> When:
+    """Parse a time expression (see the module docstring); InvalidArgument if it is not one."""
+    if isinstance(value, datetime):
+        return When(datetime_us(value))
+    if isinstance(value, date):
+        return _day(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return When(datetime_to_us(value))
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgument(f"not a time: {value!r}")
+    text = " ".join(value.strip().lower().split())
+    today = today or date.today()
+    if text == "now":
+        return When(now_us())
+    if text in ("today", "yesterday"):
+        return _day(today - timedelta(days=0 if text == "today" else 1))
+    if text.startswith("last ") and text[5:] in _DAYS:
+        back = (today.weekday() - _DAYS.index(text[5:])) % 7 or 7
+        return _day(today - timedelta(days=back))
+    if match := _AGO.match(text):
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+        return When(now_us() - int(seconds * 1_000_000))
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return _day(date.fromisoformat(text))
+    try:
+        return When(datetime_us(datetime.fromisoformat(value.strip())))  # "T" or " " both work
+    except ValueError:
+        raise InvalidArgument(
+            f"not a time: {value!r}",
+            hint="use ISO-8601 (2026-11-17T14:30, 2026-11-17), 'yesterday', 'last tuesday', "
+            "'3d ago' or 'now'",
+        ) from None
+
+
+def to_us(value: TimeLike) -> int:
+    """An instant in microseconds; a day means its start."""
+    return parse_when(value).start_us

@@ -1,0 +1,853 @@
+"""The model registry in the SQL store: registered models, versions, aliases, stages, approvals,
+the registry event history and the admin setting. Deployments are in ``deployments.py``.
+
+Every method that changes something runs in one ``Database.write`` transaction, which holds the
+ledger head lock from its first statement: checks (policy, compare-and-set) and the change they
+guard see the same committed state and no other writer can interleave, on every backend. The
+change and its registry event are written in that transaction, each as an audit ledger entry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ...entities import new_id, now_us, us_to_datetime
+from ...errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PermissionDenied
+from ...refs import ArtifactRef, SelectorKind, validate_alias, validate_name
+from ...registry.entities import (
+    NOT_SET,
+    Approval,
+    Decision,
+    ModelPolicy,
+    ModelVersion,
+    RegisteredModel,
+    RegistryEvent,
+    Stage,
+    _NotSet,
+)
+from ..registry_base import ENV_ADMINS, RegistryStore
+from . import tables as t
+from . import tables_registry as tr
+from .database import Database, WriteTx, canonical_json
+from .deployments import DeploymentsMixin
+from .registry_events import event_ts, record_event
+
+rm, mv, ma, ev = tr.registered_models, tr.model_versions, tr.model_aliases, tr.registry_events
+av = t.artifact_versions
+UNREVIEWED = "unreviewed"
+
+
+class RegistryMixin(DeploymentsMixin, RegistryStore):
+    db: Database
+
+    def _ensure_project(self, tx: WriteTx, project: str) -> None:  # provided by RunsMixin
+        raise NotImplementedError
+
+    # -- registered models -----------------------------------------------------------------------
+    def create_registered_model(
+        self,
+        project: str,
+        name: str,
+        *,
+        actor: str,
+        description: str = "",
+        owner: str = "",
+        tags: Mapping[str, str] | None = None,
+        policy: ModelPolicy | None = None,
+    ) -> RegisteredModel:
+        validate_name(project, "project")
+        validate_name(name, "model name")
+        policy = _checked_policy(policy or ModelPolicy())
+        tags = _checked_tags(tags)
+        with self.db.write(actor) as tx:
+            self._ensure_project(tx, project)
+            if _find_model(tx.conn, project, name) is not None:
+                raise AlreadyExists(
+                    f"model {project}/{name} is already registered",
+                    hint=f"add a version with `lineal registry register {name} --from REF`",
+                )
+            model_id, ts = new_id(), now_us()
+            row = {
+                "id": model_id,
+                "project": project,
+                "name": name,
+                "description": description or "",
+                "owner": owner or actor,
+                "policy": canonical_json(policy.to_dict()),
+                "latest_version": 0,
+                "created_at": ts,
+                "updated_at": ts,
+                "created_by": actor,
+            }
+            tx.insert(rm, [row], "registry.model.create", model_id)
+            for key, value in tags.items():
+                tx.insert(
+                    tr.registered_model_tags,
+                    [{"model_id": model_id, "key": key, "value": value}],
+                    "registry.model.tag",
+                    model_id,
+                )
+            after = {
+                "description": row["description"],
+                "owner": row["owner"],
+                "tags": tags,
+                "policy": policy.to_dict(),
+            }
+            record_event(tx, model_id, "model.create", ts, after=after)
+            return self._models(tx.conn, [row])[0]
+
+    def find_registered_model(self, project: str, name: str) -> RegisteredModel | None:
+        with self.db.read() as conn:
+            row = _find_model(conn, project, name)
+            return None if row is None else self._models(conn, [row])[0]
+
+    def list_registered_models(
+        self, project: str | None = None, *, limit: int = 1000, offset: int = 0
+    ) -> list[RegisteredModel]:
+        query = sa.select(rm).order_by(rm.c.project, rm.c.name).limit(limit).offset(offset)
+        if project is not None:
+            query = query.where(rm.c.project == project)
+        with self.db.read() as conn:
+            return self._models(conn, list(conn.execute(query).mappings()))
+
+    def update_registered_model(
+        self,
+        project: str,
+        name: str,
+        *,
+        actor: str,
+        description: str | None = None,
+        owner: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> RegisteredModel:
+        tags = _checked_tags(tags)
+        with self.db.write(actor) as tx:
+            row = _model_row(tx.conn, project, name)
+            ts = event_ts(tx, row["id"])
+            before: dict[str, Any] = {}
+            after: dict[str, Any] = {}
+            values: dict[str, Any] = {}
+            for field, value in (("description", description), ("owner", owner)):
+                if value is not None and value != row[field]:
+                    before[field], after[field] = row[field], value
+                    values[field] = value
+            changed_tags = _write_tags(
+                tx, tr.registered_model_tags, "model_id", row["id"], tags, "registry.model.tag"
+            )
+            if changed_tags:
+                before["tags"] = {k: old for k, (old, _new) in changed_tags.items()}
+                after["tags"] = {k: new for k, (_old, new) in changed_tags.items()}
+            if not after:
+                return self._models(tx.conn, [row])[0]
+            row = tx.update(rm, {"id": row["id"]}, {**values, "updated_at": ts}, "registry.model.update")
+            record_event(tx, row["id"], "model.update", ts, before=before, after=after)
+            return self._models(tx.conn, [row])[0]
+
+    def set_model_policy(
+        self, project: str, name: str, policy: ModelPolicy, *, actor: str
+    ) -> RegisteredModel:
+        policy = _checked_policy(policy)
+        with self.db.write(actor) as tx:
+            row = _model_row(tx.conn, project, name)
+            current = ModelPolicy.from_dict(json.loads(row["policy"]))
+            if current == policy:
+                return self._models(tx.conn, [row])[0]
+            unprotected = set(current.protected_aliases) - set(policy.protected_aliases)
+            dropped = current.require_approval_for_production and not policy.require_approval_for_production
+            if unprotected or dropped:
+                what = (
+                    f"unprotecting {', '.join(sorted(unprotected))}"
+                    if unprotected
+                    else "dropping the approval requirement"
+                )
+                require_admin(tx.conn, actor, f"{what} on {project}/{name}")
+            ts = event_ts(tx, row["id"])
+            row = tx.update(
+                rm,
+                {"id": row["id"]},
+                {"policy": canonical_json(policy.to_dict()), "updated_at": ts},
+                "registry.policy.update",
+            )
+            record_event(
+                tx, row["id"], "policy.update", ts, before=current.to_dict(), after=policy.to_dict()
+            )
+            return self._models(tx.conn, [row])[0]
+
+    def _models(self, conn: Connection, rows: Sequence[Any]) -> list[RegisteredModel]:
+        ids = [row["id"] for row in rows]
+        tags: dict[str, dict[str, str]] = defaultdict(dict)
+        aliases: dict[str, dict[str, int]] = defaultdict(dict)
+        if ids:
+            mt = tr.registered_model_tags
+            for model_id, key, value in conn.execute(
+                sa.select(mt.c.model_id, mt.c.key, mt.c.value).where(mt.c.model_id.in_(ids))
+            ):
+                tags[model_id][key] = value
+            for model_id, alias, version in conn.execute(
+                sa.select(ma.c.model_id, ma.c.alias, mv.c.version)
+                .join(mv, mv.c.id == ma.c.version_id)
+                .where(ma.c.model_id.in_(ids))
+            ):
+                aliases[model_id][alias] = version
+        return [
+            RegisteredModel(
+                id=row["id"],
+                project=row["project"],
+                name=row["name"],
+                created_at=us_to_datetime(row["created_at"]),  # type: ignore[arg-type]
+                updated_at=us_to_datetime(row["updated_at"]),  # type: ignore[arg-type]
+                created_by=row["created_by"],
+                description=row["description"],
+                owner=row["owner"],
+                tags=tags[row["id"]],
+                policy=ModelPolicy.from_dict(json.loads(row["policy"])),
+                latest_version=row["latest_version"],
+                aliases=dict(sorted(aliases[row["id"]].items())),
+            )
+            for row in rows
+        ]
+
+    # -- versions --------------------------------------------------------------------------------
+    def create_model_version(
+        self,
+        project: str,
+        name: str,
+        artifact_version_id: str,
+        *,
+        actor: str,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> ModelVersion:
+        tags = _checked_tags(tags)
+        with self.db.write(actor) as tx:
+            model = _model_row(tx.conn, project, name)
+            artifact = tx.conn.execute(
+                sa.select(av.c.project, av.c.name, av.c.version, av.c.kind, av.c.digest).where(
+                    av.c.id == artifact_version_id
+                )
+            ).first()
+            if artifact is None:
+                raise NotFound(f"no artifact version with id {artifact_version_id!r}")
+            artifact_ref = f"{artifact.project}/{artifact.name}@v{artifact.version}"
+            if artifact.kind != "model":
+                raise InvalidArgument(
+                    f"{artifact_ref} is a {artifact.kind!r} artifact, not a model",
+                    hint="register artifacts logged with kind='model' (run.log_model or "
+                    "run.log_artifact(..., kind='model'))",
+                )
+            taken = tx.conn.execute(
+                sa.select(mv.c.version).where(
+                    mv.c.model_id == model["id"], mv.c.artifact_version_id == artifact_version_id
+                )
+            ).first()
+            if taken is not None:
+                raise AlreadyExists(
+                    f"{artifact_ref} is already registered as {project}/{name}@v{taken[0]}"
+                )
+            number = model["latest_version"] + 1
+            ts = event_ts(tx, model["id"])
+            tx.update(
+                rm, {"id": model["id"]}, {"latest_version": number, "updated_at": ts},
+                "registry.version.number",
+            )
+            version_id = new_id()
+            row = {
+                "id": version_id,
+                "model_id": model["id"],
+                "version": number,
+                "artifact_version_id": artifact_version_id,
+                "description": description or "",
+                "stage": str(Stage.NONE),
+                "status": UNREVIEWED,
+                "created_at": ts,
+                "updated_at": ts,
+                "created_by": actor,
+            }
+            tx.insert(mv, [row], "registry.version.create", version_id)
+            for key, value in tags.items():
+                tx.insert(
+                    tr.model_version_tags,
+                    [{"version_id": version_id, "key": key, "value": value}],
+                    "registry.version.tag",
+                    version_id,
+                )
+            after = {
+                "artifact": artifact_ref,
+                "digest": artifact.digest,
+                "stage": str(Stage.NONE),
+                "description": row["description"],
+                "tags": tags,
+            }
+            record_event(tx, model["id"], "version.create", ts, version=(version_id, number), after=after)
+            return self._versions(tx.conn, [row])[0]
+
+    def get_model_version_by_id(self, version_id: str) -> ModelVersion:
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(mv).where(mv.c.id == version_id)).mappings().first()
+            if row is None:
+                raise NotFound(f"no model version with id {version_id!r}")
+            return self._versions(conn, [row])[0]
+
+    def resolve_model_version(self, ref: ArtifactRef) -> ModelVersion:
+        with self.db.read() as conn:
+            model = _model_row(conn, ref.project, ref.name)
+            return self._versions(conn, [_resolve_version_row(conn, model, ref)])[0]
+
+    def list_model_versions(
+        self, project: str, name: str, *, stage: Stage | None = None
+    ) -> list[ModelVersion]:
+        with self.db.read() as conn:
+            model = _model_row(conn, project, name)
+            query = sa.select(mv).where(mv.c.model_id == model["id"])
+            if stage is not None:
+                query = query.where(mv.c.stage == str(stage))
+            rows = list(conn.execute(query.order_by(mv.c.version.desc())).mappings())
+            return self._versions(conn, rows)
+
+    def update_model_version(
+        self,
+        project: str,
+        name: str,
+        version: int,
+        *,
+        actor: str,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> ModelVersion:
+        tags = _checked_tags(tags)
+        with self.db.write(actor) as tx:
+            model = _model_row(tx.conn, project, name)
+            row = _version_row(tx.conn, model, version)
+            ts = event_ts(tx, model["id"])
+            before: dict[str, Any] = {}
+            after: dict[str, Any] = {}
+            changed_tags = _write_tags(
+                tx, tr.model_version_tags, "version_id", row["id"], tags, "registry.version.tag"
+            )
+            if changed_tags:
+                before["tags"] = {k: old for k, (old, _new) in changed_tags.items()}
+                after["tags"] = {k: new for k, (_old, new) in changed_tags.items()}
+            values: dict[str, Any] = {"updated_at": ts}
+            if description is not None and description != row["description"]:
+                before["description"], after["description"] = row["description"], description
+                values["description"] = description
+            if not after:
+                return self._versions(tx.conn, [row])[0]
+            row = tx.update(mv, {"id": row["id"]}, values, "registry.version.update")
+            record_event(
+                tx, model["id"], "version.update", ts, version=(row["id"], version),
+                before=before, after=after,
+            )
+            return self._versions(tx.conn, [row])[0]
+
+    def _versions(self, conn: Connection, rows: Sequence[Any]) -> list[ModelVersion]:
+        ids = [row["id"] for row in rows]
+        if not ids:
+            return []
+        models = {
+            r.id: (r.project, r.name)
+            for r in conn.execute(
+                sa.select(rm.c.id, rm.c.project, rm.c.name).where(
+                    rm.c.id.in_({row["model_id"] for row in rows})
+                )
+            )
+        }
+        artifacts = {
+            r.id: r
+            for r in conn.execute(
+                sa.select(av.c.id, av.c.project, av.c.name, av.c.version, av.c.digest,
+                          av.c.producer_run_id)
+                .where(av.c.id.in_({row["artifact_version_id"] for row in rows}))
+            )
+        }
+        tags: dict[str, dict[str, str]] = defaultdict(dict)
+        vt = tr.model_version_tags
+        for vid, key, value in conn.execute(
+            sa.select(vt.c.version_id, vt.c.key, vt.c.value).where(vt.c.version_id.in_(ids))
+        ):
+            tags[vid][key] = value
+        aliases: dict[str, list[str]] = defaultdict(list)
+        for vid, alias in conn.execute(
+            sa.select(ma.c.version_id, ma.c.alias).where(ma.c.version_id.in_(ids))
+        ):
+            aliases[vid].append(alias)
+        approvals: dict[str, list[Approval]] = defaultdict(list)
+        ap = tr.model_approvals
+        for a in conn.execute(
+            sa.select(ap).where(ap.c.version_id.in_(ids)).order_by(ap.c.created_at, ap.c.ledger_seq)
+        ):
+            approvals[a.version_id].append(
+                Approval(
+                    id=a.id,
+                    version_id=a.version_id,
+                    decision=Decision(a.decision),
+                    stage=a.stage,
+                    actor=a.actor,
+                    created_at=us_to_datetime(a.created_at),  # type: ignore[arg-type]
+                    comment=a.comment,
+                )
+            )
+        out = []
+        for row in rows:
+            project, model = models[row["model_id"]]
+            art = artifacts[row["artifact_version_id"]]
+            out.append(
+                ModelVersion(
+                    id=row["id"],
+                    project=project,
+                    model=model,
+                    version=row["version"],
+                    artifact_version_id=row["artifact_version_id"],
+                    artifact_ref=f"{art.project}/{art.name}@v{art.version}",
+                    artifact_digest=art.digest,
+                    stage=Stage(row["stage"]),
+                    status=row["status"],
+                    created_at=us_to_datetime(row["created_at"]),  # type: ignore[arg-type]
+                    updated_at=us_to_datetime(row["updated_at"]),  # type: ignore[arg-type]
+                    created_by=row["created_by"],
+                    description=row["description"],
+                    tags=tags[row["id"]],
+                    aliases=tuple(sorted(aliases[row["id"]])),
+                    run_id=art.producer_run_id,
+                    approvals=tuple(approvals[row["id"]]),
+                )
+            )
+        return out
+
+    # -- aliases ---------------------------------------------------------------------------------
+    def set_model_alias(
+        self,
+        project: str,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        actor: str,
+        expected: int | None | _NotSet = NOT_SET,
+    ) -> ModelVersion:
+        _check_alias(alias)
+        with self.db.write(actor) as tx:
+            model = _model_row(tx.conn, project, name)
+            target = _version_row(tx.conn, model, version)
+            current = _alias_version(tx.conn, model["id"], alias)
+            _compare(project, name, alias, current, expected)
+            if current == version:
+                return self._versions(tx.conn, [target])[0]
+            _guard_protected(tx.conn, model, alias, actor)
+            ts = event_ts(tx, model["id"])
+            key = {"model_id": model["id"], "alias": alias}
+            values = {"version_id": target["id"], "updated_at": ts}
+            if current is None:
+                tx.insert(ma, [{**key, **values}], "registry.alias.set", model["id"])
+                action, before = "alias.set", None
+            else:
+                tx.update(ma, key, values, "registry.alias.move")
+                action, before = "alias.move", {"version": current}
+            record_event(
+                tx, model["id"], action, ts, version=(target["id"], version), alias=alias,
+                before=before, after={"version": version},
+            )
+            return self._versions(tx.conn, [target])[0]
+
+    def remove_model_alias(
+        self,
+        project: str,
+        name: str,
+        alias: str,
+        *,
+        actor: str,
+        expected: int | _NotSet = NOT_SET,
+    ) -> None:
+        with self.db.write(actor) as tx:
+            model = _model_row(tx.conn, project, name)
+            current = _alias_version(tx.conn, model["id"], alias)
+            if current is None:
+                raise NotFound(f"{project}/{name} has no alias {alias!r}")
+            _compare(project, name, alias, current, expected)
+            _guard_protected(tx.conn, model, alias, actor)
+            ts = event_ts(tx, model["id"])
+            version_id = tx.conn.execute(
+                sa.select(ma.c.version_id).where(ma.c.model_id == model["id"], ma.c.alias == alias)
+            ).scalar_one()
+            tx.delete(ma, {"model_id": model["id"], "alias": alias}, "registry.alias.remove")
+            record_event(
+                tx, model["id"], "alias.remove", ts, version=(version_id, current), alias=alias,
+                before={"version": current}, after=None,
+            )
+
+    # -- stages and approvals --------------------------------------------------------------------
+    def transition_model_stage(
+        self,
+        project: str,
+        name: str,
+        version: int,
+        stage: Stage,
+        *,
+        actor: str,
+        archive_others: bool = False,
+        comment: str = "",
+    ) -> ModelVersion:
+        stage = Stage.parse(stage)
+        with self.db.write(actor) as tx:
+            model = _model_row(tx.conn, project, name)
+            row = _version_row(tx.conn, model, version)
+            policy = ModelPolicy.from_dict(json.loads(model["policy"]))
+            if (
+                stage is Stage.PRODUCTION
+                and row["stage"] != stage
+                and policy.require_approval_for_production
+            ):
+                _require_approval(tx.conn, project, name, row)
+            ts = event_ts(tx, model["id"])
+            if row["stage"] != stage:
+                row = self._move_stage(tx, model["id"], row, stage, ts, comment)
+            if archive_others and stage is not Stage.ARCHIVED:
+                others = tx.conn.execute(
+                    sa.select(mv)
+                    .where(mv.c.model_id == model["id"], mv.c.stage == str(stage), mv.c.id != row["id"])
+                    .order_by(mv.c.version)
+                ).mappings()
+                for other in list(others):
+                    self._move_stage(
+                        tx, model["id"], other, Stage.ARCHIVED, ts,
+                        comment or f"archived when v{version} entered {stage}",
+                    )
+            return self._versions(tx.conn, [row])[0]
+
+    @staticmethod
+    def _move_stage(
+        tx: WriteTx, model_id: str, row: Any, stage: Stage, ts: int, comment: str
+    ) -> dict[str, Any]:
+        before = row["stage"]
+        new = tx.update(
+            mv, {"id": row["id"]}, {"stage": str(stage), "updated_at": ts}, "registry.stage"
+        )
+        record_event(
+            tx, model_id, "stage.transition", ts, version=(row["id"], row["version"]),
+            before={"stage": before}, after={"stage": str(stage)}, comment=comment,
+        )
+        return new
+
+    def add_model_approval(
+        self,
+        project: str,
+        name: str,
+        version: int,
+        decision: Decision,
+        *,
+        actor: str,
+        stage: Stage = Stage.PRODUCTION,
+        comment: str = "",
+    ) -> Approval:
+        try:
+            decision = Decision(str(decision).lower())
+        except ValueError:
+            raise InvalidArgument(
+                f"unknown decision {decision!r}", hint="use 'approved' or 'rejected'"
+            ) from None
+        stage = Stage.parse(stage)
+        with self.db.write(actor) as tx:
+            model = _model_row(tx.conn, project, name)
+            row = _version_row(tx.conn, model, version)
+            ts = event_ts(tx, model["id"])
+            approval_id = new_id()
+            tx.insert(
+                tr.model_approvals,
+                [
+                    {
+                        "id": approval_id,
+                        "version_id": row["id"],
+                        "decision": str(decision),
+                        "stage": str(stage),
+                        "actor": actor,
+                        "comment": comment or "",
+                        "created_at": ts,
+                    }
+                ],
+                "registry.approval",
+                row["id"],
+            )
+            if stage is Stage.PRODUCTION and row["status"] != str(decision):
+                tx.update(
+                    mv, {"id": row["id"]}, {"status": str(decision), "updated_at": ts},
+                    "registry.version.status",
+                )
+            record_event(
+                tx, model["id"], "approval", ts, version=(row["id"], version),
+                before={"status": row["status"]},
+                after={"status": str(decision), "decision": str(decision), "stage": str(stage),
+                       "approval_id": approval_id},
+                comment=comment,
+            )
+            return Approval(
+                approval_id, row["id"], decision, str(stage), actor,
+                us_to_datetime(ts), comment or "",  # type: ignore[arg-type]
+            )
+
+    # -- history ---------------------------------------------------------------------------------
+    def registry_events(
+        self,
+        project: str,
+        name: str,
+        *,
+        version: int | None = None,
+        alias: str | None = None,
+        actions: Sequence[str] | None = None,
+        until_us: int | None = None,
+        since_us: int | None = None,
+        limit: int | None = None,
+    ) -> list[RegistryEvent]:
+        with self.db.read() as conn:
+            model = _model_row(conn, project, name)
+            query = sa.select(ev).where(ev.c.model_id == model["id"])
+            if version is not None:
+                query = query.where(ev.c.version == version)
+            if alias is not None:
+                query = query.where(ev.c.alias == alias)
+            if actions:
+                query = query.where(ev.c.action.in_(list(actions)))
+            if until_us is not None:
+                query = query.where(ev.c.ts <= until_us)
+            if since_us is not None:
+                query = query.where(ev.c.ts >= since_us)
+            query = query.order_by(ev.c.ledger_seq)
+            if limit is not None:
+                query = query.limit(limit)
+            return [
+                RegistryEvent(
+                    id=row.id,
+                    seq=row.ledger_seq,
+                    timestamp=us_to_datetime(row.ts),  # type: ignore[arg-type]
+                    actor=row.actor,
+                    action=row.action,
+                    project=project,
+                    model=name,
+                    version=row.version,
+                    alias=row.alias,
+                    before=None if row.before_state is None else json.loads(row.before_state),
+                    after=None if row.after_state is None else json.loads(row.after_state),
+                    comment=row.comment,
+                )
+                for row in conn.execute(query)
+            ]
+
+    # -- settings --------------------------------------------------------------------------------
+    def registry_admins(self) -> list[str] | None:
+        with self.db.read() as conn:
+            return stored_admins(conn)
+
+    def set_registry_admins(self, admins: Sequence[str] | None, *, actor: str) -> None:
+        names = sorted({a.strip() for a in admins or () if a and a.strip()})
+        with self.db.write(actor) as tx:
+            if effective_admins(tx.conn):
+                require_admin(tx.conn, actor, "changing the registry admins")
+            s = tr.registry_settings
+            present = stored_admins(tx.conn)
+            if present == (names or None):
+                return
+            if not names:
+                tx.delete(s, {"name": "admins"}, "registry.settings.delete")
+            elif present is None:
+                tx.insert(
+                    s,
+                    [{"name": "admins", "value": canonical_json(names), "updated_at": now_us()}],
+                    "registry.settings",
+                    "admins",
+                )
+            else:
+                tx.update(
+                    s, {"name": "admins"},
+                    {"value": canonical_json(names), "updated_at": now_us()},
+                    "registry.settings",
+                )
+
+
+def _find_model(conn: Connection, project: str, name: str) -> Any:
+    return conn.execute(
+        sa.select(rm).where(rm.c.project == project, rm.c.name == name)
+    ).mappings().first()
+
+
+def _model_row(conn: Connection, project: str, name: str) -> Any:
+    row = _find_model(conn, project, name)
+    if row is None:
+        raise NotFound(
+            f"no registered model {name!r} in project {project!r}",
+            hint="list models with `lineal registry models`; register one with "
+            f"`lineal registry register {name} --from ARTIFACT_REF`",
+        )
+    return row
+
+
+def _version_row(conn: Connection, model: Any, version: int) -> Any:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidArgument(f"version numbers start at 1, got {version!r}")
+    row = conn.execute(
+        sa.select(mv).where(mv.c.model_id == model["id"], mv.c.version == version)
+    ).mappings().first()
+    if row is None:
+        latest = model["latest_version"]
+        known = f"versions are v1..v{latest}" if latest else "it has no versions yet"
+        raise NotFound(f"{model['project']}/{model['name']} has no version {version} ({known})")
+    return row
+
+
+def _resolve_version_row(conn: Connection, model: Any, ref: ArtifactRef) -> Any:
+    base = f"{model['project']}/{model['name']}"
+    if ref.kind is SelectorKind.VERSION:
+        return _version_row(conn, model, int(ref.value))  # type: ignore[arg-type]
+    if ref.kind is SelectorKind.ALIAS:
+        row = conn.execute(
+            sa.select(mv)
+            .join(ma, ma.c.version_id == mv.c.id)
+            .where(ma.c.model_id == model["id"], ma.c.alias == ref.value)
+        ).mappings().first()
+        if row is None:
+            raise NotFound(
+                f"{base} has no alias {ref.value!r}",
+                hint=f"see its aliases with `lineal registry show {model['name']}`",
+            )
+        return row
+    if ref.kind is SelectorKind.DIGEST:
+        rows = list(
+            conn.execute(
+                sa.select(mv)
+                .join(av, av.c.id == mv.c.artifact_version_id)
+                .where(mv.c.model_id == model["id"], av.c.digest.startswith(f"sha256:{ref.value}"))
+                .limit(2)
+            ).mappings()
+        )
+        if len(rows) > 1:
+            raise InvalidArgument(f"digest prefix in {ref} is ambiguous", hint="give more digits")
+        if not rows:
+            raise NotFound(f"no version of {base} has a digest starting with sha256:{ref.value}")
+        return rows[0]
+    if model["latest_version"] == 0:
+        raise NotFound(f"{base} has no versions yet")
+    return _version_row(conn, model, model["latest_version"])
+
+
+def _alias_version(conn: Connection, model_id: str, alias: str) -> int | None:
+    return conn.execute(
+        sa.select(mv.c.version)
+        .join(ma, ma.c.version_id == mv.c.id)
+        .where(ma.c.model_id == model_id, ma.c.alias == alias)
+    ).scalar()
+
+
+def _compare(
+    project: str, name: str, alias: str, current: int | None, expected: int | None | _NotSet
+) -> None:
+    if isinstance(expected, _NotSet) or expected == current:
+        return
+    now = "does not exist" if current is None else f"points at v{current}"
+    wanted = "to not exist" if expected is None else f"to point at v{expected}"
+    raise Conflict(
+        f"alias {alias!r} of {project}/{name} {now}; expected it {wanted}: someone else changed it",
+        hint="read the current value and try again",
+    )
+
+
+def _check_alias(alias: str) -> None:
+    validate_alias(alias)
+    if alias == "latest":
+        raise InvalidArgument(
+            "'latest' always means the highest version and cannot be set",
+            hint="choose another alias, e.g. 'champion'",
+        )
+
+
+def _guard_protected(conn: Connection, model: Any, alias: str, actor: str) -> None:
+    policy = ModelPolicy.from_dict(json.loads(model["policy"]))
+    if alias in policy.protected_aliases:
+        require_admin(conn, actor, f"changing the protected alias {alias!r} of "
+                      f"{model['project']}/{model['name']}")
+
+
+def _require_approval(conn: Connection, project: str, name: str, row: Any) -> None:
+    ap = tr.model_approvals
+    latest = conn.execute(
+        sa.select(ap.c.decision, ap.c.actor)
+        .where(ap.c.version_id == row["id"], ap.c.stage == str(Stage.PRODUCTION))
+        .order_by(ap.c.created_at.desc(), ap.c.ledger_seq.desc())
+        .limit(1)
+    ).first()
+    ref = f"{project}/{name}@v{row['version']}"
+    if latest is None:
+        raise PermissionDenied(
+            f"{ref} needs an approval before it can enter production (policy of {project}/{name})",
+            hint=f"lineal registry approve {ref} --comment '...'",
+        )
+    if latest.decision != str(Decision.APPROVED):
+        raise PermissionDenied(
+            f"{ref} cannot enter production: its latest review by {latest.actor} rejected it",
+            hint="a new approval supersedes the rejection",
+        )
+
+
+def stored_admins(conn: Connection) -> list[str] | None:
+    s = tr.registry_settings
+    value = conn.execute(sa.select(s.c.value).where(s.c.name == "admins")).scalar()
+    return None if value is None else list(json.loads(value))
+
+
+def effective_admins(conn: Connection) -> set[str]:
+    """The admins: the store setting when present (one answer for everyone sharing the store),
+    else the comma-separated users in ``LINEAL_ADMINS``."""
+    stored = stored_admins(conn)
+    if stored is not None:
+        return set(stored)
+    return {a.strip() for a in os.environ.get(ENV_ADMINS, "").split(",") if a.strip()}
+
+
+def require_admin(conn: Connection, actor: str, what: str) -> None:
+    admins = effective_admins(conn)
+    if actor not in admins:
+        who = ", ".join(sorted(admins)) if admins else "nobody (no admins are configured)"
+        raise PermissionDenied(
+            f"{what} needs an admin; {actor!r} is not one",
+            hint=f"admins: {who}; configure them with `lineal registry admins --set USER,...` "
+            f"or {ENV_ADMINS}",
+        )
+
+
+def _checked_policy(policy: ModelPolicy) -> ModelPolicy:
+    for alias in policy.protected_aliases:
+        _check_alias(alias)
+    return ModelPolicy(
+        bool(policy.require_approval_for_production), tuple(sorted(set(policy.protected_aliases)))
+    )
+
+
+def _checked_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in (tags or {}).items():
+        if not isinstance(key, str) or not key or len(key) > t.KEY:
+            raise InvalidArgument(f"invalid tag key {key!r}", hint=f"use 1-{t.KEY} characters")
+        out[key] = str(value)
+    return out
+
+
+def _write_tags(
+    tx: WriteTx, table: sa.Table, owner: str, owner_id: str, tags: dict[str, str], action: str
+) -> dict[str, tuple[str | None, str]]:
+    """Upsert tags; returns ``{key: (old, new)}`` for those that changed."""
+    changed: dict[str, tuple[str | None, str]] = {}
+    for key, value in tags.items():
+        present = tx.conn.execute(
+            sa.select(table.c.value).where(table.c[owner] == owner_id, table.c.key == key)
+        ).first()
+        if present is None:
+            tx.insert(table, [{owner: owner_id, "key": key, "value": value}], action, owner_id)
+            changed[key] = (None, value)
+        elif present[0] != value:
+            tx.update(table, {owner: owner_id, "key": key}, {"value": value}, action)
+            changed[key] = (present[0], value)
+    return changed
