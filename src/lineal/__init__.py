@@ -43,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "get_run": "lineal.api",
     "list_artifacts": "lineal.api",
     "list_runs": "lineal.api",
+    "load_model": "lineal.models.tracking",
     "metric_history": "lineal.api",
     "open_store": "lineal.store",
     "registry": "lineal.registry",
@@ -81,6 +82,7 @@ if TYPE_CHECKING:
         metric_history,
         set_alias,
     )
+    from .models.tracking import load_model
     from .entities import ArtifactVersion, Edge, MetricPoint, Run, RunStatus
     from .errors import (
         AlreadyExists,

@@ -132,6 +132,46 @@ def local_path(store: Store, version: ArtifactVersion) -> Path:
     return target
 
 
+def verified_path(store: Store, version: ArtifactVersion) -> Path:
+    """``local_path``, after re-hashing the content against the recorded digests."""
+    from .errors import IntegrityError
+    from .store.blobs.local import hash_file
+
+    path = local_path(store, version)
+    if version.storage is Storage.REFERENCE:
+        return path
+    if not version.is_directory:
+        digest, _ = hash_file(path)
+        if digest != version.digest:
+            raise IntegrityError(f"{version.ref}: content at {path} has digest {digest}, "
+                                 f"recorded {version.digest}", hint="run `lineal verify`")
+        return path
+    if _directory_digest(path) == version.digest:
+        return path
+    # The cached copy was modified: materialise it afresh from the blob store, then re-check.
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+    path = local_path(store, version)
+    if _directory_digest(path) != version.digest:
+        raise IntegrityError(f"{version.ref}: the stored files do not match the recorded "
+                             f"digest {version.digest}", hint="run `lineal verify`")
+    return path
+
+
+def _directory_digest(path: Path) -> str:
+    import hashlib
+
+    from .content import manifest_bytes
+    from .store.blobs.local import hash_file
+
+    entries = []
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest, size = hash_file(file)
+        entries.append({"path": file.relative_to(path).as_posix(), "digest": digest, "size": size})
+    return "sha256:" + hashlib.sha256(manifest_bytes(entries)).hexdigest()
+
+
 def _download_reference(version: ArtifactVersion) -> str:
     import fsspec
 
@@ -207,4 +247,66 @@ def record_capture(handle: ActiveRun, captured: CapturedEnvironment) -> None:
         tags["lineal.git.dirty"] = str(bool(git.get("dirty"))).lower()
     if captured.probe_errors:
         tags["lineal.capture.errors"] = ", ".join(sorted(captured.probe_errors))
+    tags.update(invocation_tags(repo_root))
     handle.set_tags(tags)
+
+
+#: Environment variables recorded on every run (tag ``lineal.env``) because they change what a
+#: program computes; ``LINEAL_CAPTURE_ENV=NAME1,NAME2`` adds more.
+CAPTURED_ENV_VARS = (
+    "PYTHONHASHSEED",
+    "CUDA_VISIBLE_DEVICES",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "TF_DETERMINISTIC_OPS",
+    "CUBLAS_WORKSPACE_CONFIG",
+    "LINEAL_PROJECT",
+)
+# Names that look like they hold a secret are never recorded, even when a user lists them: tags
+# end up in an append-only ledger, where a leaked token cannot be taken back.
+_SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSW|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_KEY|AUTH", re.I)
+_SECRET_FLAG = re.compile(r"^--?[\w-]*(secret|token|passw|credential|api[-_]?key)[\w-]*", re.I)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def invocation_tags(repo_root: str | None) -> dict[str, str]:
+    """How this process was started, as run tags: ``lineal.argv`` (JSON list, values of
+    secret-looking flags redacted), ``lineal.cwd`` (relative to ``repo_root`` when inside it) and
+    ``lineal.env`` (JSON of the allowlisted variables that are set)."""
+    import json
+    import sys
+
+    tags = {"lineal.argv": json.dumps(_redact_argv(list(sys.argv)))}
+    try:
+        cwd = os.path.realpath(os.getcwd())
+    except OSError:  # the working directory was deleted
+        cwd = None
+    if cwd is not None:
+        root = os.path.realpath(repo_root) if repo_root else None
+        if root and (cwd == root or cwd.startswith(root.rstrip(os.sep) + os.sep)):
+            cwd = os.path.relpath(cwd, root).replace(os.sep, "/")
+        tags["lineal.cwd"] = cwd
+    extra = [n.strip() for n in os.environ.get("LINEAL_CAPTURE_ENV", "").split(",") if n.strip()]
+    wanted = [*CAPTURED_ENV_VARS, *(n for n in extra if _ENV_NAME.match(n))]
+    refused = sorted({n for n in extra if _SECRET_NAME.search(n)})
+    env = {n: os.environ[n] for n in wanted if n in os.environ and n not in refused}
+    tags["lineal.env"] = json.dumps(env, sort_keys=True)
+    if refused:
+        tags["lineal.env.refused"] = ",".join(refused)
+    return tags
+
+
+def _redact_argv(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    redact_next = False
+    for arg in argv:
+        if redact_next:
+            out.append("<redacted>")
+            redact_next = False
+        elif _SECRET_FLAG.match(arg):
+            flag, eq, _ = arg.partition("=")
+            out.append(f"{flag}=<redacted>" if eq else arg)
+            redact_next = not eq
+        else:
+            out.append(arg)
+    return out

@@ -1,15 +1,14 @@
-"""Errors raised while saving or loading models.
+"""Errors raised while saving or loading models, part of lineal's one exception tree.
 
-    ModelFormatError              a model cannot be saved or loaded in that format
-    ├── UnsupportedModelError     no flavor handles this object
-    ├── UntrustedModelError       a pickle-based format loaded without trust=True
-    └── MissingFrameworkError     the framework a flavor needs is not installed (also ImportError)
-
-These live here, rooted on ``Exception``, so that ``lineal.models`` stands alone; the core team
-re-parents them onto ``lineal.errors`` (which declares the same names) when the two meet.
+    lineal.errors.ModelFormatError    a model cannot be saved or loaded in that format
+    ├── UnsupportedModelError         no flavor handles this object
+    ├── UntrustedModelError           a pickle-based format loaded without trust=True
+    └── MissingFrameworkError         the framework a flavor needs is not installed (also ImportError)
 """
 
 from __future__ import annotations
+
+from ..errors import ModelFormatError, UnsupportedModelError, UntrustedModelError
 
 __all__ = [
     "MissingFrameworkError",
@@ -17,18 +16,6 @@ __all__ = [
     "UnsupportedModelError",
     "UntrustedModelError",
 ]
-
-
-class ModelFormatError(Exception):
-    """A model cannot be saved or loaded in the requested format (corrupt file, bad manifest...)."""
-
-
-class UnsupportedModelError(ModelFormatError):
-    """No flavor knows how to save this object."""
-
-
-class UntrustedModelError(ModelFormatError):
-    """Loading this format can run arbitrary code, and the caller did not pass ``trust=True``."""
 
 
 class MissingFrameworkError(ModelFormatError, ImportError):
