@@ -139,25 +139,13 @@ def log_dataset(run: lineal.ActiveRun, frame: Any, path: Path, name: str, contex
 
 
 def log_model(run: lineal.ActiveRun, model: Any, name: str, example: Any, workdir: Path) -> lineal.ArtifactVersion:
-    import sklearn
-    import skops.io
-
-    path = workdir / f"{name}.skops"
-    skops.io.dump(model, path)
-    return run.log_artifact(
-        path,
-        name=name,
-        kind="model",
-        metadata={"format": "skops", "framework": "sklearn", "framework_version": sklearn.__version__,
-                  "input_columns": list(example.columns)},
-    )
+    """skops format (no pickle), with a signature inferred from a few training rows."""
+    return run.log_model(model, name, input_example=example)
 
 
 def load_model(run: lineal.ActiveRun, ref: str) -> Any:
-    import skops.io
-
-    path = run.use_artifact(ref, role="model")
-    return skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+    """Digest-checked load; inside a run it also records the model as the run's input."""
+    return lineal.load_model(ref)
 
 
 # -- the pipeline ---------------------------------------------------------------------------------
