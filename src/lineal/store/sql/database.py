@@ -235,9 +235,7 @@ class WriteTx:
             value = row.get(column.name)
             if value is not None:
                 if isinstance(column.type, sa.Double):
-                    value = float(value)
-                    if not math.isfinite(value) and self.dialect in ("mysql", "mariadb"):
-                        value = None
+                    value = storable_float(float(value), self.dialect)
                 elif isinstance(column.type, (sa.BigInteger, sa.Integer, sa.SmallInteger)):
                     value = int(value)
                 elif isinstance(column.type, (sa.String, sa.Text)):
@@ -305,6 +303,17 @@ class WriteTx:
             action += ".delete"  # the ledger verifier recognises deletions by this suffix
         self._append(action, table.name, entity_key(table.name, row), payload_digest(table.name, [row]))
         self.conn.execute(table.delete().where(where))
+
+
+def storable_float(value: float, dialect: str) -> float | None:
+    """``value`` as the backend will give it back: MySQL cannot store NaN or infinities and
+    SQLite silently turns NaN into NULL, so those become None (read back as NaN) before they are
+    hashed into the ledger; otherwise the digest of what was written would not match the row."""
+    if math.isfinite(value):
+        return value
+    if dialect in ("mysql", "mariadb") or (dialect == "sqlite" and math.isnan(value)):
+        return None
+    return value
 
 
 def entity_key(table: str, row: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from ...entities import MetricPoint, Run, RunError, RunStatus, datetime_to_us, u
 from ...errors import Conflict, InvalidArgument, NotFound
 from ..base import RunFilter
 from . import tables as t
-from .database import Database, WriteTx, canonical_json
+from .database import Database, WriteTx, canonical_json, storable_float
 
 
 class RunsMixin:
@@ -131,13 +131,12 @@ class RunsMixin:
 
     def _insert_metrics(self, tx: WriteTx, run_id: str, points: Sequence[MetricPoint]) -> None:
         # Column order of `metrics`: run_id, key, step, ts, value.
-        drop_nan = tx.dialect in ("mysql", "mariadb")
         rows = []
         latest: dict[str, MetricPoint] = {}
         for point in points:
             value = point.value
-            if drop_nan and not math.isfinite(value):
-                value = None  # MySQL cannot store NaN or infinities
+            if not math.isfinite(value):
+                value = storable_float(value, tx.dialect)  # NULL where NaN cannot be stored
             rows.append((run_id, point.key, point.step, point.timestamp_us, value))
             seen = latest.get(point.key)
             if seen is None or (point.step, point.timestamp_us) >= (seen.step, seen.timestamp_us):
