@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "metric_history": "lineal.api",
     "open_store": "lineal.store",
     "registry": "lineal.registry",
+    "reproduce": "lineal.reproduce",
     "run": "lineal.tracking",
     "set_alias": "lineal.api",
     "start_run": "lineal.tracking",

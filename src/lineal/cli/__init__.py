@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "registry": "lineal.cli.registry:registry",
     "deploy": "lineal.cli.deploy:deploy",
     "cache": "lineal.cli.cache:cache",
+    "reproduce": "lineal.cli.reproduce:reproduce",
 }
 
 

@@ -1,0 +1,68 @@
+"""``lineal reproduce``: write what is needed to recreate an artifact, or re-execute and compare."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command()
+@click.argument("ref")
+@click.option("-o", "--output", "directory", type=click.Path(file_okay=False),
+              help="Folder to write the bundle into [default: ./reproduce-<name>-v<N>].")
+@click.option("--run", "execute", is_flag=True,
+              help="Re-execute in the current git checkout, compare output digests with the "
+              "recorded ones and record the verdict (no bundle unless -o is given).")
+@click.option("--python", "python", default=None,
+              help="Interpreter for --run [default: the one running lineal].")
+@click.option("--project", default=None, help="Project of REF when it names none.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def reproduce(
+    ctx: click.Context, ref: str, directory: str | None, execute: bool, python: str | None,
+    project: str | None, as_json: bool,
+) -> None:
+    """Reproduce the run that produced REF (an artifact reference such as model@v3, or a run id).
+
+    Without --run, writes README.md, checkout.sh, requirements.txt, fetch_inputs.sh, run.sh and
+    lineage.json. With --run, exits 0 when the outputs are identical, 7 when they differ.
+    """
+    from .. import reproduce as library
+    from ..errors import IntegrityError
+    from ..store import open_store
+
+    obj = ctx.find_root().obj or {}
+    store = open_store(obj.get("uri"), obj.get("artifacts"))
+    plan = library.plan(ref, store=store, project=project)
+    result: dict[str, object] = {"run": plan.run.id, "ref": plan.ref, "warnings": list(plan.warnings)}
+    if directory is not None or not execute:
+        written = library.write_bundle(plan, directory)
+        result["directory"] = str(written[0].parent)
+        result["files"] = [p.name for p in written]
+        if not as_json:
+            click.echo(f"wrote {len(written)} files to {written[0].parent}/ for run {plan.run.id} "
+                       f"({plan.run.name}): {', '.join(p.name for p in written)}")
+            if not execute:
+                for warning in plan.warnings:
+                    click.echo(f"warning: {warning}", err=True)
+    if not execute:
+        if as_json:
+            click.echo(json.dumps(result, indent=2))
+        return
+    verdict = library.execute(
+        plan, store=store, python=python,
+        warn=None if as_json else (lambda message: click.echo(f"warning: {message}", err=True)),
+    )
+    if as_json:
+        click.echo(json.dumps({**result, **verdict.report, "verdict_run": verdict.run.id}, indent=2))
+    else:
+        new = verdict.report.get("new_run") or "nothing"
+        click.echo(f"{verdict.verdict}: run {plan.run.id} ({plan.run.name}) re-executed as {new}")
+        for line in verdict.report["differences"]:
+            click.echo(f"  {line}")
+        same = sum(1 for o in verdict.report["outputs"] if o["status"] == "same")
+        click.echo(f"{same} of {len(verdict.report['outputs'])} outputs identical; "
+                   f"verdict recorded as run {verdict.run.id}")
+    if not verdict.reproducible:
+        ctx.exit(IntegrityError.exit_code)
