@@ -37,6 +37,8 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     monkeypatch.delenv("LINEAL_ARTIFACTS", raising=False)
     monkeypatch.delenv("LINEAL_PROJECT", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    # Tables are as wide as $COLUMNS; CI terminals set it to 80, which would wrap ids mid-cell.
+    monkeypatch.setenv("COLUMNS", "200")
     store_module.set_default_store(None)
     yield
     store_module.set_default_store(None)

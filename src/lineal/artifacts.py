@@ -61,7 +61,7 @@ def log_content(
     The bytes are stored before the version is recorded, so a crash in between leaves at most an
     unreferenced blob, never a version whose bytes are missing.
     """
-    name = validate_name(name or default_name(path), "artifact name")
+    name = validate_name(default_name(path) if name is None else name, "artifact name")
     validate_name(kind, "artifact kind")
     text = str(path)
     if reference:

@@ -13,6 +13,7 @@ Re-logging an unchanged file should cost nothing like re-reading it: a per-store
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -80,13 +81,11 @@ class HashCache:
         conn = self._conn()
         if conn is None:
             return
-        try:
+        with contextlib.suppress(sqlite3.Error):
             conn.execute(
                 "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?)",
                 (str(path), st.st_size, st.st_mtime_ns, st.st_ino, digest),
             )
-        except sqlite3.Error:
-            pass
 
 
 def check_readable(path: Path) -> Path:

@@ -43,8 +43,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .entities import ArtifactVersion, EdgeDirection, Run, RunStatus, Storage, new_id, now_us
-from .entities import default_actor, us_to_datetime
+from .entities import (
+    ArtifactVersion,
+    EdgeDirection,
+    Run,
+    RunStatus,
+    Storage,
+    default_actor,
+    new_id,
+    now_us,
+    us_to_datetime,
+)
 from .errors import InvalidArgument, NotFound
 from .refs import parse_ref, validate_name
 from .store import Store, default_store

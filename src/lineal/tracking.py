@@ -14,6 +14,7 @@ marks the run failed with its traceback and propagates; Ctrl-C marks it killed.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import contextvars
 import functools
 import math
@@ -376,6 +377,7 @@ def start_run(
     store = store or (parent_handle.store if parent_handle else default_store())
     project = project or (parent_handle.project if parent_handle else None)
     project = validate_name(project or os.environ.get("LINEAL_PROJECT") or "default", "project")
+    validate_name(name, "run name")
     validate_name(kind, "run kind")
     if experiment is not None:
         validate_name(experiment, "experiment")
@@ -423,8 +425,6 @@ def _capture_into(handle: ActiveRun) -> None:
 def _flush_open_runs() -> None:
     """At interpreter exit, write what is buffered and end runs nobody ended."""
     for handle in list(_open_runs):
-        try:
+        with contextlib.suppress(Exception):
             handle.end(RunStatus.FINISHED)
-        except Exception:
-            pass
 

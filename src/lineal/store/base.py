@@ -16,8 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..entities import ArtifactVersion, Edge, EdgeDirection, LedgerEntry, MetricPoint, Run, RunError
-from ..entities import RunStatus, Storage
+from ..entities import (
+    ArtifactVersion,
+    Edge,
+    EdgeDirection,
+    LedgerEntry,
+    MetricPoint,
+    Run,
+    RunError,
+    RunStatus,
+    Storage,
+)
 from ..refs import ArtifactRef
 
 __all__ = [

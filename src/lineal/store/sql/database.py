@@ -52,7 +52,10 @@ def row_text(table: str, row: dict[str, Any], columns: Sequence[str]) -> str:
 
 
 def tuple_text(table: str, values: Sequence[Any]) -> str:
-    return table + "|" + "|".join([_field(v) for v in values])
+    # _field inlined: this runs once per value of every bulk-written row (metrics, imports).
+    return table + "|" + "|".join([
+        f"s{len(v)}:{v}" if type(v) is str else "n" if v is None else repr(v) for v in values
+    ])
 
 
 def payload_digest(table: str, rows: Iterable[dict[str, Any]]) -> str:
@@ -270,13 +273,51 @@ class WriteTx:
         columns = ledgered_columns(table.name)
         digest = digest_lines([tuple_text(table.name, row) for row in rows])
         seq = self._append(action, table.name, entity_id, digest)
-        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
-        quote = self.conn.dialect.identifier_preparer.quote
-        names = ", ".join(quote(c) for c in [*columns, "ledger_seq"])
-        marks = ", ".join([mark] * (len(columns) + 1))
-        sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})"
-        self.conn.exec_driver_sql(sql, [(*row, seq) for row in rows])
+        self._execute_many(table.name, [*columns, "ledger_seq"], [(*row, seq) for row in rows])
         return seq
+
+    def insert_each(self, table: sa.Table, rows: list[tuple[Any, ...]], action: str) -> None:
+        """Insert already-normalised rows of a mutable table (tuples in column order, without
+        ``ledger_seq``), each with its own ledger entry as the verifier requires for mutable
+        rows, but in two batched statements instead of two per row: the bulk import path."""
+        if not rows:
+            return
+        columns = ledgered_columns(table.name)
+        key_at = [columns.index(c) for c in t.MUTABLE_TABLES[table.name]]
+        seq, prev = self.lock_head()
+        entries: list[tuple[Any, ...]] = []
+        stamped: list[tuple[Any, ...]] = []
+        for row in rows:
+            seq += 1
+            eid = "/".join([str(row[i]) for i in key_at])
+            digest = digest_lines([tuple_text(table.name, row)])
+            entry_hash = chain_hash(prev, seq, self.ts, self.actor, action, table.name, eid, digest)
+            entries.append((seq, self.ts, self.actor, action, table.name, eid, digest, prev,
+                            entry_hash))
+            stamped.append((*row, seq))
+            prev = entry_hash
+        self._execute_many("ledger", [c.name for c in t.ledger.columns], entries)
+        self._execute_many(table.name, [*columns, "ledger_seq"], stamped)
+        self._head = (seq, prev)
+        self._dirty = True
+
+    def _execute_many(self, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+        quote = self.conn.dialect.identifier_preparer.quote
+        names = ", ".join(quote(c) for c in columns)
+        if self.dialect == "postgresql":
+            cursor = self.conn.connection.cursor()
+            if hasattr(cursor, "copy"):
+                # psycopg 3 would send executemany one row at a time; COPY streams them.
+                with cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cursor.close()
+                return
+            cursor.close()
+        # sqlite3 loops in C; PyMySQL rewrites executemany into multi-row INSERTs itself.
+        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        marks = ", ".join([mark] * len(columns))
+        self.conn.exec_driver_sql(f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})", rows)
 
     def update(
         self, table: sa.Table, key: dict[str, Any], values: dict[str, Any], action: str

@@ -26,7 +26,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
-
     from sqlalchemy import create_engine
 
     script = ScriptDirectory.from_config(alembic_config(create_engine("sqlite://")))

@@ -134,7 +134,9 @@ class RunsMixin:
         rows = []
         latest: dict[str, MetricPoint] = {}
         for point in points:
-            value = point.value
+            # A float column gives back 3.0 for an int 3; the ledger digest must hash what a
+            # verifier will read back, so store and hash the float.
+            value = float(point.value)
             if not math.isfinite(value):
                 value = storable_float(value, tx.dialect)  # NULL where NaN cannot be stored
             rows.append((run_id, point.key, point.step, point.timestamp_us, value))

@@ -2,14 +2,13 @@
 lineage edges and the audit ledger.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24 12:32:34.148305
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = '0001'
 down_revision = None
