@@ -7,6 +7,7 @@
     deployments.current("prod")                    # what is live in prod now
     deployments.at("last tuesday", "prod")         # what was live then
     deployments.timeline("churn")                  # every deployment of every version of churn
+    deployments.last("churn", "prod")              # the version deployed to prod most recently
     deployments.recover("churn-api", "prod")       # everything needed to redeploy exactly that
     deployments.rollback("churn-api", "prod")      # redeploy what the live record replaced
 
@@ -24,17 +25,17 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from .entities import ArtifactVersion, EdgeDirection, RunStatus, Storage, default_actor
+from .entities import ArtifactVersion, EdgeDirection, RunStatus, Storage, default_actor, now_us
 from .errors import InvalidArgument, NotFound
 from .refs import validate_name
 from .registry.api import model_name, registry_store, resolve_model_ref, state_at
 from .registry.entities import NOT_SET, Deployment, DeploymentStatus, ModelVersion, _NotSet
 from .registry.times import TimeLike, parse_when
 from .store import Store
-from .store.registry_base import DeploymentFilter, NewDeployment
+from .store.registry_base import DeploymentFilter, NewDeployment, RegistryStore
 
 __all__ = [
     "Deployment",
@@ -44,6 +45,7 @@ __all__ = [
     "current",
     "end",
     "get",
+    "last",
     "list_deployments",
     "record_deployment",
     "recover",
@@ -88,6 +90,8 @@ def record_deployment(
             hint=f"register it first: lineal registry register NAME --from {artifact.ref}",
         )
     started_us = None if started_at is None else parse_when(started_at).start_us
+    if started_us is not None and started_us > now_us():
+        raise InvalidArgument("a deployment cannot start in the future")
     run = start_run(
         f"deploy-{name}"[:128],
         kind="deploy",
@@ -170,7 +174,7 @@ def list_deployments(
 ) -> list[Deployment]:
     """Deployment records matching every filter, newest first by default."""
     _, meta = registry_store(store)
-    proj, model_name_ = _model_filter(model, project)
+    proj, model_name_ = _model_filter(model, project, meta)
     return meta.list_deployments(
         DeploymentFilter(project=proj, name=name, environment=environment, model=model_name_,
                          live_now=live, newest_first=newest_first, limit=limit)
@@ -187,7 +191,7 @@ def current(
 ) -> list[Deployment]:
     """What is live now (in ``environment``, under ``name``, of ``model``, if given)."""
     _, meta = registry_store(store)
-    proj, model_name_ = _model_filter(model, project)
+    proj, model_name_ = _model_filter(model, project, meta)
     return meta.list_deployments(
         DeploymentFilter(project=proj, name=name, environment=environment, model=model_name_,
                          live_now=True)
@@ -207,7 +211,7 @@ def at(
     ``"last tuesday"``), then every record live at any moment of it."""
     _, meta = registry_store(store)
     span = parse_when(when)
-    proj, model_name_ = _model_filter(model, project)
+    proj, model_name_ = _model_filter(model, project, meta)
     return meta.list_deployments(
         DeploymentFilter(project=proj, name=name, environment=environment, model=model_name_,
                          live_from_us=span.start_us, live_to_us=span.end_us)
@@ -218,16 +222,23 @@ def timeline(
     model: str,
     environment: str | None = None,
     *,
+    limit: int = 1000,
     project: str | None = None,
     store: Store | None = None,
 ) -> list[Deployment]:
     """Every deployment of a model (``churn``) or of one version (``churn@v3``), oldest first;
-    the last is the one deployed most recently."""
+    the last is the one deployed most recently. With more than ``limit`` records, the most
+    recent ``limit`` of them."""
     store, meta = registry_store(store)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidArgument(f"limit must be a positive integer, got {limit!r}")
+    if environment is not None:
+        validate_name(environment, "environment")
     if "@" in model:
         version, _ = resolve_model_ref(model, project=project, store=store)
         if version is None:
-            raise InvalidArgument(f"{model} is not a registered model version")
+            raise InvalidArgument(f"{model} is not a registered model version",
+                                  hint="give a registry reference, e.g. churn@v3 or churn")
         flt = DeploymentFilter(model_version_id=version.id, environment=environment)
     else:
         proj, name = model_name(model, project)
@@ -235,7 +246,27 @@ def timeline(
             raise NotFound(f"no registered model {name!r} in project {proj!r}",
                            hint="list models with `lineal registry models`")
         flt = DeploymentFilter(project=proj, model=name, environment=environment)
-    return meta.list_deployments(flt)
+    # Newest first then reversed: a long history keeps its most recent records, so the last
+    # element is always the latest deployment.
+    newest = meta.list_deployments(replace(flt, newest_first=True, limit=limit))
+    return newest[::-1]
+
+
+def last(
+    model: str,
+    environment: str | None = None,
+    *,
+    project: str | None = None,
+    store: Store | None = None,
+) -> Deployment | None:
+    """The most recent deployment of a model (``churn``) or version (``churn@v3``), in
+    ``environment`` if given, live or not; None if it was never deployed there.
+
+    >>> deployments.last("churn", "prod").model_ref            # doctest: +SKIP
+    'default/churn@v4'
+    """
+    found = timeline(model, environment, limit=1, project=project, store=store)
+    return found[-1] if found else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,13 +461,22 @@ def _captured(store: Store, run_id: str, kind: str) -> dict[str, Any] | None:
     return None
 
 
-def _model_filter(model: str | None, project: str | None) -> tuple[str | None, str | None]:
+def _model_filter(
+    model: str | None, project: str | None, meta: RegistryStore
+) -> tuple[str | None, str | None]:
+    """``(project, model name)`` to filter deployments by; NotFound for a model that is not
+    registered (an empty answer would read as "never deployed")."""
     if model is None:
         return project, None
     if "/" in model:
-        proj, name = model_name(model)
-        return proj, name
-    return project, validate_name(model, "model name")
+        project, name = model_name(model)
+    else:
+        name = validate_name(model, "model name")
+    if not any(m.name == name for m in meta.list_registered_models(project, limit=1_000_000)):
+        where = f" in project {project!r}" if project else ""
+        raise NotFound(f"no registered model {name!r}{where}",
+                       hint="list models with `lineal registry models`")
+    return project, name
 
 
 def _config(config: Any) -> dict[str, Any]:

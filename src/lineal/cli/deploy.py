@@ -107,16 +107,20 @@ def record_command(
 @click.option("--failed", is_flag=True, help="It failed (default: stopped on purpose).")
 @click.option("--at", "ended_at", help="When it ended, if earlier than now.")
 @click.option("--comment", default="", help="Why.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def end_command(
     ctx: click.Context, deployment: str, environment: str | None, failed: bool,
-    ended_at: str | None, comment: str,
+    ended_at: str | None, comment: str, as_json: bool,
 ) -> None:
     """End a live deployment: by id, or by NAME with --env."""
     from .. import deployments
 
     d = deployments.end(deployment, environment, status="failed" if failed else "stopped",
                         ended_at=ended_at, comment=comment, store=open_cli_store(ctx))
+    if as_json:
+        emit_json(d.to_dict())
+        return
     click.echo(f"deployment {d.id} ({d.name} in {d.environment}) {d.status} at "
                f"{when_text(d.ended_at)}")
 
@@ -152,15 +156,65 @@ def at_command(ctx: click.Context, when: str, environment: str | None, model: st
 @deploy.command("timeline")
 @click.argument("model")
 @click.option("--env", "environment", help="Only this environment.")
+@click.option("--limit", type=int, default=1000, show_default=True,
+              help="At most this many, the most recent.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def timeline_command(ctx: click.Context, model: str, environment: str | None, as_json: bool) -> None:
+def timeline_command(
+    ctx: click.Context, model: str, environment: str | None, limit: int, as_json: bool
+) -> None:
     """Every deployment of MODEL (churn) or of one version (churn@v3), oldest first: the last row
-    is what was deployed most recently."""
+    is what was deployed most recently. REPLACES and RESTORES name the records a deployment took
+    over from and, for a rollback, redeployed."""
     from .. import deployments
 
-    found = deployments.timeline(model, environment, store=open_cli_store(ctx))
-    _show(f"Deployments of {model}", found, as_json)
+    found = deployments.timeline(model, environment, limit=limit, store=open_cli_store(ctx))
+    if as_json or not found:
+        _show(f"Deployments of {model}", found, as_json)
+        return
+    by_id = {d.id: d for d in found}
+    print_table(
+        f"Deployments of {model}" + (f" in {environment}" if environment else ""),
+        (*_COLUMNS, "change"),
+        [(*row, _change(d, by_id)) for row, d in zip(_rows(found), found, strict=True)],
+    )
+
+
+def _change(d: Deployment, by_id: dict[str, Deployment]) -> str:
+    """How a record came to be, in a few words: first, replaces v2, rollback to v1."""
+    def version_of(record_id: str | None) -> str:
+        other = by_id.get(record_id or "")
+        return f"v{other.model_version}" if other else (record_id or "")[:10]
+
+    if d.restores_id:
+        return f"rollback to {version_of(d.restores_id)} (replaces {version_of(d.replaces_id)})"
+    return f"replaces {version_of(d.replaces_id)}" if d.replaces_id else "first"
+
+
+@deploy.command("last")
+@click.argument("model")
+@click.option("--env", "environment", help="Only deployments to this environment.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (null if never deployed).")
+@click.pass_context
+def last_command(ctx: click.Context, model: str, environment: str | None, as_json: bool) -> None:
+    """The version of MODEL deployed most recently (to --env), whether it is still live or not.
+
+    \b
+    lineal deploy last churn --env prod
+    """
+    from .. import deployments
+
+    d = deployments.last(model, environment, store=open_cli_store(ctx))
+    if as_json:
+        emit_json(d.to_dict() if d else None)
+        return
+    where = f" to {environment}" if environment else ""
+    if d is None:
+        click.echo(f"{model} was never deployed{where}")
+        return
+    state = "live now" if d.is_live else f"{d.status} at {when_text(d.ended_at)}"
+    click.echo(f"{d.model_ref} deployed as {d.name} in {d.environment} at "
+               f"{when_text(d.started_at)} by {d.created_by} ({state}); deployment {d.id}")
 
 
 @deploy.command("list")

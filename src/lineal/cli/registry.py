@@ -21,7 +21,11 @@ def open_cli_store(ctx: click.Context) -> Store:
     from ..store import open_store
 
     obj = ctx.find_root().obj or {}
-    return open_store(obj.get("uri"), obj.get("artifacts"))
+    store = open_store(obj.get("uri"), obj.get("artifacts"))
+    # Close when the command ends: an in-process caller (tests, scripts) running many commands
+    # must not pile up database connections.
+    ctx.call_on_close(store.close)
+    return store
 
 
 def when_text(value: datetime | None) -> str:
@@ -33,7 +37,6 @@ def emit_json(value: Any) -> None:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
@@ -41,7 +44,9 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
         table.add_column(column)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
-    Console().print(table)
+    from .render import console
+
+    console().print(table)
 
 
 def parse_pairs(pairs: Sequence[str], what: str = "tag") -> dict[str, str]:
@@ -261,9 +266,11 @@ def versions_command(ctx: click.Context, name: str, stage: str | None, as_json: 
 @click.option("--description", help="New description.")
 @click.option("--owner", help="New owner (models only).")
 @click.option("--tag", "tags", multiple=True, help="KEY=VALUE, repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def update_command(
-    ctx: click.Context, ref: str, description: str | None, owner: str | None, tags: tuple[str, ...]
+    ctx: click.Context, ref: str, description: str | None, owner: str | None,
+    tags: tuple[str, ...], as_json: bool,
 ) -> None:
     """Change the description, owner or tags of a model (NAME) or a version (NAME@v4)."""
     from .. import registry as reg
@@ -273,11 +280,11 @@ def update_command(
         if owner is not None:
             raise InvalidArgument("--owner applies to a model, not a version")
         v = reg.update_version(ref, description=description, tags=parse_pairs(tags), store=store)
-        click.echo(f"updated {v.ref}")
+        emit_json(v.to_dict()) if as_json else click.echo(f"updated {v.ref}")
     else:
         m = reg.update_model(ref, description=description, owner=owner, tags=parse_pairs(tags),
                              store=store)
-        click.echo(f"updated {m.ref}")
+        emit_json(m.to_dict()) if as_json else click.echo(f"updated {m.ref}")
 
 
 @registry.command("alias")
@@ -285,8 +292,11 @@ def update_command(
 @click.argument("alias")
 @click.option("--expect", help="The version the alias must hold now (v3), or 'none'. Default: "
               "what it holds when the command reads it.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def alias_command(ctx: click.Context, ref: str, alias: str, expect: str | None) -> None:
+def alias_command(
+    ctx: click.Context, ref: str, alias: str, expect: str | None, as_json: bool
+) -> None:
     """Point ALIAS at the version REF names, moving it if it exists.
 
     Compare-and-set: if someone else moves the alias between the moment this command reads it
@@ -299,6 +309,10 @@ def alias_command(ctx: click.Context, ref: str, alias: str, expect: str | None) 
     current = reg.get_model(f"{version.project}/{version.model}", store=store).aliases.get(alias)
     expected: Any = expect if expect is not None else current
     moved = reg.set_alias(version, alias, expected=expected, store=store)
+    if as_json:
+        emit_json({"model": f"{moved.project}/{moved.model}", "alias": alias,
+                   "version": moved.version, "previous": current})
+        return
     before = "new" if current is None else f"was v{current}"
     click.echo(f"{moved.project}/{moved.model}@{alias} -> v{moved.version} ({before})")
 
@@ -307,8 +321,11 @@ def alias_command(ctx: click.Context, ref: str, alias: str, expect: str | None) 
 @click.argument("name")
 @click.argument("alias")
 @click.option("--expect", help="The version the alias must hold now (v3).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def unalias_command(ctx: click.Context, name: str, alias: str, expect: str | None) -> None:
+def unalias_command(
+    ctx: click.Context, name: str, alias: str, expect: str | None, as_json: bool
+) -> None:
     """Remove ALIAS from model NAME (compare-and-set, like `alias`)."""
     from .. import registry as reg
 
@@ -319,7 +336,10 @@ def unalias_command(ctx: click.Context, name: str, alias: str, expect: str | Non
 
         raise NotFound(f"{name} has no alias {alias!r}")
     reg.remove_alias(name, alias, expected=expect if expect is not None else current, store=store)
-    click.echo(f"removed {name}@{alias}")
+    if as_json:
+        emit_json({"model": name, "alias": alias, "removed": True, "previous": current})
+        return
+    click.echo(f"removed {name}@{alias}" + (f" (was v{current})" if current else ""))
 
 
 @registry.command("stage")
@@ -327,21 +347,29 @@ def unalias_command(ctx: click.Context, name: str, alias: str, expect: str | Non
 @click.argument("stage")
 @click.option("--archive-others", is_flag=True, help="Archive the versions already in STAGE.")
 @click.option("--comment", default="", help="Why.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def stage_command(ctx: click.Context, ref: str, stage: str, archive_others: bool, comment: str) -> None:
+def stage_command(
+    ctx: click.Context, ref: str, stage: str, archive_others: bool, comment: str, as_json: bool
+) -> None:
     """Move a version to STAGE: none, staging, production or archived."""
     from .. import registry as reg
 
     v = reg.transition_stage(ref, stage, archive_others=archive_others, comment=comment,
                              store=open_cli_store(ctx))
-    click.echo(f"{v.ref} is in {v.stage}")
+    emit_json(v.to_dict()) if as_json else click.echo(f"{v.ref} is in {v.stage}")
 
 
-def _review(ctx: click.Context, ref: str, comment: str, stage: str, approve: bool) -> None:
+def _review(
+    ctx: click.Context, ref: str, comment: str, stage: str, approve: bool, as_json: bool
+) -> None:
     from .. import registry as reg
 
     fn = reg.approve if approve else reg.reject
     a = fn(ref, comment=comment, stage=stage, store=open_cli_store(ctx))
+    if as_json:
+        emit_json({"ref": ref, **a.to_dict()})
+        return
     click.echo(f"{ref}: {a.decision} for {a.stage} by {a.actor}")
 
 
@@ -349,47 +377,64 @@ def _review(ctx: click.Context, ref: str, comment: str, stage: str, approve: boo
 @click.argument("ref")
 @click.option("--comment", default="", help="Why.")
 @click.option("--stage", default="production", show_default=True, help="What the approval is for.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def approve_command(ctx: click.Context, ref: str, comment: str, stage: str) -> None:
+def approve_command(ctx: click.Context, ref: str, comment: str, stage: str, as_json: bool) -> None:
     """Approve a version (recorded with you as the reviewer)."""
-    _review(ctx, ref, comment, stage, True)
+    _review(ctx, ref, comment, stage, True, as_json)
 
 
 @registry.command("reject")
 @click.argument("ref")
 @click.option("--comment", default="", help="Why.")
 @click.option("--stage", default="production", show_default=True, help="What the review is for.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def reject_command(ctx: click.Context, ref: str, comment: str, stage: str) -> None:
+def reject_command(ctx: click.Context, ref: str, comment: str, stage: str, as_json: bool) -> None:
     """Reject a version; under a policy requiring approval it cannot enter production."""
-    _review(ctx, ref, comment, stage, False)
+    _review(ctx, ref, comment, stage, False, as_json)
 
 
 @registry.command("history")
 @click.argument("name")
-@click.option("--version", "version", type=int, help="Only events of this version number.")
+@click.option("--version", "version", help="Only events of this version (3 or v3).")
 @click.option("--alias", help="Only events of this alias.")
 @click.option("--action", "actions", multiple=True,
               help="Only these actions (alias.move, stage.transition, approval...), repeatable.")
 @click.option("--since", help="From this time (ISO-8601, 'yesterday', '3d ago'...).")
-@click.option("--until", help="Until this time.")
+@click.option("--until", help="Until this time (a day includes that whole day).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def history_command(
-    ctx: click.Context, name: str, version: int | None, alias: str | None,
+    ctx: click.Context, name: str, version: str | None, alias: str | None,
     actions: tuple[str, ...], since: str | None, until: str | None, as_json: bool,
 ) -> None:
-    """Every change to a model, in order: who, when, what, before -> after."""
+    """Every change to a model, in order: who, when, what, before -> after.
+
+    \b
+    lineal registry history churn --alias prod          every move of churn@prod
+    lineal registry history churn --since '3 days ago'
+    """
     from .. import registry as reg
 
-    events = reg.history(name, version=version, alias=alias, actions=actions or None, since=since,
-                         until=until, store=open_cli_store(ctx))
+    events = reg.history(name, version=_version_number(version), alias=alias,
+                         actions=actions or None, since=since, until=until,
+                         store=open_cli_store(ctx))
     if as_json:
         emit_json([e.to_dict() for e in events])
         return
     print_table(f"History of {name}", ("time", "actor", "action", "version", "alias", "change",
                                         "comment"),
                 [_event_row(e) for e in events])
+
+
+def _version_number(text: str | None) -> int | None:
+    if text is None:
+        return None
+    digits = text.strip().lower().removeprefix("v")
+    if not digits.isdigit() or int(digits) < 1:
+        raise InvalidArgument(f"--version {text!r} is not a version number", hint="e.g. 3 or v3")
+    return int(digits)
 
 
 def _event_row(e: RegistryEvent) -> tuple[Any, ...]:
@@ -401,38 +446,83 @@ def _event_row(e: RegistryEvent) -> tuple[Any, ...]:
 @registry.command("as-of")
 @click.argument("name")
 @click.argument("when")
+@click.option("--alias", help="Only this alias: which version held it at WHEN.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def as_of_command(ctx: click.Context, name: str, when: str, as_json: bool) -> None:
-    """A model's aliases and stages as they were at WHEN (ISO-8601, 'last tuesday', '2d ago').
+def as_of_command(
+    ctx: click.Context, name: str, when: str, alias: str | None, as_json: bool
+) -> None:
+    """A model's aliases and stages as they were at WHEN, replayed from its history.
+
+    WHEN is an instant (2026-11-17T14:00, '3 days ago', now) or a day (2026-11-17, yesterday,
+    'last tuesday'): for a day, the state at its first moment and every change during it.
 
     \b
-    lineal registry as-of churn 2026-11-17T09:00     which version held 'prod' then?
+    lineal registry as-of churn 2026-11-17T09:00 --alias prod   which version held prod then?
+    lineal registry as-of churn 'last tuesday'                   and what changed that day
     """
     from .. import registry as reg
+    from ..registry.times import parse_when, us_datetime
 
-    state = reg.state_at(name, when, store=open_cli_store(ctx))
+    store = open_cli_store(ctx)
+    span = parse_when(when)
+    state = reg.state_at(name, us_datetime(span.start_us), store=store)
+    changes: list[RegistryEvent] = []
+    if span.end_us is not None:
+        changes = reg.history(
+            name, actions=_STATE_ACTIONS, since=us_datetime(span.start_us + 1),
+            until=us_datetime(span.end_us - 1), store=store,
+        )
+    if alias is not None:
+        changes = [e for e in changes if e.alias == alias]
     if as_json:
-        emit_json(state.to_dict())
+        data = state.to_dict()
+        if alias is not None:
+            data = {"time": data["time"], "alias": alias, "version": state.aliases.get(alias)}
+        if span.end_us is not None:
+            data["until"] = us_datetime(span.end_us).isoformat()
+            data["changes"] = [e.to_dict() for e in changes]
+        emit_json(data)
         return
     click.echo(f"{name} as of {when_text(state.time)}")
-    for alias, v in sorted(state.aliases.items()):
-        click.echo(f"  alias {alias} -> v{v}")
-    for v, stage in sorted(state.stages.items()):
-        click.echo(f"  v{v}: {stage}")
-    if not state.stages:
-        click.echo("  (not registered yet)")
+    if alias is not None:
+        held = state.aliases.get(alias)
+        click.echo(f"  alias {alias} -> " + (f"v{held}" if held else "(not set)"))
+    else:
+        for key, v in sorted(state.aliases.items()):
+            click.echo(f"  alias {key} -> v{v}")
+        for v, stage in sorted(state.stages.items()):
+            click.echo(f"  v{v}: {stage}")
+        if not state.stages:
+            click.echo("  (not registered yet)")
+    if span.end_us is not None:
+        end = when_text(us_datetime(span.end_us))
+        if not changes:
+            click.echo(f"  no changes until {end}")
+        for e in changes:
+            _, actor, action, version, alias_name, change, _ = _event_row(e)
+            click.echo(f"  {when_text(e.timestamp)}  {action} {alias_name or version}: {change} "
+                       f"(by {actor})")
+
+
+_STATE_ACTIONS = ("version.create", "stage.transition", "alias.set", "alias.move", "alias.remove")
 
 
 @registry.command("in-stage")
 @click.argument("name")
 @click.argument("stage")
-@click.option("--from", "start", required=True, help="Start of the interval.")
-@click.option("--to", "end", default="now", show_default=True, help="End of the interval.")
+@click.option("--from", "start", required=True,
+              help="Start of the interval (a day starts at its midnight).")
+@click.option("--to", "end", default="now", show_default=True,
+              help="End of the interval (a day includes that whole day).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def in_stage_command(ctx: click.Context, name: str, stage: str, start: str, end: str, as_json: bool) -> None:
-    """Which versions were in STAGE at some moment between --from and --to."""
+    """Which versions were in STAGE at some moment between --from and --to, and when.
+
+    \b
+    lineal registry in-stage churn production --from 2026-11-10 --to 2026-11-17
+    """
     from .. import registry as reg
 
     spans = reg.versions_in_stage_between(name, stage, start, end, store=open_cli_store(ctx))
@@ -450,10 +540,11 @@ def in_stage_command(ctx: click.Context, name: str, stage: str, start: str, end:
               help="Whether production needs an approval (turning it off needs an admin).")
 @click.option("--protect", multiple=True, help="Protect an alias, repeatable.")
 @click.option("--unprotect", multiple=True, help="Unprotect an alias (admins only), repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def policy_command(
     ctx: click.Context, name: str, require_approval: bool | None, protect: tuple[str, ...],
-    unprotect: tuple[str, ...],
+    unprotect: tuple[str, ...], as_json: bool,
 ) -> None:
     """Show or change a model's policy."""
     from .. import registry as reg
@@ -464,14 +555,18 @@ def policy_command(
     else:
         model = reg.set_policy(name, require_approval_for_production=require_approval,
                                protect=protect, unprotect=unprotect, store=store)
+    if as_json:
+        emit_json({"model": model.ref, **model.policy.to_dict()})
+        return
     click.echo(f"{model.ref}: {_policy(model) or 'no policy'}")
 
 
 @registry.command("admins")
 @click.option("--set", "users", help="Comma-separated users to store as the registry admins.")
 @click.option("--clear", is_flag=True, help="Remove the stored admins (LINEAL_ADMINS decides).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def admins_command(ctx: click.Context, users: str | None, clear: bool) -> None:
+def admins_command(ctx: click.Context, users: str | None, clear: bool, as_json: bool) -> None:
     """Show or set who may move protected aliases and loosen policies.
 
     The store setting, once made, applies to everyone sharing the store and only an admin may
@@ -485,6 +580,9 @@ def admins_command(ctx: click.Context, users: str | None, clear: bool) -> None:
         current = reg.set_admins(names, store=store)
     else:
         current = reg.admins(store=store)
+    if as_json:
+        emit_json({"admins": current})
+        return
     click.echo("admins: " + (", ".join(current) or "(none)"))
 
 

@@ -63,21 +63,47 @@ _LAZY: dict[str, str] = {
     "versions_in_stage_between": "api",
 }
 
-__all__ = sorted(
-    [
-        *_LAZY,
-        "NOT_SET",
-        "Approval",
-        "Decision",
-        "Deployment",
-        "DeploymentStatus",
-        "ModelPolicy",
-        "ModelVersion",
-        "RegisteredModel",
-        "RegistryEvent",
-        "Stage",
-    ]
-)
+__all__ = [
+    "Approval",
+    "Decision",
+    "Deployment",
+    "DeploymentStatus",
+    "ModelComparison",
+    "ModelPolicy",
+    "ModelSide",
+    "ModelVersion",
+    "NOT_SET",
+    "RegisteredModel",
+    "RegistryEvent",
+    "RegistryState",
+    "Stage",
+    "StageSpan",
+    "admins",
+    "alias_at",
+    "approve",
+    "compare",
+    "create_model",
+    "create_version",
+    "get_model",
+    "get_version",
+    "history",
+    "list_models",
+    "list_versions",
+    "register_model",
+    "reject",
+    "remove_alias",
+    "resolve_model_ref",
+    "set_admins",
+    "set_alias",
+    "set_policy",
+    "stage_at",
+    "state_at",
+    "transition_stage",
+    "update_model",
+    "update_version",
+    "versions_in_stage_between",
+]
+# A test checks that __all__ is exactly the eager names plus _LAZY.
 
 
 def __getattr__(name: str) -> Any:

@@ -40,7 +40,7 @@ from .entities import (
     Stage,
     _NotSet,
 )
-from .times import TimeLike, datetime_us, to_us
+from .times import TimeLike, datetime_us, end_us, to_us
 
 __all__ = [
     "RegistryState",
@@ -358,6 +358,13 @@ def list_versions(
     return meta.list_model_versions(proj, model, stage=None if stage is None else Stage.parse(stage))
 
 
+def _target(ref: str | ModelVersion, project: str | None, store: Store | None) -> ModelVersion:
+    """The version a change applies to: named explicitly (``churn@v4``, ``churn@prod``), never
+    implied, so that a change cannot land on whatever happens to be latest."""
+    _, meta = registry_store(store)
+    return meta.resolve_model_version(_version_ref(ref, project))
+
+
 def update_version(
     ref: str | ModelVersion,
     *,
@@ -369,7 +376,7 @@ def update_version(
 ) -> ModelVersion:
     """Change a version's description or set tags."""
     _, meta = registry_store(store)
-    target = get_version(ref, project=project, store=store)
+    target = _target(ref, project, store)
     return meta.update_model_version(
         target.project, target.model, target.version, actor=_actor(actor),
         description=description, tags=tags,
@@ -392,7 +399,7 @@ def set_alias(
     is raised and nothing is written. Protected aliases need an admin (PermissionDenied).
     """
     _, meta = registry_store(store)
-    target = get_version(ref, project=project, store=store)
+    target = _target(ref, project, store)
     return meta.set_model_alias(
         target.project, target.model, alias, target.version, actor=_actor(actor),
         expected=_expected(expected),
@@ -452,7 +459,7 @@ def transition_stage(
     """
     _, meta = registry_store(store)
     wanted = Stage.parse(stage)
-    target = get_version(ref, project=project, store=store)
+    target = _target(ref, project, store)
     return meta.transition_model_stage(
         target.project, target.model, target.version, wanted, actor=_actor(actor),
         archive_others=archive_others, comment=comment,
@@ -493,7 +500,7 @@ def _review(
 ) -> Approval:
     _, meta = registry_store(store)
     wanted = Stage.parse(stage)
-    target = get_version(ref, project=project, store=store)
+    target = _target(ref, project, store)
     return meta.add_model_approval(
         target.project, target.model, target.version, decision, actor=_actor(actor),
         stage=wanted, comment=comment,
@@ -513,11 +520,14 @@ def history(
     project: str | None = None,
     store: Store | None = None,
 ) -> list[RegistryEvent]:
-    """A model's registry events in the order they happened: who changed what, before -> after."""
+    """A model's registry events in the order they happened: who changed what, before -> after.
+
+    ``since`` and ``until`` bound the events' times, both included; a day (``"2026-11-17"``,
+    ``"yesterday"``) as ``until`` includes the whole day."""
     return _events(
         name, project, store, version=version, alias=alias, actions=actions,
         since_us=None if since is None else to_us(since),
-        until_us=None if until is None else to_us(until), limit=limit,
+        until_us=None if until is None else end_us(until) - 1, limit=limit,
     )
 
 
@@ -562,9 +572,7 @@ def state_at(
 
 
 def _apply(state: RegistryState, event: RegistryEvent) -> None:
-    if event.action == "version.create" and event.version is not None:
-        state.stages[event.version] = Stage(event.after["stage"])
-    elif event.action == "stage.transition" and event.version is not None:
+    if event.action in ("version.create", "stage.transition") and event.version is not None:
         state.stages[event.version] = Stage(event.after["stage"])
     elif event.action in ("alias.set", "alias.move") and event.alias:
         state.aliases[event.alias] = int(event.after["version"])
@@ -590,7 +598,7 @@ def stage_at(
     ref: str | ModelVersion, when: TimeLike, *, project: str | None = None, store: Store | None = None
 ) -> Stage | None:
     """The stage a version was in at ``when``; None if it was not registered yet."""
-    target = get_version(ref, project=project, store=store)
+    target = _target(ref, project, store)
     state = state_at(f"{target.project}/{target.model}", when, store=store)
     return state.stages.get(target.version)
 
@@ -623,15 +631,16 @@ def versions_in_stage_between(
     store: Store | None = None,
 ) -> list[StageSpan]:
     """Every span during which a version was in ``stage`` at some moment of ``[start, end)``,
-    in order of start: "which versions were in production between T1 and T2"."""
+    in order of start: "which versions were in production between T1 and T2". A day as
+    ``start`` begins at its midnight; a day as ``end`` includes that whole day."""
     wanted = Stage.parse(stage)
-    start_us, end_us = to_us(start), to_us(end)
-    if end_us < start_us:
+    start_us, stop_us = to_us(start), end_us(end)
+    if stop_us < start_us:
         raise InvalidArgument("the end of the interval is before its start")
     open_spans: dict[int, tuple[Stage, int]] = {}
     spans: list[tuple[int, Stage, int, int | None]] = []
     for event in _events(name, project, store, actions=("version.create", "stage.transition"),
-                         until_us=end_us):
+                         until_us=stop_us):
         if event.version is None:
             continue
         ts = datetime_us(event.timestamp)
@@ -643,7 +652,7 @@ def versions_in_stage_between(
     out = [
         StageSpan(v, s, us_to_datetime(a), us_to_datetime(b))  # type: ignore[arg-type]
         for v, s, a, b in spans
-        if s is wanted and a < max(end_us, start_us + 1) and (b is None or b > start_us)
+        if s is wanted and a < max(stop_us, start_us + 1) and (b is None or b > start_us)
     ]
     return sorted(out, key=lambda span: (span.start, span.version))
 

@@ -4,7 +4,8 @@
     parse_when("2026-11-17")           the whole local day
     parse_when("last tuesday")         the whole local day, the most recent Tuesday before today
     parse_when("yesterday"), ("today")
-    parse_when("3d"), ("3d ago"), ("90m")   an instant that long ago (s, m, h, d, w)
+    parse_when("3d"), ("3d ago"), ("90m")   an instant that long ago (s, m, h, d, w; m is minutes)
+    parse_when("3 days ago"), ("an hour ago"), ("2 weeks ago")    the same in words
     parse_when("now")
 
 Returns a :class:`When`: ``start_us`` and, for a day, ``end_us`` (exclusive).
@@ -19,10 +20,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from ..entities import datetime_to_us, now_us
 from ..errors import InvalidArgument
 
-__all__ = ["When", "datetime_us", "parse_when", "to_us"]
+__all__ = ["When", "datetime_us", "end_us", "parse_when", "to_us", "us_datetime"]
 
-_AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])(?:\s+ago)?$")
+_AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-z]+)(?:\s+ago)?$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# Words for the units; months and years are left out on purpose (their length varies, and "m"
+# already means minutes).
+_UNIT_WORDS = {
+    **{w: "s" for w in ("s", "sec", "secs", "second", "seconds")},
+    **{w: "m" for w in ("m", "min", "mins", "minute", "minutes")},
+    **{w: "h" for w in ("h", "hr", "hrs", "hour", "hours")},
+    **{w: "d" for w in ("d", "day", "days")},
+    **{w: "w" for w in ("w", "wk", "wks", "week", "weeks")},
+}
 _DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 TimeLike = datetime | date | float | int | str
 
@@ -46,6 +56,11 @@ def datetime_us(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.astimezone()
     return (value - _EPOCH) // timedelta(microseconds=1)
+
+
+def us_datetime(value: int) -> datetime:
+    """The UTC datetime of integer microseconds, exactly (the inverse of :func:`datetime_us`)."""
+    return _EPOCH + timedelta(microseconds=value)
 
 
 def _day(day: date) -> When:
@@ -73,21 +88,30 @@ def parse_when(value: TimeLike, *, today: date | None = None) -> When:
     if text.startswith("last ") and text[5:] in _DAYS:
         back = (today.weekday() - _DAYS.index(text[5:])) % 7 or 7
         return _day(today - timedelta(days=back))
-    if match := _AGO.match(text):
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if text.startswith(("a ", "an ")):
+        text = "1 " + text.partition(" ")[2]  # "an hour ago"
+    if (match := _AGO.match(text)) and match.group(2) in _UNIT_WORDS:
+        seconds = float(match.group(1)) * _UNITS[_UNIT_WORDS[match.group(2)]]
         return When(now_us() - int(seconds * 1_000_000))
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        return _day(date.fromisoformat(text))
     try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return _day(date.fromisoformat(text))
         return When(datetime_us(datetime.fromisoformat(value.strip())))  # "T" or " " both work
     except ValueError:
         raise InvalidArgument(
             f"not a time: {value!r}",
             hint="use ISO-8601 (2026-11-17T14:30, 2026-11-17), 'yesterday', 'last tuesday', "
-            "'3d ago' or 'now'",
+            "'3 days ago', '3d' or 'now'",
         ) from None
 
 
 def to_us(value: TimeLike) -> int:
     """An instant in microseconds; a day means its start."""
     return parse_when(value).start_us
+
+
+def end_us(value: TimeLike) -> int:
+    """The end of an interval given as ``value``: an instant as is, a day through its last
+    moment (exclusive end), so that "until 2026-11-17" includes the 17th."""
+    when = parse_when(value)
+    return when.start_us if when.end_us is None else when.end_us

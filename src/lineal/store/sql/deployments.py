@@ -70,10 +70,13 @@ class DeploymentsMixin:
                 if restored is None:
                     raise NotFound(f"no deployment {spec.restores_id!r} of {spec.name} in "
                                    f"{spec.environment} to restore")
+            deployment_id = new_id()
             if live is not None:
                 status = DeploymentStatus.ROLLED_BACK if spec.restores_id else DeploymentStatus.REPLACED
-                self._end(tx, live, status, started, ts, "replaced by a new deployment")
-            deployment_id = new_id()
+                end_ts = ts if live["model_id"] == version.model_id else event_ts(tx, live["model_id"])
+                why = (f"rolled back by deployment {deployment_id}" if spec.restores_id
+                       else f"replaced by deployment {deployment_id}")
+                self._end(tx, live, status, started, end_ts, why)
             row = {
                 "id": deployment_id,
                 "project": spec.project,
@@ -147,7 +150,7 @@ class DeploymentsMixin:
         )
         number = tx.conn.execute(sa.select(mv.c.version).where(mv.c.id == row["version_id"])).scalar()
         record_event(
-            tx, row["model_id"], "deployment.end", max(ts, event_ts(tx, row["model_id"])),
+            tx, row["model_id"], "deployment.end", ts,
             version=(row["version_id"], int(number)),
             before={"deployment": row["id"], "status": str(DeploymentStatus.LIVE)},
             after={"deployment": row["id"], "status": str(status), "ended_at": ended},

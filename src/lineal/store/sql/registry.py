@@ -10,7 +10,6 @@ change and its registry event are written in that transaction, each as an audit 
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ...entities import new_id, now_us, us_to_datetime
-from ...errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PermissionDenied
-from ...refs import ArtifactRef, SelectorKind, validate_alias, validate_name
+from ...errors import AlreadyExists, InvalidArgument, NotFound
+from ...refs import ArtifactRef, SelectorKind, validate_name
 from ...registry.entities import (
     NOT_SET,
     Approval,
@@ -32,12 +31,22 @@ from ...registry.entities import (
     Stage,
     _NotSet,
 )
-from ..registry_base import ENV_ADMINS, RegistryStore
+from ..registry_base import RegistryStore
 from . import tables as t
 from . import tables_registry as tr
 from .database import Database, WriteTx, canonical_json
 from .deployments import DeploymentsMixin
 from .registry_events import event_ts, record_event
+from .registry_policy import (
+    check_alias,
+    checked_policy,
+    compare_alias,
+    effective_admins,
+    guard_protected,
+    require_admin,
+    require_approval,
+    stored_admins,
+)
 
 rm, mv, ma, ev = tr.registered_models, tr.model_versions, tr.model_aliases, tr.registry_events
 av = t.artifact_versions
@@ -64,7 +73,7 @@ class RegistryMixin(DeploymentsMixin, RegistryStore):
     ) -> RegisteredModel:
         validate_name(project, "project")
         validate_name(name, "model name")
-        policy = _checked_policy(policy or ModelPolicy())
+        policy = checked_policy(policy or ModelPolicy())
         tags = _checked_tags(tags)
         with self.db.write(actor) as tx:
             self._ensure_project(tx, project)
@@ -153,7 +162,7 @@ class RegistryMixin(DeploymentsMixin, RegistryStore):
     def set_model_policy(
         self, project: str, name: str, policy: ModelPolicy, *, actor: str
     ) -> RegisteredModel:
-        policy = _checked_policy(policy)
+        policy = checked_policy(policy)
         with self.db.write(actor) as tx:
             row = _model_row(tx.conn, project, name)
             current = ModelPolicy.from_dict(json.loads(row["policy"]))
@@ -432,15 +441,15 @@ class RegistryMixin(DeploymentsMixin, RegistryStore):
         actor: str,
         expected: int | None | _NotSet = NOT_SET,
     ) -> ModelVersion:
-        _check_alias(alias)
+        check_alias(alias)
         with self.db.write(actor) as tx:
             model = _model_row(tx.conn, project, name)
             target = _version_row(tx.conn, model, version)
             current = _alias_version(tx.conn, model["id"], alias)
-            _compare(project, name, alias, current, expected)
+            compare_alias(project, name, alias, current, expected)
             if current == version:
                 return self._versions(tx.conn, [target])[0]
-            _guard_protected(tx.conn, model, alias, actor)
+            guard_protected(tx.conn, model, alias, actor)
             ts = event_ts(tx, model["id"])
             key = {"model_id": model["id"], "alias": alias}
             values = {"version_id": target["id"], "updated_at": ts}
@@ -470,8 +479,8 @@ class RegistryMixin(DeploymentsMixin, RegistryStore):
             current = _alias_version(tx.conn, model["id"], alias)
             if current is None:
                 raise NotFound(f"{project}/{name} has no alias {alias!r}")
-            _compare(project, name, alias, current, expected)
-            _guard_protected(tx.conn, model, alias, actor)
+            compare_alias(project, name, alias, current, expected)
+            guard_protected(tx.conn, model, alias, actor)
             ts = event_ts(tx, model["id"])
             version_id = tx.conn.execute(
                 sa.select(ma.c.version_id).where(ma.c.model_id == model["id"], ma.c.alias == alias)
@@ -504,7 +513,7 @@ class RegistryMixin(DeploymentsMixin, RegistryStore):
                 and row["stage"] != stage
                 and policy.require_approval_for_production
             ):
-                _require_approval(tx.conn, project, name, row)
+                require_approval(tx.conn, project, name, row)
             ts = event_ts(tx, model["id"])
             if row["stage"] != stage:
                 row = self._move_stage(tx, model["id"], row, stage, ts, comment)
@@ -742,88 +751,20 @@ def _alias_version(conn: Connection, model_id: str, alias: str) -> int | None:
     ).scalar()
 
 
-def _compare(
-    project: str, name: str, alias: str, current: int | None, expected: int | None | _NotSet
-) -> None:
-    if isinstance(expected, _NotSet) or expected == current:
-        return
-    now = "does not exist" if current is None else f"points at v{current}"
-    wanted = "to not exist" if expected is None else f"to point at v{expected}"
-    raise Conflict(
-        f"alias {alias!r} of {project}/{name} {now}; expected it {wanted}: someone else changed it",
-        hint="read the current value and try again",
-    )
 
 
-def _check_alias(alias: str) -> None:
-    validate_alias(alias)
-    if alias == "latest":
-        raise InvalidArgument(
-            "'latest' always means the highest version and cannot be set",
-            hint="choose another alias, e.g. 'champion'",
-        )
 
 
-def _guard_protected(conn: Connection, model: Any, alias: str, actor: str) -> None:
-    policy = ModelPolicy.from_dict(json.loads(model["policy"]))
-    if alias in policy.protected_aliases:
-        require_admin(conn, actor, f"changing the protected alias {alias!r} of "
-                      f"{model['project']}/{model['name']}")
 
 
-def _require_approval(conn: Connection, project: str, name: str, row: Any) -> None:
-    ap = tr.model_approvals
-    latest = conn.execute(
-        sa.select(ap.c.decision, ap.c.actor)
-        .where(ap.c.version_id == row["id"], ap.c.stage == str(Stage.PRODUCTION))
-        .order_by(ap.c.created_at.desc(), ap.c.ledger_seq.desc())
-        .limit(1)
-    ).first()
-    ref = f"{project}/{name}@v{row['version']}"
-    if latest is None:
-        raise PermissionDenied(
-            f"{ref} needs an approval before it can enter production (policy of {project}/{name})",
-            hint=f"lineal registry approve {ref} --comment '...'",
-        )
-    if latest.decision != str(Decision.APPROVED):
-        raise PermissionDenied(
-            f"{ref} cannot enter production: its latest review by {latest.actor} rejected it",
-            hint="a new approval supersedes the rejection",
-        )
 
 
-def stored_admins(conn: Connection) -> list[str] | None:
-    s = tr.registry_settings
-    value = conn.execute(sa.select(s.c.value).where(s.c.name == "admins")).scalar()
-    return None if value is None else list(json.loads(value))
 
 
-def effective_admins(conn: Connection) -> set[str]:
-    """The admins: the store setting when present (one answer for everyone sharing the store),
-    else the comma-separated users in ``LINEAL_ADMINS``."""
-    stored = stored_admins(conn)
-    if stored is not None:
-        return set(stored)
-    return {a.strip() for a in os.environ.get(ENV_ADMINS, "").split(",") if a.strip()}
 
 
-def require_admin(conn: Connection, actor: str, what: str) -> None:
-    admins = effective_admins(conn)
-    if actor not in admins:
-        who = ", ".join(sorted(admins)) if admins else "nobody (no admins are configured)"
-        raise PermissionDenied(
-            f"{what} needs an admin; {actor!r} is not one",
-            hint=f"admins: {who}; configure them with `lineal registry admins --set USER,...` "
-            f"or {ENV_ADMINS}",
-        )
 
 
-def _checked_policy(policy: ModelPolicy) -> ModelPolicy:
-    for alias in policy.protected_aliases:
-        _check_alias(alias)
-    return ModelPolicy(
-        bool(policy.require_approval_for_production), tuple(sorted(set(policy.protected_aliases)))
-    )
 
 
 def _checked_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:

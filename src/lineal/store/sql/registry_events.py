@@ -14,10 +14,12 @@ ev = tr.registry_events
 
 
 def event_ts(tx: WriteTx, model_id: str) -> int:
-    """The time of a change to ``model_id``: now, but never before the model's previous event, so
-    that time order and commit order agree even when clocks of different clients disagree."""
+    """The time of a transaction's changes to ``model_id``: now, but strictly after the model's
+    previous event, so that time order and commit order agree even when the clocks of different
+    clients disagree, and "as of T" is never ambiguous between two transactions. Call it once
+    per transaction and model: events of one transaction share their time."""
     last = tx.conn.execute(sa.select(sa.func.max(ev.c.ts)).where(ev.c.model_id == model_id)).scalar()
-    return max(now_us(), int(last or 0))
+    return max(now_us(), int(last) + 1 if last is not None else 0)
 
 
 def record_event(

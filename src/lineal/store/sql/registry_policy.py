@@ -1,0 +1,101 @@
+"""Registry policy, checked inside the write transaction: compare-and-set on aliases, protected
+aliases and admins, approval before production, and what a valid policy is."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ...errors import Conflict, InvalidArgument, PermissionDenied
+from ...refs import validate_alias
+from ...registry.entities import Decision, ModelPolicy, Stage, _NotSet
+from ..registry_base import ENV_ADMINS
+from . import tables_registry as tr
+
+
+def compare_alias(
+    project: str, name: str, alias: str, current: int | None, expected: int | None | _NotSet
+) -> None:
+    if isinstance(expected, _NotSet) or expected == current:
+        return
+    now = "does not exist" if current is None else f"points at v{current}"
+    wanted = "to not exist" if expected is None else f"to point at v{expected}"
+    raise Conflict(
+        f"alias {alias!r} of {project}/{name} {now}; expected it {wanted}: someone else changed it",
+        hint="read the current value and try again",
+    )
+
+
+def check_alias(alias: str) -> None:
+    validate_alias(alias)
+    if alias == "latest":
+        raise InvalidArgument(
+            "'latest' always means the highest version and cannot be set",
+            hint="choose another alias, e.g. 'champion'",
+        )
+
+
+def guard_protected(conn: Connection, model: Any, alias: str, actor: str) -> None:
+    policy = ModelPolicy.from_dict(json.loads(model["policy"]))
+    if alias in policy.protected_aliases:
+        require_admin(conn, actor, f"changing the protected alias {alias!r} of "
+                      f"{model['project']}/{model['name']}")
+
+
+def require_approval(conn: Connection, project: str, name: str, row: Any) -> None:
+    ap = tr.model_approvals
+    latest = conn.execute(
+        sa.select(ap.c.decision, ap.c.actor)
+        .where(ap.c.version_id == row["id"], ap.c.stage == str(Stage.PRODUCTION))
+        .order_by(ap.c.created_at.desc(), ap.c.ledger_seq.desc())
+        .limit(1)
+    ).first()
+    ref = f"{project}/{name}@v{row['version']}"
+    if latest is None:
+        raise PermissionDenied(
+            f"{ref} needs an approval before it can enter production (policy of {project}/{name})",
+            hint=f"lineal registry approve {ref} --comment '...'",
+        )
+    if latest.decision != str(Decision.APPROVED):
+        raise PermissionDenied(
+            f"{ref} cannot enter production: its latest review by {latest.actor} rejected it",
+            hint="a new approval supersedes the rejection",
+        )
+
+
+def stored_admins(conn: Connection) -> list[str] | None:
+    s = tr.registry_settings
+    value = conn.execute(sa.select(s.c.value).where(s.c.name == "admins")).scalar()
+    return None if value is None else list(json.loads(value))
+
+
+def effective_admins(conn: Connection) -> set[str]:
+    """The admins: the store setting when present (one answer for everyone sharing the store),
+    else the comma-separated users in ``LINEAL_ADMINS``."""
+    stored = stored_admins(conn)
+    if stored is not None:
+        return set(stored)
+    return {a.strip() for a in os.environ.get(ENV_ADMINS, "").split(",") if a.strip()}
+
+
+def require_admin(conn: Connection, actor: str, what: str) -> None:
+    admins = effective_admins(conn)
+    if actor not in admins:
+        who = ", ".join(sorted(admins)) if admins else "nobody (no admins are configured)"
+        raise PermissionDenied(
+            f"{what} needs an admin; {actor!r} is not one",
+            hint=f"admins: {who}; configure them with `lineal registry admins --set USER,...` "
+            f"or {ENV_ADMINS}",
+        )
+
+
+def checked_policy(policy: ModelPolicy) -> ModelPolicy:
+    for alias in policy.protected_aliases:
+        check_alias(alias)
+    return ModelPolicy(
+        bool(policy.require_approval_for_production), tuple(sorted(set(policy.protected_aliases)))
+    )

@@ -1,0 +1,216 @@
+"""Deployments on every metadata backend: records chained by what they replace, what is live now
+and at any time, the deployment timeline of a model, recover, rollback, lineage and bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+import lineal
+from lineal import deployments, registry
+from lineal.entities import EdgeDirection, RunStatus
+from lineal.errors import Conflict, InvalidArgument, NotFound
+from lineal.registry import DeploymentStatus
+from lineal.store import Store
+
+
+@pytest.fixture
+def churn(backend_store: Store, train: Callable) -> Store:
+    """churn@v1..v3 registered, v2 in production with alias prod."""
+    for i in range(3):
+        registry.register_model("churn", train(backend_store, f"m{i}", params={"C": i}).ref)
+    registry.transition_stage("churn@v2", "production")
+    registry.set_alias("churn@v2", "prod")
+    return backend_store
+
+
+def test_record_replace_current_at_timeline_and_end(churn: Store, ledger_size: Callable) -> None:
+    before = ledger_size(churn)
+    with pytest.raises(InvalidArgument, match="not a registered model version"):
+        deployments.record_deployment("churn-model@v1", name="api", environment="prod",
+                                      capture=False)
+    with pytest.raises(NotFound, match="no registered model or model artifact named 'nope'"):
+        deployments.record_deployment("nope@v1", name="api", environment="prod", capture=False)
+    with pytest.raises(InvalidArgument, match="invalid environment"):
+        deployments.record_deployment("churn@v1", name="api", environment="pr od", capture=False)
+    with pytest.raises(InvalidArgument, match="config must be JSON-serialisable"):
+        deployments.record_deployment("churn@v1", name="api", environment="prod",
+                                      config={"x": object()}, capture=False)
+    with pytest.raises(InvalidArgument, match="cannot start in the future"):
+        deployments.record_deployment("churn@v1", name="api", environment="prod",
+                                      started_at="2999-01-01", capture=False)
+    with pytest.raises(NotFound, match="no deployment with id"):
+        deployments.get("01ZZZZZZZZ")
+    with pytest.raises(InvalidArgument, match="too short"):
+        deployments.get("01")
+    with pytest.raises(NotFound, match="no registered model 'ghost'"):
+        deployments.timeline("ghost")
+    assert lineal.list_runs(kind="deploy") == []
+    assert ledger_size(churn) == before
+
+    d1 = deployments.record_deployment("churn@v1", name="churn-api", environment="prod",
+                                       target="https://ml/churn", config={"replicas": 2},
+                                       capture=False)
+    staging = deployments.record_deployment("churn@v3", name="churn-api", environment="staging",
+                                            capture=False)
+    d2 = deployments.record_deployment("churn@prod", name="churn-api", environment="prod",
+                                       target="https://ml/churn", config={"replicas": 3},
+                                       capture=False)
+    assert d2.replaces_id == d1.id and d2.model_version == 2 and d2.status is DeploymentStatus.LIVE
+    old = deployments.get(d1.id[:10])
+    assert old.status is DeploymentStatus.REPLACED and old.ended_at == d2.started_at
+
+    assert [d.id for d in deployments.current("prod")] == [d2.id]
+    assert {d.id for d in deployments.current()} == {d2.id, staging.id}
+    assert [d.id for d in deployments.at(d1.started_at, "prod")] == [d1.id]
+    assert [d.id for d in deployments.at(d2.started_at, "prod")] == [d2.id]  # [start, end)
+    assert deployments.at(d1.started_at - timedelta(seconds=1), "prod") == []
+    # A whole day: everything live at any moment of it.
+    assert {d.id for d in deployments.at("today", "prod")} == {d1.id, d2.id}
+    assert [d.model_version for d in deployments.timeline("churn")] == [1, 3, 2]
+    assert [d.id for d in deployments.timeline("churn", "prod")] == [d1.id, d2.id]
+    assert [d.id for d in deployments.timeline("churn@v3")] == [staging.id]
+
+    # The deployment is a lineage node: a finished deploy run consuming the model artifact.
+    run = lineal.get_run(d2.run_id)
+    assert run.kind == "deploy" and run.status is RunStatus.FINISHED
+    assert run.tags["lineal.deployment.id"] == d2.id
+    assert run.params["config"] == {"replicas": 3}
+    edges = churn.metadata.list_edges(run_id=d2.run_id)
+    assert [(e.direction, e.role, e.artifact_id) for e in edges] == [
+        (EdgeDirection.INPUT, "model", registry.get_version("churn@v2").artifact_version_id)
+    ]
+    # Starts and ends are events of the model's history.
+    actions = [e.action for e in registry.history("churn", actions=["deployment.start",
+                                                                   "deployment.end"])]
+    assert actions == ["deployment.start", "deployment.start", "deployment.end", "deployment.start"]
+    assert lineal.audit.verify().ok
+
+    # Ending, backdating, and compare-and-set, in another environment.
+    q1 = deployments.record_deployment("churn@v1", name="api", environment="qa", capture=False)
+    with pytest.raises(Conflict, match="someone else deployed meanwhile"):
+        deployments.record_deployment("churn@v2", name="api", environment="qa",
+                                      expected_live=None, capture=False)
+    # The failed attempt left a failed deploy run, and q1 still live.
+    failed = lineal.list_runs(kind="deploy", status="failed")
+    assert len(failed) == 1 and "Conflict" in failed[0].error.type  # type: ignore[union-attr]
+    assert [d.id for d in deployments.current("qa")] == [q1.id]
+    q2 = deployments.record_deployment("churn@v2", name="api", environment="qa",
+                                       expected_live=q1.id, capture=False)
+    ended = deployments.end("api", "qa", status="failed", comment="OOM")
+    assert ended.id == q2.id and ended.status is DeploymentStatus.FAILED and ended.ended_at
+    with pytest.raises(Conflict, match="already ended"):
+        deployments.end(q2.id)
+    with pytest.raises(NotFound, match="no deployment named 'api' is live now"):
+        deployments.end("api", "qa")
+    assert deployments.current("qa") == []
+
+    # Recording after the fact, but never overlapping the records before it.
+    with pytest.raises(InvalidArgument, match="already has a record covering"):
+        deployments.record_deployment("churn@v3", name="api", environment="qa",
+                                      started_at=q2.started_at, capture=False)
+    late = deployments.record_deployment("churn@v3", name="api", environment="qa",
+                                         started_at=ended.ended_at, capture=False)
+    assert late.started_at == ended.ended_at and late.replaces_id is None
+    with pytest.raises(InvalidArgument, match="'stopped' or 'failed'"):
+        deployments.end(late, status="replaced")
+
+
+@pytest.mark.usefixtures("patient_capture")
+def test_rollback_and_recover(churn: Store, train: Callable) -> None:
+    d1 = deployments.record_deployment("churn@v1", name="api", environment="prod",
+                                       config={"threshold": 0.4}, target="svc-a", capture=False)
+    d2 = deployments.record_deployment("churn@v2", name="api", environment="prod",
+                                       config={"threshold": 0.5}, target="svc-b", capture=False)
+    d3 = deployments.record_deployment("churn@v3", name="api", environment="prod", capture=False)
+    r1 = deployments.rollback("api", "prod", capture=False)
+    assert (r1.model_version, r1.replaces_id, r1.restores_id) == (2, d3.id, d2.id)
+    assert (r1.config, r1.target) == ({"threshold": 0.5}, "svc-b")
+    assert deployments.get(d3.id).status is DeploymentStatus.ROLLED_BACK
+    r2 = deployments.rollback("api", "prod", capture=False)  # keeps stepping back
+    assert (r2.model_version, r2.replaces_id, r2.restores_id) == (1, r1.id, d1.id)
+    with pytest.raises(InvalidArgument, match="no deployment before"):
+        deployments.rollback("api", "prod", capture=False)
+    r3 = deployments.rollback("api", "prod", to="churn@v3", capture=False)
+    assert (r3.model_version, r3.restores_id) == (3, d3.id)
+    registry.register_model("churn", train(churn, "m4").ref)
+    with pytest.raises(InvalidArgument, match="churn@v4 was never deployed as api in prod"):
+        deployments.rollback("api", "prod", to="churn@v4", capture=False)
+    with pytest.raises(NotFound, match="no deployment named 'api' is live now in 'staging'"):
+        deployments.rollback("api", "staging", capture=False)
+
+    # Recover: everything needed to redeploy exactly what is live.
+    registry.set_alias("churn@v2", "champion")
+    d = deployments.record_deployment("churn@prod", name="svc", environment="prod",
+                                      target="https://ml/churn", config={"replicas": 3})
+    # Later registry changes do not change what the deployment was at the time.
+    registry.set_alias("churn@v3", "prod")
+    rec = deployments.recover("svc", "prod")
+    artifact = churn.metadata.get_artifact_version(d.artifact_version_id)
+    assert rec.deployment.id == d.id and rec.model_version.ref == "default/churn@v2"
+    assert (rec.artifact.digest, rec.artifact.uri) == (artifact.digest, artifact.uri)
+    assert rec.content_available is True
+    assert rec.registry_at_deploy["stage"] == "production"
+    assert rec.registry_at_deploy["aliases"] == ["champion", "prod"]
+    assert rec.training_environment["packages"]["scikit-learn"] == "1.5.0"  # type: ignore[index]
+    assert rec.training_code["git"]["commit"] == "a" * 40  # type: ignore[index]
+    # The deploy run captured the deploying process's real environment.
+    assert rec.serving_environment and rec.serving_environment["packages"]
+    assert "lineal deploy record default/churn@v2 --name svc --env prod" in rec.redeploy_command
+    assert "--config '{\"replicas\": 3}'" in rec.redeploy_command
+    data = rec.to_dict()
+    assert data["artifact"]["digest"] == artifact.digest and data["config"] == {"replicas": 3}
+
+    # The endpoint is deleted by mistake: recover what was live before that.
+    gone = deployments.end("svc", "prod", comment="deleted by mistake")
+    with pytest.raises(NotFound):
+        deployments.recover("svc", "prod")
+    assert deployments.recover("svc", "prod", when=d.started_at).deployment.id == d.id
+    assert deployments.recover(gone.id).deployment.id == d.id
+
+
+def test_data_to_model_to_deployment_is_one_traversal(churn: Store) -> None:
+    """A deployment hangs off the lineage graph: walking down from the training data reaches the
+    training run, the model artifact, its registered version, the deploy run and the record."""
+    from lineal.lineage.entities import Direction, NodeType
+    from lineal.store.lineage_base import ClosureQuery
+
+    d = deployments.record_deployment("churn@prod", name="churn-api", environment="prod",
+                                      capture=False)
+    version = registry.get_version("churn@v2")
+    model = churn.metadata.get_artifact_version(version.artifact_version_id)
+    train_run = churn.metadata.get_run(model.producer_run_id)  # type: ignore[arg-type]
+    data_edge = next(e for e in churn.metadata.list_edges(run_id=train_run.id)
+                     if e.role == "train_data")
+    start = churn.metadata.lineage_node(data_edge.artifact_id, NodeType.ARTIFACT)
+    closure = churn.metadata.lineage_closure(start, Direction.DOWN, ClosureQuery(limit=None))
+    found = {(n.type, n.id): n for n in closure.nodes}
+    assert (NodeType.RUN, train_run.id) in found
+    assert (NodeType.ARTIFACT, model.id) in found
+    assert (NodeType.MODEL_VERSION, version.id) in found
+    assert (NodeType.RUN, d.run_id) in found
+    record = found[(NodeType.DEPLOYMENT, d.id)]
+    assert (record.name, record.detail, record.status) == ("churn-api", "prod", "live")
+    # Nearest first: data -> train run -> model -> deploy run -> deployment.
+    assert record.depth > found[(NodeType.ARTIFACT, model.id)].depth
+
+
+def test_last_deployment_per_environment(churn: Store) -> None:
+    assert deployments.last("churn") is None
+    d1 = deployments.record_deployment("churn@v1", name="api", environment="prod", capture=False)
+    s1 = deployments.record_deployment("churn@v3", name="api", environment="staging",
+                                       capture=False)
+    d2 = deployments.record_deployment("churn@v2", name="api", environment="prod", capture=False)
+    deployments.end(d2, comment="retired")
+    assert deployments.last("churn").id == d2.id  # type: ignore[union-attr]
+    assert deployments.last("churn", "staging").id == s1.id  # type: ignore[union-attr]
+    last_prod = deployments.last("churn", "prod")
+    assert last_prod is not None and last_prod.id == d2.id and not last_prod.is_live
+    assert deployments.last("churn@v1", "prod").id == d1.id  # type: ignore[union-attr]
+    assert deployments.last("churn", "qa") is None
+    with pytest.raises(NotFound, match="no registered model 'ghost'"):
+        deployments.last("ghost")
+    # The timeline keeps the most recent records when it is cut.
+    assert [d.id for d in deployments.timeline("churn", limit=2)] == [s1.id, d2.id]
