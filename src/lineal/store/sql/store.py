@@ -18,8 +18,10 @@ from . import tables as t
 from .artifacts import ArtifactsMixin
 from .database import Database
 from .ledger import AuditReport, verify_ledger
+from .lineage import LineageMixin
 from .registry import RegistryMixin
 from .runs import RunsMixin
+
 
 def _head_from_files() -> str:
     # Revisions are numbered in file names (0001_..., 0002_...) and form one line, so the head is
@@ -32,7 +34,7 @@ def _head_from_files() -> str:
 SCHEMA_REVISION = _head_from_files()
 
 
-class SqlMetadataStore(RunsMixin, ArtifactsMixin, RegistryMixin, MetadataStore):
+class SqlMetadataStore(RunsMixin, ArtifactsMixin, RegistryMixin, LineageMixin, MetadataStore):
     """Open (and on SQLite, create or upgrade) the metadata database at ``url``.
 
     PostgreSQL and MySQL databases are created on first use too; an existing one at an older

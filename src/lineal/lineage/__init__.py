@@ -1,0 +1,82 @@
+"""Lineage: walk the graph of runs and artifact versions, taint, impact, import, export.
+
+    from lineal import lineage
+
+    closure = lineage.upstream("churn-model@v3", depth=4, kind="dataset")
+    for node in closure.nodes:
+        print(node.depth, node.label)
+    report = lineage.impact("raw-data@v2")      # every artifact, model version, deployment
+
+Every name is loaded on first use (PEP 562), so ``import lineal.lineage`` imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# name -> module. Other modules of this package (questions, diff) add their public names here.
+_EXPORTS: dict[str, str] = {
+    "Closure": "lineal.lineage.entities",
+    "Direction": "lineal.lineage.entities",
+    "Graph": "lineal.lineage.entities",
+    "GraphEdge": "lineal.lineage.entities",
+    "Impact": "lineal.lineage.api",
+    "ImportResult": "lineal.lineage.jsonl",
+    "ImpactItem": "lineal.lineage.api",
+    "Node": "lineal.lineage.entities",
+    "NodeType": "lineal.lineage.entities",
+    "Path": "lineal.lineage.entities",
+    "Taint": "lineal.lineage.entities",
+    "downstream": "lineal.lineage.api",
+    "export_graph": "lineal.lineage.export",
+    "impact": "lineal.lineage.api",
+    "import_jsonl": "lineal.lineage.jsonl",
+    "node": "lineal.lineage.api",
+    "paths": "lineal.lineage.api",
+    "subgraph": "lineal.lineage.api",
+    "taint": "lineal.lineage.api",
+    "taints": "lineal.lineage.api",
+    "untaint": "lineal.lineage.api",
+    "upstream": "lineal.lineage.api",
+    "DataChange": "lineal.lineage.q_diff",
+    "DatasetUse": "lineal.lineage.questions",
+    "Divergence": "lineal.lineage.q_diff",
+    "EnvironmentReport": "lineal.lineage.questions",
+    "FailureReport": "lineal.lineage.q_failure",
+    "LastDeployment": "lineal.lineage.q_usage",
+    "Leaderboard": "lineal.lineage.q_usage",
+    "LeaderboardEntry": "lineal.lineage.q_usage",
+    "LineageDiff": "lineal.lineage.q_diff",
+    "PackageUse": "lineal.lineage.q_usage",
+    "ParamsReport": "lineal.lineage.questions",
+    "PipelineReport": "lineal.lineage.questions",
+    "PipelineStep": "lineal.lineage.questions",
+    "RunsUsing": "lineal.lineage.q_usage",
+    "StepDiff": "lineal.lineage.q_diff",
+    "TrainedOn": "lineal.lineage.questions",
+    "diff": "lineal.lineage.q_diff",
+    "environment": "lineal.lineage.questions",
+    "last_deployed": "lineal.lineage.q_usage",
+    "leaderboard": "lineal.lineage.q_usage",
+    "params": "lineal.lineage.questions",
+    "pipeline": "lineal.lineage.questions",
+    "runs_using": "lineal.lineage.q_usage",
+    "trained_on": "lineal.lineage.questions",
+    "why_failed": "lineal.lineage.q_failure",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lineal.lineage' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,388 @@
+"""Questions that look across runs: who used a package version, where a model was last deployed,
+and every model trained on a dataset, ranked.
+
+    lineage.runs_using("torch", "2.3.*")
+    lineage.last_deployed("churn", "prod")
+    lineage.leaderboard("churn-train@v2", "auc")
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..entities import ArtifactVersion, EdgeDirection, Run
+from ..errors import InvalidArgument, NotFound
+from ..refs import parse_ref, validate_name
+from ..store import Store
+from ..store.base import ArtifactFilter
+from .entities import Direction, NodeType
+from .q_subject import Subject, producer_of, resolve_subject, store_or_default
+from .questions import walk
+
+if TYPE_CHECKING:
+    from ..registry.entities import Deployment
+
+__all__ = [
+    "LastDeployment",
+    "Leaderboard",
+    "LeaderboardEntry",
+    "PackageUse",
+    "RunsUsing",
+    "last_deployed",
+    "leaderboard",
+    "parse_requirement",
+    "runs_using",
+]
+
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*?)\s*$")
+_OPERATOR = re.compile(r"^(===|==|!=|~=|>=|<=|>|<)")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+# -- which runs used a package version -----------------------------------------------------------
+def parse_requirement(text: str) -> tuple[str, str | None]:
+    """``torch==2.3.1`` -> ``("torch", "==2.3.1")``; ``torch`` -> ``("torch", None)``."""
+    match = _REQUIREMENT.match(text or "")
+    if match is None:
+        raise InvalidArgument(f"bad package requirement {text!r}",
+                              hint="e.g. torch, torch==2.3.1, 'torch>=2.3', 'torch==2.3.*'")
+    return match[1], match[2] or None
+
+
+def version_matcher(spec: str | None) -> Any:
+    """A predicate on version strings: None matches all; ``2.3.1`` or ``==2.3.1`` exactly;
+    ``2.3.*`` as a glob; other PEP 440 specifiers (``>=2.3,<3``) through ``packaging``."""
+    if not spec or not spec.strip():
+        return lambda _v: True
+    text = spec.strip()
+    if not _OPERATOR.match(text):
+        text = "==" + text
+    if text.startswith("==") and not text.startswith("===") and "," not in text:
+        pattern = text[2:].strip()
+        if pattern.endswith(".*"):
+            # PEP 440 prefix match: 2.3.* covers 2.3 and 2.3.1, not 2.30
+            base = pattern[:-2]
+            return lambda v: v == base or v.startswith((base + ".", base + "+"))
+        if any(c in pattern for c in "*?["):
+            return lambda v: fnmatch.fnmatchcase(v, pattern)
+        return lambda v: v == pattern or v.split("+", 1)[0] == pattern
+    try:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+        from packaging.version import InvalidVersion, Version
+    except ImportError:  # pragma: no cover - packaging ships with virtually every environment
+        raise InvalidArgument(f"version range {spec!r} needs the 'packaging' library",
+                              hint="pip install packaging, or give an exact version or a glob") from None
+    try:
+        specifier = SpecifierSet(text)
+    except InvalidSpecifier:
+        raise InvalidArgument(f"bad version specifier {spec!r}", hint="e.g. '>=2.3,<3'") from None
+
+    def matches(version: str) -> bool:
+        try:
+            return Version(version) in specifier
+        except InvalidVersion:
+            return False
+
+    return matches
+
+
+@dataclass(frozen=True, slots=True)
+class PackageUse:
+    """A run that ran with a matching version of the package."""
+
+    run: Run
+    version: str
+    environment_ref: str
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.run
+        return {"run_id": r.id, "project": r.project, "name": r.name, "kind": r.kind,
+                "status": str(r.status), "started_at": _iso(r.started_at),
+                "package_version": self.version, "environment": self.environment_ref,
+                "user": r.tags.get("lineal.user") or r.created_by}
+
+
+@dataclass(frozen=True, slots=True)
+class RunsUsing:
+    package: str
+    spec: str | None
+    runs: list[PackageUse]
+    """Newest first, at most ``limit``."""
+    total: int
+    """Every matching run; more than ``len(runs)`` when the limit cut the list."""
+    versions: dict[str, int] = field(default_factory=dict)
+    """Matching package version -> number of runs."""
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.runs)
+
+    def __iter__(self) -> Any:
+        return iter(self.runs)
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"package": self.package, "spec": self.spec, "total": self.total,
+                "truncated": self.truncated, "versions": self.versions,
+                "runs": [u.to_dict() for u in self.runs]}
+
+
+def runs_using(
+    package: str,
+    spec: str | None = None,
+    *,
+    project: str | None = None,
+    limit: int = 100,
+    store: Store | None = None,
+) -> RunsUsing:
+    """Which runs ran with ``package`` at a version matching ``spec`` (any version when None).
+
+    Environments are content-addressed artifacts shared by every run that ran in them, so this
+    reads each distinct environment once, then the runs that consumed the matching ones.
+
+    >>> [u.run.name for u in lineage.runs_using("torch", "2.3.*")]    # doctest: +SKIP
+    """
+    from .questions import _normalise
+
+    if not isinstance(limit, int) or limit < 1:
+        raise InvalidArgument(f"limit must be a positive number, got {limit!r}")
+    if spec is None and any(c in package for c in "=<>~!"):
+        package, spec = parse_requirement(package)
+    wanted = _normalise(package)
+    if not wanted:
+        raise InvalidArgument("which package?", hint="e.g. runs_using('torch', '2.3.*')")
+    matches = version_matcher(spec)
+    store = store_or_default(store)
+    meta = store.metadata
+    matching: list[tuple[ArtifactVersion, str]] = []
+    offset = 0
+    while True:
+        page = meta.list_artifact_versions(
+            ArtifactFilter(project=project, kind="environment", limit=500, offset=offset)
+        )
+        for env in page:
+            packages = env.metadata.get("packages") or {}
+            for name, version in packages.items():
+                if _normalise(str(name)) == wanted and matches(str(version)):
+                    matching.append((env, str(version)))
+        if len(page) < 500:
+            break
+        offset += 500
+    users: list[tuple[datetime, str, str, ArtifactVersion]] = []
+    for env, version in matching:
+        for edge in meta.list_edges(version_id=env.id):
+            if edge.direction is EdgeDirection.INPUT:
+                users.append((edge.created_at, edge.run_id, version, env))
+    users.sort(key=lambda u: (u[0], u[1]), reverse=True)
+    seen: dict[str, tuple[str, ArtifactVersion]] = {}
+    for _when, run_id, version, env in users:
+        seen.setdefault(run_id, (version, env))
+    counts: dict[str, int] = {}
+    for version, _env in seen.values():
+        counts[version] = counts.get(version, 0) + 1
+    found = [PackageUse(meta.get_run(run_id), version, env.ref)
+             for run_id, (version, env) in list(seen.items())[:limit]]
+    return RunsUsing(package, spec, found, len(seen), dict(sorted(counts.items())))
+
+
+# -- last deployed -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class LastDeployment:
+    """The most recent deployment of a model (to one environment, if asked)."""
+
+    model: str
+    environment: str | None
+    deployment: Deployment
+    artifact: ArtifactVersion
+
+    @property
+    def live(self) -> bool:
+        return self.deployment.is_live
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "environment": self.environment, "live": self.live,
+                "model_version": self.deployment.model_ref, "artifact": self.artifact.ref,
+                "artifact_digest": self.artifact.digest,
+                "deployment": self.deployment.to_dict()}
+
+
+def last_deployed(
+    model: str,
+    environment: str | None = None,
+    *,
+    project: str | None = None,
+    store: Store | None = None,
+) -> LastDeployment:
+    """Which version of a model was deployed last (to ``environment``), live or since ended.
+
+    ``model`` is a registered model (``churn``), one of its versions (``churn@v3``: when that
+    version was last deployed), or a model artifact name that was never registered (its
+    deployments are found through the registered versions that link it).
+    """
+    from .. import deployments
+    from ..registry.api import registry_store
+
+    store, registry = registry_store(store_or_default(store))
+    if environment is not None:
+        validate_name(environment, "environment")
+    where = f" to {environment}" if environment else ""
+    parsed = parse_ref(model, project)
+    if registry.find_registered_model(parsed.project, parsed.name) is not None:
+        found = deployments.last(model, environment, project=project, store=store)
+        if found is None:
+            raise NotFound(f"{model} was never deployed{where}",
+                           hint="record deployments with `lineal deploy record`")
+        last = found
+    else:
+        try:
+            artifact = store.metadata.resolve(parsed)
+        except NotFound:
+            raise NotFound(
+                f"no registered model or model artifact named {parsed.name!r} in project "
+                f"{parsed.project!r}",
+                hint="list models with `lineal registry models`",
+            ) from None
+        ids = store.metadata.deployments_of_artifact(  # type: ignore[attr-defined]
+            parsed.project, parsed.name, environment, limit=1 if "@" not in model else 1000
+        )
+        records = [deployments.get(i, store=store) for i in ids]
+        if "@" in model:
+            records = [d for d in records if d.artifact_version_id == artifact.id]
+        if not records:
+            raise NotFound(f"{model} was never deployed{where}",
+                           hint="deploy a registered version of it with `lineal deploy record`")
+        last = records[0]
+    return LastDeployment(model, environment, last,
+                          store.metadata.get_artifact_version(last.artifact_version_id))
+
+
+# -- leaderboard ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class LeaderboardEntry:
+    rank: int | None
+    """None for models whose runs did not record the metric (listed last)."""
+    model: ArtifactVersion
+    value: float | None
+    run: Run | None
+    """The run that produced the model."""
+    metric_run: Run | None
+    """The run the value comes from: the producing run, else the newest run that consumed the
+    model and recorded the metric (an evaluation step)."""
+    depth: int
+    registered: list[str] = field(default_factory=list)
+
+    @property
+    def user(self) -> str | None:
+        if self.run is None:
+            return self.model.created_by or None
+        return self.run.tags.get("lineal.user") or self.run.created_by
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank, "model": self.model.ref, "digest": self.model.digest,
+            "value": self.value, "depth": self.depth,
+            "run_id": self.run.id if self.run else None,
+            "run_name": self.run.name if self.run else None,
+            "metric_run_id": self.metric_run.id if self.metric_run else None,
+            "metric_run_name": self.metric_run.name if self.metric_run else None,
+            "user": self.user, "created_at": _iso(self.model.created_at),
+            "registered": self.registered,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Leaderboard:
+    subject: Subject
+    metric: str
+    lower_is_better: bool
+    entries: list[LeaderboardEntry]
+
+    def __iter__(self) -> Any:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset": self.subject.to_dict(), "metric": self.metric,
+                "lower_is_better": self.lower_is_better,
+                "entries": [e.to_dict() for e in self.entries]}
+
+
+def leaderboard(
+    dataset: str | ArtifactVersion,
+    metric: str,
+    *,
+    lower_is_better: bool = False,
+    kinds: tuple[str, ...] = ("model",),
+    project: str | None = None,
+    store: Store | None = None,
+) -> Leaderboard:
+    """Every model downstream of a dataset version (trained on it, or on anything made from it),
+    ranked by ``metric``; models without the metric come last.
+
+    >>> [(e.rank, e.model.ref, e.value) for e in lineage.leaderboard("train@v2", "auc")]  # doctest: +SKIP
+    """
+    if not isinstance(metric, str) or not metric.strip():
+        raise InvalidArgument("which metric?", hint="e.g. --metric auc")
+    store = store_or_default(store)
+    meta = store.metadata
+    subject = resolve_subject(dataset, store, project=project)
+    if subject.artifact is None:
+        raise InvalidArgument(f"{dataset!r} is a run; a leaderboard starts from a dataset version",
+                              hint="pass a dataset reference such as churn-train@v2")
+    nodes = walk(store, subject.node(store), Direction.DOWN)
+    registered: dict[str, list[str]] = {}
+    for node in nodes:
+        if node.type is NodeType.MODEL_VERSION and node.parent:
+            registered.setdefault(node.parent, []).append(f"{node.project}/{node.name}@v{node.version}")
+    scored: list[LeaderboardEntry] = []
+    for node in nodes:
+        if node.type is not NodeType.ARTIFACT or node.kind not in kinds:
+            continue
+        model = meta.get_artifact_version(node.id)
+        run = producer_of(store, model)
+        value, source = _metric_of(store, model, run, metric)
+        scored.append(LeaderboardEntry(None, model, value, run, source, node.depth,
+                                       sorted(registered.get(node.id, []))))
+    with_value = [e for e in scored if e.value is not None]
+    without = [e for e in scored if e.value is None]
+    sign = 1.0 if lower_is_better else -1.0
+    with_value.sort(key=lambda e: (sign * (e.value or 0.0), e.model.created_at, e.model.ref))
+    without.sort(key=lambda e: (e.model.created_at, e.model.ref), reverse=True)
+    ranked = [
+        LeaderboardEntry(i + 1, e.model, e.value, e.run, e.metric_run, e.depth, e.registered)
+        for i, e in enumerate(with_value)
+    ]
+    return Leaderboard(subject, metric, lower_is_better, ranked + without)
+
+
+def _metric_of(
+    store: Store, model: ArtifactVersion, run: Run | None, metric: str
+) -> tuple[float | None, Run | None]:
+    if run is not None and _finite(run.metrics.get(metric)):
+        return float(run.metrics[metric]), run
+    consumers = [e for e in store.metadata.list_edges(version_id=model.id)
+                 if e.direction is EdgeDirection.INPUT]
+    for edge in sorted(consumers, key=lambda e: e.created_at, reverse=True):
+        try:
+            evaluator = store.metadata.get_run(edge.run_id)
+        except NotFound:
+            continue
+        if _finite(evaluator.metrics.get(metric)):
+            return float(evaluator.metrics[metric]), evaluator
+    return None, None
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)

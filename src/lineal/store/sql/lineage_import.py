@@ -1,0 +1,562 @@
+"""Bulk import of runs, artifact versions and edges: one transaction, all or nothing.
+
+The batch is checked completely before anything is written (keys, names, statuses, directions,
+versions, digests, references to stored nodes), so bad input raises :class:`BadImport` naming
+the item and writes nothing; a problem only the database can see (a version number taken
+meanwhile) rolls the whole transaction back.
+
+Speed comes from writing each table with batched statements (``executemany``, which the drivers
+turn into multi-row inserts) and from ledgering append-only rows (versions, edges, params,
+metrics) one ledger entry per chunk. Runs, artifact names and tags are mutable rows, which the
+ledger verifier requires to have one entry each; those entries are still computed in Python and
+written in one batched statement (:meth:`WriteTx.insert_each`).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import math
+import os
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ...entities import RunStatus
+from ...errors import InvalidArgument, NotFound, StoreError
+from ...refs import _NAME_RE, parse_ref
+from ..lineage_base import ImportArtifact, ImportBatch, ImportRun
+from . import tables as t
+from .database import WriteTx, canonical_json, ledgered_columns, storable_float
+
+if TYPE_CHECKING:
+    from .lineage import LineageMixin
+
+__all__ = ["BadImport", "Progress", "import_batch"]
+
+CHUNK = 5000
+"""Rows per statement and per ledger entry of an append-only table."""
+Progress = Callable[[int, int], None]
+"""Called with (rows written, rows in the batch) as the import advances."""
+
+_DIGEST = re.compile(r"^[a-z0-9]{2,16}:[0-9a-f]{8,64}$")
+_STATUSES = {str(s) for s in RunStatus}
+_DIRECTIONS = ("input", "output")
+_ULID_ALPHABET = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+
+
+# Rows are built as tuples in these column orders (the fast path of WriteTx.insert_tuples);
+# _layout_ok() checks them against the schema once, so a schema change cannot skew them silently.
+_LAYOUTS = {
+    "runs": ("id", "project", "name", "kind", "status", "started_at", "ended_at", "parent_id",
+             "experiment", "error_type", "error_message", "error_traceback", "created_by",
+             "cache_key", "cached_from"),
+    "artifacts": ("id", "project", "name", "kind", "created_at", "latest_version"),
+    "artifact_versions": ("id", "artifact_id", "project", "name", "version", "kind", "digest",
+                          "uri", "size", "storage", "is_directory", "metadata", "created_at",
+                          "created_by", "producer_run_id"),
+    "edges": ("run_id", "version_id", "direction", "role", "created_at"),
+    "run_params": ("run_id", "key", "value"),
+    "run_tags": ("run_id", "key", "value"),
+    "metrics": ("run_id", "key", "step", "ts", "value"),
+}
+
+
+def _layout_ok() -> None:
+    for table, columns in _LAYOUTS.items():
+        if tuple(ledgered_columns(table)) != columns:
+            raise StoreError(f"bulk import does not know the columns of {table!r} in this schema",
+                             hint="update lineal.store.sql.lineage_import._LAYOUTS")
+
+
+class BadImport(InvalidArgument):
+    """An item of the batch is invalid. ``section`` ("runs", "artifacts", "edges") and ``index``
+    locate it, so a file reader can name the line it came from."""
+
+    def __init__(self, section: str, index: int, message: str, *, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.section = section
+        self.index = index
+
+
+def _ids(count: int) -> list[str]:
+    """``count`` fresh ULIDs made in bulk, increasing within the batch (the random part counts up
+    from a random start, as the ULID spec allows within one millisecond): ordered keys make the
+    inserts append to the primary-key B-trees instead of splitting pages all over them."""
+    ms = time.time_ns() // 1_000_000
+    prefix = "".join("0123456789ABCDEFGHJKMNPQRSTVWXYZ"[(ms >> s) & 31] for s in range(45, -1, -5))
+    start = int.from_bytes(os.urandom(10), "big") >> 8  # leaves room to count up
+    raw = b"".join([(start + i).to_bytes(10, "big") for i in range(count)])
+    tails = base64.b32encode(raw).decode("ascii").translate(_ULID_ALPHABET)
+    return [prefix + tails[i : i + 16] for i in range(0, 16 * count, 16)]
+
+
+def _fail(section: str, index: int, message: str, hint: str | None = None) -> BadImport:
+    return BadImport(section, index, message, hint=hint)
+
+
+def _name(value: Any, section: str, index: int, what: str, ok: set[str]) -> None:
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise _fail(section, index, f"invalid {what} {value!r}",
+                    "use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    ok.add(value)  # a batch repeats few names many times: each is checked once
+
+
+def _not_int(value: Any, section: str, index: int, what: str) -> BadImport:
+    return _fail(section, index, f"{what} must be an integer, got {value!r}")
+
+
+@dataclass
+class _Plan:
+    """The batch checked and laid out for writing: every key has its id."""
+
+    ids: dict[str, str] = field(default_factory=dict)
+    runs: list[ImportRun] = field(default_factory=list)  # parents before children
+    stored_runs: set[str] = field(default_factory=set)
+    stored_versions: dict[str, str] = field(default_factory=dict)  # edge artifact text -> id
+    params: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # run key -> JSON
+    metadata: list[str] = field(default_factory=list)  # per artifact, canonical JSON
+    names: set[str] = field(default_factory=set)  # names already validated
+
+
+def _check(batch: ImportBatch) -> _Plan:
+    """Everything that can be checked without the database. Hot loops build no message text
+    unless something is wrong: this runs over every item of batches of millions."""
+    plan = _Plan()
+    keys: dict[str, str] = {}
+    for section, items in (("runs", batch.runs), ("artifacts", batch.artifacts)):
+        for index, item in enumerate(items):
+            key = item.key
+            if type(key) is not str or not key or len(key) > 250:
+                raise _fail(section, index, f"{section[:-1]} #{index + 1} has no valid key: {key!r}",
+                            "give every run and artifact a unique 'key' (1-250 characters)")
+            if key in keys:
+                raise _fail(section, index, f"duplicate key {key!r} (already used by a "
+                            f"{keys[key][:-1]})", "keys must be unique across runs and artifacts")
+            keys[key] = section
+    for index, run in enumerate(batch.runs):
+        _check_run(run, index, keys, plan)
+    seen_versions: dict[tuple[str, str, Any], str] = {}
+    for index, art in enumerate(batch.artifacts):
+        _check_artifact(art, index, plan)
+        for what, value in (("digest", art.digest), ("version", art.version)):
+            if value is None:
+                continue
+            mark = (art.project, art.name, value)
+            if mark in seen_versions:
+                raise _fail("artifacts", index, f"artifact {art.key!r}: {art.project}/{art.name} "
+                            f"has {what} {value} twice (also {seen_versions[mark]!r})")
+            seen_versions[mark] = art.key
+    seen_edges: dict[tuple[str, str, str, str], int] = {}
+    names = plan.names
+    for index, edge in enumerate(batch.edges):
+        if edge.direction not in _DIRECTIONS:
+            raise _fail("edges", index, f"edge #{index + 1} ({edge.run} - {edge.artifact}) has "
+                        f"direction {edge.direction!r}", "use 'input' or 'output'")
+        if edge.role not in names:
+            _name(edge.role, "edges", index, f"role of edge #{index + 1}", names)
+        if type(edge.run) is not str or not edge.run:
+            raise _fail("edges", index, f"edge #{index + 1} has no run")
+        if type(edge.artifact) is not str or not edge.artifact:
+            raise _fail("edges", index, f"edge #{index + 1} has no artifact")
+        if keys.get(edge.run, "runs") != "runs":
+            raise _fail("edges", index, f"edge #{index + 1}: {edge.run!r} is an artifact key, "
+                        "not a run")
+        if keys.get(edge.artifact, "artifacts") != "artifacts":
+            raise _fail("edges", index, f"edge #{index + 1}: {edge.artifact!r} is a run key, "
+                        "not an artifact")
+        mark = (edge.run, edge.artifact, edge.direction, edge.role)
+        if mark in seen_edges:
+            raise _fail("edges", index, f"edge #{index + 1} repeats edge #{seen_edges[mark] + 1} "
+                        f"({edge.run} {edge.direction} {edge.artifact} as {edge.role})")
+        seen_edges[mark] = index
+    plan.runs = _parents_first(batch.runs)
+    plan.ids = dict(zip(keys, _ids(len(keys)), strict=True))
+    return plan
+
+
+def _check_run(run: ImportRun, index: int, keys: dict[str, str], plan: _Plan) -> None:
+    names = plan.names
+    if run.project not in names:
+        _name(run.project, "runs", index, f"project of run {run.key!r}", names)
+    if run.name not in names:
+        _name(run.name, "runs", index, f"name of run {run.key!r}", names)
+    if type(run.kind) is not str or not run.kind or len(run.kind) > 64:
+        raise _fail("runs", index, f"run {run.key!r} has an invalid kind {run.kind!r}")
+    if run.status not in _STATUSES:
+        raise _fail("runs", index, f"run {run.key!r} has status {run.status!r}",
+                    f"use one of {', '.join(sorted(_STATUSES))}")
+    if type(run.started_at_us) is not int:
+        raise _not_int(run.started_at_us, "runs", index, f"start time of run {run.key!r}")
+    if run.ended_at_us is not None and type(run.ended_at_us) is not int:
+        raise _not_int(run.ended_at_us, "runs", index, f"end time of run {run.key!r}")
+    if run.parent is not None and keys.get(run.parent, "runs") != "runs":
+        raise _fail("runs", index, f"run {run.key!r}: parent {run.parent!r} is an artifact key")
+    if run.params or run.tags or run.metrics:
+        _check_run_values(run, index, plan)
+
+
+def _check_run_values(run: ImportRun, index: int, plan: _Plan) -> None:
+    label = f"run {run.key!r}"
+    for mapping, what in ((run.params, "param"), (run.tags, "tag"), (run.metrics, "metric")):
+        for key in mapping:
+            if not isinstance(key, str) or not key or len(key) > t.KEY:
+                raise _fail("runs", index, f"{label} has an invalid {what} key {key!r}")
+    for key, value in run.metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _fail("runs", index, f"{label}: metric {key!r} is not a number: {value!r}")
+    texts = []
+    for key, value in run.params.items():
+        try:
+            texts.append((key, canonical_json(value)))
+        except (TypeError, ValueError):
+            raise _fail("runs", index, f"{label}: param {key!r} is not JSON: {value!r}") from None
+    plan.params[run.key] = texts
+
+
+def _check_artifact(art: ImportArtifact, index: int, plan: _Plan) -> None:
+    names = plan.names
+    if art.project not in names:
+        _name(art.project, "artifacts", index, f"project of artifact {art.key!r}", names)
+    if art.name not in names:
+        _name(art.name, "artifacts", index, f"name of artifact {art.key!r}", names)
+    if type(art.kind) is not str or not art.kind or len(art.kind) > 64:
+        raise _fail("artifacts", index, f"artifact {art.key!r} has an invalid kind {art.kind!r}")
+    if type(art.digest) is not str or len(art.digest) > 71 or not _DIGEST.match(art.digest):
+        raise _fail("artifacts", index, f"artifact {art.key!r} has digest {art.digest!r}",
+                    "give the content digest as 'sha256:' and lowercase hex")
+    if type(art.uri) is not str:
+        raise _fail("artifacts", index, f"artifact {art.key!r} has a non-text uri {art.uri!r}")
+    if type(art.size) is not int or art.size < 0:
+        raise _fail("artifacts", index, f"size of artifact {art.key!r} must be a whole number "
+                    f"of bytes, got {art.size!r}")
+    if type(art.created_at_us) is not int:
+        raise _not_int(art.created_at_us, "artifacts", index, f"creation time of {art.key!r}")
+    if art.version is not None and (type(art.version) is not int or art.version < 1):
+        raise _fail("artifacts", index, f"artifact {art.key!r} has version {art.version!r}",
+                    "versions are whole numbers from 1")
+    if not art.metadata:
+        plan.metadata.append("{}")
+        return
+    try:
+        plan.metadata.append(canonical_json(dict(art.metadata)))
+    except (TypeError, ValueError):
+        raise _fail("artifacts", index, f"artifact {art.key!r}: metadata is not JSON") from None
+
+
+def _parents_first(runs: Sequence[ImportRun]) -> list[ImportRun]:
+    """Runs ordered so that a parent in the batch is inserted before its children (foreign keys
+    are checked row by row on MySQL); a cycle of parents is an error."""
+    by_key = {run.key: run for run in runs}
+    index = {run.key: i for i, run in enumerate(runs)}
+    ordered: list[ImportRun] = []
+    state: dict[str, int] = {}  # 1: on the stack, 2: placed
+    for run in runs:
+        chain = []
+        current: ImportRun | None = run
+        while current is not None and state.get(current.key) != 2:
+            if state.get(current.key) == 1:
+                raise _fail("runs", index[current.key],
+                            f"run {current.key!r} is its own ancestor (parent cycle)")
+            state[current.key] = 1
+            chain.append(current)
+            current = by_key.get(current.parent) if current.parent is not None else None
+        for item in reversed(chain):
+            state[item.key] = 2
+            ordered.append(item)
+    return ordered
+
+
+def _resolve_stored(store: LineageMixin, conn: Connection, batch: ImportBatch, plan: _Plan) -> None:
+    """References to runs and artifact versions already in the store."""
+    run_refs: dict[str, tuple[str, int]] = {}
+    for index, run in enumerate(batch.runs):
+        if run.parent is not None and run.parent not in plan.ids:
+            run_refs.setdefault(run.parent, ("runs", index))
+    for index, edge in enumerate(batch.edges):
+        if edge.run not in plan.ids:
+            run_refs.setdefault(edge.run, ("edges", index))
+    found = _existing(conn, t.runs, list(run_refs))
+    for ref, (section, index) in run_refs.items():
+        if ref not in found:
+            raise _fail(section, index, f"{_where(section, index)} names run {ref!r}, which is "
+                        "neither a run key of this file nor a stored run id",
+                        "define the run before using it, or give the id of a stored run")
+    plan.stored_runs = found
+    art_refs: dict[str, int] = {}
+    for index, edge in enumerate(batch.edges):
+        if edge.artifact not in plan.ids:
+            art_refs.setdefault(edge.artifact, index)
+    plain = [ref for ref in art_refs if "@" not in ref]
+    stored = _existing(conn, t.artifact_versions, plain)
+    for ref, index in art_refs.items():
+        if ref in stored:
+            plan.stored_versions[ref] = ref
+            continue
+        if "@" in ref:
+            try:
+                plan.stored_versions[ref] = store._resolve(conn, parse_ref(ref)).id  # type: ignore[attr-defined]
+                continue
+            except (NotFound, InvalidArgument) as error:
+                raise _fail("edges", index, f"edge #{index + 1}: artifact {ref!r} does not "
+                            f"resolve: {error.message}") from None
+        raise _fail("edges", index, f"edge #{index + 1} names artifact {ref!r}, which is not an "
+                    "artifact key of this file, a stored version id or a reference",
+                    "define the artifact before the edge, or write a reference such as name@v3")
+
+
+def _where(section: str, index: int) -> str:
+    return f"edge #{index + 1}" if section == "edges" else f"run #{index + 1}"
+
+
+def _existing(conn: Connection, table: sa.Table, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found.update(row[0] for row in conn.execute(sa.select(table.c.id).where(table.c.id.in_(chunk))))
+    return found
+
+
+def import_batch(
+    store: LineageMixin, batch: ImportBatch, actor: str, progress: Progress | None = None
+) -> dict[str, str]:
+    """Write ``batch`` in one transaction; returns ``{key: stored id}`` (an artifact whose name
+    and digest are already stored maps to the stored version, which is not written again)."""
+    _layout_ok()
+    plan = _check(batch)
+    with store.db.read() as conn:
+        _resolve_stored(store, conn, batch, plan)
+    total = batch.size
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress is not None:
+            progress(done, total)
+
+    with store.db.write(actor) as tx, _big_cache(tx.conn, batch.size):
+        writer = _Writer(tx, plan, batch, actor, advance)
+        for project in sorted({*(r.project for r in batch.runs), *(a.project for a in batch.artifacts)}):
+            store._ensure_project(tx, project)  # type: ignore[attr-defined]
+        writer.runs()
+        writer.artifacts()
+        writer.edges()
+    return dict(plan.ids)
+
+
+@contextlib.contextmanager
+def _big_cache(conn: Connection, rows: int) -> Iterator[None]:
+    """On SQLite, a page cache large enough for the indexes being extended (the default 2 MB
+    makes every index insert of a big batch a read from the file); restored afterwards because
+    the connection goes back to the pool."""
+    if conn.dialect.name != "sqlite" or rows < 10_000:
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = {-min(512 * 1024, 64 + rows // 4)}")  # KiB
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
+
+
+class _Writer:
+    def __init__(self, tx: WriteTx, plan: _Plan, batch: ImportBatch, actor: str,
+                 advance: Callable[[int], None]) -> None:
+        self.tx, self.plan, self.batch, self.actor, self.advance = tx, plan, batch, actor, advance
+        self.entity = f"import:{plan.ids[next(iter(plan.ids))] if plan.ids else 'empty'}"
+        self.producer: dict[str, str] = {}
+        for edge in batch.edges:
+            if edge.direction == "output" and edge.artifact in plan.ids:
+                self.producer.setdefault(edge.artifact, self._run_id(edge.run))
+
+    def _run_id(self, ref: str) -> str:
+        return self.plan.ids.get(ref, ref)
+
+    def _append_only(self, table: sa.Table, rows: list[tuple[Any, ...]], action: str,
+                     counts: bool = True) -> None:
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            self.tx.insert_tuples(table, chunk, action, self.entity)
+            if counts:
+                self.advance(len(chunk))
+
+    def runs(self) -> None:
+        ids, dialect, actor = self.plan.ids, self.tx.dialect, self.actor
+        rows, params, tags, metrics, latest = [], [], [], [], []
+        for run in self.plan.runs:
+            run_id = ids[run.key]
+            parent = None if run.parent is None else ids.get(run.parent, run.parent)
+            rows.append((run_id, run.project, run.name, run.kind, run.status, run.started_at_us,
+                         run.ended_at_us, parent, None, None, None, None, actor, None, None))
+            if run.params:
+                params.extend((run_id, k, text) for k, text in self.plan.params[run.key])
+            if run.tags:
+                tags.extend((run_id, k, str(v)) for k, v in run.tags.items())
+            ts = run.ended_at_us if run.ended_at_us is not None else run.started_at_us
+            for key, value in run.metrics.items():
+                number = float(value)
+                stored = number if math.isfinite(number) else storable_float(number, dialect)
+                metrics.append((run_id, key, 0, ts, stored))
+                latest.append({"run_id": run_id, "key": key, "value": stored, "step": 0, "ts": ts})
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            self.tx.insert_each(t.runs, chunk, "import.run")
+            self.advance(len(chunk))
+        self._append_only(t.run_params, params, "import.run.params", counts=False)
+        for start in range(0, len(tags), CHUNK):
+            self.tx.insert_each(t.run_tags, tags[start : start + CHUNK], "import.run.tag")
+        self._append_only(t.metrics, metrics, "import.run.metrics", counts=False)
+        for start in range(0, len(latest), CHUNK):
+            self.tx.conn.execute(t.latest_metrics.insert(), latest[start : start + CHUNK])
+
+    def artifacts(self) -> None:
+        arts = self.batch.artifacts
+        if not arts:
+            return
+        names = _lock_names(self.tx.conn, {(a.project, a.name) for a in arts})
+        stored = _stored_versions(self.tx.conn, names, arts)
+        next_version = {key: info[1] for key, info in names.items()}
+        new_names: dict[tuple[str, str], tuple[str, str]] = {}
+        fresh = iter(_ids(len({(a.project, a.name) for a in arts} - set(names))))
+        rows = []
+        skipped = 0
+        for index, art in enumerate(arts):
+            where = (art.project, art.name)
+            if where not in names and where not in new_names:
+                new_names[where] = (next(fresh), art.kind)
+                next_version[where] = 0
+            artifact_id = names[where][0] if where in names else new_names[where][0]
+            same = stored["digests"].get((artifact_id, art.digest))
+            if same is not None:
+                if art.version is not None and art.version != same[1]:
+                    raise _fail("artifacts", index, f"artifact {art.key!r}: {art.project}/"
+                                f"{art.name} already has this digest as v{same[1]}, not "
+                                f"v{art.version}")
+                self.plan.ids[art.key] = same[0]
+                skipped += 1
+                continue
+            version = art.version
+            if version is None:
+                version = next_version[where] + 1
+            elif (artifact_id, version) in stored["versions"]:
+                raise _fail("artifacts", index, f"artifact {art.key!r}: {art.project}/{art.name}"
+                            f"@v{version} is already stored with another digest",
+                            "leave out 'version' to append as the next version")
+            next_version[where] = max(next_version[where], version)
+            rows.append((
+                self.plan.ids[art.key], artifact_id, art.project, art.name, version, art.kind,
+                art.digest, art.uri, art.size, "reference", 0, self.plan.metadata[index],
+                art.created_at_us, self.actor, self.producer.get(art.key),
+            ))
+        self._check_version_clash(rows)
+        self.tx.insert_each(t.artifacts, [
+            (aid, p, n, kind, self.tx.ts, next_version[(p, n)])
+            for (p, n), (aid, kind) in new_names.items()
+        ], "import.artifact")
+        for where, (artifact_id, latest) in names.items():
+            if next_version[where] > latest:
+                self.tx.update(t.artifacts, {"id": artifact_id},
+                               {"latest_version": next_version[where]}, "import.artifact.version")
+        self.advance(skipped)
+        self._append_only(t.artifact_versions, rows, "import.artifact.versions")
+
+    def _check_version_clash(self, rows: list[tuple[Any, ...]]) -> None:
+        seen: dict[tuple[str, int], int] = {}
+        for i, row in enumerate(rows):
+            mark = (row[1], row[4])  # artifact_id, version
+            if mark in seen:
+                # An explicit version equal to one numbered automatically earlier in the file.
+                index = next(j for j, a in enumerate(self.batch.artifacts)
+                             if self.plan.ids.get(a.key) == row[0])
+                raise _fail("artifacts", index, f"artifact {self.batch.artifacts[index].key!r}: "
+                            f"version {row[4]} of {row[2]}/{row[3]} is given twice",
+                            "number every version of a name explicitly, or none")
+            seen[mark] = i
+
+    def edges(self) -> None:
+        ids, ts = self.plan.ids, self.tx.ts
+        rows = []
+        between_stored = []
+        for edge in self.batch.edges:
+            run_id = ids.get(edge.run, edge.run)
+            version_id = ids.get(edge.artifact) or self.plan.stored_versions[edge.artifact]
+            rows.append((run_id, version_id, edge.direction, edge.role, ts))
+            if edge.run not in ids and edge.artifact not in ids:
+                between_stored.append(rows[-1])
+        if between_stored:
+            # Re-importing an edge that is already stored is not an error; it is not written twice.
+            present = _present_edges(self.tx.conn, between_stored)
+            skipped = len(rows)
+            rows = [row for row in rows if row[:4] not in present]
+            self.advance(skipped - len(rows))
+        self._append_only(t.edges, rows, "import.edges")
+
+
+def _lock_names(conn: Connection, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, int]]:
+    """The stored artifacts among ``wanted`` names, locked: ``{(project, name): (id, latest)}``."""
+    a = t.artifacts
+    by_project: dict[str, list[str]] = defaultdict(list)
+    for project, name in wanted:
+        by_project[project].append(name)
+    found: dict[tuple[str, str], tuple[str, int]] = {}
+    for project, names in by_project.items():
+        for start in range(0, len(names), 500):
+            query = (
+                sa.select(a.c.id, a.c.name, a.c.latest_version)
+                .where(a.c.project == project, a.c.name.in_(names[start : start + 500]))
+                .with_for_update()
+            )
+            for row in conn.execute(query):
+                found[(project, row.name)] = (row.id, int(row.latest_version))
+    return found
+
+
+def _stored_versions(
+    conn: Connection, names: dict[tuple[str, str], tuple[str, int]], arts: Sequence[ImportArtifact]
+) -> dict[str, dict[Any, tuple[str, int]]]:
+    """Stored versions of the locked names that the batch could collide with, by digest and by
+    explicit version number."""
+    av = t.artifact_versions
+    ids = {info[0] for info in names.values()}
+    out: dict[str, dict[Any, tuple[str, int]]] = {"digests": {}, "versions": {}}
+    if not ids:
+        return out
+    digests = sorted({a.digest for a in arts if (a.project, a.name) in names})
+    for start in range(0, len(digests), 500):
+        query = sa.select(av.c.artifact_id, av.c.digest, av.c.id, av.c.version).where(
+            av.c.digest.in_(digests[start : start + 500])
+        )
+        for row in conn.execute(query):
+            if row.artifact_id in ids:
+                out["digests"][(row.artifact_id, row.digest)] = (row.id, int(row.version))
+    versions = sorted({a.version for a in arts if a.version is not None and (a.project, a.name) in names})
+    id_list = sorted(ids)
+    for start in range(0, len(id_list), 500):
+        for vstart in range(0, len(versions), 500):
+            query = sa.select(av.c.artifact_id, av.c.id, av.c.version).where(
+                av.c.artifact_id.in_(id_list[start : start + 500]),
+                av.c.version.in_(versions[vstart : vstart + 500]),
+            )
+            for row in conn.execute(query):
+                out["versions"][(row.artifact_id, int(row.version))] = (row.id, int(row.version))
+    return out
+
+
+def _present_edges(conn: Connection, rows: list[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+    e = t.edges
+    present: set[tuple[Any, ...]] = set()
+    run_ids = sorted({row[0] for row in rows})
+    for start in range(0, len(run_ids), 500):
+        query = sa.select(e.c.run_id, e.c.version_id, e.c.direction, e.c.role).where(
+            e.c.run_id.in_(run_ids[start : start + 500])
+        )
+        present.update(tuple(row) for row in conn.execute(query))
+    return present

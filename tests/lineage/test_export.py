@@ -1,0 +1,164 @@
+"""Export formats checked against their grammars and specs: DOT (tokenised and cross-checked),
+Mermaid (line grammar), PROV-JSON (PROV keys and references), OpenLineage (RunEvent schema with
+the 2-0-2 spec's required fields and formats)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from lineal import lineage
+from lineal.errors import InvalidArgument
+from lineal.lineage.export import export_graph, openlineage_events, to_prov, ulid_uuid
+from lineal.store import Store
+
+from .test_taint_impact import Pipeline, build_pipeline
+
+
+@pytest.fixture
+def graph(backend_store: Store, tmp_path: Path) -> tuple[lineage.Graph, Pipeline]:
+    pipeline = build_pipeline(backend_store, tmp_path / "work")
+    lineage.taint("churn-raw@v1", 'a "quoted" reason')
+    return lineage.subgraph("churn-features@v1", direction="both"), pipeline
+
+
+_DOT_TOKEN = re.compile(r'\s*(?:("(?:[^"\\]|\\.)*")|(->)|([{}\[\];,=])|([A-Za-z_][A-Za-z0-9_]*))')
+
+
+def dot_tokens(text: str) -> list[str]:
+    tokens, pos = [], 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        match = _DOT_TOKEN.match(text, pos)
+        assert match is not None, f"DOT does not tokenise at: {text[pos:pos + 40]!r}"
+        tokens.append(next(g for g in match.groups() if g is not None))
+        pos = match.end()
+    return tokens
+
+
+def test_dot_parses_and_matches_the_graph(graph: tuple[lineage.Graph, Pipeline]) -> None:
+    g, pipeline = graph
+    text = export_graph(g, "dot")
+    tokens = dot_tokens(text)
+    assert tokens[:3] == ["digraph", "lineage", "{"] and tokens[-1] == "}"
+    assert tokens.count("{") == tokens.count("}") == 1
+    assert tokens.count("[") == tokens.count("]") == len(g.nodes) + len(g.edges) + 1
+    declared = set(re.findall(r'^  "([0-9A-Z]{26})" \[', text, re.M))
+    edges = re.findall(r'^  "([0-9A-Z]{26})" -> "([0-9A-Z]{26})" \[label="([^"]*)"\];$', text, re.M)
+    assert declared == {n.id for n in g.nodes}
+    assert len(edges) == len(g.edges) and all(a in declared and b in declared for a, b, _ in edges)
+    assert f'"{pipeline.raw}" [label="default/churn-raw@v1", shape="box", color="red"' in text
+    assert 'fillcolor="palegreen"' in text  # live deployments
+    if shutil.which("dot"):
+        subprocess.run(["dot", "-Tsvg"], input=text, text=True, check=True, capture_output=True)
+
+
+def test_mermaid_line_grammar(graph: tuple[lineage.Graph, Pipeline]) -> None:
+    g, _ = graph
+    lines = export_graph(g, "mermaid").splitlines()
+    assert lines[0] == "flowchart LR"
+    node = re.compile(r'^  (n\d+)(\["[^"]*"\]|\(\["[^"]*"\]\)|\[\["[^"]*"\]\]|\{\{"[^"]*"\}\})$')
+    edge = re.compile(r"^  (n\d+) -->\|([^|\"]+)\| (n\d+)$")
+    declared: set[str] = set()
+    edges = 0
+    for line in lines[1:]:
+        if m := node.match(line):
+            declared.add(m.group(1))
+        elif m := edge.match(line):
+            assert m.group(1) in declared and m.group(3) in declared
+            edges += 1
+        else:
+            assert re.match(r"^  (classDef \w+ \S+|class (n\d+,?)+ \w+)$", line), line
+    assert len(declared) == len(g.nodes) and edges == len(g.edges)
+    assert any(line.startswith("  class ") and line.endswith(" live") for line in lines)
+
+
+def test_prov_json(graph: tuple[lineage.Graph, Pipeline]) -> None:
+    g, pipeline = graph
+    doc = json.loads(export_graph(g, "prov"))
+    assert set(doc) == {"prefix", "entity", "activity", "used", "wasGeneratedBy", "wasDerivedFrom"}
+    assert doc["prefix"]["lineal"] == "urn:lineal:"
+    entities, activities = set(doc["entity"]), set(doc["activity"])
+    runs = [n for n in g.nodes if n.type.value == "run"]
+    assert activities == {f"lineal:{n.id}" for n in runs}
+    assert len(entities) == len(g.nodes) - len(runs)
+    for used in doc["used"].values():
+        assert used["prov:activity"] in activities and used["prov:entity"] in entities
+    for made in doc["wasGeneratedBy"].values():
+        assert made["prov:entity"] in entities and made["prov:activity"] in activities
+    for derived in doc["wasDerivedFrom"].values():
+        assert {derived["prov:generatedEntity"], derived["prov:usedEntity"]} <= entities
+    raw = doc["entity"][f"lineal:{pipeline.raw}"]
+    assert raw["lineal:tainted"] is True and raw["prov:type"] == "lineal:artifact"
+    assert len(doc["used"]) + len(doc["wasGeneratedBy"]) + len(doc["wasDerivedFrom"]) == len(g.edges)
+    assert to_prov(g) == doc
+
+
+# The RunEvent of OpenLineage spec 2-0-2 (https://openlineage.io/spec/2-0-2/OpenLineage.json),
+# reduced to what it requires: field names, required fields, formats, facet base fields.
+_FACET = {"type": "object", "required": ["_producer", "_schemaURL"],
+          "properties": {"_producer": {"type": "string"}, "_schemaURL": {"type": "string"}}}
+_DATASET = {"type": "object", "required": ["namespace", "name"],
+            "properties": {"namespace": {"type": "string"}, "name": {"type": "string"},
+                           "facets": {"type": "object", "additionalProperties": _FACET}}}
+RUN_EVENT = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["eventTime", "producer", "schemaURL", "run", "job"],
+    "properties": {
+        "eventType": {"enum": ["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"]},
+        "eventTime": {"type": "string", "format": "date-time"},
+        "producer": {"type": "string", "format": "uri"},
+        "schemaURL": {"type": "string", "format": "uri"},
+        "run": {"type": "object", "required": ["runId"],
+                "properties": {"runId": {"type": "string", "format": "uuid"},
+                               "facets": {"type": "object", "additionalProperties": _FACET}}},
+        "job": {"type": "object", "required": ["namespace", "name"],
+                "properties": {"namespace": {"type": "string"}, "name": {"type": "string"},
+                               "facets": {"type": "object", "additionalProperties": _FACET}}},
+        "inputs": {"type": "array", "items": _DATASET},
+        "outputs": {"type": "array", "items": _DATASET},
+    },
+}
+
+
+def test_openlineage_run_events(graph: tuple[lineage.Graph, Pipeline]) -> None:
+    g, pipeline = graph
+    events = json.loads(export_graph(g, "openlineage"))
+    validator = jsonschema.Draft202012Validator(RUN_EVENT, format_checker=jsonschema.FormatChecker())
+    for event in events:
+        validator.validate(event)
+    runs = [n for n in g.nodes if n.type.value == "run"]
+    assert len(events) == 2 * len(runs)  # every run finished: START + COMPLETE
+    by_run: dict[str, list[str]] = {}
+    for event in events:
+        by_run.setdefault(event["run"]["runId"], []).append(event["eventType"])
+    assert all(kinds == ["START", "COMPLETE"] for kinds in by_run.values())
+    prepare = next(e for e in events if e["job"]["name"] == "prepare")
+    assert [d["name"] for d in prepare["inputs"]] == ["churn-raw"]
+    assert [d["name"] for d in prepare["outputs"]] == ["churn-features"]
+    assert prepare["inputs"][0]["facets"]["version"]["datasetVersion"] == "1"
+    assert prepare["inputs"][0]["facets"]["lineal"]["tainted"] is True
+    assert prepare["job"]["facets"]["jobType"]["jobType"] == "preprocess"
+    assert [e["eventTime"] for e in events] == sorted(e["eventTime"] for e in events)
+    uuid.UUID(ulid_uuid(pipeline.raw))
+    assert openlineage_events(g) == events
+
+
+def test_ulid_to_uuid_keeps_the_bits() -> None:
+    assert ulid_uuid("00000000000000000000000001") == "00000000-0000-0000-0000-000000000001"
+    assert ulid_uuid("7ZZZZZZZZZZZZZZZZZZZZZZZZZ") == "ffffffff-ffff-ffff-ffff-ffffffffffff"
+
+
+def test_unknown_format(graph: tuple[lineage.Graph, Pipeline]) -> None:
+    with pytest.raises(InvalidArgument, match="unknown export format"):
+        export_graph(graph[0], "svg")
+    assert json.loads(export_graph(graph[0], "json"))["start"] == graph[0].start.id
