@@ -35,16 +35,19 @@ _EXPORTS: dict[str, str] = {
     "Store": "lineal.store",
     "StoreError": "lineal.errors",
     "active_run": "lineal.tracking",
-    "audit": "lineal.audit",
     "artifact_path": "lineal.api",
+    "audit": "lineal.audit",
+    "datasets": "lineal.datasets",
     "deployments": "lineal.deployments",
     "download_artifact": "lineal.api",
     "get_artifact": "lineal.api",
     "get_run": "lineal.api",
+    "lineage": "lineal.lineage",
     "list_artifacts": "lineal.api",
     "list_runs": "lineal.api",
     "load_model": "lineal.models.tracking",
     "metric_history": "lineal.api",
+    "models": "lineal.models",
     "open_store": "lineal.store",
     "registry": "lineal.registry",
     "reproduce": "lineal.reproduce",
@@ -73,6 +76,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from . import audit, datasets, deployments, lineage, models, registry, reproduce
     from .api import (
         artifact_path,
         download_artifact,
@@ -83,7 +87,6 @@ if TYPE_CHECKING:
         metric_history,
         set_alias,
     )
-    from .models.tracking import load_model
     from .entities import ArtifactVersion, Edge, MetricPoint, Run, RunStatus
     from .errors import (
         AlreadyExists,
@@ -95,6 +98,7 @@ if TYPE_CHECKING:
         PermissionDenied,
         StoreError,
     )
+    from .models.tracking import load_model
     from .steps import step
     from .store import Store, open_store
     from .tracking import ActiveRun, active_run, run, start_run

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
 
 import click
 
 COMMANDS: dict[str, str] = {
     "runs": "lineal.cli.runs:runs",
     "artifacts": "lineal.cli.artifacts:artifacts",
+    "datasets": "lineal.cli.datasets:datasets",
+    "models": "lineal.cli.models:models",
     "store": "lineal.cli.store:store",
     "verify": "lineal.cli.store:verify",
     "audit": "lineal.cli.audit:audit",
@@ -26,6 +27,21 @@ COMMANDS: dict[str, str] = {
     "deploy": "lineal.cli.deploy:deploy",
     "cache": "lineal.cli.cache:cache",
     "reproduce": "lineal.cli.reproduce:reproduce",
+    "import": "lineal.cli.lineage:import_command",
+    "lineage": "lineal.cli.lineage:lineage_command",
+    "taint": "lineal.cli.lineage:taint_command",
+    "untaint": "lineal.cli.lineage:untaint_command",
+    "taints": "lineal.cli.lineage:taints_command",
+    "impact": "lineal.cli.lineage:impact_command",
+    "trained-on": "lineal.cli.questions:trained_on_command",
+    "params": "lineal.cli.questions:params_command",
+    "pipeline": "lineal.cli.questions:pipeline_command",
+    "env": "lineal.cli.questions:env_command",
+    "runs-using": "lineal.cli.questions:runs_using_command",
+    "why-failed": "lineal.cli.questions:why_failed_command",
+    "last-deployed": "lineal.cli.questions:last_deployed_command",
+    "leaderboard": "lineal.cli.questions:leaderboard_command",
+    "diff": "lineal.cli.questions:diff_command",
 }
 
 
@@ -66,12 +82,15 @@ def cli(ctx: click.Context, uri: str | None, artifacts: str | None) -> None:
     ctx.obj = {"uri": uri, "artifacts": artifacts}
 
 
-def main(argv: list[str] | None = None) -> Any:
+def main(argv: list[str] | None = None) -> int:
     """Console entry point: lineal errors exit with their code and one line, no traceback."""
     from ..errors import LinealError
 
     try:
-        return cli.main(args=argv, prog_name="lineal", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="lineal", standalone_mode=False)
+        # Without standalone mode click returns ctx.exit(code)'s code (or the command's return
+        # value): only an int is an exit status.
+        return result if isinstance(result, int) else 0
     except LinealError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)

@@ -43,7 +43,6 @@ def log_command(
     if as_json:
         click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="Audit ledger")
@@ -52,7 +51,9 @@ def log_command(
     for e in entries:
         table.add_row(str(e.seq), e.timestamp.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
                       e.actor, e.action, f"{e.entity_type}:{e.entity_id}", e.hash[:12])
-    Console().print(table)
+    from .render import console
+
+    console().print(table)
 
 
 @audit.command("verify")

@@ -1,0 +1,372 @@
+"""``lineal artifacts``: list and inspect artifact versions, download their content, and record
+a file or folder from the command line."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..errors import AlreadyExists, IntegrityError, InvalidArgument, NotFound
+from .render import (
+    byte_progress,
+    emit_json,
+    human_size,
+    local_time,
+    note_limit,
+    open_store_from_ctx,
+    parse_pairs,
+    parse_time,
+    print_fields,
+    print_table,
+    short_digest,
+    truncate,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..entities import ArtifactVersion
+    from ..store import Store
+    from ..store.base import BlobStore
+
+_CHUNK = 4 * 1024 * 1024
+
+_REF_HELP = ("REF is name, name@v3, name@latest, name@ALIAS or name@sha256:PREFIX, optionally "
+             "prefixed by PROJECT/.")
+_project_option = click.option(
+    "--project", envvar="LINEAL_PROJECT", default=None,
+    help="Project for a REF that names none [env: LINEAL_PROJECT; default: default].",
+)
+
+
+@click.group()
+def artifacts() -> None:
+    """Artifact versions: immutable, content-addressed files and folders (datasets, models,
+    environments...) with their producer and consumer runs."""
+
+
+@artifacts.command("list")
+@click.option("--project", help="Only versions in this project.")
+@click.option("--name", help="Only versions of this artifact name.")
+@click.option("--kind", help="Only versions of this kind (dataset, model, file, ...).")
+@click.option("--run", "run_id", metavar="RUN_ID",
+              help="Only versions this run produced (full id or unique prefix).")
+@click.option("--digest", metavar="sha256:PREFIX",
+              help="Only versions whose content digest starts with this.")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+              help="Only versions with this tag; repeat to require several.")
+@click.option("--since", help="Only versions created at or after this time: ISO-8601 or an age "
+              "(3d, 12h, 30m).")
+@click.option("--until", help="Only versions created before this time (same forms as --since).")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="At most this many versions, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def list_command(
+    ctx: click.Context, project: str | None, name: str | None, kind: str | None,
+    run_id: str | None, digest: str | None, tags: tuple[str, ...], since: str | None,
+    until: str | None, limit: int, as_json: bool,
+) -> None:
+    """List artifact versions, newest first: reference, kind, size, storage, digest, aliases."""
+    from .. import api
+    from .runs import find_run
+
+    tag_map = parse_pairs(tags)
+    after, before = parse_time(since, "--since"), parse_time(until, "--until")
+    if digest is not None and not digest.startswith("sha256:"):
+        raise InvalidArgument(f"--digest {digest!r} is not a digest prefix",
+                              hint="write it as sha256:3f2a9c...")
+    store = open_store_from_ctx(ctx)
+    producer = find_run(store, run_id).id if run_id else None
+    found = api.list_artifacts(
+        project=project, name=name, kind=kind, digest=digest, producer_run_id=producer,
+        tags=tag_map, created_after=after, created_before=before, limit=limit, store=store,
+    )
+    if as_json:
+        emit_json([v.to_dict() for v in found])
+        return
+    print_table(
+        None,
+        ("artifact", "kind", "size", "storage", "digest", "aliases", "created"),
+        [(v.ref + (" (tainted)" if v.tainted else ""), v.kind, human_size(v.size), v.storage,
+          short_digest(v.digest), ", ".join(v.aliases), local_time(v.created_at))
+         for v in found],
+        empty="no artifact versions match",
+    )
+    note_limit(len(found), limit, "artifact versions")
+
+
+@artifacts.command("show", epilog=_REF_HELP)
+@click.argument("ref")
+@_project_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def show_command(ctx: click.Context, ref: str, project: str | None, as_json: bool) -> None:
+    """Show one artifact version: digest, URI, size, storage, metadata, tags, aliases, the run
+    that produced it and the runs that consumed it."""
+    from .. import api
+
+    store = open_store_from_ctx(ctx)
+    version = api.get_artifact(ref, project=project, store=store)
+    producer, consumers = lineage(store, version)
+    if as_json:
+        emit_json({**version.to_dict(), "producer": producer, "consumers": consumers})
+        return
+    print_fields([
+        ("artifact", version.ref),
+        ("id", version.id),
+        ("kind", version.kind),
+        ("digest", version.digest),
+        ("uri", version.uri),
+        ("size", f"{human_size(version.size)} ({version.size} bytes)"),
+        ("storage", f"{version.storage}{', directory' if version.is_directory else ''}"),
+        ("aliases", ", ".join(version.aliases) or None),
+        ("tainted", "yes" if version.tainted else None),
+        ("created", f"{local_time(version.created_at)} by {version.created_by}"),
+        ("producer", _run_text(producer) if producer else "none (logged outside a run)"),
+    ])
+    if version.tags:
+        print_table("Tags", ("tag", "value"), sorted(version.tags.items()))
+    if version.metadata:
+        print_table("Metadata", ("key", "value"),
+                    [(k, truncate(_compact(v), 100)) for k, v in sorted(version.metadata.items())])
+    if consumers:
+        print_table("Consumed by", ("run", "name", "kind", "status", "role"),
+                    [(c["id"], c.get("name", "(missing)"), c.get("kind", ""), c.get("status", ""),
+                      c["role"]) for c in consumers])
+
+
+@artifacts.command("get", epilog=_REF_HELP)
+@click.argument("ref")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Where to write the content (default: ./NAME). An existing folder receives "
+              "it as FOLDER/NAME.")
+@click.option("--force", is_flag=True, help="Replace what is already at the destination.")
+@_project_option
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the version and the path written as JSON.")
+@click.pass_context
+def get_command(
+    ctx: click.Context, ref: str, output: Path | None, force: bool, project: str | None,
+    as_json: bool,
+) -> None:
+    """Download a version's content (a file, or a folder for directory artifacts).
+
+    The content is written beside the destination and checked against the version's digest
+    while it is copied, then renamed into place: the destination never holds partial or
+    corrupt content. Large content shows a progress bar on stderr when it is a terminal.
+    """
+    from .. import api
+
+    store = open_store_from_ctx(ctx)
+    version = api.get_artifact(ref, project=project, store=store)
+    target = _destination(version, output)
+    if (target.exists() or target.is_symlink()) and not force:
+        raise AlreadyExists(f"{target} already exists", hint="pass --force to replace it, or -o")
+    fetch(store, version, target)
+    if as_json:
+        emit_json({**version.to_dict(), "path": str(target)})
+        return
+    click.echo(f"{version.ref} ({human_size(version.size)}) -> {target}")
+
+
+@artifacts.command("log")
+@click.argument("path")
+@click.option("--name", help="Artifact name (default: the file or folder name).")
+@click.option("--kind", default="file", show_default=True,
+              help="Kind of artifact: dataset, model, file, ...")
+@click.option("--project", envvar="LINEAL_PROJECT", default="default", show_default=True,
+              help="Project to record it in [env: LINEAL_PROJECT].")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Tag the version; repeatable.")
+@click.option("--alias", "aliases", multiple=True, help="Point this alias at the version; repeatable.")
+@click.option("--reference", is_flag=True,
+              help="Record the path or URL (s3://...) with its digest, without copying the bytes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
+@click.pass_context
+def log_command(
+    ctx: click.Context, path: str, name: str | None, kind: str, project: str,
+    tags: tuple[str, ...], aliases: tuple[str, ...], reference: bool, as_json: bool,
+) -> None:
+    """Record the file or folder at PATH (or, with --reference, a path or URL) as a new
+    version of an artifact, outside any run.
+
+    Logging content identical to an existing version of the same name records nothing new and
+    prints that version.
+    """
+    from .. import artifacts as artifacts_api
+    from ..entities import datetime_to_us, default_actor, now_us
+
+    tag_map = parse_pairs(tags)
+    store = open_store_from_ctx(ctx, create=True)
+    started = now_us()
+    total = 0 if reference or "://" in path else _local_size(Path(path))
+    with byte_progress(total, "storing") as advance:
+        version = artifacts_api.log_content(
+            store, path, name=name, project=project, kind=kind, metadata=None, tags=tag_map,
+            aliases=aliases, reference=reference, producer_run_id=None, actor=default_actor(),
+            progress=advance,
+        )
+    if as_json:
+        emit_json(version.to_dict())
+        return
+    verb = "logged" if datetime_to_us(version.created_at) >= started else "already recorded as"
+    click.echo(f"{verb} {version.ref} ({short_digest(version.digest)}, "
+               f"{human_size(version.size)}, {version.storage})")
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def fetch(store: Store, version: ArtifactVersion, target: Path) -> Path:
+    """Write ``version``'s content to ``target`` atomically, replacing what is there."""
+    from ..artifacts import download
+    from ..entities import Storage
+    from ..verify import check_local_copy
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging_root = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.",
+                                             suffix=".lineal-part"))
+    except OSError as exc:
+        raise InvalidArgument(f"cannot write into {target.parent}: {exc.strerror or exc}") from exc
+    try:
+        staging = staging_root / "content"
+        with byte_progress(version.size, f"downloading {version.name}") as advance:
+            if version.storage is Storage.STORED:
+                _copy_stored(store, version, staging, advance)
+            else:
+                download(store, version, staging, progress=advance)
+                check_local_copy(version, staging)
+        _usual_permissions(staging)
+        _swap_in(staging, target, staging_root / "previous")
+    except OSError as exc:
+        raise InvalidArgument(f"cannot write {target}: {exc.strerror or exc}") from exc
+    finally:
+        shutil.rmtree(staging_root, ignore_errors=True)
+    return target
+
+
+def _swap_in(staging: Path, target: Path, aside: Path) -> None:
+    """Rename ``staging`` to ``target``. A rename cannot replace a folder, so what is at
+    ``target`` is first moved ``aside``, and moved back if the swap fails or is interrupted:
+    the user keeps either the old content or the new, never neither."""
+    if not (target.exists() or target.is_symlink()):
+        os.replace(staging, target)
+        return
+    os.replace(target, aside)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        os.replace(aside, target)
+        raise
+
+
+def _copy_stored(
+    store: Store, version: ArtifactVersion, dest: Path, advance: Callable[[int], None]
+) -> None:
+    """Copy stored content blob by blob, hashing as it streams: the progress bar moves with the
+    bytes (a whole-file copy would jump from 0 to 100%) and the check costs no second read."""
+    if not version.is_directory:
+        _copy_blob(store.blobs, version.digest, dest, advance, version.ref)
+        return
+    from ..content import read_manifest
+
+    try:
+        entries = read_manifest(store.blobs, version.digest)  # checks the manifest's own digest
+    except NotFound:
+        raise NotFound(f"{version.ref}: its directory manifest {version.digest} is missing from "
+                       f"{store.blobs.root_uri}", hint="run `lineal verify`") from None
+    except IntegrityError as error:
+        raise IntegrityError(f"{version.ref}: {error.message}", hint="run `lineal verify`") from None
+    dest.mkdir(parents=True)
+    for entry in entries:
+        target = dest / entry["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _copy_blob(store.blobs, entry["digest"], target, advance, f"{version.ref}:{entry['path']}")
+
+
+def _copy_blob(
+    blobs: BlobStore, digest: str, dest: Path, advance: Callable[[int], None], what: str
+) -> None:
+    import hashlib
+
+    sha = hashlib.sha256()
+    try:
+        with blobs.open(digest) as stream, open(dest, "wb") as out:
+            while chunk := stream.read(_CHUNK):
+                sha.update(chunk)
+                out.write(chunk)
+                advance(len(chunk))
+    except NotFound:
+        raise NotFound(f"{what}: its blob {digest} is missing from {blobs.root_uri}",
+                       hint="run `lineal verify`") from None
+    actual = "sha256:" + sha.hexdigest()
+    if actual != digest:
+        raise IntegrityError(f"{what}: the stored content is corrupt: got {actual}, recorded "
+                             f"{digest}", hint="run `lineal verify`")
+
+
+def _usual_permissions(path: Path) -> None:
+    # Blob stores write through private temporary files (mode 0600); a downloaded file should
+    # have the permissions any new file of the user gets.
+    umask = os.umask(0)
+    os.umask(umask)
+    mode = 0o666 & ~umask
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    for file in files:
+        os.chmod(file, mode)
+
+
+def _destination(version: ArtifactVersion, output: Path | None) -> Path:
+    if output is None:
+        return Path.cwd() / version.name
+    output = output.expanduser()
+    return (output / version.name if output.is_dir() else output).absolute()
+
+
+def _local_size(path: Path) -> int:
+    try:
+        if path.is_file():
+            return path.stat().st_size
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    except OSError:
+        return 0  # only sizes the progress bar; log_content reports the real problem
+
+
+def lineage(
+    store: Store, version: ArtifactVersion
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The run that produced ``version`` and the runs that consumed it (with their role), in
+    brief; a run that no longer exists is marked ``missing``."""
+    producer = _run_brief(store, version.producer_run_id) if version.producer_run_id else None
+    consumers = []
+    for edge in store.metadata.list_edges(version_id=version.id):
+        if str(edge.direction) == "input":
+            consumers.append({**_run_brief(store, edge.run_id), "role": edge.role})
+    return producer, consumers
+
+
+def _run_brief(store: Store, run_id: str) -> dict[str, Any]:
+    try:
+        run = store.metadata.get_run(run_id)
+    except NotFound:
+        return {"id": run_id, "missing": True}
+    return {"id": run.id, "name": run.name, "kind": run.kind, "status": str(run.status),
+            "started_at": run.started_at}
+
+
+def _run_text(brief: dict[str, Any]) -> str:
+    if brief.get("missing"):
+        return f"{brief['id']} (missing)"
+    return f"{brief['id']} {brief['name']} ({brief['kind']}, {brief['status']})"
+
+
+def _compact(value: Any) -> str:
+    import json
+
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)

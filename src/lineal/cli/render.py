@@ -1,0 +1,277 @@
+"""What every core command shares: opening the store named by the global options, parsing times
+and ``KEY=VALUE`` pairs, and rendering (rich tables for people, ``--json`` for scripts).
+
+Times: tables show local time (``2024-05-01 14:03:12``); JSON carries ISO-8601 in UTC. Progress
+bars go to stderr and only when it is a terminal, so stdout stays clean for pipes and ``--json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..errors import InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..store import Store
+
+#: Content at least this large gets a progress bar (on a terminal).
+PROGRESS_MIN_BYTES = 8 * 1024 * 1024
+
+_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+# -- the store -----------------------------------------------------------------------------------
+def open_store_from_ctx(ctx: click.Context, *, create: bool = False) -> Store:
+    """The store named by ``--uri``/``--artifacts`` (or ``LINEAL_URI``/``LINEAL_ARTIFACTS``).
+
+    Commands that only read pass ``create=False``: a local store that does not exist is then
+    reported as NotFound instead of being created empty, so a mistyped ``--uri`` is noticed.
+    """
+    from ..store import open_store, resolve_location
+
+    obj = ctx.find_root().obj or {}
+    uri, artifacts = obj.get("uri"), obj.get("artifacts")
+    if not create:
+        location = resolve_location(uri, artifacts)
+        db_file = sqlite_file(location.database_url)
+        if db_file is not None and not db_file.exists():
+            raise NotFound(
+                f"no lineal store at {location.display}",
+                hint="record a run or log an artifact first, or point --uri / LINEAL_URI at a store",
+            )
+    return open_store(uri, artifacts)
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL; None for in-memory or server databases."""
+    if not database_url.startswith("sqlite:"):
+        return None
+    path = database_url.removeprefix("sqlite:///")
+    if not path or path == ":memory:" or path == database_url:
+        return None
+    return Path(path)
+
+
+# -- parsing -------------------------------------------------------------------------------------
+def parse_time(text: str | None, option: str = "--since") -> datetime | None:
+    """``3d``, ``12h``, ``30m``, ``45s``, ``2w`` (that long ago) or an ISO-8601 date/time (naive
+    means local time) as an aware UTC datetime."""
+    if text is None:
+        return None
+    if match := _RELATIVE.match(text):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+        return datetime.now(UTC) - timedelta(seconds=seconds)
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidArgument(
+            f"{option} {text!r} is not a time",
+            hint="use an ISO-8601 date or time (2024-05-01, 2024-05-01T14:00) or an age (3d, 12h, 30m)",
+        ) from None
+    if value.tzinfo is None:
+        value = value.astimezone()  # naive means local time, as people type it
+    return value.astimezone(UTC)
+
+
+def parse_pairs(pairs: Iterable[str], what: str = "tag") -> dict[str, str]:
+    """``("k=v", ...)`` as a dict; InvalidArgument naming the bad pair otherwise."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidArgument(f"bad {what} {pair!r}", hint="use KEY=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+# -- formatting ----------------------------------------------------------------------------------
+def local_time(value: datetime | None) -> str:
+    """A time for a table: local, to the second."""
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """A time for JSON: ISO-8601 in UTC."""
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def human_size(size: int | None) -> str:
+    """``1536`` -> ``1.5 KiB``."""
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # unreachable; keeps type checkers content
+
+
+def human_duration(seconds: float | None) -> str:
+    """``3725.2`` -> ``1h 2m 5s``; sub-second durations keep milliseconds."""
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(round(seconds))
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{n}{u}" for n, u in parts if n]
+    return " ".join(shown[:2])
+
+
+def number(value: Any) -> str:
+    """A metric or param value, short: 4 significant digits for floats."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def short_digest(digest: str, length: int = 12) -> str:
+    """``sha256:3f2a9c...`` cut to ``length`` hex digits, still usable as a ``@sha256:`` ref."""
+    algo, _, hexpart = digest.partition(":")
+    return f"{algo}:{hexpart[:length]}" if hexpart else digest[:length]
+
+
+def truncate(text: str, width: int = 80) -> str:
+    """``text`` cut to ``width`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def metric_summary(metrics: dict[str, float], shown: int = 4) -> str:
+    """``acc=0.93 loss=0.21 (+3)``: the first ``shown`` metrics by name, and how many more."""
+    keys = sorted(metrics)
+    text = " ".join(f"{k}={number(metrics[k])}" for k in keys[:shown])
+    if len(keys) > shown:
+        text += f" (+{len(keys) - shown})"
+    return text
+
+
+# -- output --------------------------------------------------------------------------------------
+def json_ready(value: Any) -> Any:
+    """``value`` with datetimes as ISO-8601 UTC and NaN/infinity as null (strict JSON)."""
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
+
+
+def emit_json(value: Any) -> None:
+    """Print ``value`` as indented JSON on stdout."""
+    click.echo(json.dumps(json_ready(value), indent=2, default=str, allow_nan=False))
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console; when output goes to a pipe or file it is 200 columns wide (or
+    ``$COLUMNS``) rather than rich's 80, so table rows are not wrapped mid-id."""
+    from rich.console import Console
+
+    out = Console(stderr=stderr, highlight=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = 200
+    return out
+
+
+def print_table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    empty: str = "",
+    no_wrap: Sequence[str] = ("id", "started", "created", "run"),
+) -> None:
+    """A rich table on stdout; ``empty`` is printed instead when there are no rows. Columns
+    named in ``no_wrap`` (ids, times) are never broken across lines."""
+    from rich.table import Table
+
+    materialised = list(rows)
+    if not materialised and empty:
+        click.echo(empty)
+        return
+    from rich import box
+    from rich.text import Text
+
+    # Light borders: on an 80-column terminal every character counts.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column in no_wrap)
+    for row in materialised:
+        # Text, not markup: a value such as "[red]" or "a[0]" must print as it is.
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
+    out = console()
+    if title:
+        # Printed above rather than as the table's title, which rich wraps to the table's
+        # width: a two-column table would break "Metrics (latest)" over two lines.
+        out.print()
+        out.print(Text(title, style="bold"))
+    out.print(table)
+
+
+def note_limit(shown: int, limit: int, what: str) -> None:
+    """On stderr, when a listing stopped at ``--limit``: there may be more than the table shows."""
+    if shown >= limit:
+        sys.stdout.flush()  # after the table, not in the middle of it, on a shared terminal
+        click.echo(f"(the {limit} newest {what}; there may be more: --limit N)", err=True)
+
+
+def print_fields(fields: Sequence[tuple[str, Any]]) -> None:
+    """``label: value`` lines with aligned labels; None values are skipped."""
+    shown = [(label, value) for label, value in fields if value is not None and value != ""]
+    width = max((len(label) for label, _ in shown), default=0)
+    for label, value in shown:
+        click.echo(f"{label + ':':<{width + 1}} {value}")
+
+
+@contextlib.contextmanager
+def byte_progress(
+    total: int, description: str, *, out: Console | None = None
+) -> Iterator[Callable[[int], None]]:
+    """A callback advancing a progress bar over ``total`` bytes.
+
+    The bar is drawn on stderr, only on a terminal and only for at least
+    ``PROGRESS_MIN_BYTES``; otherwise the callback does nothing. ``out`` overrides the console
+    (tests pass one that records).
+    """
+    target = out or console(stderr=True)
+    if total < PROGRESS_MIN_BYTES or not target.is_terminal:
+        yield lambda _n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+               TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=target, transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n: progress.advance(task, n)

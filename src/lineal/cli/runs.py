@@ -1,0 +1,331 @@
+"""``lineal runs``: list runs and show everything about one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..entities import us_to_datetime
+from ..errors import InvalidArgument, NotFound
+from .render import (
+    emit_json,
+    human_duration,
+    human_size,
+    local_time,
+    metric_summary,
+    note_limit,
+    number,
+    open_store_from_ctx,
+    parse_pairs,
+    parse_time,
+    print_fields,
+    print_table,
+    short_digest,
+    truncate,
+)
+
+if TYPE_CHECKING:
+    from ..entities import ArtifactVersion, Edge, Run
+    from ..store import Store
+
+#: A run id prefix shorter than this is too likely to match many runs to be worth a lookup.
+MIN_PREFIX = 6
+
+
+@click.group()
+def runs() -> None:
+    """Runs: executions of a step (ingest, train, evaluate...) with their params, metrics,
+    inputs, outputs, code and environment."""
+
+
+@runs.command("list")
+@click.option("--project", help="Only runs of this project.")
+@click.option("--name", help="Only runs with this name.")
+@click.option("--kind", help="Only runs of this kind (train, evaluate, ...).")
+@click.option("--status", type=click.Choice(["running", "finished", "failed", "killed"]),
+              help="Only runs in this state.")
+@click.option("--experiment", help="Only runs of this experiment.")
+@click.option("--parent", "parent_id", metavar="RUN_ID",
+              help="Only the step runs of this pipeline run (full id or unique prefix).")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+              help="Only runs with this tag; repeat to require several.")
+@click.option("--since", help="Only runs started at or after this time: ISO-8601 "
+              "(2024-05-01, 2024-05-01T14:00) or an age (3d, 12h, 30m).")
+@click.option("--until", help="Only runs started before this time (same forms as --since).")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="At most this many runs, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def list_command(
+    ctx: click.Context, project: str | None, name: str | None, kind: str | None,
+    status: str | None, experiment: str | None, parent_id: str | None, tags: tuple[str, ...],
+    since: str | None, until: str | None, limit: int, as_json: bool,
+) -> None:
+    """List runs, newest first: id, name, kind, status, start, duration and key metrics."""
+    from .. import api
+
+    # Parse every option before opening the store: bad input fails fast and touches nothing.
+    tag_map = parse_pairs(tags)
+    after, before = parse_time(since, "--since"), parse_time(until, "--until")
+    store = open_store_from_ctx(ctx)
+    parent = find_run(store, parent_id).id if parent_id else None
+    found = api.list_runs(
+        project=project, name=name, kind=kind, status=status, experiment=experiment,
+        parent_id=parent, tags=tag_map, started_after=after, started_before=before,
+        limit=limit, store=store,
+    )
+    if as_json:
+        emit_json([run_dict(run) for run in found])
+        return
+    print_table(
+        None,
+        ("id", "name", "kind", "status", "started", "duration", "metrics"),
+        [(run.id, run.name, run.kind, run.status, local_time(run.started_at),
+          human_duration(run.duration_s), metric_summary(run.metrics)) for run in found],
+        empty="no runs match",
+    )
+    note_limit(len(found), limit, "runs")
+
+
+@runs.command("show")
+@click.argument("run_id")
+@click.option("--metric", "metric_keys", multiple=True, metavar="KEY",
+              help="Also show every point logged for this metric (step, time, value); "
+              "repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def show_command(
+    ctx: click.Context, run_id: str, metric_keys: tuple[str, ...], as_json: bool
+) -> None:
+    """Show one run: params, metrics, tags, parent and children, inputs and outputs, the
+    captured code and environment, and the error of a failed run.
+
+    RUN_ID is the full id or a unique prefix of at least 6 characters.
+    """
+    store = open_store_from_ctx(ctx)
+    run = find_run(store, run_id)
+    for key in metric_keys:
+        if key not in run.metrics:
+            raise NotFound(f"run {run.id} has no metric {key!r}",
+                           hint=f"its metrics: {', '.join(sorted(run.metrics)) or 'none'}")
+    details = _details(store, run)
+    details["history"] = {
+        key: [{"step": p.step, "timestamp": us_to_datetime(p.timestamp_us), "value": p.value}
+              for p in store.metadata.metric_history(run.id, key)]
+        for key in metric_keys
+    }
+    if as_json:
+        emit_json(details)
+        return
+    _print_details(run, details)
+    for key, points in details["history"].items():
+        print_table(f"History of {key}", ("step", "time", "value"),
+                    [(p["step"], local_time(p["timestamp"]), number(p["value"])) for p in points])
+
+
+# -- lookups -------------------------------------------------------------------------------------
+def find_run(store: Store, text: str) -> Run:
+    """The run with id ``text``, or the one run whose id starts with it (at least
+    ``MIN_PREFIX`` characters); NotFound or InvalidArgument (ambiguous) otherwise."""
+    text = text.strip()
+    try:
+        return store.metadata.get_run(text)
+    except NotFound:
+        if len(text) < MIN_PREFIX:
+            raise
+    matches = _ids_with_prefix(store, text.upper())  # ULIDs are upper-case Crockford base32
+    if not matches:
+        raise NotFound(f"no run with id or id prefix {text!r}",
+                       hint="list runs with `lineal runs list`")
+    if len(matches) > 1:
+        raise InvalidArgument(f"run id prefix {text!r} is ambiguous: it matches "
+                              f"{', '.join(matches)}", hint="give more characters")
+    return store.metadata.get_run(matches[0])
+
+
+def _ids_with_prefix(store: Store, prefix: str) -> list[str]:
+    # The MetadataStore contract has no prefix lookup; the SQL store can answer it from the
+    # primary key index. Other stores get exact ids only.
+    from ..store.sql import SqlMetadataStore
+
+    if not isinstance(store.metadata, SqlMetadataStore):
+        return []
+    import sqlalchemy as sa
+
+    from ..store.sql import tables as t
+
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = sa.select(t.runs.c.id).where(t.runs.c.id.like(escaped + "%", escape="\\")).limit(5)
+    with store.metadata.db.read() as conn:
+        return sorted(row[0] for row in conn.execute(query))
+
+
+# -- assembling ----------------------------------------------------------------------------------
+def run_dict(run: Run) -> dict[str, Any]:
+    """A run as JSON: the entity's fields plus its duration in seconds."""
+    return {**run.to_dict(), "duration_s": run.duration_s}
+
+
+def _brief(run: Run) -> dict[str, Any]:
+    return {"id": run.id, "name": run.name, "kind": run.kind, "status": str(run.status),
+            "started_at": run.started_at, "duration_s": run.duration_s}
+
+
+def _artifact_ref(edge: Edge, version: ArtifactVersion | None) -> dict[str, Any]:
+    if version is None:  # a dangling edge: `lineal verify` reports it; show what is known
+        return {"role": edge.role, "id": edge.artifact_id, "ref": None}
+    return {"role": edge.role, "ref": version.ref, "id": version.id, "kind": version.kind,
+            "digest": version.digest, "size": version.size, "storage": str(version.storage),
+            "producer_run_id": version.producer_run_id}
+
+
+def _details(store: Store, run: Run) -> dict[str, Any]:
+    from .. import api
+
+    parent = None
+    if run.parent_id:
+        try:
+            parent = _brief(store.metadata.get_run(run.parent_id))
+        except NotFound:
+            parent = {"id": run.parent_id, "missing": True}
+    children = [_brief(c) for c in api.list_runs(parent_id=run.id, limit=1000, store=store)]
+    inputs: list[dict[str, Any]] = []
+    outputs: list[dict[str, Any]] = []
+    captured: dict[str, tuple[ArtifactVersion, dict[str, Any]]] = {}
+    for edge in store.metadata.list_edges(run_id=run.id):
+        try:
+            version: ArtifactVersion | None = store.metadata.get_artifact_version(edge.artifact_id)
+        except NotFound:
+            version = None
+        entry = _artifact_ref(edge, version)
+        (inputs if str(edge.direction) == "input" else outputs).append(entry)
+        if version is not None and str(edge.direction) == "input" and version.kind in (
+            "code", "environment"
+        ):
+            captured[version.kind] = (version, dict(version.metadata))
+    return {
+        "run": run_dict(run),
+        "parent": parent,
+        "children": children,
+        "inputs": inputs,
+        "outputs": outputs,
+        "code": _code(captured.get("code")),
+        "environment": _environment(captured.get("environment"), run.tags),
+    }
+
+
+def _code(found: tuple[ArtifactVersion, dict[str, Any]] | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    version, body = found
+    return {"ref": version.ref, "git": body.get("git"), "entry_point": body.get("entry_point")}
+
+
+def _environment(
+    found: tuple[ArtifactVersion, dict[str, Any]] | None, tags: dict[str, str]
+) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    version, body = found
+    packages = body.get("packages")
+    frameworks = {k.removeprefix("lineal.framework."): v for k, v in sorted(tags.items())
+                  if k.startswith("lineal.framework.")}
+    return {
+        "ref": version.ref,
+        "python": body.get("python"),
+        "os": body.get("os"),
+        "container": body.get("container"),
+        "conda": body.get("conda"),
+        "hardware": body.get("hardware"),
+        "packages": len(packages) if isinstance(packages, dict) else None,
+        "frameworks": frameworks,
+    }
+
+
+# -- text rendering ------------------------------------------------------------------------------
+def _print_details(run: Run, details: dict[str, Any]) -> None:
+    parent = details["parent"]
+    parent_text = None
+    if parent:
+        parent_text = (f"{parent['id']} (missing)" if parent.get("missing")
+                       else f"{parent['id']} {parent['name']} ({parent['status']})")
+    print_fields([
+        ("run", f"{run.id}  {run.name}"),
+        ("project", run.project),
+        ("kind", run.kind),
+        ("status", str(run.status)),
+        ("started", local_time(run.started_at)),
+        ("ended", local_time(run.ended_at) if run.ended_at else None),
+        ("duration", human_duration(run.duration_s) if run.ended_at else None),
+        ("experiment", run.experiment),
+        ("parent", parent_text),
+        ("created by", run.created_by),
+        ("cache key", run.cache_key),
+        ("reused from", run.cached_from),
+    ])
+    if run.params:
+        print_table("Params", ("param", "value"),
+                    [(k, truncate(repr(v) if isinstance(v, str) else str(v)))
+                     for k, v in sorted(run.params.items())])
+    if run.metrics:
+        print_table("Metrics (latest)", ("metric", "value"),
+                    [(k, number(v)) for k, v in sorted(run.metrics.items())])
+    if run.tags:
+        # The user's tags first; lineal's own (lineal.*) after them.
+        ordered = sorted(run.tags.items(), key=lambda kv: (kv[0].startswith("lineal."), kv[0]))
+        print_table("Tags", ("tag", "value"), [(k, truncate(v)) for k, v in ordered])
+    for title, edges in (("Inputs", details["inputs"]), ("Outputs", details["outputs"])):
+        if edges:
+            print_table(title, ("role", "artifact", "kind", "size", "digest"), [
+                (e["role"], e["ref"] or f"{e['id']} (missing)", e.get("kind", ""),
+                 human_size(e.get("size")), short_digest(e["digest"]) if e.get("digest") else "")
+                for e in edges
+            ])
+    if details["children"]:
+        print_table("Child runs", ("id", "name", "kind", "status", "duration"), [
+            (c["id"], c["name"], c["kind"], c["status"], human_duration(c["duration_s"]))
+            for c in details["children"]
+        ])
+    _print_capture(details["code"], details["environment"])
+    if run.error is not None:
+        click.echo(f"\nError: {run.error.type}: {run.error.message}")
+        if run.error.traceback:
+            click.echo(run.error.traceback.rstrip())
+
+
+def _print_capture(code: dict[str, Any] | None, environment: dict[str, Any] | None) -> None:
+    fields: list[tuple[str, Any]] = []
+    if code is not None:
+        git = code.get("git") or {}
+        if git.get("commit"):
+            state = "dirty" if git.get("dirty") else "clean"
+            branch = f" on {git['branch']}" if git.get("branch") else " (detached)"
+            fields.append(("git", f"{git['commit'][:12]}{branch}, {state}"))
+        else:
+            fields.append(("git", "not a git checkout"))
+        entry = code.get("entry_point") or {}
+        if entry:
+            fields.append(("entry point", " ".join(str(entry[k]) for k in ("kind", "path")
+                                                   if entry.get(k))))
+    if environment is not None:
+        py = environment.get("python") or {}
+        if py:
+            fields.append(("python", f"{py.get('version', '?')} ({py.get('implementation', '?')})"))
+        system = environment.get("os") or {}
+        if system:
+            parts = [system.get("system"), system.get("release"), system.get("machine")]
+            text = " ".join(str(p) for p in parts if p)
+            if system.get("distribution"):
+                text += f" ({system['distribution']})"
+            fields.append(("os", text))
+        container = environment.get("container") or {}
+        fields.append(("container", container.get("image") or container.get("runtime") or "none"))
+        if environment.get("packages") is not None:
+            fields.append(("packages", str(environment["packages"])))
+        frameworks = environment.get("frameworks") or {}
+        if frameworks:
+            fields.append(("frameworks", ", ".join(f"{k} {v}" for k, v in frameworks.items())))
+    if fields:
+        click.echo("\nCode and environment")
+        print_fields(fields)

@@ -1,0 +1,226 @@
+"""``lineal store`` (info, upgrade) and ``lineal verify``: the store itself rather than what is
+in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..errors import IntegrityError, NotFound
+from .render import (
+    byte_progress,
+    emit_json,
+    human_size,
+    open_store_from_ctx,
+    print_fields,
+    print_table,
+    sqlite_file,
+)
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+_SHOWN_PROBLEMS = 100
+
+
+@click.group()
+def store() -> None:
+    """The store: where lineal keeps metadata and bytes, and its database schema."""
+
+
+@store.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def info_command(ctx: click.Context, as_json: bool) -> None:
+    """Show the store's location, backend, schema revision, database size, row counts, blob
+    store, and (for local blob folders) the number and total size of blobs."""
+    opened = open_store_from_ctx(ctx)
+    info = store_info(opened)
+    if as_json:
+        emit_json(info)
+        return
+    database = info["database_file"]
+    blobs = info["blobs"]
+    schema = info["schema_revision"]
+    print_fields([
+        ("location", info["location"]),
+        ("backend", info["backend"]),
+        ("database", info["database_url"]),
+        ("schema", f"{schema} (latest)" if schema == info["schema_head"]
+         else f"{schema}; this lineal expects {info['schema_head']}"),
+        ("database file", None if database is None else
+         f"{human_size(database['bytes'])} + {human_size(database['wal_bytes'])} write-ahead log"),
+        ("database size", None if database is not None or info["database_bytes"] is None
+         else human_size(info["database_bytes"])),
+        ("blob store", info["blob_store"]),
+        ("blobs", None if blobs is None else f"{blobs['count']} ({human_size(blobs['bytes'])})"),
+    ])
+    print_table("Rows", ("table", "rows"), sorted(info["counts"].items()))
+
+
+def store_info(opened: Store) -> dict[str, Any]:
+    """Everything ``lineal store info`` prints, as a dict."""
+    from ..store.blobs.local import LocalBlobStore
+    from ..store.sql.store import SCHEMA_REVISION
+    from ..verify import list_blobs
+
+    meta = opened.metadata.info()
+    blobs = None
+    if isinstance(opened.blobs, LocalBlobStore):
+        # Listing an object store means paging through every key: only done by `lineal verify`.
+        sizes = list_blobs(opened)
+        blobs = {"count": len(sizes), "bytes": sum(sizes.values())}
+    database = None
+    database_bytes = None
+    db_file = sqlite_file(getattr(opened.metadata, "url", ""))
+    if db_file is not None and db_file.exists():
+        wal = Path(str(db_file) + "-wal")
+        database = {"path": str(db_file), "bytes": db_file.stat().st_size,
+                    "wal_bytes": wal.stat().st_size if wal.exists() else 0}
+        database_bytes = database["bytes"] + database["wal_bytes"]
+    else:
+        database_bytes = server_database_bytes(opened)
+    return {
+        "location": opened.location,
+        "backend": meta.get("backend"),
+        "database_url": meta.get("url"),
+        "schema_revision": meta.get("schema_revision"),
+        "schema_head": SCHEMA_REVISION,
+        "counts": meta.get("counts", {}),
+        "database_file": database,
+        "database_bytes": database_bytes,
+        "blob_store": opened.blobs.root_uri,
+        "blobs": blobs,
+    }
+
+
+def server_database_bytes(opened: Store) -> int | None:
+    """Data plus index bytes of a PostgreSQL or MySQL/MariaDB database as the server reports
+    them (MySQL's figures are estimates); None for other stores or when the server will not
+    say."""
+    from ..store.sql import SqlMetadataStore
+
+    if not isinstance(opened.metadata, SqlMetadataStore):
+        return None
+    import sqlalchemy as sa
+
+    queries = {
+        "postgresql": "SELECT pg_database_size(current_database())",
+        "mysql": "SELECT SUM(data_length + index_length) FROM information_schema.tables "
+                 "WHERE table_schema = DATABASE()",
+    }
+    dialect = opened.metadata.db.dialect
+    query = queries.get("mysql" if dialect == "mariadb" else dialect)
+    if query is None:
+        return None
+    try:
+        with opened.metadata.db.read() as conn:
+            value = conn.execute(sa.text(query)).scalar()
+    except sa.exc.SQLAlchemyError:  # a role without the privilege: the size is optional
+        return None
+    return None if value is None else int(value)
+
+
+@store.command("upgrade")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the database URL and the schema before and after as JSON.")
+@click.pass_context
+def upgrade_command(ctx: click.Context, as_json: bool) -> None:
+    """Migrate the metadata database at --uri to the schema this lineal needs.
+
+    SQLite stores upgrade themselves when opened; a PostgreSQL or MySQL database shared by a
+    team is upgraded only by this command, once every client has been updated.
+    """
+    obj = ctx.find_root().obj or {}
+    before, after, url = upgrade_database(obj.get("uri"))
+    if as_json:
+        emit_json({"url": url, "before": before, "after": after, "upgraded": before != after})
+    elif before == after:
+        click.echo(f"{url}: already at schema {after} (the latest)")
+    else:
+        origin = f"schema {before}" if before else "an empty database"
+        click.echo(f"{url}: upgraded from {origin} to schema {after}")
+
+
+def upgrade_database(uri: str | None) -> tuple[str | None, str | None, str]:
+    """Upgrade the metadata database named by ``uri``; returns ``(before, after, safe_url)``.
+
+    Raises SchemaOutdated if the database is newer than this lineal, NotFound for a local
+    store that does not exist (nothing is created).
+    """
+    from ..store import resolve_location
+    from ..store.sql.store import SqlMetadataStore
+
+    # Only the database matters here; a placeholder artifact root keeps resolve_location from
+    # insisting on LINEAL_ARTIFACTS for PostgreSQL/MySQL, where it would be irrelevant.
+    location = resolve_location(uri, "unused://")
+    db_file = sqlite_file(location.database_url)
+    if db_file is not None and not db_file.exists():
+        raise NotFound(f"no lineal store at {location.display}", hint="check --uri")
+    before = current_revision(location.database_url)
+    metadata = SqlMetadataStore(location.database_url, auto_upgrade=True)
+    try:
+        return before, metadata.schema_revision(), metadata.safe_url
+    finally:
+        metadata.close()
+
+
+def current_revision(database_url: str) -> str | None:
+    """The schema revision recorded in a database, without changing anything; None if it has
+    no lineal schema yet."""
+    import sqlalchemy as sa
+
+    from ..store.sql.database import Database
+
+    db = Database(database_url)
+    try:
+        with db.read() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            value = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            return None if value is None else str(value)
+    finally:
+        db.dispose()
+
+
+@click.command("verify")
+@click.option("--no-blobs", is_flag=True,
+              help="Check that blobs exist and have the recorded sizes, without re-hashing them.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def verify(ctx: click.Context, no_blobs: bool, as_json: bool) -> None:
+    """Check stored content against the metadata; exit non-zero if anything is wrong.
+
+    Re-hashes every blob; checks that every stored artifact version has its blob (for folders:
+    the manifest and every file it names) with the recorded size; and that edges, parents,
+    producers and aliases point at runs and versions that exist. The audit ledger is checked by
+    `lineal audit verify`.
+    """
+    from ..verify import list_blobs, verify_store
+
+    opened = open_store_from_ctx(ctx)
+    inventory = list_blobs(opened)
+    total = 0 if no_blobs else sum(inventory.values())
+    with byte_progress(total, "verifying") as advance:
+        report = verify_store(opened, check_blobs=not no_blobs, progress=advance,
+                              inventory=inventory)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        for problem in report.problems[:_SHOWN_PROBLEMS]:
+            click.echo(str(problem))
+        if len(report.problems) > _SHOWN_PROBLEMS:
+            click.echo(f"... and {len(report.problems) - _SHOWN_PROBLEMS} more (--json lists all)")
+        blob_text = (f"{report.blobs} blobs re-hashed ({human_size(report.blob_bytes)})"
+                     if report.blobs_checked else f"{len(inventory)} blobs listed, not re-hashed")
+        status = "OK" if report.ok else f"FAILED, {len(report.problems)} problems"
+        click.echo(
+            f"{status}: {report.versions} artifact versions ({report.stored_versions} stored, "
+            f"{report.reference_versions} by reference), {blob_text}, "
+            f"{report.unreferenced_blobs} unused; {report.runs} runs, {report.edges} edges, "
+            f"{report.references} references checked"
+        )
+    if not report.ok:
+        raise IntegrityError(f"store verification failed: {len(report.problems)} problems")

@@ -1,0 +1,57 @@
+"""``lineal --help`` and ``lineal runs list`` start fast: no heavy import before it is needed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .conftest import World
+
+HEAVY = ("pandas", "numpy", "torch", "pyarrow", "polars", "sklearn", "sqlalchemy", "alembic",
+         "rich", "fsspec", "boto3", "psycopg", "pymysql")
+PROBE = """
+import json, sys
+from lineal.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)
+"""
+
+
+def imported(*args: str, env: dict[str, str] | None = None) -> set[str]:
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True,
+                          env=env, check=True)
+    return set(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
+def test_help_imports_nothing_heavy() -> None:
+    # Every group is loaded (to list its summary), so this also holds every command module to
+    # keeping its heavy imports inside functions.
+    for args in ((["--help"]), ["runs", "--help"], ["artifacts", "list", "--help"]):
+        heavy = imported(*args) & set(HEAVY)
+        assert not heavy, f"lineal {' '.join(args)} imported {sorted(heavy)}"
+
+
+def test_runs_list_imports_no_data_or_ml_library(world: World) -> None:
+    import os
+
+    env = {**os.environ, "LINEAL_URI": world.uri}
+    heavy = imported("runs", "list", env=env) & {"pandas", "numpy", "torch", "pyarrow",
+                                                  "polars", "sklearn"}
+    assert not heavy, f"lineal runs list imported {sorted(heavy)}"
+
+
+def test_help_wall_time() -> None:
+    """Generous bound (the machine is shared); the import test above is the precise guard."""
+    lineal = Path(sys.executable).parent / "lineal"
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run([str(lineal), "--help"], capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    assert sorted(times)[1] < 1.5, times
