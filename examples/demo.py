@@ -9,6 +9,11 @@ one pipeline run:
     train x2   logistic regression and random forest   -> models  cancer-logreg, cancer-forest
     evaluate   scores both on the held-out rows        -> metrics on the evaluate run
 
+Then the registry: the best model becomes cancer-classifier v1, goes staging -> approved ->
+production and is deployed as cancer-api in prod; a retrain with other hyperparameters becomes
+v2 and replaces it; v2 is rolled back. The demo prints that deployment timeline. Last, one
+experiment fails (a bad hyperparameter), so `lineal why-failed` has something to explain.
+
 Run it with `make demo` (or `python examples/demo.py [--store PATH]`), then explore with the
 commands it prints. Running it twice records new runs but no new artifact versions for unchanged
 data: content addressing dedupes them.
@@ -17,6 +22,7 @@ data: content addressing dedupes them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -34,17 +40,15 @@ def ingest(workdir: Path) -> lineal.ArtifactVersion:
 
     with lineal.run("ingest", kind="ingest", params={"source": "sklearn.load_breast_cancer"}) as run:
         frame = load_breast_cancer(as_frame=True).frame
-        raw = workdir / "cancer-raw.csv"
-        frame.to_csv(raw, index=False)
         run.log_metrics({"rows": len(frame), "columns": frame.shape[1]})
-        return log_dataset(run, frame, raw, "cancer-raw", context="raw")
+        return run.log_dataset(frame, name="cancer-raw", context="raw", targets="target",
+                               source="sklearn.datasets.load_breast_cancer")
 
 
 def validate(raw_ref: str, workdir: Path) -> dict[str, Any]:
-    import pandas as pd
 
     with lineal.run("validate", kind="validate") as run:
-        frame = pd.read_csv(run.use_artifact(raw_ref, role="raw_data"))
+        frame = read_dataset(run, raw_ref, "raw")
         report = {
             "rows": int(len(frame)),
             "null_cells": int(frame.isna().sum().sum()),
@@ -62,12 +66,11 @@ def validate(raw_ref: str, workdir: Path) -> dict[str, Any]:
 
 
 def features(raw_ref: str, workdir: Path, test_size: float = 0.25, seed: int = 7) -> tuple[str, str]:
-    import pandas as pd
     from sklearn.model_selection import train_test_split
 
     params = {"test_size": test_size, "seed": seed, "drop": ["worst fractal dimension"]}
     with lineal.run("features", kind="preprocess", params=params) as run:
-        frame = pd.read_csv(run.use_artifact(raw_ref, role="raw_data"))
+        frame = read_dataset(run, raw_ref, "raw")
         frame = frame.drop(columns=params["drop"]).drop_duplicates()
         # Log-scale the area columns: heavy right tails hurt the linear model.
         for column in [c for c in frame.columns if "area" in c]:
@@ -77,23 +80,21 @@ def features(raw_ref: str, workdir: Path, test_size: float = 0.25, seed: int = 7
         )
         out = {}
         for split, part in (("train", train), ("test", test)):
-            path = workdir / f"cancer-features-{split}.csv"
-            part.to_csv(path, index=False)
-            version = log_dataset(run, part, path, f"cancer-features-{split}", context=split)
+            version = run.log_dataset(part.reset_index(drop=True), name=f"cancer-features-{split}",
+                                      context=split, targets="target")
             out[split] = version.ref
         run.log_metrics({"train_rows": len(train), "test_rows": len(test)})
         return out["train"], out["test"]
 
 
 def train(variant: str, params: dict[str, Any], train_ref: str, workdir: Path) -> str:
-    import pandas as pd
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     with lineal.run(f"train-{variant}", kind="train", params=params) as run:
-        frame = pd.read_csv(run.use_artifact(train_ref, role="train_data"))
+        frame = read_dataset(run, train_ref, "training")
         x, y = frame.drop(columns="target"), frame["target"]
         if variant == "logreg":
             model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, **params))
@@ -106,12 +107,11 @@ def train(variant: str, params: dict[str, Any], train_ref: str, workdir: Path) -
 
 
 def evaluate(model_refs: dict[str, str], test_ref: str) -> dict[str, dict[str, float]]:
-    import pandas as pd
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
     scores: dict[str, dict[str, float]] = {}
     with lineal.run("evaluate", kind="evaluate") as run:
-        frame = pd.read_csv(run.use_artifact(test_ref, role="test_data"))
+        frame = read_dataset(run, test_ref, "test")
         x, y = frame.drop(columns="target"), frame["target"]
         for variant, ref in model_refs.items():
             model = load_model(run, ref)
@@ -127,15 +127,10 @@ def evaluate(model_refs: dict[str, str], test_ref: str) -> dict[str, dict[str, f
 
 
 # -- dataset and model logging ----------------------------------------------------------------------
-def log_dataset(run: lineal.ActiveRun, frame: Any, path: Path, name: str, context: str) -> lineal.ArtifactVersion:
-    """The raw file is the artifact; its schema and shape go in the metadata."""
-    schema = {column: str(dtype) for column, dtype in frame.dtypes.items()}
-    return run.log_artifact(
-        path,
-        name=name,
-        kind="dataset",
-        metadata={"context": context, "rows": len(frame), "columns": len(schema), "schema": schema},
-    )
+def read_dataset(run: lineal.ActiveRun, ref: str, context: str) -> Any:
+    """Record the dataset version as this run's input and read it (digest-checked) as pandas."""
+    version = run.use_dataset(ref, context=context)
+    return lineal.datasets.load_dataset(version).to_pandas()
 
 
 def log_model(run: lineal.ActiveRun, model: Any, name: str, example: Any, workdir: Path) -> lineal.ArtifactVersion:
@@ -149,35 +144,99 @@ def load_model(run: lineal.ActiveRun, ref: str) -> Any:
 
 
 # -- the pipeline ---------------------------------------------------------------------------------
+def pipeline_run(name: str, variants: dict[str, dict[str, Any]], workdir: Path) -> dict[str, Any]:
+    """One pipeline run: every step nested under it. Returns the model refs and their scores."""
+    with lineal.run(name, kind="pipeline", experiment="demo") as pipeline:
+        raw = ingest(workdir)
+        validate(raw.ref, workdir)
+        train_ref, test_ref = features(raw.ref, workdir)
+        models = {v: train(v, p, train_ref, workdir) for v, p in variants.items()}
+        scores = evaluate(models, test_ref)
+        best = max(scores, key=lambda v: scores[v]["roc_auc"])
+        pipeline.set_tags({"best_model": models[best]})
+    return {"run": pipeline, "models": models, "scores": scores, "best": best, "train": train_ref}
+
+
+# -- the registry and deployments -------------------------------------------------------------------
+MODEL = "cancer-classifier"
+SERVICE = {"name": "cancer-api", "environment": "prod", "target": "https://ml.example.com/cancer"}
+
+
+def register(artifact_ref: str, description: str) -> Any:
+    """The next version of MODEL for this model artifact (or the version that already links it,
+    so running the demo twice does not register the same bytes twice)."""
+    from lineal import registry
+
+    artifact = lineal.get_artifact(artifact_ref)
+    try:
+        for version in registry.list_versions(MODEL):
+            if version.artifact_version_id == artifact.id:
+                return version
+    except lineal.errors.NotFound:
+        pass
+    version = registry.register_model(MODEL, artifact_ref, description=description)
+    # Production needs a recorded approval from now on; `prod` can only move by admins.
+    registry.set_policy(MODEL, require_approval_for_production=True)
+    return version
+
+
+def release(version: Any, approver_comment: str, config: dict[str, Any]) -> Any:
+    """staging -> approval -> production (archiving the previous one) -> alias -> deployment."""
+    from lineal import deployments, registry
+
+    if str(version.stage) != "production":
+        registry.transition_stage(version.ref, "staging", comment="candidate from the demo")
+        registry.approve(version.ref, comment=approver_comment)
+        registry.transition_stage(version.ref, "production", archive_others=True)
+    registry.set_alias(version.ref, "champion")
+    return deployments.record_deployment(version.ref, **SERVICE, config=config)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", help="store folder or URL (default: LINEAL_URI or .lineal/)")
     args = parser.parse_args(argv)
     if args.store:
         os.environ["LINEAL_URI"] = args.store
-    variants = {"logreg": {"C": 0.5}, "forest": {"n_estimators": 200, "max_depth": 6}}
     with tempfile.TemporaryDirectory(prefix="lineal-demo-") as tmp:
         workdir = Path(tmp)
-        with lineal.run("cancer-pipeline", kind="pipeline", experiment="demo") as pipeline:
-            raw = ingest(workdir)
-            validate(raw.ref, workdir)
-            train_ref, test_ref = features(raw.ref, workdir)
-            models = {v: train(v, p, train_ref, workdir) for v, p in variants.items()}
-            scores = evaluate(models, test_ref)
-            best = max(scores, key=lambda v: scores[v]["roc_auc"])
-            pipeline.set_tags({"best_model": models[best]})
-    print_summary(pipeline, models, scores, best)
+        first = pipeline_run(
+            "cancer-pipeline",
+            {"logreg": {"C": 0.5}, "forest": {"n_estimators": 200, "max_depth": 6}},
+            workdir,
+        )
+        v1 = register(first["models"][first["best"]], "best of the first pipeline run")
+        release(v1, "beats the baseline on held-out rows", {"replicas": 2})
+        # A week later: a retrain with other hyperparameters, released the same way ...
+        second = pipeline_run(
+            "cancer-pipeline",
+            {"logreg": {"C": 0.1}, "forest": {"n_estimators": 50, "max_depth": 3}},
+            workdir,
+        )
+        v2 = register(second["models"][second["best"]], "retrained with stronger regularisation")
+        release(v2, "same data, smaller model", {"replicas": 3})
+        # ... which misbehaves in production: roll back to what v2 replaced.
+        from lineal import deployments
+
+        deployments.rollback(SERVICE["name"], SERVICE["environment"],
+                             comment="v2 answers too slowly under load")
+        # An experiment that fails: the run is kept, marked failed, with its traceback.
+        with contextlib.suppress(ValueError):
+            train("logreg", {"C": -1.0}, second["train"], workdir)
+    print_summary(first, second)
     return 0
 
 
-def print_summary(pipeline: lineal.ActiveRun, models: dict[str, str], scores: dict[str, Any], best: str) -> None:
+def print_summary(first: dict[str, Any], second: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from lineal import deployments
+
     console = Console()
-    store = pipeline.store
-    console.print(f"\n[bold]lineal demo recorded into[/bold] {store.location}\n")
-    table = Table(title="Runs of this pipeline")
+    pipeline = first["run"]
+    console.print(f"\n[bold]lineal demo recorded into[/bold] {pipeline.store.location}\n")
+    table = Table(title="Runs of the first pipeline")
     for column in ("run", "kind", "status", "id"):
         table.add_column(column)
     table.add_row(pipeline.name, "pipeline", "finished", pipeline.id)
@@ -185,19 +244,44 @@ def print_summary(pipeline: lineal.ActiveRun, models: dict[str, str], scores: di
         table.add_row(f"  {child.name}", child.kind, str(child.status), child.id)
     console.print(table)
     table = Table(title="Model scores on held-out rows")
-    for column in ("model", "accuracy", "f1", "roc_auc"):
+    for column in ("pipeline run", "model", "accuracy", "f1", "roc_auc"):
         table.add_column(column)
-    for variant, ref in models.items():
-        mark = " (best)" if variant == best else ""
-        table.add_row(ref + mark, *(str(scores[variant][k]) for k in ("accuracy", "f1", "roc_auc")))
+    for result in (first, second):
+        for variant, ref in result["models"].items():
+            mark = " (best)" if variant == result["best"] else ""
+            scores = result["scores"][variant]
+            table.add_row(result["run"].id[-8:], ref + mark,
+                          *(str(scores[k]) for k in ("accuracy", "f1", "roc_auc")))
     console.print(table)
+    table = Table(title=f"Deployments of {MODEL}: {SERVICE['name']} in {SERVICE['environment']}")
+    for column in ("started (UTC)", "version", "status", "ended", "note"):
+        table.add_column(column)
+    records = deployments.timeline(MODEL)
+    by_id = {d.id: d for d in records}
+    for d in records:
+        ended = d.ended_at.strftime("%H:%M:%S") if d.ended_at else "-"
+        if d.restores_id in by_id:
+            note = f"rollback to v{by_id[d.restores_id].model_version}"
+        elif d.replaces_id in by_id:
+            note = f"replaces v{by_id[d.replaces_id].model_version}"
+        else:
+            note = "first release"
+        table.add_row(d.started_at.strftime("%Y-%m-%d %H:%M:%S"), f"v{d.model_version}",
+                      str(d.status), ended, note)
+    console.print(table)
+    best = first["models"][first["best"]]
     console.print("\n[bold]Explore what was recorded:[/bold]")
     for command in (
         "lineal runs list",
         f"lineal runs show {pipeline.id}",
         "lineal artifacts list",
-        f"lineal artifacts show {models[best]}",
-        "lineal store info",
+        f"lineal artifacts show {best}",
+        f"lineal registry show {MODEL}",
+        f"lineal deploy timeline {MODEL}",
+        f"lineal trained-on {MODEL}@v1",
+        "lineal why-failed train-logreg",
+        f"lineal impact {first['train']}",
+        "lineal deploy current --env prod",
         "lineal verify",
     ):
         console.print(f"  .venv/bin/{command}")

@@ -32,3 +32,25 @@ def test_demo_records_the_whole_pipeline(tmp_path: Path) -> None:
     kinds = {v.kind for v in lineal.list_artifacts(store=store, limit=1000)}
     assert {"dataset", "model", "report", "environment", "code"} <= kinds
     assert lineal.audit.verify(store=store).ok
+    # Datasets carry their fingerprint, schema and profile; features were made from raw.
+    raw = lineal.get_artifact("cancer-raw@v1", store=store)
+    assert raw.metadata["dataset"]["digest"].startswith("sha256:")
+    described = lineal.datasets.get_description("cancer-features-train@v1", store=store)
+    assert "target" in [c.name for c in described.schema]
+
+    # The registry part: v1 released, v2 replaced it, the rollback put v1 back live.
+    from lineal import deployments, registry
+
+    versions = registry.list_versions("cancer-classifier", store=store)
+    assert sorted(v.version for v in versions) == [1, 2]
+    timeline = deployments.timeline("cancer-classifier", store=store)
+    assert [(d.model_version, str(d.status)) for d in timeline] == [
+        (1, "replaced"), (2, "rolled_back"), (1, "live")
+    ]
+    assert timeline[-1].restores_id == timeline[0].id
+    live = deployments.current("prod", store=store)
+    assert [d.model_version for d in live] == [1]
+    assert all(a.decision == "approved" for v in versions for a in v.approvals)
+    failed = lineal.list_runs(status="failed", store=store)
+    assert [r.name for r in failed] == ["train-logreg"]
+    assert failed[0].error is not None and "C" in failed[0].error.message

@@ -205,3 +205,36 @@ def test_missing_model_file_is_named(tmp_path: Path, round_trip: dict[str, Any])
     (tmp_path / "m" / "model.skops").unlink()
     with pytest.raises(ModelFormatError, match="model.skops is missing"):
         load_model(tmp_path / "m")
+
+
+def test_skops_bytes_are_the_same_for_the_same_model_in_any_process(tmp_path: Path) -> None:
+    """Same model, same bytes: the store dedupes it and a reproduced run can match its digest."""
+    import hashlib
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from sklearn.datasets import load_iris\n"
+        "from sklearn.ensemble import RandomForestClassifier\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from sklearn.pipeline import make_pipeline\n"
+        "from sklearn.preprocessing import StandardScaler\n"
+        "from lineal.models import save_model, load_model\n"
+        "x, y = load_iris(return_X_y=True)\n"
+        "model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x, y)\n"
+        "save_model(model, sys.argv[1] + '/logreg')\n"
+        "save_model(RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y),"
+        " sys.argv[1] + '/forest')\n"
+        "assert (load_model(sys.argv[1] + '/logreg').predict(x) == model.predict(x)).all()\n"
+    )
+    digests = []
+    for attempt in ("a", "b"):
+        folder = tmp_path / attempt
+        folder.mkdir()
+        subprocess.run([sys.executable, "-c", script, str(folder)], check=True)
+        digests.append({
+            name: hashlib.sha256((folder / name / "model.skops").read_bytes()).hexdigest()
+            for name in ("logreg", "forest")
+        })
+    assert digests[0] == digests[1]

@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 
 import lineal
-from lineal.errors import IntegrityError, InvalidArgument, UnsupportedModelError, UntrustedModelError
+from lineal.errors import (
+    IntegrityError,
+    InvalidArgument,
+    UnsupportedModelError,
+    UntrustedModelError,
+)
 from lineal.store import Store
 
 

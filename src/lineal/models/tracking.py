@@ -96,7 +96,7 @@ def resolve_model(ref: str | ArtifactVersion, store: Store, project: str | None 
         except ImportError:
             resolve_model_ref = None  # type: ignore[assignment]
         if resolve_model_ref is not None:
-            version = resolve_model_ref(ref, store=store)[1]
+            version = resolve_model_ref(ref, project=project, store=store)[1]
         if version is None:
             version = store.metadata.resolve(parse_ref(ref, project))
     if version.kind != "model":

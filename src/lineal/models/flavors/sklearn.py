@@ -57,6 +57,7 @@ def save(
         if fmt == "skops":
             skops_io = require("skops.io", flavor=NAME, install=INSTALL)
             skops_io.dump(model, target)
+            canonical_skops(target)
             extra["skops_version"] = require("skops", flavor=NAME, install=INSTALL).__version__
         elif fmt == "joblib":
             require("joblib", flavor=NAME, install=INSTALL).dump(model, target)
@@ -78,6 +79,52 @@ def save(
         pickle_based=fmt in PICKLE_FORMATS,
         extra=extra,
     )
+
+
+def canonical_skops(path: Path) -> None:
+    """Rewrite a skops file so that the same model always gives the same bytes.
+
+    skops names array members and ``__id__`` fields after ``id()`` of the objects and stamps
+    members with the current time, so every save of one model differs: no dedup, and a
+    reproduced run could never match its recorded digest. Ids are renumbered in schema order
+    (consistently, so shared references stay shared) and timestamps fixed; the loader only
+    uses ids to match references within the file.
+    """
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        schema = json.loads(archive.read("schema.json"))
+        members = {name: archive.read(name) for name in archive.namelist() if name != "schema.json"}
+    ids: dict[int, int] = {}
+    files: dict[str, str] = {}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "__id__" and isinstance(value, int):
+                    value = ids.setdefault(value, len(ids) + 1)
+                elif key == "file" and isinstance(value, str) and value in members:
+                    value = files.setdefault(value, f"{len(files)}{Path(value).suffix}")
+                else:
+                    value = walk(value)
+                out[key] = value
+            return out
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    schema = walk(schema)
+    if set(files) != set(members):  # a member the schema does not name: leave the file alone
+        return
+    tmp = path.with_name(path.name + ".canonical")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+        for old, new in sorted(files.items(), key=lambda item: item[1]):
+            archive.writestr(zipfile.ZipInfo(new, date_time=(1980, 1, 1, 0, 0, 0)), members[old])
+        text = json.dumps(schema, indent=2).encode()
+        archive.writestr(zipfile.ZipInfo("schema.json", date_time=(1980, 1, 1, 0, 0, 0)), text)
+    tmp.replace(path)
 
 
 def load(folder: Path, saved: SavedModel, *, trust: bool, options: dict[str, Any]) -> Any:
