@@ -43,6 +43,7 @@ from common import (  # noqa: E402  (the bench folder is not a package)
     progress,
     run_worker,
     scratch_dir,
+    spread,
     sync_disks,
     timed,
 )
@@ -59,6 +60,18 @@ FULL = {
     "sqlite_rows": 100_000,  # (e)
     "imports": 10,  # (d)
     "repeat": 5,
+}
+TINY = {  # tests/bench: checks that the harness runs, in a few seconds
+    "points": 500,
+    "mlflow_loop_points": 20,
+    "mlflow_async_points": 20,
+    "runs": 5,
+    "mlflow_runs": 5,
+    "capture_runs": 1,
+    "artifact_bytes": 1 << 20,
+    "sqlite_rows": 500,
+    "imports": 1,
+    "repeat": 1,
 }
 QUICK = {
     "points": 10_000,
@@ -297,16 +310,19 @@ def worker_main(argv: list[str]) -> None:
 # Orchestration: runs in any interpreter; spawns the workers and builds the report.
 # ============================================================================================
 class Bench:
-    def __init__(self, python: str, sizes: dict[str, int], repeat: int) -> None:
+    def __init__(self, python: str, sizes: dict[str, int], repeat: int, peers: bool = True) -> None:
         self.python = python
+        self.peers = peers  # False: lineal alone (and the physical references), no MLflow
         self.sizes = sizes
         self.repeat = repeat
         self.raw: dict[str, Any] = {}
+        self.loads: list[float] = []  # 1-minute load average before each measurement
 
     def worker(self, case: str, tool: str, n: int = 0, source: Path | None = None) -> dict[str, Any]:
         """One measurement in a fresh process on a fresh scratch folder, with no dirty pages
         left from the previous one."""
         sync_disks()
+        self.loads.append(os.getloadavg()[0])
         with scratch_dir(f"{case}-{tool}-") as folder:
             args = ["worker", case, "--tool", tool, "--n", str(n), "--dir", str(folder)]
             if source is not None:
@@ -324,6 +340,8 @@ class Bench:
             "mlflow-batch": s["points"],
             "mlflow-async": s["mlflow_async_points"],
         }
+        if not self.peers:
+            counts = {"lineal": counts["lineal"]}
         progress(f"(a) metric points: {counts}")
         samples = collect(list(counts), self.repeat, lambda t: self.worker("metrics", t, counts[t]))
         self.raw["metrics"] = samples
@@ -336,19 +354,19 @@ class Bench:
         }
         table = Table(
             f"(a) {s['points']:,} metric points in one run",
-            ["tool", "points timed", "median time", "points/s", "lineal ÷ tool",
+            ["tool", "points timed", "median time (min–max)", "points/s", "lineal ÷ tool",
              f"time for {s['points']:,} points"],
         )
         for tool, count in counts.items():
-            seconds = median_of(samples[tool], "seconds")
             full = s["points"] / rates[tool]
             table.rows.append([
-                labels[tool], f"{count:,}", fmt_seconds(seconds), fmt_rate(rates[tool], "points"),
+                labels[tool], f"{count:,}", spread(samples[tool], "seconds"),
+                fmt_rate(rates[tool], "points"),
                 "1" if tool == "lineal" else f"{rates['lineal'] / rates[tool]:,.1f}x",
                 fmt_seconds(full) + ("" if count == s["points"] else " (extrapolated)"),
             ])
         for tool in ("mlflow-loop", "mlflow-async"):
-            if counts[tool] < s["points"]:
+            if tool in counts and counts[tool] < s["points"]:
                 table.notes.append(
                     f"{labels[tool]} was timed on {counts[tool]:,} points only (the full count "
                     f"would take about {fmt_seconds(s['points'] / rates[tool])} per repeat); its "
@@ -360,6 +378,8 @@ class Bench:
     def runs(self) -> tuple[Table, dict[str, float]]:
         s = self.sizes
         counts = {"lineal": s["runs"], "mlflow": s["mlflow_runs"], "lineal-capture": s["capture_runs"]}
+        if not self.peers:
+            del counts["mlflow"]
         progress(f"(b) runs: {counts}")
         samples = collect(list(counts), self.repeat, lambda t: self.worker("runs", t, counts[t]))
         self.raw["runs"] = samples
@@ -371,20 +391,20 @@ class Bench:
         }
         table = Table(
             f"(b) {s['runs']:,} runs, each with 20 params and 5 metrics",
-            ["tool", "runs timed", "median time", "runs/s", "ms per run", "lineal ÷ tool",
+            ["tool", "runs timed", "median time (min–max)", "runs/s", "ms per run", "lineal ÷ tool",
              f"time for {s['runs']:,} runs"],
         )
         for tool, count in counts.items():
-            seconds = median_of(samples[tool], "seconds")
             table.rows.append([
-                labels[tool], f"{count:,}", fmt_seconds(seconds), fmt_rate(rates[tool], "runs"),
+                labels[tool], f"{count:,}", spread(samples[tool], "seconds"),
+                fmt_rate(rates[tool], "runs"),
                 f"{1000 / rates[tool]:.2f}",
                 "1" if tool == "lineal" else f"{rates['lineal'] / rates[tool]:,.1f}x",
                 fmt_seconds(s["runs"] / rates[tool])
                 + ("" if count == s["runs"] else " (extrapolated)"),
             ])
         for tool in ("mlflow", "lineal-capture"):
-            if counts[tool] < s["runs"]:
+            if tool in counts and counts[tool] < s["runs"]:
                 table.notes.append(
                     f"{labels[tool]} was timed on {counts[tool]:,} runs and extrapolated."
                 )
@@ -405,13 +425,15 @@ class Bench:
                 for _ in range(size // (16 << 20) or 1):
                     out.write(os.urandom(min(size, 16 << 20)))
             tools = ["lineal", "mlflow", "cp", "cp+sync", "sha256sum", "hashlib"]
+            if not self.peers:
+                tools.remove("mlflow")
             samples = collect(tools, self.repeat, lambda t: self._artifact_one(t, source))
         self.raw["artifact"] = samples
         secs = {t: median_of(samples[t], "first_seconds") for t in tools}
         mib = size / (1 << 20)
         first = Table(
             f"(c) logging a {fmt_bytes(size)} file (page cache warm)",
-            ["what", "median time", "MiB/s", "% of cp", "% of cp + fsync"],
+            ["what", "median time (min–max)", "MiB/s", "% of cp", "% of cp + fsync"],
         )
         labels = {
             "lineal": "lineal `run.log_artifact` (hash + copy + fsync)",
@@ -423,12 +445,12 @@ class Bench:
         }
         for tool in tools:
             first.rows.append([
-                labels[tool], fmt_seconds(secs[tool]), f"{mib / secs[tool]:,.0f}",
+                labels[tool], spread(samples[tool], "first_seconds"), f"{mib / secs[tool]:,.0f}",
                 f"{100 * secs['cp'] / secs[tool]:.0f}%", f"{100 * secs['cp+sync'] / secs[tool]:.0f}%",
             ])
         again = Table(
             "(c) logging the same file again, unchanged, from a new run",
-            ["what", "median time", "new bytes in the store", "of which artifact bytes",
+            ["what", "median time (min–max)", "new bytes in the store", "of which artifact bytes",
              "time ÷ hashing (hashlib)"],
         )
         rows = [
@@ -440,6 +462,8 @@ class Bench:
         hashing = secs["hashlib"]
         relog: dict[str, Any] = {}
         for label, tool, key in rows:
+            if tool not in samples:
+                continue
             seconds = median_of(samples[tool], f"{key}_seconds")
             new_bytes = max(int(s[f"{key}_new_bytes"]) for s in samples[tool])
             blob_key = f"{key}_new_blob_bytes"
@@ -448,7 +472,7 @@ class Bench:
                 if blob_key in samples[tool][0] else "0 B (blob already present)"
             )
             relog[f"{tool}-{key}"] = {"seconds": seconds, "new_bytes": new_bytes}
-            again.rows.append([label, fmt_seconds(seconds), fmt_bytes(new_bytes), blob_bytes,
+            again.rows.append([label, spread(samples[tool], f"{key}_seconds"), fmt_bytes(new_bytes), blob_bytes,
                                f"{seconds / hashing:.2f}"])
         again.notes.append(
             "New bytes are the growth of the store folders (allocated blocks, as `du` counts "
@@ -464,6 +488,7 @@ class Bench:
 
     def _artifact_one(self, tool: str, source: Path) -> dict[str, Any]:
         _warm(source)
+        self.loads.append(os.getloadavg()[0])
         if tool in ("lineal", "mlflow"):
             return self.worker("artifact", tool, source=source)
         if tool == "hashlib":
@@ -490,6 +515,8 @@ class Bench:
             "lineal.tracking": "import lineal.tracking",
             "mlflow": "import mlflow",
         }
+        if not self.peers:
+            del statements["mlflow"]
         progress(f"(d) imports, {count} fresh interpreters each")
         samples = collect(list(statements), count, lambda t: self._import_one(statements[t], t))
         self.raw["imports"] = samples
@@ -581,17 +608,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--cases", default="a,b,c,d,e", help="comma-separated subset of a-e")
 
     args = arguments(__doc__.splitlines()[0], argv, configure)
-    sizes = dict(QUICK if args.quick else FULL)
+    sizes = dict(TINY if args.tiny else QUICK if args.quick else FULL)
     repeat = args.repeat or sizes["repeat"]
     if args.repeat:
         sizes["imports"] = max(sizes["imports"], args.repeat)
     cases = set(args.cases.split(","))
-    bench = Bench(args.python, sizes, repeat)
+    bench = Bench(args.python, sizes, repeat, peers=not args.lineal_only)
     report = Report(
         name="tracking",
         title="Core tracking: lineal vs MLflow",
         method=METHOD,
-        quick=args.quick,
+        quick=args.quick or args.tiny,
         repeat=repeat,
     )
     targets: list[Target] = []
@@ -616,9 +643,10 @@ def main(argv: list[str] | None = None) -> int:
     if "b" in cases:
         table, rates = bench.runs()
         tables["b"] = [table]
-        factor = rates["lineal"] / rates["mlflow"]
-        targets.append(Target("(b) lineal records runs ≥ 20x as fast as MLflow",
-                              f"{factor:.1f}x", factor >= 20))
+        if "mlflow" in rates:
+            factor = rates["lineal"] / rates["mlflow"]
+            targets.append(Target("(b) lineal records runs ≥ 20x as fast as MLflow",
+                                  f"{factor:.1f}x", factor >= 20))
     if "c" in cases:
         tables["c"], c = bench.artifact()
         secs = c["secs"]
@@ -629,10 +657,11 @@ def main(argv: list[str] | None = None) -> int:
             share >= 0.70,
         ))
         same = c["lineal-again"]
+        peer = c.get("mlflow-again")
         targets.append(Target(
             "(c) unchanged re-log stores no new artifact bytes",
-            f"{fmt_bytes(same['new_bytes'])} total store growth (metadata only); MLflow "
-            f"{fmt_bytes(c['mlflow-again']['new_bytes'])}",
+            f"{fmt_bytes(same['new_bytes'])} total store growth (metadata only)"
+            + (f"; MLflow {fmt_bytes(peer['new_bytes'])}" if peer else ""),
             same["new_bytes"] < (1 << 20),
         ))
         targets.append(Target(
@@ -646,6 +675,13 @@ def main(argv: list[str] | None = None) -> int:
         tables["d"] = [table]
         targets.append(Target("(d) `import lineal` < 150 ms", fmt_seconds(net["lineal"]),
                               net["lineal"] < 0.150))
+    if bench.loads:
+        report.notes.append(
+            f"The machine is shared: the 1-minute load average before each measurement was "
+            f"{median(bench.loads):.1f} (median), {max(bench.loads):.1f} (max) on "
+            f"{os.cpu_count()} cores, so other work ran alongside; hence medians, and the "
+            f"min–max ranges shown."
+        )
     report.tables = [table for case in "abcde" for table in tables.get(case, [])]
     report.targets = sorted(targets, key=lambda target: target.goal)
     report.raw = bench.raw
@@ -660,7 +696,11 @@ def main(argv: list[str] | None = None) -> int:
 def _versions(python: str) -> dict[str, str]:
     script = (
         "import importlib.metadata as m, json\n"
-        "print(json.dumps({n: m.version(n) for n in ('lineal', 'mlflow', 'SQLAlchemy')}))"
+        "out = {}\n"
+        "for n in ('lineal', 'mlflow', 'SQLAlchemy'):\n"
+        "    try: out[n] = m.version(n)\n"
+        "    except m.PackageNotFoundError: pass\n"
+        "print(json.dumps(out))"
     )
     done = subprocess.run([python, "-c", script], capture_output=True, text=True, check=True)
     return dict(json.loads(done.stdout))

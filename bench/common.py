@@ -4,7 +4,8 @@ disk usage, the machine description, and the JSON report that ``bench/run.py`` r
 The contract of a benchmark script ``bench/bench_<name>.py`` (``run.py`` finds it by that name):
 
 - it runs standalone: ``python bench/bench_<name>.py --json out.json [--quick] [--repeat N]
-  [--python PATH]`` (use :func:`arguments` to get exactly these options);
+  [--python PATH] [--tiny] [--lineal-only]`` (use :func:`arguments` to get exactly these
+  options); ``--tiny --lineal-only`` is what ``tests/bench`` runs, in seconds, with no peer;
 - it times each tool in a fresh subprocess of ``--python`` (the bench virtualenv, where lineal
   and its peers are installed side by side; :func:`run_worker`), alternating the tools within
   each repeat, and reports medians;
@@ -56,6 +57,7 @@ __all__ = [
     "ratio",
     "run_worker",
     "scratch_dir",
+    "spread",
     "sync_disks",
     "timed",
 ]
@@ -72,6 +74,10 @@ def arguments(
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--json", type=Path, required=True, help="write the report here")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument("--tiny", action="store_true",
+                        help="the tiniest sizes, for tests/bench (checks the harness, measures nothing)")
+    parser.add_argument("--lineal-only", action="store_true",
+                        help="measure lineal alone (no peer needs to be installed)")
     parser.add_argument("--repeat", type=int, default=None, help="repeats per measurement")
     parser.add_argument(
         "--python", default=None, help="interpreter for the workers (default: the bench venv's)"
@@ -81,7 +87,8 @@ def arguments(
     args = parser.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    args.python = args.python or str(bench_python())
+    # Absolute (not resolved: a virtualenv's python is a symlink), as workers run in other folders.
+    args.python = os.path.abspath(args.python) if args.python else str(bench_python())
     return args
 
 
@@ -114,6 +121,14 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
+def spread(samples: Sequence[dict[str, Any]], key: str) -> str:
+    """``median (min–max)`` of one timing, formatted: the range shows how noisy it was."""
+    values = [float(s[key]) for s in samples]
+    if len(values) == 1:
+        return fmt_seconds(values[0])
+    return f"{fmt_seconds(median(values))} ({fmt_seconds(min(values))}–{fmt_seconds(max(values))})"
+
+
 def ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
@@ -126,21 +141,24 @@ def run_worker(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 3600,
+    stream: bool = False,
 ) -> dict[str, Any]:
     """Run ``python script args...`` in a fresh process and return the JSON object it printed
-    as its last line of stdout; raise ``RuntimeError`` with the tail of stderr if it failed."""
+    as its last line of stdout; raise ``RuntimeError`` with the tail of stderr if it failed.
+    ``stream``: let the worker's progress (stderr) through as it comes, for long workers."""
     command = [python, str(script), *args]
     completed = subprocess.run(
         command,
         cwd=cwd,
         env={**os.environ, **(env or {})},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=None if stream else subprocess.PIPE,
         text=True,
         timeout=timeout,
     )
     lines = completed.stdout.strip().splitlines()
     if completed.returncode != 0 or not lines:
-        tail = "\n".join(completed.stderr.strip().splitlines()[-25:])
+        tail = "\n".join((completed.stderr or "(above)").strip().splitlines()[-25:])
         raise RuntimeError(f"worker failed ({completed.returncode}): {' '.join(command)}\n{tail}")
     result: dict[str, Any] = json.loads(lines[-1])
     return result
@@ -313,6 +331,15 @@ def machine(python: str, packages: Sequence[str] = ("lineal", "mlflow", "sqlalch
     device = Path(df[-1].split()[0]).name if len(df) > 1 else ""
     if device.startswith("vd"):
         disk += " (virtio block device of a virtual machine)"
+    base = device.rstrip("0123456789")
+    if base.startswith("nvme"):
+        base = device.split("p")[0]
+    rotational = _read(f"/sys/block/{base}/queue/rotational").strip()
+    if rotational in ("0", "1"):
+        # What the kernel is told; a virtio disk reports whatever its host chose, so say so.
+        disk += f", the kernel reports it {'rotational' if rotational == '1' else 'non-rotational'}"
+        if device.startswith("vd"):
+            disk += " (as virtio disks often do; the backing storage is not visible)"
     os_name = next(
         (line.split("=", 1)[1].strip('"') for line in _read("/etc/os-release").splitlines()
          if line.startswith("PRETTY_NAME=")),

@@ -42,8 +42,8 @@ SECTION = re.compile(r"<!-- section:(?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- /sec
 DEFAULT_HEADER = """\
 # lineal benchmarks
 
-Written by `make bench` (`bench/run.py`); see `bench/README.md` for how to run them and what
-each one measures. Everything below the marker is regenerated on each run.
+Written by `make bench` (`bench/run.py`); each `bench/bench_*.py` says in its docstring what
+it measures. Everything below the marker is regenerated on each run.
 """
 
 
@@ -70,9 +70,18 @@ def ensure_bench_venv() -> Path:
     progress(f"installing the peers from {REQUIREMENTS.relative_to(REPO)} and lineal (editable)")
     pip = [str(python), "-m", "pip", "install", "-q"]
     subprocess.run([*pip, "-r", str(REQUIREMENTS)], check=True)
-    subprocess.run([*pip, "-e", str(REPO)], check=True)
+    # lineal with its data extra: the datasets benchmark needs pyarrow and numpy.
+    subprocess.run([*pip, "-e", f"{REPO}[data]"], check=True)
     STAMP.write_text(wanted + "\n")
     return python
+
+
+def options_of(python: Path, script: Path) -> set[str]:
+    """The long options a script's ``--help`` lists: scripts written before the contract in
+    ``bench/common.py`` may lack some, and are then run without them."""
+    done = subprocess.run([str(python), str(script), "--help"], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    return set(re.findall(r"--[a-z][\w-]*", done.stdout))
 
 
 def run_benchmark(
@@ -83,10 +92,17 @@ def run_benchmark(
     out = SCRATCH / f"{name}{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
-    command = [str(python), str(script), "--json", str(out), "--python", str(python)]
+    options = options_of(python, script)
+    if args.quick and "--quick" not in options:
+        progress(f"{name}: skipped, {script.name} has no --quick option")
+        return (f"## {name}\n\nSkipped in this `--quick` run: `{script.name}` has no `--quick` "
+                "option, and its full sizes are no smoke test.\n"), True
+    command = [str(python), str(script), "--json", str(out)]
+    if "--python" in options:
+        command += ["--python", str(python)]
     if args.quick:
         command.append("--quick")
-    if args.repeat:
+    if args.repeat and "--repeat" in options:
         command += ["--repeat", str(args.repeat)]
     progress(f"{name}: {' '.join(command[1:])}")
     started = time.monotonic()
@@ -101,8 +117,15 @@ def run_benchmark(
                 f"(its progress and error are on stderr of `bench/run.py --only {name}`).\n\n"
                 + (f"```\n{tail}\n```\n" if tail else ""))
         return text, False
-    report: dict[str, Any] = json.loads(out.read_text())
+    report: Any = json.loads(out.read_text())
     progress(f"{name}: done in {elapsed:.0f} s")
+    if not (isinstance(report, dict) and "tables" in report):
+        # Not a common.Report: the script printed its own Markdown on stdout.
+        summary = (script.read_text().split('"""')[1].strip().splitlines() or [name])[0]
+        raw = out.relative_to(REPO)
+        return (f"## {name}: {summary}\n\n{stamp} with `{' '.join(command[1:]).replace(str(REPO) + '/', '')}`; "
+                f"the script's own report follows (raw numbers: `{raw}`).\n\n"
+                f"{done.stdout.strip()}\n"), True
     section = render_section(report)
     title, _, rest = section.partition("\n")
     return f"{title}\n\n{stamp}. {rest.lstrip()}", True
