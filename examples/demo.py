@@ -220,6 +220,13 @@ def main(argv: list[str] | None = None) -> int:
 
         deployments.rollback(SERVICE["name"], SERVICE["environment"],
                              comment="v2 answers too slowly under load")
+        # The registry follows: v1 is production and champion again, v2 archived (a rollback of the
+        # deployment does not move stages by itself: the registry records decisions).
+        from lineal import registry
+
+        registry.transition_stage(v1.ref, "production", archive_others=True,
+                                  comment="rolled back: v2 answers too slowly under load")
+        registry.set_alias(v1.ref, "champion")
         # An experiment that fails: the run is kept, marked failed, with its traceback.
         with contextlib.suppress(ValueError):
             train("logreg", {"C": -1.0}, second["train"], workdir)
