@@ -55,17 +55,18 @@ def _flags(n: Node) -> str:
 
 
 def _closure_table(closure: Closure) -> None:
+    # Times and node types are in --json; the table keeps what fits a terminal.
     rows = [
-        (n.depth, n.type.value.replace("_", " "), n.ref if n.type.value != "run" else n.name,
-         n.kind, short_digest(n.digest) if n.digest else (n.id if n.type.value == "run" else ""),
-         n.role or "", local_time(n.time), n.status or "", _flags(n))
+        (n.depth, n.ref if n.type.value != "run" else f"run {n.name}", n.kind,
+         short_digest(n.digest) if n.digest else (n.id if n.type.value == "run" else ""),
+         n.role or "", " ".join(x for x in (n.status or "", _flags(n)) if x))
         for n in closure.nodes
     ]
     way = "upstream of" if closure.direction.value == "up" else "downstream of"
     print_table(f"{way} {closure.start.label}",
-                ("depth", "type", "node", "kind", "digest / id", "role", "time", "status", "flags"),
+                ("depth", "node", "kind", "digest / id", "role", "status"),
                 rows, empty=f"nothing {way} {closure.start.label}",
-                no_wrap=("digest / id", "time", "node"))
+                no_wrap=("digest / id", "node"))
     notes = [f"{len(closure.nodes)} of {closure.total} node(s)"]
     if closure.truncated:
         notes.append(f"more: --cursor {closure.next_cursor}")
