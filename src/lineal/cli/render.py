@@ -197,6 +197,29 @@ def console(stderr: bool = False) -> Console:
     return out
 
 
+#: Columns of free text, which wrap first when a table is wider than the terminal.
+WRAPPING = frozenset({
+    "path", "outputs", "inputs", "note", "reason", "error", "message", "value", "change",
+    "description", "tags", "metrics", "params", "aliases", "last good", "failed", "a", "b",
+    "top values", "registered", "flags", "status",
+})
+
+
+def _kept_whole(
+    columns: Sequence[str], rows: list[Sequence[Any]], no_wrap: Sequence[str], width: int
+) -> set[str]:
+    """Columns never broken across lines: all but free text when that fits in ``width`` (a
+    ``train-logr`` / ``eg`` reads badly); else only ``no_wrap`` (ids, times) and rich shares
+    the rest of the width out."""
+    natural = [max([len(c), *(len(str(r[i] if r[i] is not None else "")) for r in rows)])
+               for i, c in enumerate(columns)]
+    needed = sum(n if c not in WRAPPING or c in no_wrap else min(n, 12)
+                 for c, n in zip(columns, natural, strict=True)) + 3 * (len(columns) - 1)
+    if needed <= width:
+        return {c for c in columns if c not in WRAPPING} | set(no_wrap)
+    return set(no_wrap)
+
+
 def print_table(
     title: str | None,
     columns: Sequence[str],
@@ -218,12 +241,13 @@ def print_table(
 
     # Light borders: on an 80-column terminal every character counts.
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    out = console()
+    whole = _kept_whole(columns, materialised, no_wrap, out.width)
     for column in columns:
-        table.add_column(column, overflow="fold", no_wrap=column in no_wrap)
+        table.add_column(column, overflow="fold", no_wrap=column in whole)
     for row in materialised:
         # Text, not markup: a value such as "[red]" or "a[0]" must print as it is.
         table.add_row(*(Text("" if v is None else str(v)) for v in row))
-    out = console()
     if title:
         # Printed above rather than as the table's title, which rich wraps to the table's
         # width: a two-column table would break "Metrics (latest)" over two lines.
