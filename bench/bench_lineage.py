@@ -604,7 +604,10 @@ def _tables(
                     nodes += f" (MLMD {theirs['nodes']:,})"
                 row = [label, shape.label, nodes, *_cell(mine)]
                 if peer:
-                    row += [*_cell(theirs)] if theirs else ["not possible", "(≤ 100 hops)"]
+                    # MLMD has no impact report and cannot walk past 100 hops: say which.
+                    missing = ["no such query", ""] if name.startswith("impact-") else [
+                        "not possible", "(≤ 100 hops)"]
+                    row += [*_cell(theirs)] if theirs else missing
                     row.append(f"{_pct(theirs['times'], 0.5) / _pct(mine['times'], 0.5):,.1f}x"
                                if theirs else "—")
                 table.rows.append(row)

@@ -252,13 +252,29 @@ def _resolve(store: Store, ref: str, project: str | None) -> tuple[Run, Artifact
         except NotFound:
             raise NotFound(f"no run or artifact {text!r}", hint="pass a run id or name@vN") from None
     else:
-        version = store.metadata.resolve(parse_ref(text, project))
+        version = _artifact_or_registered(store, text, project)
     if version.producer_run_id is None:
         raise InvalidArgument(
             f"{version.ref} was not produced by a run, so there is no run to reproduce",
             hint="it was logged outside lineal.run(...)",
         )
     return store.metadata.get_run(version.producer_run_id), version
+
+
+def _artifact_or_registered(store: Store, text: str, project: str | None) -> ArtifactVersion:
+    """``name@vN`` of an artifact, or of a registered model (``churn@v3``, ``churn@prod``):
+    the registry's version stands for the model artifact it links."""
+    try:
+        return store.metadata.resolve(parse_ref(text, project))
+    except NotFound as error:
+        if "no artifact named" not in error.message:
+            raise
+        from .registry.api import resolve_model_ref
+
+        try:
+            return resolve_model_ref(text, project=project, store=store)[1]
+        except NotFound:
+            raise error from None
 
 
 def _json_tag(run: Run, key: str, kind: type) -> Any:
@@ -290,9 +306,10 @@ def _with_warnings(made: Plan) -> Plan:
     if not made.code:
         warnings.append("no code was recorded for this run (capture=False or capture failed)")
     elif not git.get("commit"):
-        warnings.append("the code was not in a git repository (or git was not available): "
-                        "only the entry point's sha256 identifies it")
-    if git.get("dirty"):
+        where = ("in a git repository with no commit yet" if git.get("branch") else
+                 "not in a git repository (or git was not available)")
+        warnings.append(f"the code was {where}: only the entry point's sha256 identifies it")
+    if git.get("dirty") and git.get("commit"):
         warnings.append(
             "the run started from a DIRTY working tree: its uncommitted changes (diff digest "
             f"{git.get('diff_digest')}) were not stored; a checkout of {git.get('commit')} "

@@ -82,7 +82,7 @@ def test_taint_impact_untaint(world: tuple[Store, Pipeline, str, str]) -> None:
     assert run(world, "taints").out.strip() == "no tainted artifact versions"
     tainted = run(world, "taint", "churn-raw@v1", "--reason", "PII in column email").out
     assert "TAINTED default/churn-raw@v1: PII in column email" in tainted
-    assert "LIVE deployment churn-api (prod)" in tainted
+    assert "LIVE deployment churn-api (prod, live)" in tainted
     assert "Deployments (3)" in tainted and "Registered model versions (1)" in tainted
     assert "3 deployment(s) (2 live) through 5 run(s)" in tainted
     listed = run(world, "taints", "--json").json()

@@ -225,3 +225,20 @@ def test_run_recorded_without_capture_still_gets_a_bundle_that_says_so(
     assert done.returncode == 1 and "recorded no code" in done.stderr
     assert "# The installed packages were not recorded." in (tmp_path / "b" / "requirements.txt").read_text()
     assert os.access(tmp_path / "b" / "fetch_inputs.sh", os.X_OK)
+
+
+def test_a_registered_model_version_reproduces_its_model_artifact(
+    trained: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`lineal reproduce churn@v1` with a registry name: the run that made the linked artifact."""
+    from lineal import registry
+
+    registry.register_model("classifier", "model@v1", store=trained.store)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = cli(capsys, "reproduce", "classifier@v1", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result["run"] == lineal.get_artifact("model@v1").producer_run_id
+    code, _, err = cli(capsys, "reproduce", "no-such-model@v1")
+    assert code != 0 and "no artifact named 'no-such-model'" in err

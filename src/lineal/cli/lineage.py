@@ -38,7 +38,9 @@ def _short(n: Node) -> str:
         return f"{n.name}"
     if n.type is NodeType.MODEL_VERSION:
         return f"registered {project}{n.name}@v{n.version}"
-    return f"deployment {n.name} ({n.detail})"
+    # Several records of one service differ by their status (live, replaced, rolled_back).
+    return f"deployment {n.name} ({n.detail}, {n.status})" if n.status else (
+        f"deployment {n.name} ({n.detail})")
 
 
 def _path_text(path: LineagePath) -> str:
