@@ -152,7 +152,7 @@ def pipeline_command(ctx: click.Context, model_ref: str, project: str | None, as
                 ("#", "step", "kind", "status", "duration", "run", "commit", "outputs"),
                 [(i + 1, ("* " if s.produced_subject else "") + s.run.name, s.run.kind,
                   str(s.run.status), human_duration(s.run.duration_s), s.run.id,
-                  (s.commit or "-")[:8], ", ".join(_ref(o) for o in s.outputs))
+                  (s.commit or "-")[:8], "\n".join(_ref(o) for o in s.outputs))
                  for i, s in enumerate(report.steps)])
     if report.upstream_elsewhere:
         print_table("upstream runs outside this pipeline", ("step", "kind", "status", "run"),

@@ -208,16 +208,34 @@ WRAPPING = frozenset({
 def _kept_whole(
     columns: Sequence[str], rows: list[Sequence[Any]], no_wrap: Sequence[str], width: int
 ) -> set[str]:
-    """Columns never broken across lines: all but free text when that fits in ``width`` (a
-    ``train-logr`` / ``eg`` reads badly); else only ``no_wrap`` (ids, times) and rich shares
-    the rest of the width out."""
-    natural = [max([len(c), *(len(str(r[i] if r[i] is not None else "")) for r in rows)])
-               for i, c in enumerate(columns)]
+    """Columns never broken across lines.
+
+    All but free text when that fits in ``width`` (a ``train-logr`` / ``eg`` reads badly).
+    Otherwise ``no_wrap`` (ids, times) plus as many of the other non-text columns as still
+    fit, narrowest first, after reserving a few characters for every column left to wrap: on a
+    narrow terminal the short columns stay whole and only the long names and free text fold.
+    """
+    def longest_line(value: Any) -> int:
+        return max(map(len, str("" if value is None else value).splitlines() or [""]))
+
+    natural = {c: max([len(c), *(longest_line(r[i]) for r in rows)]) for i, c in enumerate(columns)}
+    gaps = 3 * (len(columns) - 1)
     needed = sum(n if c not in WRAPPING or c in no_wrap else min(n, 12)
-                 for c, n in zip(columns, natural, strict=True)) + 3 * (len(columns) - 1)
+                 for c, n in natural.items()) + gaps
     if needed <= width:
         return {c for c in columns if c not in WRAPPING} | set(no_wrap)
-    return set(no_wrap)
+    keep = {c for c in columns if c in no_wrap}
+    # Free text keeps up to 12 characters a line, other columns fold at 6 if they must.
+    reserve = {c: min(n, 12 if c in WRAPPING else 6) for c, n in natural.items() if c not in keep}
+    budget = width - gaps - sum(natural[c] for c in keep) - sum(reserve.values())
+    candidates = sorted((c for c in reserve if c not in WRAPPING), key=natural.__getitem__)
+    for column in candidates:
+        extra = natural[column] - reserve[column]
+        if extra > budget:
+            break
+        keep.add(column)
+        budget -= extra
+    return keep
 
 
 def print_table(
