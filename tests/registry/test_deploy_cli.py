@@ -5,6 +5,7 @@ end, and bad input (one clear line on stderr, a non-zero exit code, nothing writ
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Callable
 from datetime import timedelta
@@ -36,9 +37,14 @@ def churn(backend_store: Store, train: Callable) -> Store:
 
 
 def _table(out: str) -> list[list[str]]:
-    """The body rows of a rich table, as lists of stripped cells."""
-    return [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines()
-            if line.startswith("│")]
+    """The body rows of a table (header, a rule of ``─``, one line per row), as lists of
+    stripped cells cut at the header's column positions."""
+    lines = out.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line.startswith("─"))
+    header = lines[rule - 1]
+    starts = [m.start() for m in re.finditer(r"(?:(?<=^)|(?<=   ))\S", header)]
+    bounds = list(zip(starts, [*starts[1:], None], strict=True))
+    return [[line[a:b].strip() for a, b in bounds] for line in lines[rule + 1:] if line.strip()]
 
 
 @sqlite_and_postgres

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import InvalidArgument
+from .render import emit_json, parse_pairs, print_table
+
+__all__ = ["emit_json", "open_cli_store", "parse_pairs", "print_table", "when_text"]
 
 if TYPE_CHECKING:
     from ..registry.entities import ModelVersion, RegisteredModel, RegistryEvent
@@ -32,31 +34,6 @@ def when_text(value: datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
-def emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, default=str))
-
-
-def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    from rich.table import Table
-
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    from .render import console
-
-    console().print(table)
-
-
-def parse_pairs(pairs: Sequence[str], what: str = "tag") -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InvalidArgument(f"bad {what} {pair!r}", hint="use KEY=VALUE")
-        out[key] = value
-    return out
 
 
 def summarise(value: Any) -> str:

@@ -244,7 +244,7 @@ def print_table(
     rows: Iterable[Sequence[Any]],
     *,
     empty: str = "",
-    no_wrap: Sequence[str] = ("id", "started", "created", "run"),
+    no_wrap: Sequence[str] = ("id", "started", "ended", "created", "time", "from", "until", "run"),
 ) -> None:
     """A rich table on stdout; ``empty`` is printed instead when there are no rows. Columns
     named in ``no_wrap`` (ids, times) are never broken across lines."""
