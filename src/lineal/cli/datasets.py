@@ -107,7 +107,10 @@ def show_command(ctx: click.Context, ref: str, project: str | None, as_json: boo
     user_tags = {k: v for k, v in version.tags.items() if not k.startswith("lineal.")}
     print_fields([
         ("dataset", version.ref),
-        ("digest", dataset.digest),
+        # Two digests: the data's (rows and columns, independent of file layout) and the
+        # artifact's (its bytes, what `name@sha256:` references and trained-on show).
+        ("digest", f"{dataset.digest} (data)"),
+        ("artifact", f"{version.digest} (bytes)"),
         ("rows", f"{desc.num_rows:,}"),
         ("columns", desc.num_columns),
         ("memory", human_size(desc.nbytes)),

@@ -301,6 +301,50 @@ class WriteTx:
         self._head = (seq, prev)
         self._dirty = True
 
+    def update_each(
+        self, table: sa.Table, changes: dict[str, dict[str, Any]], action: str
+    ) -> None:
+        """Update many rows of a mutable table keyed by its one-column primary key
+        (``{id: {column: value}}``): one ledger entry per row, as :meth:`update` writes, but
+        read and written in batched statements (the bulk import advances thousands of version
+        counters at once; one statement pair per row was half of its time)."""
+        if not changes:
+            return
+        (key,) = t.MUTABLE_TABLES[table.name]
+        columns = ledgered_columns(table.name)
+        ids = sorted(changes)
+        current: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            query = sa.select(table).where(table.c[key].in_(chunk))
+            current.update({row[key]: dict(row) for row in self.conn.execute(query).mappings()})
+        missing = [i for i in ids if i not in current]
+        if missing:
+            raise StoreError(f"{table.name} rows {missing[:3]} vanished during the write")
+        seq, prev = self.lock_head()
+        entries: list[tuple[Any, ...]] = []
+        updates: list[dict[str, Any]] = []
+        for row_id in ids:
+            row = self.normalise(table, {**current[row_id], **changes[row_id]})
+            seq += 1
+            eid = entity_key(table.name, row)
+            digest = digest_lines([row_text(table.name, row, columns)])
+            entry_hash = chain_hash(prev, seq, self.ts, self.actor, action, table.name, eid, digest)
+            entries.append((seq, self.ts, self.actor, action, table.name, eid, digest, prev,
+                            entry_hash))
+            updates.append({**{f"new_{c}": row[c] for c in columns}, "new_ledger_seq": seq,
+                            "match_key": row_id})
+            prev = entry_hash
+        self._execute_many("ledger", [c.name for c in t.ledger.columns], entries)
+        statement = (
+            table.update()
+            .where(table.c[key] == sa.bindparam("match_key"))
+            .values({c: sa.bindparam(f"new_{c}") for c in [*columns, "ledger_seq"]})
+        )
+        self.conn.execute(statement, updates)
+        self._head = (seq, prev)
+        self._dirty = True
+
     def _execute_many(self, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
         quote = self.conn.dialect.identifier_preparer.quote
         names = ", ".join(quote(c) for c in columns)
