@@ -7,6 +7,7 @@ import json
 import click
 
 from ..errors import IntegrityError
+from .render import plural
 
 
 def _store(ctx: click.Context):  # type: ignore[no-untyped-def]
@@ -76,8 +77,8 @@ def verify_command(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"  {problem.kind}: {problem.detail}")
         if len(report.problems) > 50:
             click.echo(f"  ... and {len(report.problems) - 50} more")
-        status = "OK" if report.ok else f"FAILED ({len(report.problems)} problems)"
+        status = "OK" if report.ok else f"FAILED ({plural(len(report.problems), 'problem')})"
         click.echo(f"ledger {status}: {report.entries} entries, {report.rows} rows checked; "
                    f"head #{report.head_seq} {report.head_hash}")
     if not report.ok:
-        raise IntegrityError(f"audit ledger verification failed with {len(report.problems)} problems")
+        raise IntegrityError(f"audit ledger verification failed with {plural(len(report.problems), 'problem')}")

@@ -153,6 +153,11 @@ def short_digest(digest: str, length: int = 12) -> str:
     return f"{algo}:{hexpart[:length]}" if hexpart else digest[:length]
 
 
+def plural(count: int, word: str) -> str:
+    """``1 problem``, ``3 problems``."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def truncate(text: str, width: int = 80) -> str:
     """``text`` cut to ``width`` characters, an ellipsis marking the cut."""
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -14,6 +14,7 @@ from .render import (
     emit_json,
     human_size,
     open_store_from_ctx,
+    plural,
     print_fields,
     print_table,
     sqlite_file,
@@ -215,7 +216,7 @@ def verify(ctx: click.Context, no_blobs: bool, as_json: bool) -> None:
             click.echo(f"... and {len(report.problems) - _SHOWN_PROBLEMS} more (--json lists all)")
         blob_text = (f"{report.blobs} blobs re-hashed ({human_size(report.blob_bytes)})"
                      if report.blobs_checked else f"{len(inventory)} blobs listed, not re-hashed")
-        status = "OK" if report.ok else f"FAILED, {len(report.problems)} problems"
+        status = "OK" if report.ok else f"FAILED, {plural(len(report.problems), 'problem')}"
         click.echo(
             f"{status}: {report.versions} artifact versions ({report.stored_versions} stored, "
             f"{report.reference_versions} by reference), {blob_text}, "
@@ -223,4 +224,4 @@ def verify(ctx: click.Context, no_blobs: bool, as_json: bool) -> None:
             f"{report.references} references checked"
         )
     if not report.ok:
-        raise IntegrityError(f"store verification failed: {len(report.problems)} problems")
+        raise IntegrityError(f"store verification failed: {plural(len(report.problems), 'problem')}")
