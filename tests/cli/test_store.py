@@ -76,7 +76,7 @@ def test_verify_detects_a_corrupt_blob_on_every_backend(backend_world: World) ->
     assert f"corrupt-blob: blob {version.digest}" in result.out
     assert "used by default/raw@v1" in result.out
     assert "FAILED, 1 problem:" in result.out
-    assert result.err.strip() == "error: store verification failed: 1 problems"
+    assert result.err.strip() == "error: store verification failed: 1 problem"
     report = json.loads(backend_world.cli("verify", "--json").out)
     assert report["ok"] is False
     assert [(p["kind"], p["digest"]) for p in report["problems"]] == [("corrupt-blob",
