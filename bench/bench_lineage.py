@@ -576,7 +576,7 @@ def _tables(
                 "but names each artifact version apart (all v1): the import then creates a "
                 "name (a row and a ledger entry) per version. In the other rows most versions "
                 "are new versions of about 4,500 names (as a pipeline that reruns produces), "
-                "whose version counters the import advances, one row update each."
+                "whose version counters the import advances (one row update and ledger entry per name, in batched statements)."
             )
     dates = sorted({meta["built_at"] for meta in built.values()})
     load.notes.append(
