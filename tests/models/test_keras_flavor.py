@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,9 @@ from lineal.models import ModelFormatError, detect_flavor, load_model, save_mode
 from lineal.models.testing import FreshLoad, predict_in_fresh_process
 
 np = pytest.importorskip("numpy")
+# Keras 3 runs on a backend of the user's choice; torch is the one installed with the dev extras.
+# Set before keras is imported here, and inherited by the fresh processes that load the model.
+os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip(
     "keras", reason="Keras is not installed; the keras flavor is optional and untested here"
 )
