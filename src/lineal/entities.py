@@ -9,6 +9,7 @@ Times are timezone-aware UTC datetimes; the store keeps them as integer microsec
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import time
@@ -72,13 +73,23 @@ def datetime_to_us(value: datetime | float | int | str) -> int:
 
 
 def default_actor() -> str:
-    """Who is acting when no server authenticates anyone: the OS user."""
-    try:
-        import getpass
+    """Who is acting when no server authenticates anyone: the OS user (as
+    ``getpass.getuser()`` finds it: the login variables first, then the password database)."""
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if user := os.environ.get(variable):
+            return user
+    return _os_user()
 
-        return getpass.getuser()
-    except Exception:  # no passwd entry in some containers
-        return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+
+@functools.cache
+def _os_user() -> str:
+    # Looked up once: every run start asks, and the answer does not change within a process.
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except Exception:  # no passwd entry in some containers; no pwd module on Windows
+        return "unknown"
 
 
 class RunStatus(StrEnum):

@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -142,20 +142,29 @@ class ActiveRun:
 
     def flush(self) -> None:
         """Write everything buffered so far; returns once it is durable."""
+        with self._written() as (params, metrics, tags):
+            if metrics or params or tags:
+                self.store.metadata.log_batch(self.id, self.actor, params, metrics, tags)
+
+    @contextlib.contextmanager
+    def _written(
+        self,
+    ) -> Iterator[tuple[dict[str, Any], list[MetricPoint], dict[str, str]]]:
+        """Take the buffered params, metrics and tags for writing; if the write fails, put back
+        what was not written, so that a retry writes it."""
         with self._lock:
             metrics, self._metrics = self._metrics, []
             params, self._params = self._params, {}
             tags, self._tags = self._tags, {}
             self._last_flush = time.monotonic()
-        if metrics or params or tags:
-            try:
-                self.store.metadata.log_batch(self.id, self.actor, params, metrics, tags)
-            except BaseException:
-                with self._lock:  # keep what was not written, so a retry can write it
-                    self._metrics[:0] = metrics
-                    self._params = {**params, **self._params}
-                    self._tags = {**tags, **self._tags}
-                raise
+        try:
+            yield params, metrics, tags
+        except BaseException:
+            with self._lock:
+                self._metrics[:0] = metrics
+                self._params = {**params, **self._params}
+                self._tags = {**tags, **self._tags}
+            raise
 
     # -- artifacts -------------------------------------------------------------------------------
     def log_artifact(
@@ -237,11 +246,20 @@ class ActiveRun:
         if self._ended:
             return
         self._ended = True
+        ended = now_us()
         try:
-            self.flush()
-        finally:
-            ended = now_us()
+            # The last batch and the final status in one transaction.
+            with self._written() as (params, metrics, tags):
+                self.store.metadata.finish_run(
+                    self.id, RunStatus(status), ended, error, self.actor,
+                    params=params, metrics=metrics, tags=tags,
+                )
+        except BaseException:
+            # The batch could not be written (a bad param, say): still record how the run
+            # ended, so it is not left 'running'; the failure propagates.
             self.store.metadata.finish_run(self.id, RunStatus(status), ended, error, self.actor)
+            raise
+        finally:
             self.record = _replace(self.record, status=RunStatus(status), ended_at=us_to_datetime(ended), error=error)
             _open_runs.discard(self)
 

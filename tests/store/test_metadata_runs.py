@@ -94,6 +94,44 @@ def test_finish_with_error(backend_store: Store) -> None:
     assert stored.ended_at is not None and abs(stored.ended_at.timestamp() * 1e6 - ended) < 2
 
 
+def test_finish_writes_the_last_batch_with_the_status(backend_store: Store) -> None:
+    meta = backend_store.metadata
+    run = make_run(meta, params={"lr": 0.1})
+    meta.log_batch(run.id, ACTOR, metrics=[point("loss", 0.9, 0)])
+    before = ledger_size(meta)
+    meta.finish_run(
+        run.id, RunStatus.FINISHED, now_us(), None, ACTOR,
+        params={"epochs": 3}, metrics=[point("loss", 0.2, 1), point("acc", 0.8, 0)],
+        tags={"stage": "eval"},
+    )
+    stored = meta.get_run(run.id)
+    assert stored.status is RunStatus.FINISHED and stored.ended_at is not None
+    assert stored.params == {"lr": 0.1, "epochs": 3} and stored.tags == {"stage": "eval"}
+    assert stored.metrics == {"loss": 0.2, "acc": 0.8}
+    assert [p.value for p in meta.metric_history(run.id, "loss")] == [0.9, 0.2]
+    # One transaction, each change its own ledger entry: status, params, tag, metrics.
+    assert ledger_size(meta) == before + 4
+
+
+def test_finish_with_a_rejected_batch_writes_nothing(backend_store: Store) -> None:
+    meta = backend_store.metadata
+    run = make_run(meta, params={"lr": 0.1})
+    before = ledger_size(meta)
+    with pytest.raises(Conflict, match="immutable"):
+        meta.finish_run(
+            run.id, RunStatus.FINISHED, now_us(), None, ACTOR,
+            params={"lr": 0.5}, metrics=[point("loss", 0.2, 0)],
+        )
+    assert ledger_size(meta) == before
+    stored = meta.get_run(run.id)
+    assert stored.status is RunStatus.RUNNING and stored.ended_at is None
+    assert stored.metrics == {} and stored.params == {"lr": 0.1}
+    with pytest.raises(NotFound):
+        meta.finish_run(new_id(), RunStatus.FINISHED, now_us(), None, ACTOR,
+                        metrics=[point("x", 1.0, 0)])
+    assert ledger_size(meta) == before
+
+
 def test_params_are_immutable(backend_store: Store) -> None:
     meta = backend_store.metadata
     run = make_run(meta, params={"lr": 0.1})

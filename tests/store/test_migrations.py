@@ -79,3 +79,24 @@ def test_an_old_server_database_names_the_upgrade_command(
     assert store.get_run(run_id).params == {"lr": 0.1}
     assert store.verify_ledger().ok
     store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_migrations_build_exactly_the_tables_the_code_declares(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # A table, column or index changed in tables*.py without a migration (or the reverse)
+    # shows up here as a difference.
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from lineal.store.sql import tables
+
+    url = (f"sqlite:///{tmp_path / 'lineal.db'}" if backend == "sqlite"
+           else request.getfixturevalue("pg_url"))
+    engine = sa.create_engine(url)
+    upgrade(engine, "head")
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), tables.metadata)
+    engine.dispose()
+    assert differences == []

@@ -97,9 +97,20 @@ class MetadataStore(abc.ABC):
 
     @abc.abstractmethod
     def finish_run(
-        self, run_id: str, status: RunStatus, ended_at_us: int, error: RunError | None, actor: str
+        self,
+        run_id: str,
+        status: RunStatus,
+        ended_at_us: int,
+        error: RunError | None,
+        actor: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        metrics: Sequence[MetricPoint] = (),
+        tags: Mapping[str, str] | None = None,
     ) -> None:
-        """Set the final status of a running run."""
+        """Set the final status of a run, writing the last buffered ``params``, ``metrics`` and
+        ``tags`` (as :meth:`log_batch` would) in the same transaction: ending a run is then
+        one commit, and the status never says finished without the data logged before it."""
 
     @abc.abstractmethod
     def log_batch(

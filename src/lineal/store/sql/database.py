@@ -13,9 +13,11 @@ it makes is stamped with a ledger sequence number and recorded in the chain befo
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
+import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -30,10 +32,27 @@ from ...errors import AlreadyExists, Conflict, InvalidArgument, StoreError
 from . import tables as t
 
 GENESIS_HASH = "0" * 64
+_json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C, ensure_ascii=False
+WAL_CHECKPOINT_PAGES = 10_000
+LEDGER_BATCH = 5_000  # pending ledger entries written in one statement
+LEDGER_COLUMNS = [c.name for c in t.ledger.columns]
 
 
 def canonical_json(value: Any) -> str:
     """The canonical text of a JSON value: sorted keys, no spaces, UTF-8 kept as is."""
+    # Scalars (nearly every param) directly, as json.dumps would write them: a run start
+    # canonicalises each of its params, and the general encoder costs several times more.
+    kind = type(value)
+    if kind is str:
+        return _json_string(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -69,7 +88,9 @@ def digest_lines(lines: list[str]) -> str:
     return "sha256:" + hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
+@functools.cache
 def ledgered_columns(table: str) -> list[str]:
+    """The columns a ledger digest covers, in table order (callers must not modify the list)."""
     return [c.name for c in t.metadata.tables[table].columns if c.name != "ledger_seq"]
 
 
@@ -118,11 +139,21 @@ class Database:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=60000")
+            # Fold the WAL into the database every ~40 MiB instead of SQLite's 4 MiB: each
+            # checkpoint fsyncs, and at the default one came every few dozen runs. The file is
+            # cut back to 64 MiB after a checkpoint, so it does not stay large.
+            cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+            cur.execute(f"PRAGMA journal_size_limit={64 << 20}")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            conn.exec_driver_sql(begin)
+            # On the driver's connection: this runs before every transaction, and going
+            # through SQLAlchemy's execution machinery cost more than the statement.
+            try:
+                conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
+            except sqlite3.Error as error:  # e.g. still locked after busy_timeout
+                raise exc.DBAPIError.instance(begin, (), error, sqlite3.Error) from error
 
         return engine
 
@@ -182,15 +213,14 @@ class WriteTx:
         self.actor = actor
         self.dialect = dialect
         self._head: tuple[int, str] | None = None
+        self._entries: list[tuple[Any, ...]] = []  # ledger entries not yet written
+        self._cursor: Any = None  # the driver cursor of the prepared-statement path
         self._dirty = False
         self.ts = now_us()
 
     def lock_head(self) -> tuple[int, str]:
         if self._head is None:
-            query = sa.select(t.ledger_head.c.seq, t.ledger_head.c.hash).where(
-                t.ledger_head.c.id == 1
-            )
-            row = self.conn.execute(query.with_for_update()).first()
+            row = self.fetchone(_HEAD_FOR_UPDATE)
             if row is None:
                 self.conn.execute(t.ledger_head.insert().values(id=1, seq=0, hash=GENESIS_HASH))
                 row = (0, GENESIS_HASH)
@@ -204,46 +234,80 @@ class WriteTx:
         seq, prev = self.lock_head()
         seq += 1
         entry_hash = chain_hash(prev, seq, self.ts, self.actor, action, etype, eid, digest)
-        self.conn.execute(
-            t.ledger.insert().values(
-                seq=seq,
-                ts=self.ts,
-                actor=self.actor,
-                action=action,
-                entity_type=etype,
-                entity_id=eid,
-                payload_digest=digest,
-                prev_hash=prev,
-                hash=entry_hash,
-            )
-        )
+        self._entries.append((seq, self.ts, self.actor, action, etype, eid, digest, prev, entry_hash))
         self._head = (seq, entry_hash)
         self._dirty = True
+        if len(self._entries) >= LEDGER_BATCH:
+            self._write_entries()
         return seq
 
+    def _write_entries(self) -> None:
+        # Entries are written in batches rather than one statement each: nothing reads the
+        # ledger inside a write, and no row refers to an entry by a foreign key, so they only
+        # have to be in place by commit (one executemany instead of one INSERT per change).
+        if self._entries:
+            entries, self._entries = self._entries, []
+            self._execute_many("ledger", LEDGER_COLUMNS, entries)
+
     def close_chain(self) -> None:
+        self._write_entries()
         if self._dirty and self._head is not None:
             seq, head_hash = self._head
-            self.conn.execute(
-                t.ledger_head.update().where(t.ledger_head.c.id == 1).values(seq=seq, hash=head_hash)
-            )
+            self.execute(_HEAD_MOVE, {"new_seq": seq, "new_hash": head_hash})
+
+    # -- the hot path: prepared statements on the driver's cursor --------------------------------
+    def execute(self, statement: Prepared, params: dict[str, Any] | None = None) -> Any:
+        """Run a prepared statement on the driver's cursor (see :class:`Prepared`); returns the
+        cursor, for ``fetchone``/``fetchall``."""
+        sql, names, fixed = statement.compiled(self.conn.dialect)
+        args: Any = {**fixed, **params} if fixed and params else fixed or params or {}
+        if names is not None:
+            args = tuple([args[n] for n in names])
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._cursor = self.conn.connection.cursor()
+        try:
+            cursor.execute(sql, args)
+        except self.conn.dialect.loaded_dbapi.Error as error:
+            # Wrapped as SQLAlchemy wraps it, so Database.write translates it like any other.
+            raise exc.DBAPIError.instance(
+                sql, args, error, self.conn.dialect.loaded_dbapi.Error
+            ) from error
+        return cursor
+
+    def fetchone(self, statement: Prepared, params: dict[str, Any] | None = None) -> Any:
+        return self.execute(statement, params).fetchone()
+
+    def execute_rows(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
+        """Run a prepared statement once per row of parameters (executemany)."""
+        if not rows:
+            return
+        sql, names, fixed = statement.compiled(self.conn.dialect)
+        if fixed:
+            rows = [{**fixed, **row} for row in rows]
+        args: list[Any] = rows if names is None else [tuple([r[n] for n in names]) for r in rows]
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._cursor = self.conn.connection.cursor()
+        try:
+            cursor.executemany(sql, args)
+        except self.conn.dialect.loaded_dbapi.Error as error:
+            raise exc.DBAPIError.instance(
+                sql, args, error, self.conn.dialect.loaded_dbapi.Error
+            ) from error
 
     def normalise(self, table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
         """Coerce values to the column types, so that the digest of what is written equals the
         digest of what a later read returns."""
         out: dict[str, Any] = {}
-        for column in table.columns:
-            if column.name == "ledger_seq":
-                continue
-            value = row.get(column.name)
+        for name, kind in _column_kinds(table):
+            value = row.get(name)
             if value is not None:
-                if isinstance(column.type, sa.Double):
+                if kind is float:
                     value = storable_float(float(value), self.dialect)
-                elif isinstance(column.type, (sa.BigInteger, sa.Integer, sa.SmallInteger)):
-                    value = int(value)
-                elif isinstance(column.type, (sa.String, sa.Text)):
-                    value = str(value)
-            out[column.name] = value
+                elif kind is not None and type(value) is not kind:
+                    value = kind(value)
+            out[name] = value
         return out
 
     def insert(
@@ -260,7 +324,7 @@ class WriteTx:
         seq = self._append(action, table.name, entity_id, payload_digest(table.name, clean))
         for row in clean:
             row["ledger_seq"] = seq
-        self.conn.execute(table.insert(), clean)
+        self.execute_rows(_insert_statement(table), clean)
         return seq
 
     def insert_tuples(
@@ -296,7 +360,8 @@ class WriteTx:
                             entry_hash))
             stamped.append((*row, seq))
             prev = entry_hash
-        self._execute_many("ledger", [c.name for c in t.ledger.columns], entries)
+        self._write_entries()
+        self._execute_many("ledger", LEDGER_COLUMNS, entries)
         self._execute_many(table.name, [*columns, "ledger_seq"], stamped)
         self._head = (seq, prev)
         self._dirty = True
@@ -335,7 +400,8 @@ class WriteTx:
             updates.append({**{f"new_{c}": row[c] for c in columns}, "new_ledger_seq": seq,
                             "match_key": row_id})
             prev = entry_hash
-        self._execute_many("ledger", [c.name for c in t.ledger.columns], entries)
+        self._write_entries()
+        self._execute_many("ledger", LEDGER_COLUMNS, entries)
         statement = (
             table.update()
             .where(table.c[key] == sa.bindparam("match_key"))
@@ -346,12 +412,13 @@ class WriteTx:
         self._dirty = True
 
     def _execute_many(self, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
-        quote = self.conn.dialect.identifier_preparer.quote
-        names = ", ".join(quote(c) for c in columns)
-        if self.dialect == "postgresql":
+        dialect = self.conn.dialect
+        if self.dialect == "postgresql" and len(rows) > 16:
             cursor = self.conn.connection.cursor()
             if hasattr(cursor, "copy"):
                 # psycopg 3 would send executemany one row at a time; COPY streams them.
+                quote = dialect.identifier_preparer.quote
+                names = ", ".join(quote(c) for c in columns)
                 with cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
@@ -359,22 +426,39 @@ class WriteTx:
                 return
             cursor.close()
         # sqlite3 loops in C; PyMySQL rewrites executemany into multi-row INSERTs itself.
-        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
-        marks = ", ".join([mark] * len(columns))
-        self.conn.exec_driver_sql(f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})", rows)
+        sql = _insert_sql(dialect, table, tuple(columns))
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._cursor = self.conn.connection.cursor()
+        try:
+            cursor.executemany(sql, rows)
+        except dialect.loaded_dbapi.Error as error:
+            raise exc.DBAPIError.instance(sql, rows, error, dialect.loaded_dbapi.Error) from error
 
     def update(
-        self, table: sa.Table, key: dict[str, Any], values: dict[str, Any], action: str
+        self,
+        table: sa.Table,
+        key: dict[str, Any],
+        values: dict[str, Any],
+        action: str,
+        missing: Exception | None = None,
     ) -> dict[str, Any]:
-        """Update one row of a mutable table by primary key; returns the row as written."""
-        where = sa.and_(*(table.c[k] == v for k, v in key.items()))
-        current = self.conn.execute(sa.select(table).where(where)).mappings().first()
-        if current is None:
+        """Update one row of a mutable table by primary key; returns the row as written.
+        ``missing`` is raised when there is no such row (else a StoreError)."""
+        select, update = _keyed_statements(table, tuple(key))
+        where = {f"key_{k}": v for k, v in key.items()}
+        found = self.fetchone(select, where)
+        if found is None:
+            if missing is not None:
+                raise missing
             raise StoreError(f"{table.name} row {key} vanished during the write")
+        current = dict(zip(select.columns, found, strict=True))
         row = self.normalise(table, {**current, **values})
         eid = entity_key(table.name, row)
         seq = self._append(action, table.name, eid, payload_digest(table.name, [row]))
-        self.conn.execute(table.update().where(where).values(**row, ledger_seq=seq))
+        self.execute(
+            update, {**where, **{f"new_{c}": v for c, v in row.items()}, "new_ledger_seq": seq}
+        )
         return row
 
     def delete(self, table: sa.Table, key: dict[str, Any], action: str) -> None:
@@ -401,6 +485,95 @@ def storable_float(value: float, dialect: str) -> float | None:
     return value
 
 
+class Prepared:
+    """A Core statement compiled once per dialect, for the write hot path.
+
+    Building and compiling a Core statement, and SQLAlchemy's execution context around it,
+    cost several times what SQLite takes to run it; creating and ending a run is a dozen such
+    statements. A ``Prepared`` holds the SQL text for each dialect and the order of its
+    parameters, and :meth:`WriteTx.execute` hands it straight to the driver's cursor inside the
+    same transaction. Only for statements without expanding (``IN``) parameters.
+    """
+
+    def __init__(self, statement: sa.Executable, column_keys: list[str] | None = None) -> None:
+        self.statement = statement
+        self.column_keys = column_keys  # an INSERT's columns, each bound by its own name
+        self.columns: list[str] = (
+            [c.name for c in statement.selected_columns]
+            if isinstance(statement, sa.Select) else []
+        )
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+    def compiled(
+        self, dialect: sa.Dialect
+    ) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+        """``(sql, names, fixed)``: ``names`` orders the parameters for a positional driver
+        (None for one that takes a mapping); ``fixed`` holds the values of literals in the
+        statement (``where id == 1``)."""
+        done = self._compiled.get(dialect.name)
+        if done is None:
+            compiled = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
+            names = tuple(compiled.positiontup) if compiled.positional else None  # type: ignore[arg-type]
+            fixed = {k: v for k, v in compiled.params.items() if v is not None}
+            done = self._compiled[dialect.name] = (str(compiled), names, fixed)
+        return done
+
+
+@functools.cache
+def _column_kinds(table: sa.Table) -> list[tuple[str, type | None]]:
+    """``(column, python type)`` of a table's ledgered columns, for :meth:`WriteTx.normalise`."""
+    kinds: list[tuple[str, type | None]] = []
+    for column in table.columns:
+        if column.name == "ledger_seq":
+            continue
+        kind: type | None = None
+        if isinstance(column.type, sa.Double):
+            kind = float
+        elif isinstance(column.type, (sa.BigInteger, sa.Integer, sa.SmallInteger)):
+            kind = int
+        elif isinstance(column.type, (sa.String, sa.Text)):
+            kind = str
+        kinds.append((column.name, kind))
+    return kinds
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(dialect: sa.Dialect, table: str, columns: tuple[str, ...]) -> str:
+    """Positional INSERT text for the driver (``?`` for sqlite3, ``%s`` for the others)."""
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    return (f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+            f"VALUES ({', '.join([mark] * len(columns))})")
+
+
+@functools.cache
+def _insert_statement(table: sa.Table) -> Prepared:
+    return Prepared(table.insert(), column_keys=[c.name for c in table.columns])
+
+
+@functools.cache
+def _keyed_statements(table: sa.Table, keys: tuple[str, ...]) -> tuple[Prepared, Prepared]:
+    """SELECT and UPDATE of one row by its key columns, with bound parameters (``key_<col>``,
+    ``new_<col>``), prepared once per table and key."""
+    where = [table.c[k] == sa.bindparam(f"key_{k}") for k in keys]
+    update = table.update().where(*where).values(
+        {c.name: sa.bindparam(f"new_{c.name}") for c in table.columns}
+    )
+    return Prepared(sa.select(table).where(*where)), Prepared(update)
+
+
 def entity_key(table: str, row: dict[str, Any]) -> str:
     """The ledger entity id of a mutable row: its primary key values joined by '/'."""
     return "/".join(str(row[c]) for c in t.MUTABLE_TABLES[table])
+
+
+_HEAD_FOR_UPDATE = Prepared(
+    sa.select(t.ledger_head.c.seq, t.ledger_head.c.hash)
+    .where(t.ledger_head.c.id == 1)
+    .with_for_update()
+)
+_HEAD_MOVE = Prepared(
+    t.ledger_head.update()
+    .where(t.ledger_head.c.id == 1)
+    .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
+)

@@ -15,24 +15,53 @@ from ...entities import MetricPoint, Run, RunError, RunStatus, datetime_to_us, u
 from ...errors import Conflict, InvalidArgument, NotFound
 from ..base import RunFilter
 from . import tables as t
-from .database import Database, WriteTx, canonical_json, storable_float
+from .database import Database, Prepared, WriteTx, canonical_json, storable_float
+
+# Statements of the run write path, prepared once (see database.Prepared on why).
+_PROJECT = Prepared(
+    sa.select(t.projects.c.name).where(t.projects.c.name == sa.bindparam("project"))
+)
+_RUN = sa.select(t.runs.c.id).where(t.runs.c.id == sa.bindparam("run_id"))
+_RUN_PREPARED = Prepared(_RUN)
+_PARAMS = sa.select(t.run_params.c.key, t.run_params.c.value).where(
+    t.run_params.c.run_id == sa.bindparam("run_id"),
+    t.run_params.c.key.in_(sa.bindparam("keys", expanding=True)),
+)
+_TAG = Prepared(
+    sa.select(t.run_tags.c.value).where(
+        t.run_tags.c.run_id == sa.bindparam("run_id"), t.run_tags.c.key == sa.bindparam("key")
+    )
+)
+_LATEST = Prepared(
+    sa.select(t.latest_metrics.c.key, t.latest_metrics.c.step, t.latest_metrics.c.ts).where(
+        t.latest_metrics.c.run_id == sa.bindparam("run_id")
+    )
+)
+_LATEST_MOVE = Prepared(
+    t.latest_metrics.update()
+    .where(
+        t.latest_metrics.c.run_id == sa.bindparam("match_run"),
+        t.latest_metrics.c.key == sa.bindparam("match_key"),
+    )
+    .values(value=sa.bindparam("value"), step=sa.bindparam("step"), ts=sa.bindparam("ts"))
+)
+_LATEST_INSERT = Prepared(
+    t.latest_metrics.insert(), column_keys=["run_id", "key", "value", "step", "ts"]
+)
 
 
 class RunsMixin:
     db: Database
 
     def _ensure_project(self, tx: WriteTx, project: str) -> None:
-        exists = tx.conn.execute(
-            sa.select(t.projects.c.name).where(t.projects.c.name == project)
-        ).first()
-        if exists is None:
+        if tx.fetchone(_PROJECT, {"project": project}) is None:
             tx.insert(t.projects, [{"name": project, "created_at": tx.ts}], "project.create", project)
 
     def create_run(self, run: Run, actor: str) -> None:
         with self.db.write(actor) as tx:
             self._ensure_project(tx, run.project)
             if run.parent_id is not None:
-                self._require_run(tx.conn, run.parent_id)
+                self._require_written_run(tx, run.parent_id)
             tx.insert(
                 t.runs,
                 [
@@ -54,14 +83,22 @@ class RunsMixin:
                 "run.create",
                 run.id,
             )
-            self._insert_params(tx, run.id, run.params)
+            self._insert_params(tx, run.id, run.params, fresh=True)
             self._upsert_tags(tx, run.id, run.tags)
 
     def finish_run(
-        self, run_id: str, status: RunStatus, ended_at_us: int, error: RunError | None, actor: str
+        self,
+        run_id: str,
+        status: RunStatus,
+        ended_at_us: int,
+        error: RunError | None,
+        actor: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        metrics: Sequence[MetricPoint] = (),
+        tags: Mapping[str, str] | None = None,
     ) -> None:
         with self.db.write(actor) as tx:
-            self._require_run(tx.conn, run_id)
             values: dict[str, Any] = {"status": str(status), "ended_at": ended_at_us}
             if error is not None:
                 values.update(
@@ -69,7 +106,8 @@ class RunsMixin:
                     error_message=error.message,
                     error_traceback=error.traceback,
                 )
-            tx.update(t.runs, {"id": run_id}, values, f"run.{status}")
+            tx.update(t.runs, {"id": run_id}, values, f"run.{status}", missing=_no_run(run_id))
+            self._write_batch(tx, run_id, params, metrics, tags)
 
     def log_batch(
         self,
@@ -82,25 +120,33 @@ class RunsMixin:
         if not (params or metrics or tags):
             return
         with self.db.write(actor) as tx:
-            self._require_run(tx.conn, run_id)
-            if params:
-                self._insert_params(tx, run_id, params)
-            if tags:
-                self._upsert_tags(tx, run_id, tags)
-            if metrics:
-                self._insert_metrics(tx, run_id, metrics)
+            self._require_written_run(tx, run_id)
+            self._write_batch(tx, run_id, params, metrics, tags)
 
-    def _insert_params(self, tx: WriteTx, run_id: str, params: Mapping[str, Any]) -> None:
+    def _write_batch(
+        self,
+        tx: WriteTx,
+        run_id: str,
+        params: Mapping[str, Any] | None,
+        metrics: Sequence[MetricPoint],
+        tags: Mapping[str, str] | None,
+    ) -> None:
+        if params:
+            self._insert_params(tx, run_id, params)
+        if tags:
+            self._upsert_tags(tx, run_id, tags)
+        if metrics:
+            self._insert_metrics(tx, run_id, metrics)
+
+    def _insert_params(
+        self, tx: WriteTx, run_id: str, params: Mapping[str, Any], fresh: bool = False
+    ) -> None:
+        """``fresh``: the run is being created in this transaction, so it has no params yet."""
         if not params:
             return
-        existing = {
-            key: value
-            for key, value in tx.conn.execute(
-                sa.select(t.run_params.c.key, t.run_params.c.value).where(
-                    t.run_params.c.run_id == run_id, t.run_params.c.key.in_(list(params))
-                )
-            )
-        }
+        existing: dict[str, str] = {}
+        if not fresh:
+            existing = dict(tx.conn.execute(_PARAMS, {"run_id": run_id, "keys": list(params)}).all())
         rows = []
         for key, value in params.items():
             _check_key(key, "param")
@@ -112,18 +158,15 @@ class RunsMixin:
                         hint="params are immutable once logged; log a new run to change them",
                     )
                 continue
-            rows.append({"run_id": run_id, "key": key, "value": text})
-        tx.insert(t.run_params, rows, "run.params", run_id)
+            rows.append((run_id, key, text))
+        # Column order of `run_params`: run_id, key, value (all strings: already normalised).
+        tx.insert_tuples(t.run_params, rows, "run.params", run_id)
 
     def _upsert_tags(self, tx: WriteTx, run_id: str, tags: Mapping[str, str]) -> None:
         for key, value in tags.items():
             _check_key(key, "tag")
             row_key = {"run_id": run_id, "key": key}
-            present = tx.conn.execute(
-                sa.select(t.run_tags.c.value).where(
-                    t.run_tags.c.run_id == run_id, t.run_tags.c.key == key
-                )
-            ).first()
+            present = tx.fetchone(_TAG, row_key)
             if present is None:
                 tx.insert(t.run_tags, [{**row_key, "value": str(value)}], "run.tag", run_id)
             elif present[0] != str(value):
@@ -147,32 +190,30 @@ class RunsMixin:
         self._update_latest(tx, run_id, latest)
 
     def _update_latest(self, tx: WriteTx, run_id: str, latest: dict[str, MetricPoint]) -> None:
-        lm = t.latest_metrics
+        # All of the run's keys (a few, usually): a prepared statement cannot take an IN list.
         current = {
-            row.key: (row.step, row.ts)
-            for row in tx.conn.execute(
-                sa.select(lm.c.key, lm.c.step, lm.c.ts).where(
-                    lm.c.run_id == run_id, lm.c.key.in_(list(latest))
-                )
-            )
+            key: (step, ts)
+            for key, step, ts in tx.execute(_LATEST, {"run_id": run_id}).fetchall()
         }
         inserts = []
         for key, point in latest.items():
-            values = {"value": tx.normalise(lm, {"value": point.value})["value"],
+            value = float(point.value)
+            values = {"value": value if math.isfinite(value) else storable_float(value, tx.dialect),
                       "step": point.step, "ts": point.timestamp_us}
             if key not in current:
                 inserts.append({"run_id": run_id, "key": key, **values})
             elif (point.step, point.timestamp_us) >= current[key]:
-                tx.conn.execute(
-                    lm.update().where(lm.c.run_id == run_id, lm.c.key == key).values(**values)
-                )
-        if inserts:
-            tx.conn.execute(lm.insert(), inserts)
+                tx.execute(_LATEST_MOVE, {"match_run": run_id, "match_key": key, **values})
+        tx.execute_rows(_LATEST_INSERT, inserts)
 
     # -- reads -----------------------------------------------------------------------------------
     def _require_run(self, conn: Connection, run_id: str) -> None:
-        if conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is None:
-            raise NotFound(f"no run with id {run_id!r}", hint="list runs with `lineal runs list`")
+        if conn.execute(_RUN, {"run_id": run_id}).first() is None:
+            raise _no_run(run_id)
+
+    def _require_written_run(self, tx: WriteTx, run_id: str) -> None:
+        if tx.fetchone(_RUN_PREPARED, {"run_id": run_id}) is None:
+            raise _no_run(run_id)
 
     def get_run(self, run_id: str) -> Run:
         with self.db.read() as conn:
@@ -278,6 +319,10 @@ def _run_from_row(
         cache_key=row["cache_key"],
         cached_from=row["cached_from"],
     )
+
+
+def _no_run(run_id: str) -> NotFound:
+    return NotFound(f"no run with id {run_id!r}", hint="list runs with `lineal runs list`")
 
 
 def _param_json(key: str, value: Any) -> str:

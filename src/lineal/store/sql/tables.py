@@ -87,8 +87,9 @@ run_params = Table(
     Column("key", String(KEY), nullable=False),
     Column("value", Text, nullable=False),  # canonical JSON, so params keep their type
     Column("ledger_seq", BigInteger),
+    # Read by run only (the primary key). No index on key: one would put each of a run's
+    # params on a different page, and every run start would write all of them (0004).
     PrimaryKeyConstraint("run_id", "key"),
-    Index(None, "key"),
 )
 
 run_tags = Table(
@@ -124,8 +125,7 @@ latest_metrics = Table(
     Column("value", Double),
     Column("step", BigInteger, nullable=False),
     Column("ts", BigInteger, nullable=False),
-    PrimaryKeyConstraint("run_id", "key"),
-    Index(None, "key", "value"),
+    PrimaryKeyConstraint("run_id", "key"),  # read by run only; see run_params
 )
 
 artifacts = Table(
