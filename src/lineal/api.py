@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .entities import ArtifactVersion, MetricPoint, Run, RunStatus, datetime_to_us
+from .errors import InvalidArgument, NotFound
 from .refs import parse_ref
 from .store import Store, default_store
 from .store.base import ArtifactFilter, RunFilter
@@ -18,9 +19,28 @@ def _us(value: TimeLike | None) -> int | None:
     return None if value is None else datetime_to_us(value)
 
 
+#: A run id prefix shorter than this is too likely to match many runs to be worth a lookup.
+MIN_RUN_PREFIX = 6
+
+
 def get_run(run_id: str, *, store: Store | None = None) -> Run:
-    """A run by id, with its params, tags and latest metrics."""
-    return (store or default_store()).metadata.get_run(run_id)
+    """A run by id, with its params, tags and latest metrics. ``run_id`` may also be a unique
+    prefix of at least 6 characters, as the CLI prints them (``01JC3K``), in any case."""
+    store = store or default_store()
+    text = run_id.strip() if isinstance(run_id, str) else run_id
+    try:
+        return store.metadata.get_run(text)
+    except NotFound:
+        if not isinstance(text, str) or len(text) < MIN_RUN_PREFIX or len(text) >= 26:
+            raise
+    matches = store.metadata.run_ids_with_prefix(text.upper())  # ULIDs: upper-case base32
+    if not matches:
+        raise NotFound(f"no run with id or id prefix {text!r}",
+                       hint="list runs with `lineal runs list`")
+    if len(matches) > 1:
+        raise InvalidArgument(f"run id prefix {text!r} is ambiguous: it matches "
+                              f"{', '.join(matches)}", hint="give more characters")
+    return store.metadata.get_run(matches[0])
 
 
 def list_runs(

@@ -173,15 +173,29 @@ def _directory_digest(path: Path) -> str:
 
 
 def _download_reference(version: ArtifactVersion) -> str:
-    import fsspec
+    if "://" not in version.uri:
+        # e.g. ``dataset:sha256...``: in-memory data recorded by reference. Its fingerprint is
+        # known, its bytes never were: there is nothing to fetch.
+        raise NotFound(
+            f"{version.ref} was recorded by reference to in-memory data ({version.uri}); "
+            "lineal holds no copy of its bytes",
+            hint="log the data with store_bytes=True (or from a file) to keep a copy lineal can return",
+        )
+    from .store.blobs.remote import filesystem, raise_backend_error
 
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lineal" / "refs"
     target = cache / version.digest.replace(":", "-") / version.name
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        fs, _, paths = fsspec.get_fs_token_paths(version.uri)
-        fs.get(paths[0], str(target) + ".part")
-        os.replace(str(target) + ".part", target)
+        partial = str(target) + f".part-{os.getpid()}"
+        try:
+            fs, key = filesystem(version.uri)
+            fs.get(key, partial)
+        except FileNotFoundError as exc:
+            raise NotFound(f"referenced content of {version.ref} is gone: {version.uri}") from exc
+        except Exception as exc:
+            raise_backend_error(exc, f"cannot fetch {version.uri} (referenced by {version.ref})")
+        os.replace(partial, target)
     return str(target)
 
 

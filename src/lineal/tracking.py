@@ -209,15 +209,18 @@ class ActiveRun:
         """Record that this run consumes ``ref`` and return a local path to its content."""
         from . import artifacts
 
-        version = self.use_version(ref, role=role)
-        return artifacts.local_path(self.store, version)
+        version = ref if isinstance(ref, ArtifactVersion) else self._resolve(ref)
+        # The content first: a version whose bytes cannot be had is not recorded as used.
+        path = artifacts.local_path(self.store, version)
+        self.use_version(version, role=role)
+        return path
+
+    def _resolve(self, ref: str) -> ArtifactVersion:
+        return self.store.metadata.resolve(parse_ref(ref, self.project))
 
     def use_version(self, ref: str | ArtifactVersion, *, role: str = "input") -> ArtifactVersion:
         """Record the input edge and return the version, without fetching its bytes."""
-        if isinstance(ref, ArtifactVersion):
-            version = ref
-        else:
-            version = self.store.metadata.resolve(parse_ref(ref, self.project))
+        version = ref if isinstance(ref, ArtifactVersion) else self._resolve(ref)
         self.store.metadata.add_edge(self.id, version.id, EdgeDirection.INPUT, role, self.actor)
         self.inputs.append(version)
         return version

@@ -135,6 +135,13 @@ def test_storage_default_by_size_and_forced(
     assert load_dataset("by-path", store=store).num_rows == len(patients)
     with pytest.raises(InvalidArgument, match="by reference only"):
         load_dataset("big", store=store)
+    # Nor can a run fetch them: a clear error, and the run records no input it never had.
+    with lineal.run("reader", capture=False, store=store) as reader:
+        with pytest.raises(NotFound, match="in-memory data.*store_bytes=True"):
+            reader.use_artifact("refused")
+        with pytest.raises(InvalidArgument, match="unknown storage protocol 'warehouse'"):
+            reader.use_artifact("big")
+    assert store.metadata.list_edges(run_id=reader.id) == []
     # Asking to store what exists only as a reference makes a stored version of it.
     with lineal.run("store-it", capture=False, store=store) as run:
         stored = run.log_dataset(patients, name="big", store_bytes=True)

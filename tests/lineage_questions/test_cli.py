@@ -111,6 +111,19 @@ def test_why_failed(scenario: Scenario) -> None:
                    "did not fail")
 
 
+def test_questions_take_a_run_id_prefix_as_runs_list_prints_it(scenario: Scenario) -> None:
+    failed = scenario.failed_pipeline
+    short = failed[:16].lower()  # unique among the scenario's runs; any case
+    full = ok(scenario, "why-failed", f"run:{failed}", "--json").json()
+    assert ok(scenario, "why-failed", f"run:{short}", "--json").json() == full
+    up = ok(scenario, "lineage", short, "--up", "--json").json()
+    assert up == ok(scenario, "lineage", f"run:{failed}", "--up", "--json").json()
+    # Every run of the scenario shares its first characters (the ULID's time part).
+    common = failed[:6]
+    one_line_error(lineal(scenario, "why-failed", f"run:{common}"), 2, "ambiguous")
+    one_line_error(lineal(scenario, "why-failed", "run:7ZZZZZZZZZ"), 3, "no run with id")
+
+
 def test_last_deployed(scenario: Scenario) -> None:
     out = ok(scenario, "last-deployed", "iris", "--env", "prod").out
     assert "default/iris@v1" in out and "iris-api in prod" in out and "live" in out

@@ -4,6 +4,7 @@ MariaDB (the ``backend_store`` fixture)."""
 from __future__ import annotations
 
 import math
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -293,3 +294,15 @@ def test_listed_runs_carry_params_tags_and_metrics(backend_store: Store) -> None
     for i, run_id in enumerate(ids):
         assert listed[run_id].params == {"i": i} and listed[run_id].tags == {"n": str(i)}
         assert listed[run_id].metrics == {"m": float(i)}
+
+
+def test_run_ids_with_prefix(backend_store: Store) -> None:
+    meta = backend_store.metadata
+    a, b = make_run(meta, "a"), make_run(meta, "b")
+    assert meta.run_ids_with_prefix(a.id) == [a.id]
+    common = os.path.commonprefix([a.id, b.id])
+    assert meta.run_ids_with_prefix(common) == sorted([a.id, b.id])
+    assert meta.run_ids_with_prefix(common, limit=1) == [min(a.id, b.id)]
+    # LIKE wildcards in the prefix are matched literally.
+    assert meta.run_ids_with_prefix("%") == [] and meta.run_ids_with_prefix("_") == []
+    assert meta.run_ids_with_prefix(a.id[:10] + "%") == []

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..entities import us_to_datetime
-from ..errors import InvalidArgument, NotFound
+from ..errors import NotFound
 from .render import (
     emit_json,
     human_duration,
@@ -28,10 +28,6 @@ from .render import (
 if TYPE_CHECKING:
     from ..entities import ArtifactVersion, Edge, Run
     from ..store import Store
-
-#: A run id prefix shorter than this is too likely to match many runs to be worth a lookup.
-MIN_PREFIX = 6
-
 
 @click.group()
 def runs() -> None:
@@ -126,39 +122,11 @@ def show_command(
 
 # -- lookups -------------------------------------------------------------------------------------
 def find_run(store: Store, text: str) -> Run:
-    """The run with id ``text``, or the one run whose id starts with it (at least
-    ``MIN_PREFIX`` characters); NotFound or InvalidArgument (ambiguous) otherwise."""
-    text = text.strip()
-    try:
-        return store.metadata.get_run(text)
-    except NotFound:
-        if len(text) < MIN_PREFIX:
-            raise
-    matches = _ids_with_prefix(store, text.upper())  # ULIDs are upper-case Crockford base32
-    if not matches:
-        raise NotFound(f"no run with id or id prefix {text!r}",
-                       hint="list runs with `lineal runs list`")
-    if len(matches) > 1:
-        raise InvalidArgument(f"run id prefix {text!r} is ambiguous: it matches "
-                              f"{', '.join(matches)}", hint="give more characters")
-    return store.metadata.get_run(matches[0])
+    """The run with id ``text``, or the one run whose id starts with it (at least 6
+    characters); NotFound or InvalidArgument (ambiguous) otherwise."""
+    from ..api import get_run
 
-
-def _ids_with_prefix(store: Store, prefix: str) -> list[str]:
-    # The MetadataStore contract has no prefix lookup; the SQL store can answer it from the
-    # primary key index. Other stores get exact ids only.
-    from ..store.sql import SqlMetadataStore
-
-    if not isinstance(store.metadata, SqlMetadataStore):
-        return []
-    import sqlalchemy as sa
-
-    from ..store.sql import tables as t
-
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    query = sa.select(t.runs.c.id).where(t.runs.c.id.like(escaped + "%", escape="\\")).limit(5)
-    with store.metadata.db.read() as conn:
-        return sorted(row[0] for row in conn.execute(query))
+    return get_run(text, store=store)
 
 
 # -- assembling ----------------------------------------------------------------------------------

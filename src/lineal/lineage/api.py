@@ -7,12 +7,14 @@ A reference names a node:
   ``name@sha256:ab12``;
 - a registered model version: ``churn@prod``, ``churn@v2`` (when no artifact has that name; or
   explicitly ``model:churn@prod``);
-- a run or deployment id (``01J...``), or explicitly ``run:ID``, ``deployment:ID``;
+- a run or deployment id (``01J...``), or explicitly ``run:ID``, ``deployment:ID``; a run also
+  by a unique id prefix of 6 or more characters (``run:01JC3K``);
 - a :class:`~lineal.lineage.entities.Node` from an earlier answer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -44,6 +46,7 @@ __all__ = [
 
 TimeLike = datetime | float | str
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+_RUN_PREFIX = re.compile(r"^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{6,25}$")
 _PREFIXES = {"run": NodeType.RUN, "deployment": NodeType.DEPLOYMENT,
              "artifact": NodeType.ARTIFACT, "model": NodeType.MODEL_VERSION}
 
@@ -82,11 +85,15 @@ def node(ref: str | Node, *, project: str | None = None, store: Store | None = N
         try:
             return _typed(store, meta, NodeType.MODEL_VERSION, text, project)
         except NotFound:
-            raise NotFound(
-                f"nothing named {text!r}: no artifact, registered model, run or deployment",
-                hint="list artifacts with `lineal artifacts list`, models with "
-                "`lineal registry models`",
-            ) from None
+            pass
+        if _RUN_PREFIX.match(text):  # a run id prefix, as `lineal runs list` prints them
+            with contextlib.suppress(NotFound):
+                return _typed(store, meta, NodeType.RUN, text, project)
+        raise NotFound(
+            f"nothing named {text!r}: no artifact, registered model, run or deployment",
+            hint="list artifacts with `lineal artifacts list`, models with "
+            "`lineal registry models`",
+        ) from None
 
 
 def _typed(store: Store, meta: LineageStore, ntype: NodeType, text: str, project: str | None) -> Node:
@@ -105,6 +112,10 @@ def _typed(store: Store, meta: LineageStore, ntype: NodeType, text: str, project
             raise NotFound(f"{text!r} is a model artifact, not a registered model version",
                            hint=f"refer to the artifact itself: {text}")
         return meta.lineage_node(model_version.id, ntype)
+    if ntype is NodeType.RUN and not _ULID.match(text):
+        from ..api import get_run
+
+        return meta.lineage_node(get_run(text, store=store).id, ntype)  # a unique id prefix
     return meta.lineage_node(text, ntype)
 
 

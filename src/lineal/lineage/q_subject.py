@@ -6,7 +6,7 @@ every way people name things:
     churn@v3, churn@prod, churn          a registered model version (the registry is asked first)
     model:default/churn@v3               the same, as printed in lineage output
     churn-model@v2, raw@sha256:3f2a      an artifact version (any kind)
-    run:01J0..., 01J0...                 a run by id
+    run:01J0..., 01J0...                 a run by id, or by a unique id prefix (6+ characters)
     train                                a run name (only where the question allows it)
 
 and each becomes a :class:`Subject`: the artifact version, the registered model version that
@@ -15,11 +15,13 @@ links it (if any), and the run that produced it (or the run itself).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..api import get_run
 from ..entities import ArtifactVersion, Run, RunStatus
 from ..errors import InvalidArgument, NotFound
 from ..refs import parse_ref
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["Subject", "resolve_subject", "store_or_default"]
 
 _RUN_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+_RUN_PREFIX = re.compile(r"^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{6,25}$")
 
 
 def store_or_default(store: Store | None) -> Store:
@@ -105,12 +108,14 @@ def resolve_subject(
         raise InvalidArgument(f"empty reference {ref!r}", hint="e.g. churn@v3, run:01J..., model@v2")
     text = ref.strip()
     meta = store.metadata
-    if text.startswith("run:") or _RUN_ID.match(text):
+    if text.startswith("run:"):  # a run id, or a unique prefix of one: named by its full id
+        run = get_run(text.removeprefix("run:"), store=store)
+        return Subject(f"run:{run.id}", None, run)
+    if _RUN_ID.match(text):
         try:
-            return Subject(text, None, meta.get_run(text.removeprefix("run:")))
+            return Subject(text, None, meta.get_run(text))
         except NotFound:
-            if text.startswith("run:"):
-                raise
+            pass
     registry_only = text.startswith("model:")
     text = text.removeprefix("model:")
     project = project or os.environ.get("LINEAL_PROJECT") or None
@@ -126,6 +131,10 @@ def resolve_subject(
     try:
         artifact = meta.resolve(parsed)
     except NotFound as error:
+        if "@" not in text and _RUN_PREFIX.match(text):
+            with contextlib.suppress(NotFound):  # a run id prefix, as `runs list` prints them
+                run = get_run(text, store=store)
+                return Subject(f"run:{run.id}", None, run)
         if not run_names or "@" in text or "no artifact named" not in error.message:
             raise NotFound(
                 f"{text!r} names no registered model, artifact version"

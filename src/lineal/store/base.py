@@ -128,6 +128,10 @@ class MetadataStore(abc.ABC):
         """The run, with params, tags and latest metrics; NotFound if absent."""
 
     @abc.abstractmethod
+    def run_ids_with_prefix(self, prefix: str, limit: int = 5) -> list[str]:
+        """Up to ``limit`` run ids starting with ``prefix``, sorted (for short ids in the CLI)."""
+
+    @abc.abstractmethod
     def list_runs(self, flt: RunFilter) -> list[Run]:
         """Runs matching the filter, newest first."""
 

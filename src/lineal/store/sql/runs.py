@@ -222,6 +222,17 @@ class RunsMixin:
                 raise NotFound(f"no run with id {run_id!r}", hint="list runs with `lineal runs list`")
             return self._hydrate(conn, [row])[0]
 
+    def run_ids_with_prefix(self, prefix: str, limit: int = 5) -> list[str]:
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = (
+            sa.select(t.runs.c.id)
+            .where(t.runs.c.id.like(escaped + "%", escape="\\"))
+            .order_by(t.runs.c.id)
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            return [row[0] for row in conn.execute(query)]
+
     def list_runs(self, flt: RunFilter) -> list[Run]:
         r = t.runs
         query = sa.select(r)
