@@ -86,26 +86,36 @@ class _Anchor:
     head: tuple[tuple[str, str, int, str], ...] = ()
 
 
-def _literal_rows(head: Sequence[tuple[str, str, int, str]]) -> list[sa.Select[Any]]:
+def _bound(name: str, type_: sa.types.TypeEngine[Any]) -> sa.ColumnElement[Any]:
+    # Cast, so that every backend knows the type of a parameter in a select list (PostgreSQL
+    # cannot infer it, and a recursive CTE takes its column types from the seed row).
+    return sa.cast(sa.bindparam(name, type_=type_), type_)
+
+
+def _head_rows(count: int) -> list[sa.Select[Any]]:
+    """``count`` fixed rows, their values bound as ``head_<i>_<column>`` (see ``_Anchor.head``)."""
     return [
         sa.select(
-            sa.cast(sa.literal(node_id), ID).label("id"), _lit(ntype).label("type"),
-            sa.cast(sa.literal(depth), sa.Integer).label("depth"),
-            sa.cast(sa.literal(parent), ID).label("parent"), _null(ID).label("via"),
+            _bound(f"head_{i}_id", ID).label("id"), _bound(f"head_{i}_type", sa.String(16)).label("type"),
+            _bound(f"head_{i}_depth", sa.Integer()).label("depth"),
+            _bound(f"head_{i}_parent", ID).label("parent"), _null(ID).label("via"),
             _null(ROLE).label("role"),
         )
-        for node_id, ntype, depth, parent in head
+        for i in range(count)
     ]
 
 
-def _candidates(
-    anchor: _Anchor, direction: Direction, max_depth: int, include_registry: bool
-) -> sa.CTE:
+def _candidates(kind: str, heads: int, direction: Direction, include_registry: bool) -> sa.CTE:
     """Every (node, how it was reached) row of a walk: the recursive CTE plus the runs, model
-    versions and deployments hanging off it. Columns: id, type, depth, parent, via, role."""
+    versions and deployments hanging off it. Columns: id, type, depth, parent, via, role.
+
+    The statement depends only on the walk's shape (anchor kind, number of fixed head rows,
+    direction, registry); where it starts is bound at execution (``anchor_id``,
+    ``anchor_depth``, ``anchor_parent``, ``head_*``, ``max_depth``; see :func:`_walk_params`),
+    so one statement serves every walk of that shape."""
     to_run, to_artifact = _hops(direction)
-    head = _literal_rows(anchor.head)
-    if anchor.kind == "none":
+    head = _head_rows(heads)
+    if kind == "none":
         if head:
             return sa.union_all(*head).cte("cand") if len(head) > 1 else head[0].cte("cand")
         empty = sa.select(
@@ -114,22 +124,23 @@ def _candidates(
             _null(ID).label("via"), _null(ROLE).label("role"),
         ).where(sa.false())
         return empty.cte("cand")
-    if anchor.kind == "run":
+    if kind == "run":
         first = edges.alias("first")
         seed = sa.select(
             first.c.version_id.label("node"),
-            sa.cast(sa.literal(anchor.id), ID).label("via"),
+            _bound("anchor_id", ID).label("via"),
             _null(ID).label("parent"),
-            sa.cast(sa.literal(anchor.depth + 1), sa.Integer).label("depth"),
+            (_bound("anchor_depth", sa.Integer()) + 1).label("depth"),
             _null(ROLE).label("role_in"),
             first.c.role.label("role_out"),
-        ).where(first.c.run_id == anchor.id, first.c.direction == _lit(to_artifact))
+        ).where(first.c.run_id == sa.bindparam("anchor_id", type_=ID),
+                first.c.direction == _lit(to_artifact))
     else:
         seed = sa.select(
-            sa.cast(sa.literal(anchor.id), ID).label("node"),
+            _bound("anchor_id", ID).label("node"),
             _null(ID).label("via"),
-            sa.cast(sa.literal(anchor.parent), ID).label("parent"),
-            sa.cast(sa.literal(anchor.depth), sa.Integer).label("depth"),
+            _bound("anchor_parent", ID).label("parent"),
+            _bound("anchor_depth", sa.Integer()).label("depth"),
             _null(ROLE).label("role_in"),
             _null(ROLE).label("role_out"),
         )
@@ -142,7 +153,7 @@ def _candidates(
             prev.join(e1, sa.and_(e1.c.version_id == prev.c.node, e1.c.direction == _lit(to_run)))
             .join(e2, sa.and_(e2.c.run_id == e1.c.run_id, e2.c.direction == _lit(to_artifact)))
         )
-        .where(prev.c.depth + 2 <= sa.bindparam("max_depth", max_depth, sa.Integer))
+        .where(prev.c.depth + 2 <= sa.bindparam("max_depth", type_=sa.Integer))
     )
     reach = reach.union(step)
 
@@ -234,24 +245,56 @@ _COLUMN_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
 }
 
 
-def _filters(query: ClosureQuery) -> Filter:
+@dataclass(frozen=True, slots=True)
+class _FilterShape:
+    """Which filters a closure has (their values are bound: ``f_kinds``, ``f_name``, ``f_since``,
+    ``f_until``)."""
+
+    kinds: bool = False
+    name: str | None = None  # "eq" or "like"
+    since: bool = False
+    until: bool = False
+    tainted: bool = False
+
+    @classmethod
+    def of(cls, query: ClosureQuery) -> _FilterShape:
+        return cls(bool(query.kinds), None if not query.name else "like" if "*" in query.name
+                   else "eq", query.since_us is not None, query.until_us is not None,
+                   query.tainted_only)
+
+
+def _filter_params(query: ClosureQuery) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if query.kinds:
+        params["f_kinds"] = list(query.kinds)
+    if query.name:
+        params["f_name"] = (
+            query.name.replace("%", r"\%").replace("_", r"\_").replace("*", "%")
+            if "*" in query.name else query.name
+        )
+    if query.since_us is not None:
+        params["f_since"] = query.since_us
+    if query.until_us is not None:
+        params["f_until"] = query.until_us
+    return params
+
+
+def _filters(shape: _FilterShape) -> Filter:
     """The closure's filters as conditions on one branch's columns."""
 
     def conditions(col: dict[str, sa.ColumnElement[Any]]) -> list[sa.ColumnElement[bool]]:
         out: list[sa.ColumnElement[bool]] = []
-        if query.kinds:
-            out.append(col["kind"].in_(list(query.kinds)))
-        if query.name:
-            if "*" in query.name:
-                pattern = query.name.replace("%", r"\%").replace("_", r"\_").replace("*", "%")
-                out.append(col["name"].like(pattern, escape="\\"))
-            else:
-                out.append(col["name"] == query.name)
-        if query.since_us is not None:
-            out.append(col["ts"] >= query.since_us)
-        if query.until_us is not None:
-            out.append(col["ts"] < query.until_us)
-        if query.tainted_only:
+        if shape.kinds:
+            out.append(col["kind"].in_(sa.bindparam("f_kinds", expanding=True)))
+        if shape.name == "like":
+            out.append(col["name"].like(sa.bindparam("f_name", type_=sa.String()), escape="\\"))
+        elif shape.name == "eq":
+            out.append(col["name"] == sa.bindparam("f_name", type_=sa.String()))
+        if shape.since:
+            out.append(col["ts"] >= sa.bindparam("f_since", type_=sa.BigInteger()))
+        if shape.until:
+            out.append(col["ts"] < sa.bindparam("f_until", type_=sa.BigInteger()))
+        if shape.tainted:
             out.append(col["taint"].is_not(None))
         return out
 
@@ -317,6 +360,66 @@ def _node_statement(node_type: str, with_registry: bool) -> sa.Select[Any]:
         _null(ID).label("via"), _null(ROLE).label("role"),
     ).cte("one")
     return sa.select(_described(one).subquery())
+
+
+def _walk_params(anchor: _Anchor, max_depth: int) -> dict[str, Any]:
+    """The bound values of :func:`_candidates` for a walk from ``anchor``."""
+    params: dict[str, Any] = {"anchor_id": anchor.id, "anchor_depth": anchor.depth,
+                              "anchor_parent": anchor.parent, "max_depth": max_depth}
+    for i, (node_id, ntype, depth, parent) in enumerate(anchor.head):
+        params.update({f"head_{i}_id": node_id, f"head_{i}_type": ntype,
+                       f"head_{i}_depth": depth, f"head_{i}_parent": parent})
+    return params
+
+
+# Closure statements are built once per shape and reused with new bound values: building and
+# compiling the recursive CTE with its five described branches took ~3 ms, several times what
+# running it takes on a small graph.
+@functools.lru_cache(maxsize=256)
+def _closure_statement(
+    kind: str, heads: int, direction: Direction, include_registry: bool, types: bool,
+    filters: _FilterShape, cursor: bool, limit: int | None,
+) -> sa.Select[Any]:
+    """One page of a closure; bound values: :func:`_walk_params`, ``start_id``, ``types``,
+    :func:`_filter_params`, ``cur_depth``/``cur_type``/``cur_id``."""
+    cand = _candidates(kind, heads, direction, include_registry)
+    ranked = sa.select(
+        cand,
+        sa.func.row_number()
+        .over(partition_by=(cand.c.type, cand.c.id),
+              order_by=(cand.c.depth, cand.c.parent, cand.c.via))
+        .label("rn"),
+    ).subquery("ranked")
+    keep = [ranked.c.rn == 1, ranked.c.id != sa.bindparam("start_id", type_=ID)]
+    if types:
+        keep.append(ranked.c.type.in_(sa.bindparam("types", expanding=True)))
+    best = sa.select(
+        ranked.c.id, ranked.c.type, ranked.c.depth, ranked.c.parent, ranked.c.via,
+        ranked.c.role,
+    ).where(*keep).cte("best")
+    described = _described(best, _filters(filters)).subquery("described")
+    beyond = _beyond(described, direction, include_registry)
+    matched = sa.select(
+        described, beyond.label("beyond"), sa.func.count().over().label("total")
+    ).subquery("matched")
+    page = sa.select(matched).order_by(matched.c.depth, matched.c.type, matched.c.id)
+    if cursor:
+        page = page.where(
+            sa.tuple_(matched.c.depth, matched.c.type, matched.c.id)
+            > sa.tuple_(sa.bindparam("cur_depth", type_=sa.Integer()),
+                        sa.bindparam("cur_type", type_=sa.String(16)),
+                        sa.bindparam("cur_id", type_=ID))
+        )
+    if limit is not None:
+        page = page.limit(limit + 1)
+    return page
+
+
+@functools.lru_cache(maxsize=64)
+def _walk_statement(kind: str, heads: int, direction: Direction) -> sa.Select[Any]:
+    """Every hop of a walk (for its edges); bound values: :func:`_walk_params`."""
+    cand = _candidates(kind, heads, direction, include_registry=True)
+    return sa.select(cand.c.id, cand.c.type, cand.c.parent, cand.c.via, cand.c.role).distinct()
 
 
 class LineageMixin(LineageStore):
@@ -386,39 +489,20 @@ class LineageMixin(LineageStore):
         self, conn: Connection, start: Node, anchor: _Anchor, direction: Direction,
         query: ClosureQuery, max_depth: int,
     ) -> Closure:
-        cand = _candidates(anchor, direction, max_depth, query.include_registry)
-        ranked = sa.select(
-            cand,
-            sa.func.row_number()
-            .over(partition_by=(cand.c.type, cand.c.id),
-                  order_by=(cand.c.depth, cand.c.parent, cand.c.via))
-            .label("rn"),
-        ).subquery("ranked")
-        keep = [ranked.c.rn == 1, ranked.c.id != start.id]
+        if query.limit is not None and query.limit < 1:
+            raise InvalidArgument("limit must be at least 1")
+        statement = _closure_statement(
+            anchor.kind, len(anchor.head), direction, query.include_registry, bool(query.types),
+            _FilterShape.of(query), bool(query.cursor), query.limit,
+        )
+        params = {**_walk_params(anchor, max_depth), **_filter_params(query),
+                  "start_id": start.id}
         if query.types:
-            keep.append(ranked.c.type.in_([str(x) for x in query.types]))
-        best = sa.select(
-            ranked.c.id, ranked.c.type, ranked.c.depth, ranked.c.parent, ranked.c.via,
-            ranked.c.role,
-        ).where(*keep).cte("best")
-        described = _described(best, _filters(query)).subquery("described")
-        beyond = _beyond(described, direction, query.include_registry)
-        matched = sa.select(
-            described, beyond.label("beyond"), sa.func.count().over().label("total")
-        ).subquery("matched")
-        page = sa.select(matched).order_by(matched.c.depth, matched.c.type, matched.c.id)
+            params["types"] = [str(x) for x in query.types]
         if query.cursor:
-            depth, ntype, node_id = _parse_cursor(query.cursor)
-            page = page.where(
-                sa.tuple_(matched.c.depth, matched.c.type, matched.c.id)
-                > sa.tuple_(sa.literal(depth), sa.literal(ntype), sa.literal(node_id))
-            )
-        if query.limit is not None:
-            if query.limit < 1:
-                raise InvalidArgument("limit must be at least 1")
-            page = page.limit(query.limit + 1)
+            params["cur_depth"], params["cur_type"], params["cur_id"] = _parse_cursor(query.cursor)
         self._prepare(conn, max_depth)
-        rows = conn.execute(page, {"max_depth": max_depth}).all()
+        rows = conn.execute(statement, params).all()
         truncated = query.limit is not None and len(rows) > query.limit
         if truncated:
             rows = rows[: query.limit]
@@ -449,10 +533,9 @@ class LineageMixin(LineageStore):
             closure = self._closure_page(
                 conn, start, anchor, direction, ClosureQuery(max_depth=max_depth, limit=None), limit
             )
-            cand = _candidates(anchor, direction, limit, include_registry=True)
-            query = sa.select(cand.c.id, cand.c.type, cand.c.parent, cand.c.via, cand.c.role)
+            statement = _walk_statement(anchor.kind, len(anchor.head), direction)
             self._prepare(conn, limit)
-            rows = list(conn.execute(query.distinct(), {"max_depth": limit}))
+            rows = list(conn.execute(statement, _walk_params(anchor, limit)))
         found: list[GraphEdge] = []
         up = direction is Direction.UP
         for row in rows:
