@@ -525,8 +525,11 @@ class Bench:
             "baseline": "pass",
             "lineal": "import lineal",
             "lineal.tracking": "import lineal.tracking",
+            "lineal.cli": "from lineal.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass",
             "mlflow": "import mlflow",
         }
+        labels = {tool: f"`{statement}`" for tool, statement in statements.items()}
+        labels["lineal.cli"] = "`lineal --help` (the CLI starting)"
         if not self.peers:
             del statements["mlflow"]
         progress(f"(d) imports, {count} fresh interpreters each")
@@ -538,12 +541,12 @@ class Bench:
             ["statement", "median wall time", "minus `python -c pass`", "`-X importtime` cumulative"],
         )
         net: dict[str, float] = {}
-        for tool, statement in statements.items():
+        for tool in statements:
             wall = median_of(samples[tool], "wall")
             net[tool] = wall - base
             cumulative = [s["cumulative"] for s in samples[tool] if s["cumulative"] is not None]
             table.rows.append([
-                f"`{statement}`", fmt_seconds(wall),
+                labels[tool], fmt_seconds(wall),
                 "—" if tool == "baseline" else fmt_seconds(net[tool]),
                 fmt_seconds(median(cumulative)) if cumulative else "—",
             ])
@@ -556,7 +559,8 @@ class Bench:
     def _import_one(self, statement: str, tool: str) -> dict[str, Any]:
         env = {**os.environ, **WORKER_ENV}
         with timed() as clock:
-            subprocess.run([self.python, "-c", statement], check=True, env=env, cwd=SCRIPT.parent.parent / "bench")
+            subprocess.run([self.python, "-c", statement], check=True, env=env,
+                           cwd=SCRIPT.parent.parent / "bench", stdout=subprocess.DEVNULL)
         cumulative = None
         if tool != "baseline":
             done = subprocess.run([self.python, "-X", "importtime", "-c", statement],

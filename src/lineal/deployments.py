@@ -92,6 +92,9 @@ def record_deployment(
     started_us = None if started_at is None else parse_when(started_at).start_us
     if started_us is not None and started_us > now_us():
         raise InvalidArgument("a deployment cannot start in the future")
+    # Before the deploy run starts: a deployment the policy forbids leaves no trace but the
+    # error (the store checks again when it writes the record).
+    meta.check_deployable(version.id, environment)
     run = start_run(
         f"deploy-{name}"[:128],
         kind="deploy",

@@ -1,12 +1,11 @@
-"""``lineal --help`` and ``lineal runs list`` start fast: no heavy import before it is needed."""
+"""``lineal --help`` and ``lineal runs list`` start fast: no heavy import before it is needed.
+(How fast is measured by bench/bench_tracking.py, case (d), not here.)"""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 from .conftest import World
 
@@ -44,14 +43,3 @@ def test_runs_list_imports_no_data_or_ml_library(world: World) -> None:
     heavy = imported("runs", "list", env=env) & {"pandas", "numpy", "torch", "pyarrow",
                                                   "polars", "sklearn"}
     assert not heavy, f"lineal runs list imported {sorted(heavy)}"
-
-
-def test_help_wall_time() -> None:
-    """Generous bound (the machine is shared); the import test above is the precise guard."""
-    lineal = Path(sys.executable).parent / "lineal"
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        subprocess.run([str(lineal), "--help"], capture_output=True, check=True)
-        times.append(time.perf_counter() - start)
-    assert sorted(times)[1] < 1.5, times

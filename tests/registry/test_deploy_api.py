@@ -11,7 +11,7 @@ import pytest
 import lineal
 from lineal import deployments, registry
 from lineal.entities import EdgeDirection, RunStatus
-from lineal.errors import Conflict, InvalidArgument, NotFound
+from lineal.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from lineal.registry import DeploymentStatus
 from lineal.store import Store
 
@@ -24,6 +24,40 @@ def churn(backend_store: Store, train: Callable) -> Store:
     registry.transition_stage("churn@v2", "production")
     registry.set_alias("churn@v2", "prod")
     return backend_store
+
+
+def test_gated_environments_take_only_approved_versions(
+    churn: Store, ledger_size: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry.set_policy("churn", gate=["prod"], actor="bob")
+    assert registry.get_model("churn").policy.approval_environments == ("prod",)
+    before = ledger_size(churn)
+    # Being in production is not enough: the gate asks for an approval.
+    with pytest.raises(PermissionDenied, match=r"churn@v2 needs an approval before it can be "
+                       r"deployed to prod \(policy of default/churn\)"):
+        deployments.record_deployment("churn@prod", name="api", environment="prod", capture=False)
+    registry.reject("churn@v2", comment="drift", actor="carol")
+    after_review = ledger_size(churn)
+    with pytest.raises(PermissionDenied, match="cannot be deployed to prod: its latest review "
+                       "by carol rejected it"):
+        deployments.record_deployment("churn@v2", name="api", environment="prod", capture=False)
+    # A refused deployment leaves no record and no deploy run.
+    assert ledger_size(churn) == after_review > before
+    assert deployments.current("prod") == [] and lineal.list_runs(kind="deploy") == []
+    # Environments the policy does not gate take any version.
+    staging = deployments.record_deployment("churn@v3", name="api", environment="staging",
+                                            capture=False)
+    assert staging.status is DeploymentStatus.LIVE
+    registry.approve("churn@v2", comment="recalibrated", actor="carol")
+    live = deployments.record_deployment("churn@v2", name="api", environment="prod", capture=False)
+    assert [d.id for d in deployments.current("prod")] == [live.id]
+    # Ungating is loosening: admins only.
+    monkeypatch.setenv("LINEAL_ADMINS", "alice")
+    with pytest.raises(PermissionDenied, match="deploying to prod without approval"):
+        registry.set_policy("churn", ungate=["prod"], actor="bob")
+    assert registry.set_policy("churn", ungate=["prod"], actor="alice").policy.approval_environments == ()
+    with pytest.raises(InvalidArgument, match="invalid environment"):
+        registry.set_policy("churn", gate=["pr od"], actor="bob")
 
 
 def test_record_replace_current_at_timeline_and_end(churn: Store, ledger_size: Callable) -> None:

@@ -60,7 +60,8 @@ def test_register_show_versions_update_and_resolve(churn: Store, lineal_cli: Lin
     models = lineal_cli("registry", "models", "--json").json()
     assert [m["ref"] for m in models] == ["default/churn", "default/fraud"]
     assert models[0]["policy"] == {"require_approval_for_production": True,
-                                   "protected_aliases": ["prod"]}
+                                   "protected_aliases": ["prod"],
+                                   "approval_environments": []}
 
     r = lineal_cli("registry", "show", "churn")
     assert r.code == 0 and "policy: approval for production; protected: prod" in r.out, r
@@ -132,6 +133,12 @@ def test_promotion_with_approval_aliases_policy_and_history(
     assert r.out.strip() == "default/churn: approval for production; protected: prod", r
     policy = lineal_cli("registry", "policy", "churn", "--protect", "champion", "--json").json()
     assert policy["protected_aliases"] == ["champion", "prod"]
+    r = lineal_cli("registry", "policy", "churn", "--gate", "production")
+    assert r.out.strip() == ("default/churn: approval for production; protected: champion, prod; "
+                             "approval to deploy to: production"), r
+    r = lineal_cli("deploy", "record", "churn@v1", "--name", "api", "--env", "production")
+    assert r.code == 6 and r.err.startswith("error: default/churn@v1 needs an approval before "
+                                            "it can be deployed to production"), r
 
     # History, filtered, as a table and as JSON.
     r = lineal_cli("registry", "history", "churn")

@@ -95,6 +95,8 @@ def _policy_text(policy: dict[str, Any]) -> str:
         parts.append("approval for production")
     if policy.get("protected_aliases"):
         parts.append("protected: " + ", ".join(policy["protected_aliases"]))
+    if policy.get("approval_environments"):
+        parts.append("approval to deploy to: " + ", ".join(policy["approval_environments"]))
     return "; ".join(parts) or "no policy"
 
 
@@ -115,11 +117,13 @@ def _policy(model: RegisteredModel) -> str:
 @click.option("--require-approval", is_flag=True,
               help="Versions enter production only after an approval.")
 @click.option("--protect", multiple=True, help="An alias only admins may move, repeatable.")
+@click.option("--gate", multiple=True, metavar="ENV",
+              help="Deploy to ENV only versions that are approved, repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def create_command(
     ctx: click.Context, name: str, description: str, owner: str | None, tags: tuple[str, ...],
-    require_approval: bool, protect: tuple[str, ...], as_json: bool,
+    require_approval: bool, protect: tuple[str, ...], gate: tuple[str, ...], as_json: bool,
 ) -> None:
     """Register a model name (with its policy) before it has versions."""
     from .. import registry as reg
@@ -127,7 +131,7 @@ def create_command(
     model = reg.create_model(
         name, description=description, owner=owner, tags=parse_pairs(tags),
         require_approval_for_production=require_approval, protected_aliases=protect,
-        store=open_cli_store(ctx),
+        approval_environments=gate, store=open_cli_store(ctx),
     )
     emit_json(model.to_dict()) if as_json else click.echo(f"registered model {model.ref}")
 
@@ -517,21 +521,30 @@ def in_stage_command(ctx: click.Context, name: str, stage: str, start: str, end:
               help="Whether production needs an approval (turning it off needs an admin).")
 @click.option("--protect", multiple=True, help="Protect an alias, repeatable.")
 @click.option("--unprotect", multiple=True, help="Unprotect an alias (admins only), repeatable.")
+@click.option("--gate", multiple=True, metavar="ENV",
+              help="Deploy to ENV only versions that are approved, repeatable.")
+@click.option("--ungate", multiple=True, metavar="ENV",
+              help="Stop gating deployments to ENV (admins only), repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def policy_command(
     ctx: click.Context, name: str, require_approval: bool | None, protect: tuple[str, ...],
-    unprotect: tuple[str, ...], as_json: bool,
+    unprotect: tuple[str, ...], gate: tuple[str, ...], ungate: tuple[str, ...], as_json: bool,
 ) -> None:
-    """Show or change a model's policy."""
+    """Show or change a model's policy.
+
+    \b
+    lineal registry policy churn --require-approval --protect prod --gate production
+    """
     from .. import registry as reg
 
     store = open_cli_store(ctx)
-    if require_approval is None and not protect and not unprotect:
+    if require_approval is None and not (protect or unprotect or gate or ungate):
         model = reg.get_model(name, store=store)
     else:
         model = reg.set_policy(name, require_approval_for_production=require_approval,
-                               protect=protect, unprotect=unprotect, store=store)
+                               protect=protect, unprotect=unprotect, gate=gate, ungate=ungate,
+                               store=store)
     if as_json:
         emit_json({"model": model.ref, **model.policy.to_dict()})
         return

@@ -196,6 +196,7 @@ def create_model(
     tags: Mapping[str, str] | None = None,
     require_approval_for_production: bool = False,
     protected_aliases: Iterable[str] = (),
+    approval_environments: Iterable[str] = (),
     project: str | None = None,
     store: Store | None = None,
     actor: str | None = None,
@@ -203,7 +204,8 @@ def create_model(
     """Register a model name, with its policy; AlreadyExists if it is registered."""
     _, meta = registry_store(store)
     proj, model = model_name(name, project)
-    policy = ModelPolicy(require_approval_for_production, tuple(protected_aliases))
+    policy = ModelPolicy(require_approval_for_production, tuple(protected_aliases),
+                         tuple(approval_environments))
     return meta.create_registered_model(
         proj, model, actor=_actor(actor), description=description, owner=owner or "",
         tags=tags, policy=policy,
@@ -287,21 +289,27 @@ def set_policy(
     require_approval_for_production: bool | None = None,
     protect: Iterable[str] = (),
     unprotect: Iterable[str] = (),
+    gate: Iterable[str] = (),
+    ungate: Iterable[str] = (),
     project: str | None = None,
     store: Store | None = None,
     actor: str | None = None,
 ) -> RegisteredModel:
-    """Change a model's policy. Anyone may tighten it; loosening it (``unprotect``, or turning
-    the approval requirement off) needs an admin (PermissionDenied otherwise)."""
+    """Change a model's policy. ``gate`` adds environments a version may be deployed to only
+    once approved; ``ungate`` removes them. Anyone may tighten a policy; loosening it
+    (``unprotect``, ``ungate``, turning the approval requirement off) needs an admin
+    (PermissionDenied otherwise)."""
     _, meta = registry_store(store)
     proj, model = model_name(name, project)
     current = get_model(f"{proj}/{model}", store=store).policy
     protected = (set(current.protected_aliases) | set(protect)) - set(unprotect)
+    gated = (set(current.approval_environments) | set(gate)) - set(ungate)
     policy = ModelPolicy(
         current.require_approval_for_production
         if require_approval_for_production is None
         else require_approval_for_production,
         tuple(sorted(protected)),
+        tuple(sorted(gated)),
     )
     return meta.set_model_policy(proj, model, policy, actor=_actor(actor))
 

@@ -94,11 +94,15 @@ class ModelPolicy:
     """A version enters the ``production`` stage only after an approval of it."""
     protected_aliases: tuple[str, ...] = ()
     """Aliases that only an admin may set, move or remove."""
+    approval_environments: tuple[str, ...] = ()
+    """Environments a version may be deployed to only once approved (its latest review for
+    production is an approval), whatever its stage."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "require_approval_for_production": self.require_approval_for_production,
             "protected_aliases": sorted(self.protected_aliases),
+            "approval_environments": sorted(self.approval_environments),
         }
 
     @classmethod
@@ -106,6 +110,8 @@ class ModelPolicy:
         return cls(
             require_approval_for_production=bool(data.get("require_approval_for_production")),
             protected_aliases=tuple(sorted(data.get("protected_aliases") or ())),
+            # Absent from policies written before lineal gated deployments: none gated.
+            approval_environments=tuple(sorted(data.get("approval_environments") or ())),
         )
 
 

@@ -253,9 +253,15 @@ class RegistryStore(abc.ABC):
 
     # -- deployments ---------------------------------------------------------------------------
     @abc.abstractmethod
+    def check_deployable(self, model_version_id: str, environment: str) -> None:
+        """PermissionDenied if the model's policy gates ``environment`` (``approval_environments``)
+        and the version is not approved; NotFound if there is no such version."""
+
+    @abc.abstractmethod
     def create_deployment(self, spec: NewDeployment, *, actor: str) -> Deployment:
         """Record a deployment; the record live under the same name and environment, if any, ends
-        at the new one's start (``replaced``, or ``rolled_back`` for a rollback)."""
+        at the new one's start (``replaced``, or ``rolled_back`` for a rollback). Checks
+        :meth:`check_deployable` in the same transaction."""
 
     @abc.abstractmethod
     def end_deployment(

@@ -19,7 +19,7 @@ import json
 import math
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -170,13 +170,19 @@ class Database:
     def write(self, actor: str) -> Iterator[WriteTx]:
         """A write transaction that records each change in the audit ledger before commit."""
         try:
-            with self.write_engine.begin() as conn:
+            with self.write_engine.connect() as conn:
                 tx = WriteTx(conn, actor, self.dialect)
-                # Take the chain lock first: every writer then queues on one row (PostgreSQL,
-                # MySQL) or on BEGIN IMMEDIATE (SQLite), so no two writers ever deadlock.
-                tx.lock_head()
-                yield tx
-                tx.close_chain()
+                try:
+                    with conn.begin():
+                        # Take the chain lock first: every writer then queues on one row
+                        # (PostgreSQL, MySQL) or on BEGIN IMMEDIATE (SQLite), so no two
+                        # writers ever deadlock.
+                        tx.lock_head()
+                        yield tx
+                        tx.close_chain()
+                finally:
+                    for restore in reversed(tx.on_release):
+                        restore()
         except exc.SQLAlchemyError as error:
             raise translate(error) from error
 
@@ -217,6 +223,9 @@ class WriteTx:
         self._cursor: Any = None  # the driver cursor of the prepared-statement path
         self._dirty = False
         self.ts = now_us()
+        # Run on the connection once the transaction has ended (committed or not), before it
+        # goes back to the pool: to restore per-connection settings a write changed.
+        self.on_release: list[Callable[[], None]] = []
 
     def lock_head(self) -> tuple[int, str]:
         if self._head is None:

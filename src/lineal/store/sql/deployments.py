@@ -18,19 +18,43 @@ from sqlalchemy.engine import Connection
 from ...entities import new_id, now_us, us_to_datetime
 from ...errors import Conflict, InvalidArgument, NotFound
 from ...refs import validate_name
-from ...registry.entities import Deployment, DeploymentStatus, _NotSet
+from ...registry.entities import Deployment, DeploymentStatus, ModelPolicy, _NotSet
 from ..registry_base import DeploymentFilter, NewDeployment
 from . import tables as t
 from . import tables_registry as tr
 from .database import Database, WriteTx, canonical_json
 from .registry_events import event_ts, record_event
+from .registry_policy import require_approval
 
 dp, rm, mv = tr.deployments, tr.registered_models, tr.model_versions
 ENDINGS = (DeploymentStatus.STOPPED, DeploymentStatus.FAILED)
 
 
+def check_deployable(conn: Connection, version: Any, environment: str) -> None:
+    """PermissionDenied when the model's policy gates ``environment`` and ``version`` (a row
+    with id, model_id, version) is not approved."""
+    model = conn.execute(
+        sa.select(rm.c.project, rm.c.name, rm.c.policy).where(rm.c.id == version.model_id)
+    ).first()
+    if model is None:
+        return
+    if environment in ModelPolicy.from_dict(json.loads(model.policy)).approval_environments:
+        require_approval(conn, model.project, model.name,
+                         {"id": version.id, "version": version.version},
+                         purpose=f"be deployed to {environment}")
+
+
 class DeploymentsMixin:
     db: Database
+
+    def check_deployable(self, model_version_id: str, environment: str) -> None:
+        with self.db.read() as conn:
+            version = conn.execute(
+                sa.select(mv.c.id, mv.c.model_id, mv.c.version).where(mv.c.id == model_version_id)
+            ).first()
+            if version is None:
+                raise NotFound(f"no model version with id {model_version_id!r}")
+            check_deployable(conn, version, environment)
 
     def create_deployment(self, spec: NewDeployment, *, actor: str) -> Deployment:
         validate_name(spec.name, "deployment name")
@@ -43,6 +67,9 @@ class DeploymentsMixin:
             ).first()
             if version is None:
                 raise NotFound(f"no model version with id {spec.model_version_id!r}")
+            # Checked again here, under the write lock: an approval withdrawn since the check
+            # in record_deployment still stops the deployment.
+            check_deployable(tx.conn, version, spec.environment)
             if tx.conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == spec.run_id)).first() is None:
                 raise NotFound(f"no run with id {spec.run_id!r}")
             slot = (dp.c.project == spec.project, dp.c.name == spec.name,

@@ -43,6 +43,7 @@ from .registry_policy import (
     compare_alias,
     effective_admins,
     guard_protected,
+    loosened,
     require_admin,
     require_approval,
     stored_admins,
@@ -168,14 +169,8 @@ class RegistryMixin(DeploymentsMixin, RegistryStore):
             current = ModelPolicy.from_dict(json.loads(row["policy"]))
             if current == policy:
                 return self._models(tx.conn, [row])[0]
-            unprotected = set(current.protected_aliases) - set(policy.protected_aliases)
-            dropped = current.require_approval_for_production and not policy.require_approval_for_production
-            if unprotected or dropped:
-                what = (
-                    f"unprotecting {', '.join(sorted(unprotected))}"
-                    if unprotected
-                    else "dropping the approval requirement"
-                )
+            what = loosened(current, policy)
+            if what is not None:
                 require_admin(tx.conn, actor, f"{what} on {project}/{name}")
             ts = event_ts(tx, row["id"])
             row = tx.update(

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ...errors import Conflict, InvalidArgument, PermissionDenied
-from ...refs import validate_alias
+from ...refs import validate_alias, validate_name
 from ...registry.entities import Decision, ModelPolicy, Stage, _NotSet
 from ..registry_base import ENV_ADMINS
 from . import tables_registry as tr
@@ -46,7 +46,10 @@ def guard_protected(conn: Connection, model: Any, alias: str, actor: str) -> Non
                       f"{model['project']}/{model['name']}")
 
 
-def require_approval(conn: Connection, project: str, name: str, row: Any) -> None:
+def require_approval(
+    conn: Connection, project: str, name: str, row: Any, purpose: str = "enter production"
+) -> None:
+    """PermissionDenied unless version ``row``'s latest review for production approves it."""
     ap = tr.model_approvals
     latest = conn.execute(
         sa.select(ap.c.decision, ap.c.actor)
@@ -57,12 +60,12 @@ def require_approval(conn: Connection, project: str, name: str, row: Any) -> Non
     ref = f"{project}/{name}@v{row['version']}"
     if latest is None:
         raise PermissionDenied(
-            f"{ref} needs an approval before it can enter production (policy of {project}/{name})",
+            f"{ref} needs an approval before it can {purpose} (policy of {project}/{name})",
             hint=f"lineal registry approve {ref} --comment '...'",
         )
     if latest.decision != str(Decision.APPROVED):
         raise PermissionDenied(
-            f"{ref} cannot enter production: its latest review by {latest.actor} rejected it",
+            f"{ref} cannot {purpose}: its latest review by {latest.actor} rejected it",
             hint="a new approval supersedes the rejection",
         )
 
@@ -96,6 +99,22 @@ def require_admin(conn: Connection, actor: str, what: str) -> None:
 def checked_policy(policy: ModelPolicy) -> ModelPolicy:
     for alias in policy.protected_aliases:
         check_alias(alias)
+    for environment in policy.approval_environments:
+        validate_name(environment, "environment")
     return ModelPolicy(
-        bool(policy.require_approval_for_production), tuple(sorted(set(policy.protected_aliases)))
+        bool(policy.require_approval_for_production), tuple(sorted(set(policy.protected_aliases))),
+        tuple(sorted(set(policy.approval_environments))),
     )
+
+
+def loosened(current: ModelPolicy, new: ModelPolicy) -> str | None:
+    """What ``new`` gives up relative to ``current`` (only admins may), or None."""
+    unprotected = set(current.protected_aliases) - set(new.protected_aliases)
+    if unprotected:
+        return f"unprotecting {', '.join(sorted(unprotected))}"
+    if current.require_approval_for_production and not new.require_approval_for_production:
+        return "dropping the approval requirement"
+    ungated = set(current.approval_environments) - set(new.approval_environments)
+    if ungated:
+        return f"deploying to {', '.join(sorted(ungated))} without approval"
+    return None
