@@ -3,6 +3,7 @@ MariaDB (the ``backend_store`` fixture)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from lineal.entities import MetricPoint, Run, RunError, RunStatus, new_id, now_us
-from lineal.errors import Conflict, InvalidArgument, NotFound
+from lineal.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from lineal.store import Store
 from lineal.store.base import MetadataStore, RunFilter
 
@@ -306,3 +307,15 @@ def test_run_ids_with_prefix(backend_store: Store) -> None:
     # LIKE wildcards in the prefix are matched literally.
     assert meta.run_ids_with_prefix("%") == [] and meta.run_ids_with_prefix("_") == []
     assert meta.run_ids_with_prefix(a.id[:10] + "%") == []
+
+
+def test_a_driver_error_on_the_prepared_path_is_a_lineal_error(backend_store: Store) -> None:
+    # create_run's INSERT runs on the driver's cursor (database.Prepared); the duplicate key
+    # must still come back as AlreadyExists, with nothing written.
+    meta = backend_store.metadata
+    run = make_run(meta, params={"lr": 0.1})
+    before = ledger_size(meta)
+    with pytest.raises(AlreadyExists, match="already exists"):
+        meta.create_run(dataclasses.replace(run, params={"other": 1}), ACTOR)
+    assert ledger_size(meta) == before
+    assert meta.get_run(run.id).params == {"lr": 0.1}

@@ -272,17 +272,7 @@ class WriteTx:
         args: Any = {**fixed, **params} if fixed and params else fixed or params or {}
         if names is not None:
             args = tuple([args[n] for n in names])
-        cursor = self._cursor
-        if cursor is None:
-            cursor = self._cursor = self.conn.connection.cursor()
-        try:
-            cursor.execute(sql, args)
-        except self.conn.dialect.loaded_dbapi.Error as error:
-            # Wrapped as SQLAlchemy wraps it, so Database.write translates it like any other.
-            raise exc.DBAPIError.instance(
-                sql, args, error, self.conn.dialect.loaded_dbapi.Error
-            ) from error
-        return cursor
+        return self._driver("execute", sql, args)
 
     def fetchone(self, statement: Prepared, params: dict[str, Any] | None = None) -> Any:
         return self.execute(statement, params).fetchone()
@@ -295,15 +285,21 @@ class WriteTx:
         if fixed:
             rows = [{**fixed, **row} for row in rows]
         args: list[Any] = rows if names is None else [tuple([r[n] for n in names]) for r in rows]
+        self._driver("executemany", sql, args)
+
+    def _driver(self, method: str, sql: str, args: Any) -> Any:
+        """``cursor.execute``/``executemany`` on the driver's cursor of this transaction's
+        connection; its errors wrapped as SQLAlchemy wraps them, so that Database.write
+        translates them like any other."""
         cursor = self._cursor
         if cursor is None:
             cursor = self._cursor = self.conn.connection.cursor()
+        error_type = self.conn.dialect.loaded_dbapi.Error
         try:
-            cursor.executemany(sql, args)
-        except self.conn.dialect.loaded_dbapi.Error as error:
-            raise exc.DBAPIError.instance(
-                sql, args, error, self.conn.dialect.loaded_dbapi.Error
-            ) from error
+            getattr(cursor, method)(sql, args)
+        except error_type as error:
+            raise exc.DBAPIError.instance(sql, args, error, error_type) from error
+        return cursor
 
     def normalise(self, table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
         """Coerce values to the column types, so that the digest of what is written equals the
@@ -435,14 +431,7 @@ class WriteTx:
                 return
             cursor.close()
         # sqlite3 loops in C; PyMySQL rewrites executemany into multi-row INSERTs itself.
-        sql = _insert_sql(dialect, table, tuple(columns))
-        cursor = self._cursor
-        if cursor is None:
-            cursor = self._cursor = self.conn.connection.cursor()
-        try:
-            cursor.executemany(sql, rows)
-        except dialect.loaded_dbapi.Error as error:
-            raise exc.DBAPIError.instance(sql, rows, error, dialect.loaded_dbapi.Error) from error
+        self._driver("executemany", _insert_sql(dialect, table, tuple(columns)), rows)
 
     def update(
         self,
