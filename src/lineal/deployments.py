@@ -64,6 +64,7 @@ def record_deployment(
     started_at: TimeLike | None = None,
     comment: str = "",
     expected_live: str | None | _NotSet = NOT_SET,
+    alias: str | None = None,
     capture: bool = True,
     store: Store | None = None,
     actor: str | None = None,
@@ -74,8 +75,9 @@ def record_deployment(
 
     ``started_at`` backdates it (recording a deployment made earlier). ``expected_live`` makes it
     a compare-and-set on the record live under that name now (its id, or None for nothing):
-    Conflict if someone else deployed meanwhile. The deploy run is marked failed if the record
-    cannot be written.
+    Conflict if someone else deployed meanwhile. ``alias`` (``prod``) is pointed at the version
+    in the same transaction, so the registry says what is live. The deploy run is marked failed
+    if the record cannot be written.
     """
     from .tracking import error_of, start_run
 
@@ -94,7 +96,7 @@ def record_deployment(
         raise InvalidArgument("a deployment cannot start in the future")
     # Before the deploy run starts: a deployment the policy forbids leaves no trace but the
     # error (the store checks again when it writes the record).
-    meta.check_deployable(version.id, environment)
+    meta.check_deployable(version.id, environment, alias=alias, actor=actor)
     run = start_run(
         f"deploy-{name}"[:128],
         kind="deploy",
@@ -119,6 +121,7 @@ def record_deployment(
             restores_id=_restores,
             comment=comment,
             expected_live=expected_live,
+            alias=alias,
         )
         deployment = meta.create_deployment(spec, actor=actor or default_actor())
     except BaseException as exc:
@@ -363,12 +366,14 @@ def rollback(
     *,
     to: str | None = None,
     comment: str = "",
+    alias: str | None = None,
     capture: bool = True,
     store: Store | None = None,
     actor: str | None = None,
 ) -> Deployment:
     """Redeploy an earlier record of ``name`` in ``environment`` as a new record that replaces
-    the live one and names the record it restores.
+    the live one and names the record it restores. ``alias`` (``prod``) moves back to the
+    restored version in the same transaction.
 
     By default the target is the record the live one replaced (for a live rollback record: the
     one before what it restored, so repeated rollbacks keep stepping back). ``to`` picks another:
@@ -412,6 +417,7 @@ def rollback(
         config=target.config,
         comment=comment or f"rollback to {version.ref} (deployment {target.id})",
         expected_live=live.id,
+        alias=alias,
         capture=capture,
         store=store,
         actor=actor,

@@ -153,6 +153,38 @@ def test_record_replace_current_at_timeline_and_end(churn: Store, ledger_size: C
 
 
 @pytest.mark.usefixtures("patient_capture")
+def test_a_deployment_moves_an_alias_in_the_same_transaction(
+    churn: Store, ledger_size: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # churn@prod is v2 (the fixture). Deploying v3 with --alias prod moves it; rolling back
+    # with it moves it back: the registry keeps saying what is live.
+    deployments.record_deployment("churn@prod", name="api", environment="prod", capture=False)
+    d3 = deployments.record_deployment("churn@v3", name="api", environment="prod",
+                                       alias="prod", capture=False)
+    assert registry.get_version("churn@prod").version == 3 and d3.model_version == 3
+    back = deployments.rollback("api", "prod", alias="prod", capture=False)
+    assert back.model_version == 2 and registry.get_version("churn@prod").version == 2
+    moves = [(e.before, e.after) for e in registry.history("churn", actions=["alias.move"])]
+    assert moves[-2:] == [({"version": 2}, {"version": 3}), ({"version": 3}, {"version": 2})]
+    # A protected alias needs an admin: refused before anything is written, the live record
+    # and the alias unchanged, no deploy run.
+    monkeypatch.setenv("LINEAL_ADMINS", "alice")
+    registry.set_policy("churn", protect=["prod"], actor="bob")
+    before, runs = ledger_size(churn), len(lineal.list_runs(kind="deploy"))
+    with pytest.raises(PermissionDenied, match="protected alias 'prod'.*'bob' is not one"):
+        deployments.record_deployment("churn@v3", name="api", environment="prod",
+                                      alias="prod", capture=False, actor="bob")
+    assert ledger_size(churn) == before and len(lineal.list_runs(kind="deploy")) == runs
+    assert [d.id for d in deployments.current("prod")] == [back.id]
+    assert registry.get_version("churn@prod").version == 2
+    with pytest.raises(InvalidArgument, match="alias"):
+        deployments.record_deployment("churn@v3", name="api", environment="prod", alias="v3",
+                                      capture=False)
+    ok = deployments.record_deployment("churn@v3", name="api", environment="prod",
+                                       alias="prod", capture=False, actor="alice")
+    assert ok.replaces_id == back.id and registry.get_version("churn@prod").version == 3
+
+
 def test_rollback_and_recover(churn: Store, train: Callable) -> None:
     d1 = deployments.record_deployment("churn@v1", name="api", environment="prod",
                                        config={"threshold": 0.4}, target="svc-a", capture=False)

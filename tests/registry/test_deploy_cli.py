@@ -75,15 +75,16 @@ def test_record_current_timeline_last_rollback(churn: Store, lineal_cli: Lineal,
     # Deploy a newer version (compare-and-set on what is live), then roll back.
     r = lineal_cli("deploy", "record", "churn@v3", "--name", "churn-api", "--env", "prod",
                    "--target", "https://ml.example.com/churn", "--expect-live", d1.id,
-                   "--comment", "retrained", "--no-capture")
-    assert r.code == 0 and r.out.endswith(f", replacing {d1.id}\n"), r
+                   "--comment", "retrained", "--alias", "live", "--no-capture")
+    assert r.code == 0 and r.out.endswith(f", replacing {d1.id}; alias live -> v3\n"), r
     d2 = deployments.current("prod")[0]
     r = lineal_cli("deploy", "rollback", "churn-api", "--env", "prod", "--comment",
-                   "latency regression", "--no-capture")
+                   "latency regression", "--alias", "live", "--no-capture")
     assert r.code == 0, r
     d3 = deployments.current("prod")[0]
     assert r.out == (f"rolled back churn-api in prod to default/churn@v2: deployment {d3.id} "
-                     f"replaces {d2.id}, restores {d1.id}\n")
+                     f"replaces {d2.id}, restores {d1.id}; alias live -> v2\n")
+    assert registry.get_version("churn@live").version == 2
     assert d3.config == d1.config and d3.comment == "latency regression"
 
     rows = _table(lineal_cli("deploy", "timeline", "churn", "--env", "prod").out)

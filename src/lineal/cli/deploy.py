@@ -70,13 +70,15 @@ def deploy() -> None:
 @click.option("--started-at", help="When it went live, if earlier than now.")
 @click.option("--comment", default="", help="Why.")
 @click.option("--expect-live", help="Id of the record expected live now, or 'none' (else Conflict).")
+@click.option("--alias", help="Point this registry alias (prod) at the version, in the same "
+              "transaction.")
 @click.option("--no-capture", is_flag=True, help="Do not record this process's environment.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def record_command(
     ctx: click.Context, model_ref: str, name: str, environment: str, target: str,
     config: str | None, sets: tuple[str, ...], started_at: str | None, comment: str,
-    expect_live: str | None, no_capture: bool, as_json: bool,
+    expect_live: str | None, alias: str | None, no_capture: bool, as_json: bool,
 ) -> None:
     """Record that MODEL_REF (churn@prod, churn@v4) went live as --name in --env.
 
@@ -92,13 +94,15 @@ def record_command(
     d = deployments.record_deployment(
         model_ref, name=name, environment=environment, target=target,
         config=_config(config, sets), started_at=started_at, comment=comment,
-        expected_live=expected, capture=not no_capture, store=open_cli_store(ctx),
+        expected_live=expected, alias=alias, capture=not no_capture, store=open_cli_store(ctx),
     )
     if as_json:
         emit_json(d.to_dict())
         return
     replaced = f", replacing {d.replaces_id}" if d.replaces_id else ""
-    click.echo(f"deployment {d.id}: {d.model_ref} live as {d.name} in {d.environment}{replaced}")
+    moved = f"; alias {alias} -> v{d.model_version}" if alias else ""
+    click.echo(f"deployment {d.id}: {d.model_ref} live as {d.name} in {d.environment}{replaced}"
+               f"{moved}")
 
 
 @deploy.command("end")
@@ -316,20 +320,23 @@ def recover_command(
 @click.option("--to", help="A deployment id or a model ref deployed there before "
               "(default: what the live record replaced).")
 @click.option("--comment", default="", help="Why.")
+@click.option("--alias", help="Move this registry alias (prod) back to the restored version, in "
+              "the same transaction.")
 @click.option("--no-capture", is_flag=True, help="Do not record this process's environment.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def rollback_command(
     ctx: click.Context, name: str, environment: str, to: str | None, comment: str,
-    no_capture: bool, as_json: bool,
+    alias: str | None, no_capture: bool, as_json: bool,
 ) -> None:
     """Redeploy an earlier record of NAME in --env, as a new record that replaces the live one."""
     from .. import deployments
 
-    d = deployments.rollback(name, environment, to=to, comment=comment, capture=not no_capture,
-                             store=open_cli_store(ctx))
+    d = deployments.rollback(name, environment, to=to, comment=comment, alias=alias,
+                             capture=not no_capture, store=open_cli_store(ctx))
     if as_json:
         emit_json(d.to_dict())
         return
+    moved = f"; alias {alias} -> v{d.model_version}" if alias else ""
     click.echo(f"rolled back {name} in {environment} to {d.model_ref}: deployment {d.id} "
-               f"replaces {d.replaces_id}, restores {d.restores_id}")
+               f"replaces {d.replaces_id}, restores {d.restores_id}{moved}")

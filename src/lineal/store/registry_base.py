@@ -56,6 +56,9 @@ class NewDeployment:
     expected_live: str | None | _NotSet = NOT_SET
     """Compare-and-set: the id of the record expected to be live under this name and
     environment (None: nothing live). Conflict if another record is live."""
+    alias: str | None = None
+    """A registry alias to point at the deployed version in the same transaction (``prod``
+    follows what is live), with the registry's rules (protected aliases need an admin)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,9 +256,13 @@ class RegistryStore(abc.ABC):
 
     # -- deployments ---------------------------------------------------------------------------
     @abc.abstractmethod
-    def check_deployable(self, model_version_id: str, environment: str) -> None:
+    def check_deployable(
+        self, model_version_id: str, environment: str, *, alias: str | None = None,
+        actor: str | None = None,
+    ) -> None:
         """PermissionDenied if the model's policy gates ``environment`` (``approval_environments``)
-        and the version is not approved; NotFound if there is no such version."""
+        and the version is not approved, or if ``alias`` is protected and ``actor`` is no admin;
+        NotFound if there is no such version. A read: the write checks again."""
 
     @abc.abstractmethod
     def create_deployment(self, spec: NewDeployment, *, actor: str) -> Deployment:

@@ -15,16 +15,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ...entities import new_id, now_us, us_to_datetime
+from ...entities import default_actor, new_id, now_us, us_to_datetime
 from ...errors import Conflict, InvalidArgument, NotFound
 from ...refs import validate_name
-from ...registry.entities import Deployment, DeploymentStatus, ModelPolicy, _NotSet
+from ...registry.entities import NOT_SET, Deployment, DeploymentStatus, ModelPolicy, _NotSet
 from ..registry_base import DeploymentFilter, NewDeployment
 from . import tables as t
 from . import tables_registry as tr
 from .database import Database, WriteTx, canonical_json
 from .registry_events import event_ts, record_event
-from .registry_policy import require_approval
+from .registry_policy import check_alias, guard_protected, require_approval
 
 dp, rm, mv = tr.deployments, tr.registered_models, tr.model_versions
 ENDINGS = (DeploymentStatus.STOPPED, DeploymentStatus.FAILED)
@@ -47,7 +47,10 @@ def check_deployable(conn: Connection, version: Any, environment: str) -> None:
 class DeploymentsMixin:
     db: Database
 
-    def check_deployable(self, model_version_id: str, environment: str) -> None:
+    def check_deployable(
+        self, model_version_id: str, environment: str, *, alias: str | None = None,
+        actor: str | None = None,
+    ) -> None:
         with self.db.read() as conn:
             version = conn.execute(
                 sa.select(mv.c.id, mv.c.model_id, mv.c.version).where(mv.c.id == model_version_id)
@@ -55,6 +58,16 @@ class DeploymentsMixin:
             if version is None:
                 raise NotFound(f"no model version with id {model_version_id!r}")
             check_deployable(conn, version, environment)
+            if alias is not None:
+                check_alias(alias)
+                model = conn.execute(sa.select(rm).where(rm.c.id == version.model_id)).mappings().one()
+                guard_protected(conn, model, alias, actor or default_actor())
+
+    def _move_alias(
+        self, tx: WriteTx, model: Any, target: Any, alias: str, actor: str,
+        expected: int | None | _NotSet = NOT_SET,
+    ) -> None:
+        raise NotImplementedError  # RegistryMixin's; declared here for create_deployment
 
     def create_deployment(self, spec: NewDeployment, *, actor: str) -> Deployment:
         validate_name(spec.name, "deployment name")
@@ -124,6 +137,10 @@ class DeploymentsMixin:
                 "created_by": actor,
             }
             tx.insert(dp, [row], "deployment.create", deployment_id)
+            if spec.alias is not None:
+                model = tx.conn.execute(sa.select(rm).where(rm.c.id == version.model_id)).mappings().one()
+                target = tx.conn.execute(sa.select(mv).where(mv.c.id == version.id)).mappings().one()
+                self._move_alias(tx, model, target, spec.alias, actor)
             record_event(
                 tx, version.model_id, "deployment.start", ts,
                 version=(version.id, version.version),

@@ -440,25 +440,34 @@ class RegistryMixin(DeploymentsMixin, RegistryStore):
         with self.db.write(actor) as tx:
             model = _model_row(tx.conn, project, name)
             target = _version_row(tx.conn, model, version)
-            current = _alias_version(tx.conn, model["id"], alias)
-            compare_alias(project, name, alias, current, expected)
-            if current == version:
-                return self._versions(tx.conn, [target])[0]
-            guard_protected(tx.conn, model, alias, actor)
-            ts = event_ts(tx, model["id"])
-            key = {"model_id": model["id"], "alias": alias}
-            values = {"version_id": target["id"], "updated_at": ts}
-            if current is None:
-                tx.insert(ma, [{**key, **values}], "registry.alias.set", model["id"])
-                action, before = "alias.set", None
-            else:
-                tx.update(ma, key, values, "registry.alias.move")
-                action, before = "alias.move", {"version": current}
-            record_event(
-                tx, model["id"], action, ts, version=(target["id"], version), alias=alias,
-                before=before, after={"version": version},
-            )
+            self._move_alias(tx, model, target, alias, actor, expected)
             return self._versions(tx.conn, [target])[0]
+
+    def _move_alias(
+        self, tx: WriteTx, model: Any, target: Any, alias: str, actor: str,
+        expected: int | None | _NotSet = NOT_SET,
+    ) -> None:
+        """Point ``alias`` of ``model`` at version row ``target`` inside ``tx`` (also used by
+        a deployment that moves an alias with it)."""
+        version = int(target["version"])
+        current = _alias_version(tx.conn, model["id"], alias)
+        compare_alias(model["project"], model["name"], alias, current, expected)
+        if current == version:
+            return
+        guard_protected(tx.conn, model, alias, actor)
+        ts = event_ts(tx, model["id"])
+        key = {"model_id": model["id"], "alias": alias}
+        values = {"version_id": target["id"], "updated_at": ts}
+        if current is None:
+            tx.insert(ma, [{**key, **values}], "registry.alias.set", model["id"])
+            action, before = "alias.set", None
+        else:
+            tx.update(ma, key, values, "registry.alias.move")
+            action, before = "alias.move", {"version": current}
+        record_event(
+            tx, model["id"], action, ts, version=(target["id"], version), alias=alias,
+            before=before, after={"version": version},
+        )
 
     def remove_model_alias(
         self,
