@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,10 @@ def _us(value: TimeLike | None) -> int | None:
 
 #: A run id prefix shorter than this is too likely to match many runs to be worth a lookup.
 MIN_RUN_PREFIX = 6
+#: A whole id (a ULID: 26 characters of Crockford base32, upper case).
+ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+#: What could be a run id prefix as a user types it (any case).
+RUN_PREFIX = re.compile(r"^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{6,25}$")  # 6: MIN_RUN_PREFIX
 
 
 def get_run(run_id: str, *, store: Store | None = None) -> Run:
@@ -31,7 +36,7 @@ def get_run(run_id: str, *, store: Store | None = None) -> Run:
     try:
         return store.metadata.get_run(text)
     except NotFound:
-        if not isinstance(text, str) or len(text) < MIN_RUN_PREFIX or len(text) >= 26:
+        if not isinstance(text, str) or not RUN_PREFIX.match(text):
             raise
     matches = store.metadata.run_ids_with_prefix(text.upper())  # ULIDs: upper-case base32
     if not matches:

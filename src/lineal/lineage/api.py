@@ -15,13 +15,13 @@ A reference names a node:
 from __future__ import annotations
 
 import contextlib
-import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..api import RUN_PREFIX, ULID, get_run
 from ..entities import datetime_to_us, default_actor
 from ..errors import InvalidArgument, NotFound
 from ..refs import parse_ref
@@ -45,8 +45,6 @@ __all__ = [
 ]
 
 TimeLike = datetime | float | str
-_ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
-_RUN_PREFIX = re.compile(r"^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{6,25}$")
 _PREFIXES = {"run": NodeType.RUN, "deployment": NodeType.DEPLOYMENT,
              "artifact": NodeType.ARTIFACT, "model": NodeType.MODEL_VERSION}
 
@@ -70,7 +68,7 @@ def node(ref: str | Node, *, project: str | None = None, store: Store | None = N
     prefix, sep, rest = text.partition(":")
     if sep and prefix in _PREFIXES:
         return _typed(store, meta, _PREFIXES[prefix], rest, project)
-    if _ULID.match(text):
+    if ULID.match(text):
         for ntype in (NodeType.RUN, NodeType.ARTIFACT, NodeType.DEPLOYMENT, NodeType.MODEL_VERSION):
             try:
                 return meta.lineage_node(text, ntype)
@@ -86,7 +84,7 @@ def node(ref: str | Node, *, project: str | None = None, store: Store | None = N
             return _typed(store, meta, NodeType.MODEL_VERSION, text, project)
         except NotFound:
             pass
-        if _RUN_PREFIX.match(text):  # a run id prefix, as `lineal runs list` prints them
+        if RUN_PREFIX.match(text):  # a run id prefix, as `lineal runs list` prints them
             with contextlib.suppress(NotFound):
                 return _typed(store, meta, NodeType.RUN, text, project)
         raise NotFound(
@@ -98,12 +96,12 @@ def node(ref: str | Node, *, project: str | None = None, store: Store | None = N
 
 def _typed(store: Store, meta: LineageStore, ntype: NodeType, text: str, project: str | None) -> Node:
     if ntype is NodeType.ARTIFACT:
-        if _ULID.match(text):
+        if ULID.match(text):
             return meta.lineage_node(text, ntype)
         version = store.metadata.resolve(parse_ref(text, project))
         return meta.lineage_node(version.id, ntype)
     if ntype is NodeType.MODEL_VERSION:
-        if _ULID.match(text):
+        if ULID.match(text):
             return meta.lineage_node(text, ntype)
         from ..registry.api import resolve_model_ref
 
@@ -112,9 +110,7 @@ def _typed(store: Store, meta: LineageStore, ntype: NodeType, text: str, project
             raise NotFound(f"{text!r} is a model artifact, not a registered model version",
                            hint=f"refer to the artifact itself: {text}")
         return meta.lineage_node(model_version.id, ntype)
-    if ntype is NodeType.RUN and not _ULID.match(text):
-        from ..api import get_run
-
+    if ntype is NodeType.RUN and not ULID.match(text):
         return meta.lineage_node(get_run(text, store=store).id, ntype)  # a unique id prefix
     return meta.lineage_node(text, ntype)
 

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..api import get_run
+from ..api import RUN_PREFIX, ULID, get_run
 from ..entities import ArtifactVersion, Run, RunStatus
 from ..errors import InvalidArgument, NotFound
 from ..refs import parse_ref
@@ -34,8 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Subject", "resolve_subject", "store_or_default"]
 
-_RUN_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
-_RUN_PREFIX = re.compile(r"^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{6,25}$")
 
 
 def store_or_default(store: Store | None) -> Store:
@@ -111,7 +108,7 @@ def resolve_subject(
     if text.startswith("run:"):  # a run id, or a unique prefix of one: named by its full id
         run = get_run(text.removeprefix("run:"), store=store)
         return Subject(f"run:{run.id}", None, run)
-    if _RUN_ID.match(text):
+    if ULID.match(text):
         try:
             return Subject(text, None, meta.get_run(text))
         except NotFound:
@@ -131,7 +128,7 @@ def resolve_subject(
     try:
         artifact = meta.resolve(parsed)
     except NotFound as error:
-        if "@" not in text and _RUN_PREFIX.match(text):
+        if "@" not in text and RUN_PREFIX.match(text):
             with contextlib.suppress(NotFound):  # a run id prefix, as `runs list` prints them
                 run = get_run(text, store=store)
                 return Subject(f"run:{run.id}", None, run)

@@ -277,16 +277,6 @@ class WriteTx:
     def fetchone(self, statement: Prepared, params: dict[str, Any] | None = None) -> Any:
         return self.execute(statement, params).fetchone()
 
-    def execute_rows(self, statement: Prepared, rows: list[dict[str, Any]]) -> None:
-        """Run a prepared statement once per row of parameters (executemany)."""
-        if not rows:
-            return
-        sql, names, fixed = statement.compiled(self.conn.dialect)
-        if fixed:
-            rows = [{**fixed, **row} for row in rows]
-        args: list[Any] = rows if names is None else [tuple([r[n] for n in names]) for r in rows]
-        self._driver("executemany", sql, args)
-
     def _driver(self, method: str, sql: str, args: Any) -> Any:
         """``cursor.execute``/``executemany`` on the driver's cursor of this transaction's
         connection; its errors wrapped as SQLAlchemy wraps them, so that Database.write
@@ -327,9 +317,9 @@ class WriteTx:
         if table.name in t.MUTABLE_TABLES:
             entity_id = entity_key(table.name, clean[0])
         seq = self._append(action, table.name, entity_id, payload_digest(table.name, clean))
-        for row in clean:
-            row["ledger_seq"] = seq
-        self.execute_rows(_insert_statement(table), clean)
+        columns = ledgered_columns(table.name)
+        self._execute_many(table.name, [*columns, "ledger_seq"],
+                           [(*[row[c] for c in columns], seq) for row in clean])
         return seq
 
     def insert_tuples(
@@ -344,6 +334,13 @@ class WriteTx:
         seq = self._append(action, table.name, entity_id, digest)
         self._execute_many(table.name, [*columns, "ledger_seq"], [(*row, seq) for row in rows])
         return seq
+
+    def insert_unledgered(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """Insert rows of a table the ledger does not cover, because it is derived from tables
+        it does (``latest_metrics``, from ``metrics``)."""
+        if rows:
+            columns = [c.name for c in table.columns]
+            self._execute_many(table.name, columns, [tuple([r[c] for c in columns]) for r in rows])
 
     def insert_each(self, table: sa.Table, rows: list[tuple[Any, ...]], action: str) -> None:
         """Insert already-normalised rows of a mutable table (tuples in column order, without
@@ -493,9 +490,8 @@ class Prepared:
     same transaction. Only for statements without expanding (``IN``) parameters.
     """
 
-    def __init__(self, statement: sa.Executable, column_keys: list[str] | None = None) -> None:
+    def __init__(self, statement: sa.Executable) -> None:
         self.statement = statement
-        self.column_keys = column_keys  # an INSERT's columns, each bound by its own name
         self.columns: list[str] = (
             [c.name for c in statement.selected_columns]
             if isinstance(statement, sa.Select) else []
@@ -510,7 +506,7 @@ class Prepared:
         statement (``where id == 1``)."""
         done = self._compiled.get(dialect.name)
         if done is None:
-            compiled = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
+            compiled = self.statement.compile(dialect=dialect)
             names = tuple(compiled.positiontup) if compiled.positional else None  # type: ignore[arg-type]
             fixed = {k: v for k, v in compiled.params.items() if v is not None}
             done = self._compiled[dialect.name] = (str(compiled), names, fixed)
@@ -542,11 +538,6 @@ def _insert_sql(dialect: sa.Dialect, table: str, columns: tuple[str, ...]) -> st
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     return (f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
             f"VALUES ({', '.join([mark] * len(columns))})")
-
-
-@functools.cache
-def _insert_statement(table: sa.Table) -> Prepared:
-    return Prepared(table.insert(), column_keys=[c.name for c in table.columns])
 
 
 @functools.cache

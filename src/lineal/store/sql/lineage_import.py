@@ -433,7 +433,7 @@ class _Writer:
             self.tx.insert_each(t.run_tags, tags[start : start + CHUNK], "import.run.tag")
         self._append_only(t.metrics, metrics, "import.run.metrics", counts=False)
         for start in range(0, len(latest), CHUNK):
-            self.tx.conn.execute(t.latest_metrics.insert(), latest[start : start + CHUNK])
+            self.tx.insert_unledgered(t.latest_metrics, latest[start : start + CHUNK])
 
     def artifacts(self) -> None:
         arts = self.batch.artifacts

@@ -45,9 +45,6 @@ _LATEST_MOVE = Prepared(
     )
     .values(value=sa.bindparam("value"), step=sa.bindparam("step"), ts=sa.bindparam("ts"))
 )
-_LATEST_INSERT = Prepared(
-    t.latest_metrics.insert(), column_keys=["run_id", "key", "value", "step", "ts"]
-)
 
 
 class RunsMixin:
@@ -204,7 +201,7 @@ class RunsMixin:
                 inserts.append({"run_id": run_id, "key": key, **values})
             elif (point.step, point.timestamp_us) >= current[key]:
                 tx.execute(_LATEST_MOVE, {"match_run": run_id, "match_key": key, **values})
-        tx.execute_rows(_LATEST_INSERT, inserts)
+        tx.insert_unledgered(t.latest_metrics, inserts)
 
     # -- reads -----------------------------------------------------------------------------------
     def _require_run(self, conn: Connection, run_id: str) -> None:
