@@ -234,3 +234,53 @@ def test_bad_time_and_limit(backend_store: Store) -> None:
         backend_store.metadata.search_runs("attributes.start_time > 'soon'")
     with pytest.raises(InvalidArgument, match="limit"):
         backend_store.metadata.search_runs(limit=0)
+
+
+def _plans(store: Store, call: Any) -> list[str]:
+    """The SQLite query plans of the SELECT statements on runs that ``call`` runs."""
+    import sqlalchemy as sa
+
+    engine = store.metadata.db.read_engine  # type: ignore[attr-defined]
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM runs" in statement:
+            seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        call()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert seen
+    plans = []
+    with engine.connect() as conn:
+        for statement, parameters in seen:
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+            plans.append("\n".join(str(row[-1]) for row in rows))
+    return plans
+
+
+@pytest.mark.parametrize("backend_store", ["sqlite"], indirect=True)
+def test_listings_and_searches_by_start_time_need_no_sort(
+    backend_store: Store, runs: dict[str, Run]
+) -> None:
+    from lineal.store.base import RunFilter
+
+    meta = backend_store.metadata
+    token = meta.search_runs(limit=1).next_page_token
+    asc = meta.search_runs(order_by="attributes.start_time", limit=1).next_page_token
+    calls = [
+        lambda: meta.list_runs(RunFilter()),
+        lambda: meta.list_runs(RunFilter(project="default")),
+        lambda: meta.search_runs(),
+        lambda: meta.search_runs(page_token=token),
+        lambda: meta.search_runs(order_by="attributes.start_time", page_token=asc),
+        lambda: meta.search_runs("attributes.project = 'default'"),
+        lambda: meta.search_runs("metrics.auc > 0.9 and tags.team = 'ml'",
+                                 order_by=["attributes.created DESC"]),
+    ]
+    for call in calls:
+        for plan in _plans(backend_store, call):
+            assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
+            assert "SCAN runs USING INDEX" in plan or "SEARCH runs USING INDEX" in plan, plan
