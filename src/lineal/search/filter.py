@@ -30,6 +30,7 @@ __all__ = [
     "Node",
     "OrderKey",
     "Term",
+    "conjoin",
     "parse_filter",
     "parse_order_by",
 ]
@@ -386,3 +387,17 @@ def parse_order_by(clauses: Sequence[str] | str | None) -> list[OrderKey]:
                            f"found {_shown(parser.token)}")
             break
     return keys
+
+
+def conjoin(text: str | None, terms: Sequence[tuple[str, str, str]]) -> str | None:
+    """``text`` and ``key op 'value'`` for each of ``terms``, values quoted for the language:
+    how a caller adds fixed conditions (``--project churn``) to a filter a user typed.
+
+    >>> conjoin("metrics.auc > 0.9", [("attributes.project", "=", "it's")])
+    "attributes.project = 'it''s' and (metrics.auc > 0.9)"
+    """
+    parse_filter(text)  # errors name columns of the text as the user typed it
+    parts = [f"{key} {op} '{value.replace(chr(39), chr(39) * 2)}'" for key, op, value in terms]
+    if text and text.strip():
+        parts.append(f"({text})")
+    return " and ".join(parts) or None
