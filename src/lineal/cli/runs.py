@@ -73,7 +73,8 @@ def list_command(
 
     With --filter, --order-by or --page-token it searches instead: the table gains a column
     for each metric, param and tag the filter or sort names, and a token for the next page is
-    printed (on stderr) when there is one. The other options then add to the filter.
+    printed (on stderr) when there is one; --json then prints {"runs": [...],
+    "next_page_token": ...}. The other options add to the filter.
     """
     from .. import api
 
