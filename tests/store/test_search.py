@@ -86,6 +86,10 @@ def test_default_order_is_newest_first(backend_store: Store, runs: dict[str, Run
     ("params.model IN ('linear', 'xgboost')", ["beta", "alpha"]),
     ("tags.team = 'ml'", ["beta", "alpha"]),
     ("tags.owner ILIKE '%alice%'", ["alpha"]),
+    ("tags.owner = 'alice'", []),  # case-sensitive on every backend, MariaDB included
+    ("tags.owner IN ('alice', 'Alice')", ["alpha"]),
+    ("params.model = 'XGBoost'", []),
+    ("tags.owner LIKE 'alice'", []),
     ("tags.team NOT IN ('ml')", ["gamma"]),
     ("attributes.status = 'finished'", ["delta", "beta", "alpha"]),
     ("attributes.status = 'FAILED'", ["gamma"]),

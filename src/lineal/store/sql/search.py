@@ -21,7 +21,9 @@ index runs(started_at, id) with no sort.
 
 LIKE is case-sensitive and ILIKE is not, on every backend (SQLite's LIKE ignores case, so a
 case-sensitive LIKE runs as GLOB there; MySQL compares LIKE BINARY). Plain ``=`` on strings
-follows the database's collation: case-insensitive on MySQL/MariaDB by default.
+of params and tags is case-sensitive everywhere too; on attributes (name, experiment...) it
+follows the column's collation, case-insensitive on MySQL/MariaDB by default, so that their
+indexes serve it.
 """
 
 from __future__ import annotations
@@ -254,6 +256,10 @@ class _Compiler:
         else:
             value = _as_text(term.value)
             expr = _param_text(row.c.value) if term.entity == "params" else row.c.value
+            if self.dialect in ("mysql", "mariadb") and not term.op.endswith("LIKE"):
+                # Values compare case-sensitively, as on the other backends (MySQL's default
+                # collation ignores case); no index reads these values, so nothing is lost.
+                expr = sa.type_coerce(sa.cast(expr, sa.LargeBinary), sa.Text)
         return sa.exists().where(row.c.run_id == t.runs.c.id, row.c.key == term.key,
                                  self.compare(expr, term.op, value))
 
