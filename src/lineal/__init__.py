@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "NotFound": "lineal.errors",
     "PermissionDenied": "lineal.errors",
     "Run": "lineal.entities",
+    "RunPage": "lineal.search.page",
     "RunStatus": "lineal.entities",
     "Store": "lineal.store",
     "StoreError": "lineal.errors",
@@ -52,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "registry": "lineal.registry",
     "reproduce": "lineal.reproduce",
     "run": "lineal.tracking",
+    "search_runs": "lineal.api",
     "set_alias": "lineal.api",
     "start_run": "lineal.tracking",
     "step": "lineal.steps",
@@ -85,6 +87,7 @@ if TYPE_CHECKING:
         list_artifacts,
         list_runs,
         metric_history,
+        search_runs,
         set_alias,
     )
     from .entities import ArtifactVersion, Edge, MetricPoint, Run, RunStatus
@@ -99,6 +102,7 @@ if TYPE_CHECKING:
         StoreError,
     )
     from .models.tracking import load_model
+    from .search.page import RunPage
     from .steps import step
     from .store import Store, open_store
     from .tracking import ActiveRun, active_run, run, start_run

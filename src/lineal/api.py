@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from .entities import ArtifactVersion, MetricPoint, Run, RunStatus, datetime_to_us
 from .errors import InvalidArgument, NotFound
 from .refs import parse_ref
+from .search.page import RunPage
 from .store import Store, default_store
 from .store.base import ArtifactFilter, RunFilter
 
@@ -78,6 +79,32 @@ def list_runs(
         offset=offset,
     )
     return (store or default_store()).metadata.list_runs(flt)
+
+
+def search_runs(
+    filter: str | None = None,  # noqa: A002 - the name MLflow users know
+    *,
+    order_by: Sequence[str] | str | None = None,
+    limit: int = 100,
+    page_token: str | None = None,
+    store: Store | None = None,
+) -> RunPage:
+    """One page of the runs matching ``filter``, in MLflow's search syntax plus lineage terms.
+
+    >>> page = lineal.search_runs(
+    ...     "metrics.auc > 0.9 and params.C = '0.5' and attributes.status = 'finished'",
+    ...     order_by=["metrics.auc DESC"], limit=20)                      # doctest: +SKIP
+    >>> page.runs, page.next_page_token, page.to_pandas()               # doctest: +SKIP
+
+    Terms: ``metrics.X`` (numbers), ``params.X`` and ``tags.X`` (strings; ``=``, ``!=``, ``<``...,
+    ``LIKE``, ``ILIKE``, ``IN (...)``), ``attributes.`` status, name, kind, experiment, project,
+    run_id, parent_id, user, start_time/created, end_time (ISO dates or epoch milliseconds);
+    ``inputs.dataset = 'features@v4'``, ``inputs.artifact``, ``outputs.model = 'churn@v1'``,
+    ``env.torch >= '2.3'``; ``and``, ``or``, parentheses; backticks around odd keys
+    (metrics.`my-key`). ``order_by``: attributes, metrics, params or tags with ASC/DESC; runs
+    missing a sort key come last. Pass ``page_token=page.next_page_token`` for the next page
+    (keyset paging: stable while runs are added)."""
+    return (store or default_store()).metadata.search_runs(filter, order_by, limit, page_token)
 
 
 def metric_history(run_id: str, key: str, *, store: Store | None = None) -> list[MetricPoint]:

@@ -10,7 +10,8 @@ import lineal
 EXPECTED = {
     "ActiveRun", "AlreadyExists", "ArtifactVersion", "Conflict", "Edge", "IntegrityError",
     "InvalidArgument", "LinealError", "MetricPoint", "NotFound", "PermissionDenied", "Run",
-    "RunStatus", "Store", "StoreError", "__version__", "active_run", "artifact_path", "audit",
+    "RunPage", "RunStatus", "Store", "StoreError", "__version__", "active_run", "artifact_path",
+    "audit", "search_runs",
     "download_artifact", "get_artifact", "get_run", "list_artifacts", "list_runs",
     "metric_history", "open_store", "run", "set_alias", "start_run",
 }

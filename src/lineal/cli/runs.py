@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -49,16 +50,32 @@ def runs() -> None:
 @click.option("--since", help="Only runs started at or after this time: ISO-8601 "
               "(2024-05-01, 2024-05-01T14:00) or an age (3d, 12h, 30m).")
 @click.option("--until", help="Only runs started before this time (same forms as --since).")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
-              help="At most this many runs, newest first.")
+@click.option("--filter", "filter_text", metavar="FILTER",
+              help="Only runs matching this search filter (MLflow's syntax plus lineage terms), "
+              "e.g. \"metrics.auc > 0.9 and params.C = '0.5'\" or \"inputs.dataset = "
+              "'features@v4'\"; see `lineal.search_runs`.")
+@click.option("--order-by", "order_by", multiple=True, metavar="KEY [ASC|DESC]",
+              help="Sort by an attribute, metric, param or tag, e.g. \"metrics.auc DESC\"; "
+              "repeatable. Runs missing the key come last. Default: newest first.")
+@click.option("--page-token", metavar="TOKEN",
+              help="Continue a search where the previous page stopped (the token it printed).")
+@click.option("-n", "--limit", type=click.IntRange(min=1, max=10_000), default=50,
+              show_default=True, help="At most this many runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def list_command(
     ctx: click.Context, project: str | None, name: str | None, kind: str | None,
     status: str | None, experiment: str | None, parent_id: str | None, tags: tuple[str, ...],
-    since: str | None, until: str | None, limit: int, as_json: bool,
+    since: str | None, until: str | None, filter_text: str | None, order_by: tuple[str, ...],
+    page_token: str | None, limit: int, as_json: bool,
 ) -> None:
-    """List runs, newest first: id, name, kind, status, start, duration and key metrics."""
+    """List runs, newest first: id, name, kind, status, start, duration and key metrics.
+
+    With --filter, --order-by or --page-token it searches instead: the table gains a column
+    for each metric, param and tag the filter or sort names, and a token for the next page is
+    printed (on stderr) when there is one; --json then prints {"runs": [...],
+    "next_page_token": ...}. The other options add to the filter.
+    """
     from .. import api
 
     # Parse every option before opening the store: bad input fails fast and touches nothing.
@@ -66,6 +83,16 @@ def list_command(
     after, before = parse_time(since, "--since"), parse_time(until, "--until")
     store = open_store_from_ctx(ctx)
     parent = find_run(store, parent_id).id if parent_id else None
+    if filter_text is not None or order_by or page_token:
+        _search(store, filter_text, order_by, page_token, limit, as_json, [
+            *[(f"attributes.{key}", "=", value) for key, value in (
+                ("project", project), ("name", name), ("kind", kind), ("status", status),
+                ("experiment", experiment), ("parent_id", parent)) if value is not None],
+            *[(f"tags.`{key.replace('`', '``')}`", "=", value) for key, value in tag_map.items()],
+            *[("attributes.start_time", op, when.isoformat())
+              for op, when in ((">=", after), ("<", before)) if when is not None],
+        ])
+        return
     found = api.list_runs(
         project=project, name=name, kind=kind, status=status, experiment=experiment,
         parent_id=parent, tags=tag_map, started_after=after, started_before=before,
@@ -82,6 +109,35 @@ def list_command(
         empty="no runs match",
     )
     note_limit(len(found), limit, "runs")
+
+
+def _search(
+    store: Store, filter_text: str | None, order_by: tuple[str, ...], page_token: str | None,
+    limit: int, as_json: bool, fixed: list[tuple[str, str, str]],
+) -> None:
+    from .. import api
+    from ..search.filter import conjoin
+
+    page = api.search_runs(conjoin(filter_text, fixed), order_by=list(order_by), limit=limit,
+                           page_token=page_token, store=store)
+    if as_json:
+        emit_json({"runs": [run_dict(run) for run in page],
+                   "next_page_token": page.next_page_token})
+        return
+    named = list(page.columns)
+    rows = []
+    for run in page:
+        values = {**{f"metrics.{k}": number(v) for k, v in run.metrics.items()},
+                  **{f"params.{k}": str(v) for k, v in run.params.items()},
+                  **{f"tags.{k}": v for k, v in run.tags.items()}}
+        rows.append((run.id, run.name, run.kind, run.status, local_time(run.started_at),
+                     human_duration(run.duration_s), metric_summary(run.metrics),
+                     *[values.get(column, "") for column in named]))
+    print_table(None, ("id", "name", "kind", "status", "started", "duration", "metrics", *named),
+                rows, empty="no runs match")
+    if page.next_page_token:
+        sys.stdout.flush()  # after the table, not in the middle of it
+        click.echo(f"(more runs: --page-token {page.next_page_token})", err=True)
 
 
 @runs.command("show")

@@ -28,6 +28,7 @@ from ..entities import (
     Storage,
 )
 from ..refs import ArtifactRef
+from ..search.page import RunPage
 
 __all__ = [
     "ArtifactFilter",
@@ -134,6 +135,19 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def list_runs(self, flt: RunFilter) -> list[Run]:
         """Runs matching the filter, newest first."""
+
+    @abc.abstractmethod
+    def search_runs(
+        self,
+        filter: str | None = None,  # noqa: A002 - the name MLflow users know
+        order_by: Sequence[str] | str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> RunPage:
+        """One page of the runs a filter in the search language (``lineal.search.filter``)
+        matches, sorted by ``order_by`` (newest first by default; runs missing a sort key last),
+        with the token of the next page. The store parses the text itself, so a remote store
+        receives exactly what the user typed; InvalidArgument names a bad token's column."""
 
     @abc.abstractmethod
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:

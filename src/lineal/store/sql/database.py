@@ -440,7 +440,7 @@ class WriteTx:
     ) -> dict[str, Any]:
         """Update one row of a mutable table by primary key; returns the row as written.
         ``missing`` is raised when there is no such row (else a StoreError)."""
-        select, update = _keyed_statements(table, tuple(key))
+        select = _keyed_select(table, tuple(key))
         where = {f"key_{k}": v for k, v in key.items()}
         found = self.fetchone(select, where)
         if found is None:
@@ -451,8 +451,12 @@ class WriteTx:
         row = self.normalise(table, {**current, **values})
         eid = entity_key(table.name, row)
         seq = self._append(action, table.name, eid, payload_digest(table.name, [row]))
+        # Only the columns that change: rewriting the key too would make the database check
+        # every foreign key that references it (one per referencing table, per update).
+        changed = tuple(sorted(c for c in values if c not in key))
+        update = _keyed_update(table, tuple(key), changed)
         self.execute(
-            update, {**where, **{f"new_{c}": v for c, v in row.items()}, "new_ledger_seq": seq}
+            update, {**where, **{f"new_{c}": row[c] for c in changed}, "new_ledger_seq": seq}
         )
         return row
 
@@ -541,14 +545,19 @@ def _insert_sql(dialect: sa.Dialect, table: str, columns: tuple[str, ...]) -> st
 
 
 @functools.cache
-def _keyed_statements(table: sa.Table, keys: tuple[str, ...]) -> tuple[Prepared, Prepared]:
-    """SELECT and UPDATE of one row by its key columns, with bound parameters (``key_<col>``,
-    ``new_<col>``), prepared once per table and key."""
+def _keyed_select(table: sa.Table, keys: tuple[str, ...]) -> Prepared:
+    """SELECT of one row by its key columns (bound as ``key_<col>``), prepared once."""
+    return Prepared(sa.select(table).where(*[table.c[k] == sa.bindparam(f"key_{k}") for k in keys]))
+
+
+@functools.cache
+def _keyed_update(table: sa.Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> Prepared:
+    """UPDATE of ``columns`` and ``ledger_seq`` of one row by its key columns (``key_<col>``,
+    ``new_<col>``), prepared once per table, key and set of columns."""
     where = [table.c[k] == sa.bindparam(f"key_{k}") for k in keys]
-    update = table.update().where(*where).values(
-        {c.name: sa.bindparam(f"new_{c.name}") for c in table.columns}
-    )
-    return Prepared(sa.select(table).where(*where)), Prepared(update)
+    return Prepared(table.update().where(*where).values(
+        {c: sa.bindparam(f"new_{c}") for c in (*columns, "ledger_seq")}
+    ))
 
 
 def entity_key(table: str, row: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from .ledger import AuditReport, verify_ledger
 from .lineage import LineageMixin
 from .registry import RegistryMixin
 from .runs import RunsMixin
+from .search import SearchMixin
 
 
 def _head_from_files() -> str:
@@ -34,7 +35,7 @@ def _head_from_files() -> str:
 SCHEMA_REVISION = _head_from_files()
 
 
-class SqlMetadataStore(RunsMixin, ArtifactsMixin, RegistryMixin, LineageMixin, MetadataStore):
+class SqlMetadataStore(RunsMixin, SearchMixin, ArtifactsMixin, RegistryMixin, LineageMixin, MetadataStore):
     """Open (and on SQLite, create or upgrade) the metadata database at ``url``.
 
     PostgreSQL and MySQL databases are created on first use too; an existing one at an older

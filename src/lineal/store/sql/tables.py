@@ -71,9 +71,13 @@ runs = Table(
     Column("cache_key", String(80)),
     Column("cached_from", String(ID), ForeignKey("runs.id")),
     Column("ledger_seq", BigInteger),
-    Index(None, "project", "started_at"),
+    # Listings are newest first, ties broken by id: these two serve every listing and the
+    # keyset pages of a search by start time without a sort (0007).
+    Index(None, "started_at", "id"),
+    Index(None, "project", "started_at", "id"),
     Index(None, "project", "name"),
     Index(None, "parent_id"),
+    Index(None, "cached_from"),  # every foreign key leads an index (tests/store/test_fk_indexes.py)
     Index(None, "status"),
     Index(None, "kind"),
     Index(None, "experiment"),

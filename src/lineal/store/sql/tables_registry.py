@@ -169,6 +169,12 @@ deployments = Table(
     Index(None, "project", "name", "environment", "started_at"),
     Index(None, "model_id", "started_at"),
     Index(None, "ended_at"),
+    # Foreign keys, indexed so that writing a referenced row never scans deployments (0007).
+    Index(None, "version_id"),
+    Index(None, "artifact_version_id"),
+    Index(None, "run_id"),
+    Index(None, "replaces_id"),
+    Index(None, "restores_id"),
 )
 
 MUTABLE_TABLES.update(

@@ -1,0 +1,402 @@
+"""Run search in SQL: the filter AST (``lineal.search.filter``) compiled to SQLAlchemy Core.
+
+Each term is one indexed lookup per candidate run, never a scan of a child table:
+
+- ``metrics.X``: EXISTS on ``latest_metrics`` (primary key run_id, key);
+- ``params.X`` / ``tags.X``: EXISTS on ``run_params`` / ``run_tags`` (primary keys). Params are
+  canonical JSON; they compare as the text a user sees (a string without its quotes), so
+  ``params.C = '0.5'`` matches both the string "0.5" and the number 0.5, as in MLflow;
+- ``inputs.X`` / ``outputs.X``: EXISTS on ``edges`` (primary key starts with run_id) joined to
+  ``artifact_versions``; ``outputs.model`` also matches the artifact a registered model version
+  links;
+- ``env.PKG``: the environment artifacts (one per distinct environment, content-addressed) whose
+  package version matches are resolved first in one query, with ``packaging`` semantics; the
+  term is then EXISTS on ``edges`` into those ids.
+
+Sorting joins ``latest_metrics`` / ``run_params`` / ``run_tags`` once per sort key (outer joins:
+a run without the metric sorts last, in either direction). Pages are keyset pages: the token holds
+the last row's sort values and id, and the next page starts strictly after them, so a page is
+stable under inserts. The default order (start time, newest first, then id) is served by the
+index runs(started_at, id) with no sort.
+
+LIKE is case-sensitive and ILIKE is not, on every backend (SQLite's LIKE ignores case, so a
+case-sensitive LIKE runs as GLOB there; MySQL compares LIKE BINARY). Plain ``=`` on strings
+of params and tags is case-sensitive everywhere too; on attributes (name, experiment...) it
+follows the column's collation, case-insensitive on MySQL/MariaDB by default, so that their
+indexes serve it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ...errors import InvalidArgument
+from ...search.filter import (
+    TIME_ATTRIBUTES,
+    BoolOp,
+    Node,
+    OrderKey,
+    Term,
+    parse_filter,
+    parse_order_by,
+)
+from ...search.page import RunPage, decode_page_token, encode_page_token, query_digest
+from . import tables as t
+from . import tables_registry as tr
+from .database import Database
+
+MAX_PAGE = 10_000
+
+_COLUMNS = {
+    "id": t.runs.c.id,
+    "name": t.runs.c.name,
+    "status": t.runs.c.status,
+    "kind": t.runs.c.kind,
+    "experiment": t.runs.c.experiment,
+    "project": t.runs.c.project,
+    "parent_id": t.runs.c.parent_id,
+    "user": t.runs.c.created_by,
+    "start_time": t.runs.c.started_at,
+    "end_time": t.runs.c.ended_at,
+}
+_DEFAULT_ORDER = [OrderKey("attributes", "start_time", True)]
+
+
+class SearchMixin:
+    db: Database
+
+    def search_runs(
+        self,
+        filter: str | None = None,  # noqa: A002 - the name MLflow users know
+        order_by: Sequence[str] | str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> RunPage:
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+            raise InvalidArgument(f"limit must be between 1 and {MAX_PAGE}, got {limit!r}")
+        node = parse_filter(filter)
+        order = parse_order_by(order_by) or _DEFAULT_ORDER
+        columns = _named_columns(node, order)
+        r = t.runs
+        with self.db.read() as conn:
+            where = _Compiler(conn).compile(node) if node is not None else None
+            source: Any = r
+            sort: list[tuple[Any, bool]] = []  # (expression, descending); nullable ones flagged
+            for index, key in enumerate(order):
+                expr, nullable, source = _sort_expression(key, source, index)
+                if nullable:  # missing values last, whichever the direction
+                    sort.append((sa.case((expr.is_(None), 1), else_=0), False))
+                sort.append((expr, key.descending))
+            sort.append((r.c.id, order[-1].descending))
+            labels = [expr.label(f"sort_{i}") for i, (expr, _) in enumerate(sort[:-1])]
+            query = sa.select(r, *labels).select_from(source)
+            if where is not None:
+                query = query.where(where)
+            digest = query_digest(filter, [str(k) for k in order])
+            if page_token:
+                values, run_id = decode_page_token(page_token, digest, len(sort) - 1)
+                query = query.where(*_after(sort, [*values, run_id]))
+            query = query.order_by(*[e.desc() if d else e.asc() for e, d in sort]).limit(limit + 1)
+            rows = list(conn.execute(query).mappings())
+            more = len(rows) > limit
+            rows = rows[:limit]
+            runs = self._hydrate(conn, rows)  # type: ignore[attr-defined]
+        token = None
+        if more and rows:
+            last = rows[-1]
+            token = encode_page_token(digest, [last[f"sort_{i}"] for i in range(len(labels))],
+                                      last["id"])
+        return RunPage(runs, token, columns)
+
+
+def _named_columns(node: Node | None, order: Sequence[OrderKey]) -> tuple[str, ...]:
+    names: list[str] = []
+
+    def visit(item: Node) -> None:
+        if isinstance(item, BoolOp):
+            for child in item.nodes:
+                visit(child)
+        elif item.entity in ("metrics", "params", "tags"):
+            names.append(f"{item.entity}.{item.key}")
+
+    if node is not None:
+        visit(node)
+    names += [f"{k.entity}.{k.key}" for k in order if k.entity in ("metrics", "params", "tags")]
+    return tuple(dict.fromkeys(names))
+
+
+def _sort_expression(key: OrderKey, source: Any, index: int) -> tuple[Any, bool, Any]:
+    """The expression a key sorts by, whether it can be NULL, and ``source`` with its join."""
+    r = t.runs
+    if key.entity == "attributes":
+        column = _COLUMNS[key.key]
+        return column, column.nullable, source
+    table = {"metrics": t.latest_metrics, "params": t.run_params, "tags": t.run_tags}[key.entity]
+    joined = table.alias(f"order_{index}")
+    source = source.outerjoin(joined, sa.and_(joined.c.run_id == r.c.id, joined.c.key == key.key))
+    value = _param_text(joined.c.value) if key.entity == "params" else joined.c.value
+    return value, True, source
+
+
+def _after(sort: list[tuple[Any, bool]], cursor: list[Any]) -> list[Any]:
+    """Conditions selecting the rows strictly after ``cursor`` in the order ``sort``: the
+    row-value comparison written out, plus a leading range on the first key so that an index on
+    it is searched rather than scanned."""
+    branches = []
+    equal: list[Any] = []
+    for (expr, descending), value in zip(sort, cursor, strict=True):
+        if value is not None:
+            branches.append(sa.and_(*equal, expr < value if descending else expr > value))
+            equal.append(expr == value)
+        else:  # NULLs (missing values) sort last and are all equal
+            equal.append(expr.is_(None))
+    conditions = [sa.or_(*branches) if branches else sa.false()]
+    (first, descending), value = sort[0], cursor[0]
+    if value is not None:
+        conditions.insert(0, first <= value if descending else first >= value)
+    return conditions
+
+
+def _param_text(value: Any) -> Any:
+    """A param as text a user compares with: a JSON string without its quotes, else the JSON."""
+    return sa.case(
+        (sa.func.substr(value, 1, 1) == '"',
+         sa.func.substr(value, 2, sa.func.char_length(value) - 2)),
+        else_=value,
+    )
+
+
+class _Compiler:
+    """Compiles a filter AST against one read connection (env terms query it first)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect.name
+
+    def compile(self, node: Node) -> Any:
+        if isinstance(node, BoolOp):
+            parts = [self.compile(child) for child in node.nodes]
+            return sa.and_(*parts) if node.op == "and" else sa.or_(*parts)
+        entity = node.entity
+        if entity == "attributes":
+            return self.attribute(node)
+        if entity in ("metrics", "params", "tags"):
+            return self.child_value(node)
+        if entity in ("inputs", "outputs"):
+            return self.lineage(node)
+        return self.env(node)
+
+    # -- comparisons -------------------------------------------------------------------------
+    def compare(self, expr: Any, op: str, value: Any) -> Any:
+        if op in ("IN", "NOT IN"):
+            return expr.in_(list(value)) if op == "IN" else expr.not_in(list(value))
+        if op.endswith("LIKE"):
+            match = self.like(expr, value, insensitive=op.endswith("ILIKE"))
+            return sa.not_(match) if op.startswith("NOT") else match
+        return {
+            "=": expr == value, "!=": expr != value, "<": expr < value,
+            "<=": expr <= value, ">": expr > value, ">=": expr >= value,
+        }[op]
+
+    def like(self, expr: Any, pattern: str, insensitive: bool) -> Any:
+        if insensitive:
+            return sa.func.lower(expr).like(pattern.lower())
+        if self.dialect == "sqlite":
+            return expr.op("GLOB", is_comparison=True)(_glob(pattern))
+        if self.dialect in ("mysql", "mariadb"):
+            return expr.op("LIKE BINARY", is_comparison=True)(pattern)
+        return expr.like(pattern)
+
+    def attribute(self, term: Term) -> Any:
+        column = _COLUMNS[term.key]
+        if term.key in TIME_ATTRIBUTES:
+            return self.time(column, term)
+        value: Any = term.value
+        if isinstance(value, tuple):
+            value = tuple(_attribute_value(term.key, v) for v in value)
+        else:
+            value = _attribute_value(term.key, value)
+        condition = self.compare(column, term.op, value)
+        if column.nullable and term.op in ("!=", "NOT IN", "NOT LIKE", "NOT ILIKE"):
+            condition = sa.or_(condition, column.is_(None))  # a run with no experiment is not 'x'
+        return condition
+
+    def time(self, column: Any, term: Term) -> Any:
+        from ...registry.times import parse_when
+
+        value = term.value
+        if isinstance(value, float):  # epoch milliseconds, as MLflow takes them
+            start, end = int(value * 1000), None
+        else:
+            when = parse_when(str(value))
+            start, end = when.start_us, when.end_us
+        if end is None:
+            return self.compare(column, term.op, start)
+        # A day is a span: > the day means after it, = the day means during it.
+        return {
+            "=": sa.and_(column >= start, column < end),
+            "!=": sa.or_(column < start, column >= end),
+            "<": column < start, "<=": column < end,
+            ">": column >= end, ">=": column >= start,
+        }[term.op]
+
+    def child_value(self, term: Term) -> Any:
+        table = {"metrics": t.latest_metrics, "params": t.run_params, "tags": t.run_tags}[term.entity]
+        row = table.alias()
+        if term.entity == "metrics":
+            value: Any = term.value
+            expr = row.c.value
+        else:
+            value = _as_text(term.value)
+            expr = _param_text(row.c.value) if term.entity == "params" else row.c.value
+            if self.dialect in ("mysql", "mariadb") and not term.op.endswith("LIKE"):
+                # Values compare case-sensitively, as on the other backends (MySQL's default
+                # collation ignores case); no index reads these values, so nothing is lost.
+                expr = sa.type_coerce(sa.cast(expr, sa.LargeBinary), sa.Text)
+        return sa.exists().where(row.c.run_id == t.runs.c.id, row.c.key == term.key,
+                                 self.compare(expr, term.op, value))
+
+    # -- lineage -----------------------------------------------------------------------------
+    def lineage(self, term: Term) -> Any:
+        values = term.value if isinstance(term.value, tuple) else (term.value,)
+        matches = [self.consumed_or_produced(term, str(v)) for v in values]
+        found = sa.or_(*matches)
+        return sa.not_(found) if term.op in ("!=", "NOT IN") else found
+
+    def consumed_or_produced(self, term: Term, text: str) -> Any:
+        from ...refs import SelectorKind, parse_ref
+
+        e, av = t.edges.alias(), t.artifact_versions.alias()
+        direction = "input" if term.entity == "inputs" else "output"
+        conditions = [e.c.run_id == t.runs.c.id, e.c.direction == direction]
+        if term.key != "artifact":
+            conditions.append(av.c.kind == term.key)
+        if term.op == "LIKE":
+            conditions.append(self.like(av.c.name, text, insensitive=False))
+            return sa.exists().select_from(e.join(av, av.c.id == e.c.version_id)).where(*conditions)
+        ref = parse_ref(text.strip())
+        explicit_project = "/" in text.partition("@")[0]
+        any_version = "@" not in text
+        named = [av.c.name == ref.name]
+        if explicit_project:
+            named.append(av.c.project == ref.project)
+        selector: list[Any] = []
+        if not any_version:
+            if ref.kind is SelectorKind.VERSION:
+                selector.append(av.c.version == ref.value)
+            elif ref.kind is SelectorKind.LATEST:
+                selector.append(av.c.version == sa.select(t.artifacts.c.latest_version)
+                                .where(t.artifacts.c.id == av.c.artifact_id).scalar_subquery())
+            elif ref.kind is SelectorKind.DIGEST:
+                selector.append(av.c.digest.like(f"sha256:{ref.value}%"))
+            else:
+                aa = t.artifact_aliases
+                selector.append(sa.exists().where(aa.c.version_id == av.c.id,
+                                                  aa.c.alias == ref.value))
+        artifact_match = sa.and_(*named, *selector)
+        if term.key == "model":
+            # A registered model's version names the artifact version it links.
+            mv, rm = tr.model_versions, tr.registered_models
+            registered = [rm.c.name == ref.name]
+            if explicit_project:
+                registered.append(rm.c.project == ref.project)
+            if not any_version and ref.kind is SelectorKind.VERSION:
+                registered.append(mv.c.version == ref.value)
+            elif not any_version and ref.kind is SelectorKind.ALIAS:
+                ma = tr.model_aliases
+                registered.append(sa.exists().where(ma.c.version_id == mv.c.id,
+                                                    ma.c.alias == ref.value))
+            elif not any_version and ref.kind is SelectorKind.LATEST:
+                registered.append(mv.c.version == rm.c.latest_version)
+            elif not any_version:
+                registered.append(sa.false())
+            linked = sa.select(mv.c.artifact_version_id).join(rm, rm.c.id == mv.c.model_id)
+            artifact_match = sa.or_(artifact_match, av.c.id.in_(linked.where(*registered)))
+        conditions.append(artifact_match)
+        return sa.exists().select_from(e.join(av, av.c.id == e.c.version_id)).where(*conditions)
+
+    # -- environments ------------------------------------------------------------------------
+    def env(self, term: Term) -> Any:
+        from ...lineage.q_usage import version_matcher
+
+        package = _normalise(term.key)
+        values = [str(v) if not isinstance(v, float) else _number_text(v)
+                  for v in (term.value if isinstance(term.value, tuple) else (term.value,))]
+        if term.op == "LIKE":
+            pattern = values[0].replace("%", "*").replace("_", "?")
+            matches = [version_matcher("==" + pattern)]
+        elif term.op in ("IN", "NOT IN", "="):
+            matches = [version_matcher("==" + v) for v in values]
+        else:
+            matches = [version_matcher(term.op + values[0])]
+        negate = term.op == "NOT IN"
+        av = t.artifact_versions
+        # Narrow in SQL to environments that mention the package ('_' matches any of - _ .),
+        # then decide on the version in Python: one row per distinct environment.
+        like = "%" + re.sub(r"[-_.]", "_", package) + "%"
+        query = sa.select(av.c.id, av.c.metadata).where(
+            av.c.kind == "environment", sa.func.lower(av.c.metadata).like(like)
+        )
+        ids = []
+        for version_id, metadata in self.conn.execute(query):
+            try:
+                packages = json.loads(metadata).get("packages") or {}
+            except (ValueError, AttributeError):
+                continue
+            for name, version in packages.items():
+                if _normalise(str(name)) == package:
+                    hit = any(m(str(version)) for m in matches)
+                    if hit != negate:
+                        ids.append(version_id)
+                    break
+        if not ids:
+            return sa.false()
+        e = t.edges.alias()
+        return sa.exists().where(e.c.run_id == t.runs.c.id, e.c.direction == "input",
+                                 e.c.version_id.in_(ids))
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if value.is_integer() and math.isfinite(value) else repr(value)
+
+
+def _as_text(value: Any) -> Any:
+    """Param and tag values are text: an unquoted number compares as it was written."""
+    if isinstance(value, tuple):
+        return tuple(_as_text(v) for v in value)
+    return _number_text(value) if isinstance(value, float) else value
+
+
+def _attribute_value(key: str, value: Any) -> Any:
+    value = _as_text(value)
+    if key == "status":
+        return str(value).lower()  # MLflow spells them FINISHED
+    if key in ("id", "parent_id") and len(str(value)) == 26:
+        return str(value).upper()
+    return value
+
+
+def _glob(pattern: str) -> str:
+    """A LIKE pattern as a GLOB pattern (SQLite's case-sensitive match)."""
+    out = []
+    for char in pattern:
+        if char == "%":
+            out.append("*")
+        elif char == "_":
+            out.append("?")
+        elif char in "*?[":
+            out.append(f"[{char}]")
+        else:
+            out.append(char)
+    return "".join(out)
