@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import TRACEBACK, child_env
+from torture.common import TRACEBACK, child_env
 
 TIMEOUT = 60.0
 WRAPPER = """\

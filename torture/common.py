@@ -96,13 +96,14 @@ class Backend:
 
 
 @contextlib.contextmanager
-def backend(name: str, workdir: Path) -> Iterator[Backend]:
-    """A fresh, empty store on ``name``; the server database is dropped afterwards."""
+def backend(name: str, workdir: Path, admin: str | None = None) -> Iterator[Backend]:
+    """A fresh, empty store on ``name``; the server database is dropped afterwards. ``admin``
+    is a URL of any database on the server (default: ``LINEAL_TEST_PG`` / ``LINEAL_TEST_MYSQL``)."""
     blobs = str(workdir / f"{name}-blobs")
     if name == "sqlite":
         yield Backend(name, str(workdir / "sqlite-store"), str(workdir / "sqlite-store" / "blobs"))
         return
-    admin = PG_ADMIN if name == "postgres" else MYSQL_ADMIN
+    admin = admin or (PG_ADMIN if name == "postgres" else MYSQL_ADMIN)
     database = f"lineal_torture_{uuid.uuid4().hex[:10]}"
     url = _create_database(admin, database)
     b = Backend(name, url, blobs, admin, database)
@@ -112,14 +113,14 @@ def backend(name: str, workdir: Path) -> Iterator[Backend]:
         b.drop()
 
 
-def server_reachable(name: str) -> str | None:
+def server_reachable(name: str, admin: str | None = None) -> str | None:
     """None if the server behind ``name`` answers, else why not."""
     if name == "sqlite":
         return None
     import sqlalchemy as sa
 
     try:
-        engine = sa.create_engine(PG_ADMIN if name == "postgres" else MYSQL_ADMIN)
+        engine = sa.create_engine(admin or (PG_ADMIN if name == "postgres" else MYSQL_ADMIN))
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
         engine.dispose()
@@ -228,7 +229,7 @@ def gc_command() -> list[str] | None:
 
 
 # -- the machine -----------------------------------------------------------------------------------
-def machine(backends: list[str]) -> dict[str, str]:
+def machine(backends: list[str], admins: dict[str, str] | None = None) -> dict[str, str]:
     """What the figures were measured on."""
     info = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -242,7 +243,7 @@ def machine(backends: list[str]) -> dict[str, str]:
     for name in backends:
         if name == "sqlite":
             continue
-        info[name] = _server_version(name)
+        info[name] = _server_version(name, (admins or {}).get(name))
     info["durability (SQLite)"] = sqlite_durability()
     return info
 
@@ -257,11 +258,11 @@ def _lineal_version() -> str:
     return f"{lineal.__version__} ({commit})" if commit else lineal.__version__
 
 
-def _server_version(name: str) -> str:
+def _server_version(name: str, admin: str | None = None) -> str:
     import sqlalchemy as sa
 
     try:
-        engine = sa.create_engine(PG_ADMIN if name == "postgres" else MYSQL_ADMIN)
+        engine = sa.create_engine(admin or (PG_ADMIN if name == "postgres" else MYSQL_ADMIN))
         with engine.connect() as conn:
             version = str(conn.execute(sa.text("SELECT version()")).scalar())
         engine.dispose()

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import (
+from torture.common import (
     NOT_AVAILABLE,
     TORTURE,
     Backend,
@@ -47,7 +47,7 @@ from common import (
 )
 
 OPEN_TIMEOUT = 60.0  # the child must open the store within this
-EARLY_KILL = 0.1  # the share of iterations killed while the child is still starting
+EARLY_EVERY = 10  # one iteration in this many is killed while the child is still starting
 
 
 @dataclass
@@ -78,27 +78,27 @@ class KillResult:
 
 
 def campaign(name: str, iterations: int, workdir: Path, *, seed: int = 0,
-             max_delay: float = 3.0) -> KillResult:
+             max_delay: float = 3.0, admin: str | None = None) -> KillResult:
     """``iterations`` kills on a fresh store of backend ``name``."""
     result = KillResult(name)
     started = time.monotonic()
     rng = random.Random(seed)
-    with backend(name, workdir) as b:
+    with backend(name, workdir, admin) as b:
         b.open().close()  # create the schema once, so that early kills test the open path
         for i in range(iterations):
             journal = workdir / f"{name}-journal-{i}.jsonl"
-            _iterate(b, journal, rng, seed * 100_000 + i, max_delay, result)
+            early = i % EARLY_EVERY == 1  # the 2nd, 12th, ...: a quick run has one too
+            _iterate(b, journal, rng, seed * 100_000 + i, max_delay, early, result)
         _final_checks(b, result)
     result.seconds = round(time.monotonic() - started, 1)
     return result
 
 
 def _iterate(b: Backend, journal: Path, rng: random.Random, seed: int, max_delay: float,
-             result: KillResult) -> None:
+             early: bool, result: KillResult) -> None:
     result.iterations += 1
     child = python_child([str(TORTURE / "kill_child.py"), b.uri, b.artifacts, str(journal),
                           str(seed)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    early = rng.random() < EARLY_KILL
     if early:
         time.sleep(rng.uniform(0.0, 0.6))
     else:

@@ -3,7 +3,7 @@ verify`` notices.
 
 A small SQLite store (runs with params and metrics, artifact versions, a registered model with
 an alias) is built once; each case copies it, changes the copy with raw SQL or a file edit, and
-runs both commands on the copy as a user would. A case is caught when either exits non-zero.
+runs both commands on the copy through the CLI's entry point. A case is caught when either exits non-zero.
 
 Two cases are expected NOT to be caught, by design, and the report names them: a hash chain
 proves that entries were not changed *relative to each other*, so whoever can write the database
@@ -17,13 +17,15 @@ import hashlib
 import json
 import shutil
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import TRACEBACK, run_cli
+from torture.common import TRACEBACK, child_env
 
 Tamper = Callable[[sqlite3.Connection, Path, dict[str, Any]], None]
 BY_DESIGN = "by design"
@@ -238,15 +240,47 @@ QUICK = ("run param edited", "blob's bytes replaced (same size)",
          "whole chain rewritten consistently after a param edit")
 
 
-def _check(folder: Path, command: list[str]) -> tuple[int, list[str], bool]:
-    done = run_cli(["--uri", str(folder), *command, "--json"], timeout=300)
-    kinds: list[str] = []
+# Both commands in one child process, each through the CLI's entry point exactly as `lineal`
+# runs it (exit code, stdout, stderr), to pay the interpreter start-up once per case.
+CHECKER = """\
+import contextlib, io, json, sys, traceback
+from lineal.cli import main
+out = {}
+for name, argv in (("audit", ["audit", "verify"]), ("verify", ["verify"])):
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = main(["--uri", sys.argv[1], *argv, "--json"]) or 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    out[name] = [code, stdout.getvalue(), stderr.getvalue()]
+print(json.dumps(out))
+"""
+
+
+def _check(folder: Path) -> dict[str, tuple[int, list[str], bool]]:
+    """``{"audit": (exit, problem kinds, traceback?), "verify": (...)}`` for the store."""
+    done = subprocess.run([sys.executable, "-c", CHECKER, str(folder)], env=child_env(),
+                          capture_output=True, text=True, timeout=600)
     try:
-        kinds = sorted({p["kind"] for p in json.loads(done.stdout)["problems"]})
-    except (ValueError, KeyError, TypeError):
-        line = (done.stderr.strip().splitlines() or [""])[-1]
-        kinds = [line[:100]] if line else []
-    return done.returncode, kinds, TRACEBACK in done.stderr
+        raw = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        line = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {name: (done.returncode or 1, [line[:100]], TRACEBACK in done.stderr)
+                for name in ("audit", "verify")}
+    checks = {}
+    for name, (code, stdout, stderr) in raw.items():
+        try:
+            kinds = sorted({p["kind"] for p in json.loads(stdout)["problems"]})
+        except (ValueError, KeyError, TypeError):
+            line = (stderr.strip().splitlines() or [""])[-1]
+            kinds = [line[:100]] if line else []
+        checks[name] = (code, kinds, TRACEBACK in stderr)
+    return checks
 
 
 def run_case(case: Case, template: Path, ctx: dict[str, Any], workdir: Path) -> TamperOutcome:
@@ -263,8 +297,9 @@ def run_case(case: Case, template: Path, ctx: dict[str, Any], workdir: Path) -> 
         return outcome
     finally:
         conn.close()
-    outcome.audit_exit, outcome.audit_kinds, tb1 = _check(folder, ["audit", "verify"])
-    outcome.verify_exit, outcome.verify_kinds, tb2 = _check(folder, ["verify"])
+    checks = _check(folder)
+    outcome.audit_exit, outcome.audit_kinds, tb1 = checks["audit"]
+    outcome.verify_exit, outcome.verify_kinds, tb2 = checks["verify"]
     outcome.traceback = tb1 or tb2
     shutil.rmtree(folder, ignore_errors=True)
     return outcome
@@ -276,8 +311,8 @@ def campaign(workdir: Path, limit: int | None = None) -> TamperResult:
     started = time.monotonic()
     template = workdir / "tamper-template"
     ctx = build_template(template)
-    code, kinds, _ = _check(template, ["audit", "verify"])
-    code2, kinds2, _ = _check(template, ["verify"])
+    checks = _check(template)
+    (code, kinds, _), (code2, kinds2, _) = checks["audit"], checks["verify"]
     result.control_ok = code == 0 and code2 == 0
     result.control_detail = f"audit verify exit {code} {kinds}; verify exit {code2} {kinds2}"
     cases = sorted(CASES, key=lambda c: c.name not in QUICK)[:limit] if limit else CASES

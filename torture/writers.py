@@ -92,13 +92,14 @@ def writer(uri: str, artifacts: str, go: Path, worker: int, count: int) -> dict[
     return done
 
 
-def campaign(name: str, writers: int, per_writer: int, workdir: Path) -> WritersResult:
+def campaign(name: str, writers: int, per_writer: int, workdir: Path,
+             admin: str | None = None) -> WritersResult:
     """``writers`` processes writing ``per_writer`` items each on a fresh store of ``name``."""
-    from common import TORTURE, backend, python_child
+    from torture.common import TORTURE, backend, python_child
 
     result = WritersResult(name, writers, per_writer)
     started = time.monotonic()
-    with backend(name, workdir) as b:
+    with backend(name, workdir, admin) as b:
         b.open().close()  # the schema exists before the writers race
         go = workdir / f"{name}-go"
         children = [python_child([str(TORTURE / "writers.py"), b.uri, b.artifacts, str(go),
@@ -122,9 +123,9 @@ def campaign(name: str, writers: int, per_writer: int, workdir: Path) -> Writers
 
 
 def _count(b: Any, reports: list[dict[str, Any]], result: WritersResult) -> None:
-    from common import store_problems
     from lineal import registry
     from lineal.errors import LinealError
+    from torture.common import store_problems
 
     for report in reports:
         result.runs += len(report["runs"])
