@@ -171,8 +171,10 @@ def store_problems(store: Any) -> tuple[list[str], list[str]]:
 
     damage: list[str] = []
     debris: list[str] = []
-    for problem in verify_store(store).problems:
+    report = verify_store(store)
+    for problem in report.problems:
         (debris if DEBRIS_KINDS.search(problem.kind) else damage).append(f"verify {problem}")
+    debris += [f"verify leftover {item}" for item in getattr(report, "leftovers", [])]
     for p in lineal.audit.verify(store=store).problems:
         damage.append(f"audit {p.kind}: {p.detail}")
     return damage, debris
@@ -189,22 +191,31 @@ def leftover_files(artifacts: str) -> list[str]:
     return sorted({str(p) for p in found})
 
 
-def close_stale_available() -> bool:
+def _close_stale_fn() -> Any:
+    """``lineal.close_stale_runs`` (or ``lineal.heartbeat.close_stale_runs``), else None."""
+    import importlib
+
     import lineal
 
     try:
-        return callable(getattr(lineal, "close_stale_runs", None))
-    except Exception:  # noqa: BLE001 - a lazy export that fails to import is "not available"
-        return False
+        fn = getattr(lineal, "close_stale_runs", None)
+        if fn is None:
+            fn = getattr(importlib.import_module("lineal.heartbeat"), "close_stale_runs", None)
+    except Exception:  # noqa: BLE001 - a module that is not there, or fails to import: absent
+        return None
+    return fn if callable(fn) else None
+
+
+def close_stale_available() -> bool:
+    return _close_stale_fn() is not None
 
 
 def close_stale(store: Any) -> Any:
-    """Call ``lineal.close_stale_runs`` with whatever its signature accepts for "now"."""
+    """Close every run left ``running``: the campaign calls it once all its children are dead,
+    so an age of 0 (whatever the parameter is called) is right."""
     import inspect
 
-    import lineal
-
-    fn = lineal.close_stale_runs
+    fn = _close_stale_fn()
     params = inspect.signature(fn).parameters
     kwargs: dict[str, Any] = {}
     if "store" in params:
@@ -216,11 +227,14 @@ def close_stale(store: Any) -> Any:
 
 
 def gc_command() -> list[str] | None:
-    """``lineal gc`` with its non-interactive flag, or None when this build has no gc."""
+    """``lineal gc`` removing debris of any age, non-interactively, or None when this build has
+    no gc. Age 0 is right here: no writer is running when the campaign calls it."""
     result = run_cli(["gc", "--help"], timeout=60)
     if result.returncode != 0:
         return None
     command = ["gc"]
+    if "--older-than" in result.stdout:
+        command += ["--older-than", "0s"]
     for flag in ("--yes", "--force"):
         if flag in result.stdout:
             command.append(flag)

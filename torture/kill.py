@@ -58,6 +58,9 @@ class KillResult:
     finished_before_kill: int = 0
     acknowledged: int = 0
     lost: int = 0
+    lost_at_end: int = 0
+    """Facts of every iteration checked again once all kills are done (a later crash must not
+    take an earlier acknowledged write with it)."""
     corrupt: int = 0
     reopen_failures: int = 0
     stale_runs: int = 0
@@ -85,10 +88,11 @@ def campaign(name: str, iterations: int, workdir: Path, *, seed: int = 0,
     rng = random.Random(seed)
     with backend(name, workdir, admin) as b:
         b.open().close()  # create the schema once, so that early kills test the open path
-        for i in range(iterations):
-            journal = workdir / f"{name}-journal-{i}.jsonl"
+        journals = [workdir / f"{name}-journal-{i}.jsonl" for i in range(iterations)]
+        for i, journal in enumerate(journals):
             early = i % EARLY_EVERY == 1  # the 2nd, 12th, ...: a quick run has one too
             _iterate(b, journal, rng, seed * 100_000 + i, max_delay, early, result)
+        _recheck(b, journals, result)
         _final_checks(b, result)
     result.seconds = round(time.monotonic() - started, 1)
     return result
@@ -207,6 +211,19 @@ def _missing(store: Any, fact: dict[str, Any]) -> str | None:
     except LinealError as error:
         return f"{type(error).__name__}: {error}"
     return None
+
+
+def _recheck(b: Backend, journals: list[Path], result: KillResult) -> None:
+    store = b.open()
+    try:
+        for journal in journals:
+            for fact in _read_journal(journal):
+                problem = _missing(store, fact)
+                if problem:
+                    result.lost_at_end += 1
+                    result.note(f"lost by the end {fact}: {problem}")
+    finally:
+        store.close()
 
 
 def _stale_of(store: Any, facts: list[dict[str, Any]]) -> int:

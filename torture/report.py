@@ -32,6 +32,8 @@ def headline(results: dict[str, Any]) -> list[list[Any]]:
     if kills:
         rows.append(["acknowledged writes lost after SIGKILL",
                      sum(k["lost"] for k in kills), 0])
+        rows.append(["acknowledged writes missing when all are rechecked after the last kill",
+                     sum(k.get("lost_at_end", 0) for k in kills), 0])
         rows.append(["corrupt stores after SIGKILL (integrity_check, verify, audit verify)",
                      sum(k["corrupt"] for k in kills), 0])
         rows.append(["stores that failed to reopen after SIGKILL",
@@ -109,10 +111,11 @@ def _kill_section(kills: list[dict[str, Any]]) -> list[str]:
     rows = []
     for k in kills:
         if k.get("skipped"):
-            rows.append([k["backend"], f"skipped: {k['skipped']}"] + [""] * 9)
+            rows.append([k["backend"], f"skipped: {k['skipped']}"] + [""] * 11)
             continue
         rows.append([k["backend"], k["iterations"], k["killed_while_opening"],
-                     k["finished_before_kill"], k["acknowledged"], k["lost"], k["corrupt"],
+                     k["finished_before_kill"], k["acknowledged"], k["lost"],
+                     k.get("lost_at_end", 0), k["corrupt"],
                      k["stale_runs"], k["stale_after_close"], k["leftover"], k["leftover_after_gc"],
                      k["seconds"]])
     out = [
@@ -124,7 +127,8 @@ def _kill_section(kills: list[dict[str, Any]]) -> list[str]:
         "reopens the store and checks every journaled fact, `PRAGMA integrity_check`, "
         "`lineal verify` and `lineal audit verify`. One store per backend for all iterations.", "",
         _table(["backend", "kills", "killed while opening", "exited before the kill",
-                "acknowledged facts checked", "lost", "corrupt", "runs left running",
+                "acknowledged facts checked", "lost", "lost by the end", "corrupt",
+                "runs left running",
                 "running after close_stale_runs", "leftover temp files", "left after gc",
                 "seconds"], rows), "",
     ]
