@@ -4,10 +4,12 @@ Each case runs in its own process against a small populated store and records th
 whether a Python traceback reached stderr, and the first line of stderr. A traceback for user
 input is a defect (the house rule: one clear line naming what is wrong and how to fix it); the
 figure is the number of raw tracebacks, target 0. A case that must be refused (``expect``
-"error") but exits 0 is counted as "accepted silently".
+"error") but exits 0 is counted as "accepted silently"; one that must work (``expect`` "ok")
+but fails, as "valid input refused". For a clean error the line shown is the ``error:`` line.
 
 SDK cases run a snippet under a wrapper that turns a ``LinealError`` into one line and exit 1,
-the way a script author would see a clean error; anything else escapes as a traceback.
+the way a script author would see a clean error (exit code: the error's own, else 1); anything
+else escapes as a traceback.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ CASES: list[Case] = [
     Case("open_store('/proc/x')", "sdk", "lineal.list_runs(store=lineal.open_store('/proc/x'))"),
     Case("open_store('sqlite://') write-then-read", "sdk",
          "s = lineal.open_store('sqlite://')\nwith lineal.run('t', capture=False, store=s) as r:\n"
-         "    r.log_metric('x', 1.0)\nassert lineal.get_run(r.id, store=s).metrics"),
+         "    r.log_metric('x', 1.0)\nassert lineal.get_run(r.id, store=s).metrics", expect="any"),
     Case("open_store('sqlite://', artifacts=...) write-then-read", "sdk",
          "import tempfile\ns = lineal.open_store('sqlite://', artifacts=tempfile.mkdtemp())\n"
          "with lineal.run('t', capture=False, store=s) as r:\n    r.log_metric('x', 1.0)\n"
@@ -191,6 +193,8 @@ def run_case(case: Case, places: dict[str, str]) -> Outcome:
     first = lines[0] if lines else ""
     if TRACEBACK in done.stderr:  # the exception line says more than "Traceback ..."
         first = lines[-1]
+    else:  # click prints its usage before the error line: show the error
+        first = next((line for line in lines if line.lower().startswith("error")), first)
     return Outcome(case.name, case.kind, case.expect, done.returncode, TRACEBACK in done.stderr,
                    first[:160], round(time.monotonic() - started, 1))
 

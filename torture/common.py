@@ -48,7 +48,10 @@ def lineal_source() -> Path:
 
 def child_env(**extra: str) -> dict[str, str]:
     """The environment of a child process: same lineal, no developer store, no colour."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAL_")}
+    # The store's location never leaks in from the developer's shell; settings such as
+    # LINEAL_SQLITE_SYNC do, so the children run with the durability the report names.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LINEAL_URI", "LINEAL_ARTIFACTS", "LINEAL_PROJECT")}
     path = [str(lineal_source()), str(REPO)]
     if os.environ.get("PYTHONPATH"):
         path.append(os.environ["PYTHONPATH"])
@@ -259,6 +262,9 @@ def machine(backends: list[str], admins: dict[str, str] | None = None) -> dict[s
             continue
         info[name] = _server_version(name, (admins or {}).get(name))
     info["durability (SQLite)"] = sqlite_durability()
+    for name in backends:
+        if name != "sqlite":
+            info[f"durability ({name})"] = _server_durability(name, (admins or {}).get(name))
     return info
 
 
@@ -283,6 +289,26 @@ def _server_version(name: str, admin: str | None = None) -> str:
     except Exception as error:  # noqa: BLE001
         return f"unreachable ({type(error).__name__})"
     return version.split(" on ")[0].split(",")[0]
+
+
+def _server_durability(name: str, admin: str | None = None) -> str:
+    """The server settings that decide whether a committed transaction survives a crash."""
+    import sqlalchemy as sa
+
+    queries = {
+        "postgres": ["SHOW fsync", "SHOW synchronous_commit", "SHOW full_page_writes"],
+        "mariadb": ["SELECT @@innodb_flush_log_at_trx_commit", "SELECT @@sync_binlog",
+                    "SELECT @@innodb_doublewrite"],
+    }[name]
+    try:
+        engine = sa.create_engine(admin or (PG_ADMIN if name == "postgres" else MYSQL_ADMIN))
+        with engine.connect() as conn:
+            values = [str(conn.execute(sa.text(q)).scalar()) for q in queries]
+        engine.dispose()
+    except Exception as error:  # noqa: BLE001
+        return f"unknown ({type(error).__name__})"
+    labels = [q.split()[-1].removeprefix("@@") for q in queries]
+    return ", ".join(f"{k}={v}" for k, v in zip(labels, values, strict=True))
 
 
 def sqlite_durability() -> str:

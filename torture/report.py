@@ -125,7 +125,10 @@ def _kill_section(kills: list[dict[str, Any]]) -> list[str]:
         "after each call lineal acknowledged it appends the fact to an fsynced journal. The "
         "parent SIGKILLs it at a random moment (one in ten while it is still opening the store), "
         "reopens the store and checks every journaled fact, `PRAGMA integrity_check`, "
-        "`lineal verify` and `lineal audit verify`. One store per backend for all iterations.", "",
+        "`lineal verify` and `lineal audit verify`. One store per backend for all iterations. "
+        "SIGKILL ends the process, not the machine: this shows that lineal acknowledges nothing "
+        "before it is committed and that a store survives any interrupted writer; a power loss, "
+        "which the durability settings above are about, is not simulated.", "",
         _table(["backend", "kills", "killed while opening", "exited before the kill",
                 "acknowledged facts checked", "lost", "lost by the end", "corrupt",
                 "runs left running",
