@@ -56,6 +56,8 @@ class KillResult:
     iterations: int = 0
     killed_while_opening: int = 0
     finished_before_kill: int = 0
+    child_errors: int = 0
+    """Children that died of an error of their own before the kill (what they hit is noted)."""
     acknowledged: int = 0
     lost: int = 0
     lost_at_end: int = 0
@@ -117,6 +119,7 @@ def _iterate(b: Backend, journal: Path, rng: random.Random, seed: int, max_delay
     if early and not any(f.get("t") == "opened" for f in facts):
         result.killed_while_opening += 1
     if child.returncode not in (-signal.SIGKILL, 0):
+        result.child_errors += 1
         result.note(f"child exited {child.returncode}: {stderr.decode()[-300:]}")
     _check(b, facts, result)
 

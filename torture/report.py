@@ -38,6 +38,8 @@ def headline(results: dict[str, Any]) -> list[list[Any]]:
                      sum(k["corrupt"] for k in kills), 0])
         rows.append(["stores that failed to reopen after SIGKILL",
                      sum(k["reopen_failures"] for k in kills), 0])
+        rows.append(["killed children that had already failed on an error of their own",
+                     sum(k.get("child_errors", 0) for k in kills), 0])
         rows.append(["runs left `running` by killed processes", sum(k["stale_runs"] for k in kills),
                      "closed by `close_stale_runs`"])
         after = [k["stale_after_close"] for k in kills]
@@ -111,10 +113,11 @@ def _kill_section(kills: list[dict[str, Any]]) -> list[str]:
     rows = []
     for k in kills:
         if k.get("skipped"):
-            rows.append([k["backend"], f"skipped: {k['skipped']}"] + [""] * 11)
+            rows.append([k["backend"], f"skipped: {k['skipped']}"] + [""] * 12)
             continue
         rows.append([k["backend"], k["iterations"], k["killed_while_opening"],
-                     k["finished_before_kill"], k["acknowledged"], k["lost"],
+                     k["finished_before_kill"], k.get("child_errors", 0), k["acknowledged"],
+                     k["lost"],
                      k.get("lost_at_end", 0), k["corrupt"],
                      k["stale_runs"], k["stale_after_close"], k["leftover"], k["leftover_after_gc"],
                      k["seconds"]])
@@ -129,9 +132,9 @@ def _kill_section(kills: list[dict[str, Any]]) -> list[str]:
         "SIGKILL ends the process, not the machine: this shows that lineal acknowledges nothing "
         "before it is committed and that a store survives any interrupted writer; a power loss, "
         "which the durability settings above are about, is not simulated.", "",
-        _table(["backend", "kills", "killed while opening", "exited before the kill",
-                "acknowledged facts checked", "lost", "lost by the end", "corrupt",
-                "runs left running",
+        _table(["backend", "kills", "killed before the store was open",
+                "exited before the kill", "failed on their own", "acknowledged facts checked",
+                "lost", "lost by the end", "corrupt", "runs left running",
                 "running after close_stale_runs", "leftover temp files", "left after gc",
                 "seconds"], rows), "",
     ]

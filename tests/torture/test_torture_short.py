@@ -38,6 +38,7 @@ def test_sigkill_loses_nothing_acknowledged(backend: str, kills: int, tmp_path: 
     assert result.iterations == kills
     assert result.acknowledged > 0, result.examples  # the children did work before dying
     assert result.killed_while_opening + result.finished_before_kill <= kills
+    assert result.child_errors == 0, result.examples
     assert result.reopen_failures == 0, result.examples
     assert result.lost == 0 and result.lost_at_end == 0, result.examples
     assert result.corrupt == 0, result.examples
