@@ -167,14 +167,15 @@ def sqlite_integrity(path: Path | None) -> str | None:
     return None if rows == ["ok"] else "; ".join(rows[:5])
 
 
-def store_problems(store: Any) -> tuple[list[str], list[str]]:
-    """``lineal verify`` and ``lineal audit verify`` through the library: (damage, debris)."""
+def store_problems(store: Any, check_blobs: bool = True) -> tuple[list[str], list[str]]:
+    """``lineal verify`` and ``lineal audit verify`` through the library: (damage, debris).
+    ``check_blobs=False`` checks blobs' presence and size without re-hashing them."""
     import lineal.audit
     from lineal.verify import verify_store
 
     damage: list[str] = []
     debris: list[str] = []
-    report = verify_store(store)
+    report = verify_store(store, check_blobs=check_blobs)
     for problem in report.problems:
         (debris if DEBRIS_KINDS.search(problem.kind) else damage).append(f"verify {problem}")
     debris += [f"verify leftover {item}" for item in getattr(report, "leftovers", [])]

@@ -9,7 +9,7 @@ random delay of real work. Then the store is reopened (it must open) and checked
   versions with bytes that hash to their digest, registered model versions, finished runs
   finished. Target 0.
 * **corrupt stores**: SQLite ``PRAGMA integrity_check``, ``lineal verify`` and ``lineal audit
-  verify`` (through the library). Target 0.
+  verify`` (through the library), after every kill and once more at the end. Target 0.
 * **stale runs**: runs the dead child left ``running``; at the end, if this build has
   ``lineal.close_stale_runs``, how many remain after calling it.
 * **leftover files**: temp files in the blob folder; at the end, if this build has
@@ -47,6 +47,10 @@ from torture.common import (
 )
 
 OPEN_TIMEOUT = 60.0  # the child must open the store within this
+# Every blob is re-hashed after every REHASH_EVERY-th kill and at the end; the other checks
+# re-hash the blobs the child journaled and check the others' presence and size, so that a
+# 200-kill campaign does not hash the whole growing store 200 times.
+REHASH_EVERY = 10
 EARLY_EVERY = 10  # one iteration in this many is killed while the child is still starting
 
 
@@ -93,7 +97,8 @@ def campaign(name: str, iterations: int, workdir: Path, *, seed: int = 0,
         journals = [workdir / f"{name}-journal-{i}.jsonl" for i in range(iterations)]
         for i, journal in enumerate(journals):
             early = i % EARLY_EVERY == 1  # the 2nd, 12th, ...: a quick run has one too
-            _iterate(b, journal, rng, seed * 100_000 + i, max_delay, early, result)
+            _iterate(b, journal, rng, seed * 100_000 + i, max_delay, early, result,
+                     rehash=i % REHASH_EVERY == REHASH_EVERY - 1)
         _recheck(b, journals, result)
         _final_checks(b, result)
     result.seconds = round(time.monotonic() - started, 1)
@@ -101,7 +106,7 @@ def campaign(name: str, iterations: int, workdir: Path, *, seed: int = 0,
 
 
 def _iterate(b: Backend, journal: Path, rng: random.Random, seed: int, max_delay: float,
-             early: bool, result: KillResult) -> None:
+             early: bool, result: KillResult, rehash: bool) -> None:
     result.iterations += 1
     child = python_child([str(TORTURE / "kill_child.py"), b.uri, b.artifacts, str(journal),
                           str(seed)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -121,7 +126,7 @@ def _iterate(b: Backend, journal: Path, rng: random.Random, seed: int, max_delay
     if child.returncode not in (-signal.SIGKILL, 0):
         result.child_errors += 1
         result.note(f"child exited {child.returncode}: {stderr.decode()[-300:]}")
-    _check(b, facts, result)
+    _check(b, facts, result, rehash)
 
 
 def _wait_opened(child: subprocess.Popen[bytes], journal: Path) -> None:
@@ -144,7 +149,7 @@ def _read_journal(path: Path) -> list[dict[str, Any]]:
     return facts
 
 
-def _check(b: Backend, facts: list[dict[str, Any]], result: KillResult) -> None:
+def _check(b: Backend, facts: list[dict[str, Any]], result: KillResult, rehash: bool) -> None:
     """Reopen the store and check it against the journal."""
     integrity = sqlite_integrity(b.sqlite_file)
     if integrity:
@@ -164,7 +169,7 @@ def _check(b: Backend, facts: list[dict[str, Any]], result: KillResult) -> None:
             if problem:
                 result.lost += 1
                 result.note(f"lost {fact}: {problem}")
-        damage, debris = store_problems(store)
+        damage, debris = store_problems(store, check_blobs=rehash)
         if damage:
             result.corrupt += 1
             result.note("; ".join(damage[:3]))
@@ -217,8 +222,13 @@ def _missing(store: Any, fact: dict[str, Any]) -> str | None:
 
 
 def _recheck(b: Backend, journals: list[Path], result: KillResult) -> None:
+    """Every journaled fact again, and every blob re-hashed, once the last kill is done."""
     store = b.open()
     try:
+        damage, _ = store_problems(store, check_blobs=True)
+        if damage:
+            result.corrupt += 1
+            result.note("at the end: " + "; ".join(damage[:3]))
         for journal in journals:
             for fact in _read_journal(journal):
                 problem = _missing(store, fact)

@@ -57,7 +57,7 @@ def main(uri: str, artifacts: str, journal_path: str, seed: int, budget: float =
             run.flush()
             journal.ack(t="metrics", run=run.id, key="loss", last_step=step)
             if rng.random() < 0.5:
-                data = rng.randbytes(rng.randint(1, 64 * 1024))
+                data = rng.randbytes(rng.randint(1, 16 * 1024))
                 path = scratch / f"part-{n}-{step}.bin"
                 path.write_bytes(data)
                 kind = "model" if rng.random() < 0.3 else "file"
