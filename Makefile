@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 # The CPU build of PyTorch; an unpinned torch would pull a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test bench lint clean venv dev
+.PHONY: demo test bench torture lint clean venv dev
 
 $(VENV)/.core: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) bench/run.py
+
+# The reliability campaigns (SIGKILL, concurrent writers, bad input, tampering) on SQLite,
+# PostgreSQL and MariaDB; writes docs/reliability.md. Not part of `make test`, which runs a
+# short version of each campaign (tests/torture/).
+TORTURE_ARGS ?= --sqlite 200 --postgres 50 --mariadb 20 --writers 8
+torture: $(VENV)/.dev
+	$(PY) torture/run.py $(TORTURE_ARGS)
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check src tests
