@@ -257,8 +257,7 @@ class RegistryStore(abc.ABC):
     # -- deployments ---------------------------------------------------------------------------
     @abc.abstractmethod
     def check_deployable(
-        self, model_version_id: str, environment: str, *, alias: str | None = None,
-        actor: str | None = None,
+        self, model_version_id: str, environment: str, *, actor: str, alias: str | None = None,
     ) -> None:
         """PermissionDenied if the model's policy gates ``environment`` (``approval_environments``)
         and the version is not approved, or if ``alias`` is protected and ``actor`` is no admin;
