@@ -42,12 +42,12 @@ from .registry_policy import (
     check_reviewer,
     checked_policy,
     compare_alias,
-    effective_admins,
     guard_protected,
     loosened,
     require_admin,
     require_approval,
     stored_admins,
+    write_admins,
 )
 
 rm, mv, ma, ev = tr.registered_models, tr.model_versions, tr.model_aliases, tr.registry_events
@@ -690,28 +690,7 @@ class RegistryMixin(DeploymentsMixin, RegistryStore):
     def set_registry_admins(self, admins: Sequence[str] | None, *, actor: str) -> None:
         names = sorted({a.strip() for a in admins or () if a and a.strip()})
         with self.db.write(actor) as tx:
-            if effective_admins(tx.conn):
-                require_admin(tx.conn, actor, "changing the registry admins")
-            s = tr.registry_settings
-            present = stored_admins(tx.conn)
-            if present == (names or None):
-                return
-            if not names:
-                tx.delete(s, {"name": "admins"}, "registry.settings.delete")
-            elif present is None:
-                tx.insert(
-                    s,
-                    [{"name": "admins", "value": canonical_json(names), "updated_at": now_us()}],
-                    "registry.settings",
-                    "admins",
-                )
-            else:
-                tx.update(
-                    s, {"name": "admins"},
-                    {"value": canonical_json(names), "updated_at": now_us()},
-                    "registry.settings",
-                )
-
+            write_admins(tx, names)
 
 def _find_model(conn: Connection, project: str, name: str) -> Any:
     return conn.execute(

@@ -1,5 +1,7 @@
 """Registry policy, checked inside the write transaction: compare-and-set on aliases, protected
-aliases and admins, approval before production, and what a valid policy is."""
+aliases and admins, approval before production, separation of duties between registrant and
+approver, and what a valid policy is. ``actor`` is always the caller's principal
+(:func:`lineal.identity.current_principal`), never a value the caller chose."""
 
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ...entities import now_us
 from ...errors import Conflict, InvalidArgument, PermissionDenied
 from ...refs import validate_alias, validate_name
 from ...registry.entities import Decision, ModelPolicy, Stage, _NotSet
 from ..registry_base import ENV_ADMINS
 from . import tables_registry as tr
+from .database import WriteTx, canonical_json
 
 
 def compare_alias(
@@ -118,6 +122,25 @@ def require_admin(conn: Connection, actor: str, what: str) -> None:
             hint=f"admins: {who}; configure them with `lineal registry admins --set USER,...` "
             f"or {ENV_ADMINS}",
         )
+
+
+def write_admins(tx: WriteTx, names: list[str]) -> None:
+    """Store the admin list inside ``tx`` (empty: remove the setting). Once admins exist, only
+    one of them may change it."""
+    if effective_admins(tx.conn):
+        require_admin(tx.conn, tx.actor, "changing the registry admins")
+    s = tr.registry_settings
+    present = stored_admins(tx.conn)
+    if present == (names or None):
+        return
+    if not names:
+        tx.delete(s, {"name": "admins"}, "registry.settings.delete")
+    elif present is None:
+        tx.insert(s, [{"name": "admins", "value": canonical_json(names), "updated_at": now_us()}],
+                  "registry.settings", "admins")
+    else:
+        tx.update(s, {"name": "admins"}, {"value": canonical_json(names), "updated_at": now_us()},
+                  "registry.settings")
 
 
 def checked_policy(policy: ModelPolicy) -> ModelPolicy:
