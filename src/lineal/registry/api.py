@@ -337,8 +337,8 @@ def create_version(
     store: Store | None = None,
 ) -> ModelVersion:
     """Add a version to a registered model (NotFound if it is not registered); see
-    :func:`register_model` for ``source``, ``run`` and ``artifact``. ``aliases`` are then set on
-    the new version (each its own change and event)."""
+    :func:`register_model` for ``source``, ``run`` and ``artifact``. ``aliases`` are set on the
+    new version in the same transaction (each its own event): all or nothing."""
     return _new_version(name, source, run, artifact, description, tags, aliases, project, store,
                         create_model=False)
 
