@@ -28,8 +28,9 @@ import shlex
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .entities import ArtifactVersion, EdgeDirection, RunStatus, Storage, default_actor, now_us
+from .entities import ArtifactVersion, EdgeDirection, RunStatus, Storage, now_us
 from .errors import InvalidArgument, NotFound
+from .identity import current_principal
 from .refs import validate_name
 from .registry.api import model_name, registry_store, resolve_model_ref, state_at
 from .registry.entities import NOT_SET, Deployment, DeploymentStatus, ModelVersion, _NotSet
@@ -67,7 +68,6 @@ def record_deployment(
     alias: str | None = None,
     capture: bool = True,
     store: Store | None = None,
-    actor: str | None = None,
     _restores: str | None = None,
 ) -> Deployment:
     """Record that a registered model version (``churn@prod``, ``churn@v4``) went live as
@@ -82,6 +82,7 @@ def record_deployment(
     from .tracking import error_of, start_run
 
     store, meta = registry_store(store)
+    actor = current_principal()
     validate_name(name, "deployment name")
     validate_name(environment, "environment")
     config = _config(config)
@@ -123,7 +124,7 @@ def record_deployment(
             expected_live=expected_live,
             alias=alias,
         )
-        deployment = meta.create_deployment(spec, actor=actor or default_actor())
+        deployment = meta.create_deployment(spec, actor=actor)
     except BaseException as exc:
         run.end(RunStatus.FAILED, error_of(exc, exc.__traceback__))
         raise
@@ -140,7 +141,6 @@ def end(
     ended_at: TimeLike | None = None,
     comment: str = "",
     store: Store | None = None,
-    actor: str | None = None,
 ) -> Deployment:
     """End a live deployment, given its record (or id), or its name and ``environment``.
     ``status`` is ``stopped`` (retired on purpose) or ``failed``."""
@@ -155,7 +155,7 @@ def end(
     return meta.end_deployment(
         record.id,
         ending,
-        actor=actor or default_actor(),
+        actor=current_principal(),
         ended_at_us=None if ended_at is None else parse_when(ended_at).start_us,
         comment=comment,
     )
@@ -369,7 +369,6 @@ def rollback(
     alias: str | None = None,
     capture: bool = True,
     store: Store | None = None,
-    actor: str | None = None,
 ) -> Deployment:
     """Redeploy an earlier record of ``name`` in ``environment`` as a new record that replaces
     the live one and names the record it restores. ``alias`` (``prod``) moves back to the
@@ -420,7 +419,6 @@ def rollback(
         alias=alias,
         capture=capture,
         store=store,
-        actor=actor,
         _restores=target.id,
     )
 

@@ -9,14 +9,14 @@ Times are timezone-aware UTC datetimes; the store keeps them as integer microsec
 
 from __future__ import annotations
 
-import functools
-import os
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from .identity import current_principal
 
 __all__ = [
     "ArtifactVersion",
@@ -73,23 +73,10 @@ def datetime_to_us(value: datetime | float | int | str) -> int:
 
 
 def default_actor() -> str:
-    """Who is acting when no server authenticates anyone: the OS user (as
-    ``getpass.getuser()`` finds it: the login variables first, then the password database)."""
-    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
-        if user := os.environ.get(variable):
-            return user
-    return _os_user()
-
-
-@functools.cache
-def _os_user() -> str:
-    # Looked up once: every run start asks, and the answer does not change within a process.
-    try:
-        import pwd
-
-        return pwd.getpwuid(os.getuid()).pw_name
-    except Exception:  # no passwd entry in some containers; no pwd module on Windows
-        return "unknown"
+    """Who is acting: :func:`lineal.identity.current_principal` (the OS account in embedded
+    mode, read from the OS and never from ``USER``/``LOGNAME``). Kept under this name for the
+    callers that record runs and artifacts; there is one source of identity."""
+    return current_principal()
 
 
 class RunStatus(StrEnum):

@@ -76,12 +76,15 @@ def test_python_and_os_sections() -> None:
 
 
 def test_user_lookup_never_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_user() -> str:
-        raise OSError("No username set in the environment")
+    # The OS account from the OS (lineal.identity), whatever the login variables say or lack;
+    # a uid without a passwd entry is tests/registry/test_identity.py's.
+    import pwd
 
-    monkeypatch.setattr(_system.getpass, "getuser", no_user)
-    host = _system.probe_host()
-    assert host["user"] == f"uid:{os.getuid()}"
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(variable, raising=False)
+    assert _system.probe_host()["user"] == pwd.getpwuid(os.geteuid()).pw_name
+    monkeypatch.setenv("USER", "alice")
+    assert _system.probe_host()["user"] == pwd.getpwuid(os.geteuid()).pw_name
 
 
 def test_packages_match_importlib_metadata() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from lineal import deployments, registry
 from lineal.errors import Conflict
+from lineal.identity import _acting_as
 from lineal.store import open_store
 
 
@@ -17,8 +18,8 @@ def move_alias_once(uri: str, artifacts: str, version: int, barrier: Any, result
         current = registry.get_model("churn", store=store).aliases.get("prod")
         barrier.wait(timeout=60)
         try:
-            registry.set_alias(f"churn@v{version}", "prod", expected=current, store=store,
-                               actor=f"proc{version}")
+            with _acting_as(f"proc{version}"):
+                registry.set_alias(f"churn@v{version}", "prod", expected=current, store=store)
             results.put(("won", version))
         except Conflict:
             results.put(("conflict", version))
@@ -34,7 +35,8 @@ def move_alias_many(uri: str, artifacts: str, version: int, times: int, barrier:
         barrier.wait(timeout=60)
         for i in range(times):
             target = version if i % 2 == 0 else 1
-            registry.set_alias(f"churn@v{target}", "prod", store=store, actor=f"proc{version}")
+            with _acting_as(f"proc{version}"):
+                registry.set_alias(f"churn@v{target}", "prod", store=store)
         results.put(("done", version))
     finally:
         store.close()

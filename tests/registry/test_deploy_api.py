@@ -12,6 +12,7 @@ import lineal
 from lineal import deployments, registry
 from lineal.entities import EdgeDirection, RunStatus
 from lineal.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from lineal.identity import _acting_as
 from lineal.registry import DeploymentStatus
 from lineal.store import Store
 
@@ -29,14 +30,16 @@ def churn(backend_store: Store, train: Callable) -> Store:
 def test_gated_environments_take_only_approved_versions(
     churn: Store, ledger_size: Callable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry.set_policy("churn", gate=["prod"], actor="bob")
+    with _acting_as("bob"):
+        registry.set_policy("churn", gate=["prod"])
     assert registry.get_model("churn").policy.approval_environments == ("prod",)
     before = ledger_size(churn)
     # Being in production is not enough: the gate asks for an approval.
     with pytest.raises(PermissionDenied, match=r"churn@v2 needs an approval before it can be "
                        r"deployed to prod \(policy of default/churn\)"):
         deployments.record_deployment("churn@prod", name="api", environment="prod", capture=False)
-    registry.reject("churn@v2", comment="drift", actor="carol")
+    with _acting_as("carol"):
+        registry.reject("churn@v2", comment="drift")
     after_review = ledger_size(churn)
     with pytest.raises(PermissionDenied, match="cannot be deployed to prod: its latest review "
                        "by carol rejected it"):
@@ -48,16 +51,19 @@ def test_gated_environments_take_only_approved_versions(
     staging = deployments.record_deployment("churn@v3", name="api", environment="staging",
                                             capture=False)
     assert staging.status is DeploymentStatus.LIVE
-    registry.approve("churn@v2", comment="recalibrated", actor="carol")
+    with _acting_as("carol"):
+        registry.approve("churn@v2", comment="recalibrated")
     live = deployments.record_deployment("churn@v2", name="api", environment="prod", capture=False)
     assert [d.id for d in deployments.current("prod")] == [live.id]
     # Ungating is loosening: admins only.
     monkeypatch.setenv("LINEAL_ADMINS", "alice")
-    with pytest.raises(PermissionDenied, match="deploying to prod without approval"):
-        registry.set_policy("churn", ungate=["prod"], actor="bob")
-    assert registry.set_policy("churn", ungate=["prod"], actor="alice").policy.approval_environments == ()
-    with pytest.raises(InvalidArgument, match="invalid environment"):
-        registry.set_policy("churn", gate=["pr od"], actor="bob")
+    with _acting_as("bob"):
+        with pytest.raises(PermissionDenied, match="deploying to prod without approval"):
+            registry.set_policy("churn", ungate=["prod"])
+        with pytest.raises(InvalidArgument, match="invalid environment"):
+            registry.set_policy("churn", gate=["pr od"])
+    with _acting_as("alice"):
+        assert registry.set_policy("churn", ungate=["prod"]).policy.approval_environments == ()
 
 
 def test_record_replace_current_at_timeline_and_end(churn: Store, ledger_size: Callable) -> None:
@@ -169,19 +175,22 @@ def test_a_deployment_moves_an_alias_in_the_same_transaction(
     # A protected alias needs an admin: refused before anything is written, the live record
     # and the alias unchanged, no deploy run.
     monkeypatch.setenv("LINEAL_ADMINS", "alice")
-    registry.set_policy("churn", protect=["prod"], actor="bob")
+    with _acting_as("bob"):
+        registry.set_policy("churn", protect=["prod"])
     before, runs = ledger_size(churn), len(lineal.list_runs(kind="deploy"))
-    with pytest.raises(PermissionDenied, match="protected alias 'prod'.*'bob' is not one"):
+    with _acting_as("bob"), pytest.raises(PermissionDenied,
+                                          match="protected alias 'prod'.*'bob' is not one"):
         deployments.record_deployment("churn@v3", name="api", environment="prod",
-                                      alias="prod", capture=False, actor="bob")
+                                      alias="prod", capture=False)
     assert ledger_size(churn) == before and len(lineal.list_runs(kind="deploy")) == runs
     assert [d.id for d in deployments.current("prod")] == [back.id]
     assert registry.get_version("churn@prod").version == 2
     with pytest.raises(InvalidArgument, match="alias"):
         deployments.record_deployment("churn@v3", name="api", environment="prod", alias="v3",
                                       capture=False)
-    ok = deployments.record_deployment("churn@v3", name="api", environment="prod",
-                                       alias="prod", capture=False, actor="alice")
+    with _acting_as("alice"):
+        ok = deployments.record_deployment("churn@v3", name="api", environment="prod",
+                                           alias="prod", capture=False)
     assert ok.replaces_id == back.id and registry.get_version("churn@prod").version == 3
 
 

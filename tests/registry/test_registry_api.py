@@ -9,8 +9,8 @@ import pytest
 
 import lineal
 from lineal import registry
-from lineal.entities import default_actor
 from lineal.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PermissionDenied
+from lineal.identity import _acting_as, current_principal
 from lineal.registry import Stage
 from lineal.store import Store
 
@@ -87,14 +87,17 @@ def test_stages_approvals_policy_and_updates(backend_store: Store, train: Callab
     registry.transition_stage(v1, "staging", comment="smoke tests")
     with pytest.raises(PermissionDenied, match="needs an approval before it can enter production"):
         registry.transition_stage("churn@v1", "production")
-    registry.reject("churn@v1", comment="calibration is off", actor="bob")
+    with _acting_as("bob"):
+        registry.reject("churn@v1", comment="calibration is off")
     with pytest.raises(PermissionDenied, match="rejected it"):
         registry.transition_stage("churn@v1", "production")
-    approval = registry.approve("churn@v1", comment="recalibrated", actor="carol")
+    with _acting_as("carol"):
+        approval = registry.approve("churn@v1", comment="recalibrated")
     assert (approval.decision, approval.actor, approval.stage) == ("approved", "carol", "production")
     assert registry.transition_stage("churn@v1", "production").stage is Stage.PRODUCTION
     # Approving v2 and promoting it with archive_others archives v1 in the same transaction.
-    registry.approve("churn@v2", actor="carol")
+    with _acting_as("carol"):
+        registry.approve("churn@v2")
     v2 = registry.transition_stage("churn@v2", "production", archive_others=True)
     assert v2.stage is Stage.PRODUCTION and v2.status == "approved"
     assert registry.get_version("churn@v1").stage is Stage.ARCHIVED
@@ -102,29 +105,35 @@ def test_stages_approvals_policy_and_updates(backend_store: Store, train: Callab
 
     # A protected alias moves only for an admin; LINEAL_ADMINS names them when the store does not.
     monkeypatch.setenv("LINEAL_ADMINS", "alice, root2")
-    with pytest.raises(PermissionDenied, match="protected alias 'prod'.*'bob' is not one"):
-        registry.set_alias("churn@v2", "prod", actor="bob")
-    registry.set_alias("churn@v2", "prod", actor="alice")
-    registry.set_alias("churn@v2", "candidate", actor="bob")  # not protected
-    # Loosening the policy needs an admin; tightening does not.
-    with pytest.raises(PermissionDenied, match="unprotecting prod"):
-        registry.set_policy("churn", unprotect=["prod"], actor="bob")
-    with pytest.raises(PermissionDenied, match="dropping the approval requirement"):
-        registry.set_policy("churn", require_approval_for_production=False, actor="bob")
-    tightened = registry.set_policy("churn", protect=["champion"], actor="bob")
+    with _acting_as("bob"):
+        with pytest.raises(PermissionDenied, match="protected alias 'prod'.*'bob' is not one"):
+            registry.set_alias("churn@v2", "prod")
+        registry.set_alias("churn@v2", "candidate")  # not protected
+        # Loosening the policy needs an admin; tightening does not.
+        with pytest.raises(PermissionDenied, match="unprotecting prod"):
+            registry.set_policy("churn", unprotect=["prod"])
+        with pytest.raises(PermissionDenied, match="dropping the approval requirement"):
+            registry.set_policy("churn", require_approval_for_production=False)
+        with pytest.raises(PermissionDenied, match="turning separation of duties off"):
+            registry.set_policy("churn", separation_of_duties=False)
+        tightened = registry.set_policy("churn", protect=["champion"])
     assert tightened.policy.protected_aliases == ("champion", "prod")
-    loosened = registry.set_policy("churn", unprotect=["prod"], actor="alice")
+    with _acting_as("alice"):
+        registry.set_alias("churn@v2", "prod")
+        loosened = registry.set_policy("churn", unprotect=["prod"])
     assert loosened.policy.protected_aliases == ("champion",)
 
     # The store setting, once made, overrides the environment; only admins change it.
-    registry.set_admins(["dana"], actor="alice")
-    assert registry.admins() == ["dana"]
-    with pytest.raises(PermissionDenied):
-        registry.set_alias("churn@v1", "champion", actor="alice")
-    with pytest.raises(PermissionDenied, match="changing the registry admins"):
-        registry.set_admins(["alice"], actor="alice")
-    registry.set_alias("churn@v1", "champion", actor="dana")
-    registry.set_admins([], actor="dana")
+    with _acting_as("alice"):
+        registry.set_admins(["dana"])
+        assert registry.admins() == ["dana"]
+        with pytest.raises(PermissionDenied):
+            registry.set_alias("churn@v1", "champion")
+        with pytest.raises(PermissionDenied, match="changing the registry admins"):
+            registry.set_admins(["alice"])
+    with _acting_as("dana"):
+        registry.set_alias("churn@v1", "champion")
+        registry.set_admins([])
     assert registry.admins() == ["alice", "root2"]
 
     # Descriptions and tags of versions and models.
@@ -141,7 +150,7 @@ def test_stages_approvals_policy_and_updates(backend_store: Store, train: Callab
 
     actions = [(e.action, e.actor) for e in registry.history("churn")]
     assert ("approval", "bob") in actions and ("policy.update", "alice") in actions
-    assert ("stage.transition", default_actor()) in actions
+    assert ("stage.transition", current_principal()) in actions
     assert lineal.audit.verify().ok
 
 

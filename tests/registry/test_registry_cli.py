@@ -12,7 +12,7 @@ import pytest
 
 from lineal import registry
 from lineal.cli.registry import registry as registry_group
-from lineal.entities import default_actor
+from lineal.identity import _acting_as, current_principal
 from lineal.store import Store
 
 Lineal = Callable[..., Any]  # the lineal_cli fixture (tests/registry/conftest.py)
@@ -61,7 +61,8 @@ def test_register_show_versions_update_and_resolve(churn: Store, lineal_cli: Lin
     assert [m["ref"] for m in models] == ["default/churn", "default/fraud"]
     assert models[0]["policy"] == {"require_approval_for_production": True,
                                    "protected_aliases": ["prod"],
-                                   "approval_environments": []}
+                                   "approval_environments": [],
+                                   "separation_of_duties": True}
 
     r = lineal_cli("registry", "show", "churn")
     assert r.code == 0 and "policy: approval for production; protected: prod" in r.out, r
@@ -96,8 +97,10 @@ def test_promotion_with_approval_aliases_policy_and_history(
     churn: Store, lineal_cli: Lineal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     registry.create_model("churn", require_approval_for_production=True, protected_aliases=["prod"])
-    for ref in ("churn-model@v1", "churn-model@v2"):
-        registry.register_model("churn", ref)
+    # Registered by another principal: separation of duties lets the CLI user approve them.
+    with _acting_as("trainer"):
+        for ref in ("churn-model@v1", "churn-model@v2"):
+            registry.register_model("churn", ref)
 
     assert lineal_cli("registry", "stage", "churn@v2", "staging", "--comment", "smoke").out == (
         "default/churn@v2 is in staging\n")
@@ -117,8 +120,8 @@ def test_promotion_with_approval_aliases_policy_and_history(
     monkeypatch.setenv("LINEAL_ADMINS", "nobody-else")
     r = lineal_cli("registry", "alias", "churn@v2", "prod")
     assert r.code == 6 and "needs an admin" in r.err, r
-    monkeypatch.setenv("LINEAL_ADMINS", default_actor())
-    assert lineal_cli("registry", "admins", "--json").json()["admins"] == [default_actor()]
+    monkeypatch.setenv("LINEAL_ADMINS", current_principal())
+    assert lineal_cli("registry", "admins", "--json").json()["admins"] == [current_principal()]
     r = lineal_cli("registry", "alias", "churn@v2", "prod")
     assert r.code == 0 and r.out.strip() == "default/churn@prod -> v2 (new)", r
     moved = lineal_cli("registry", "alias", "churn@v1", "prod", "--expect", "v2", "--json").json()
@@ -130,12 +133,13 @@ def test_promotion_with_approval_aliases_policy_and_history(
     assert r.code == 0 and r.out.strip() == "removed churn@candidate (was v1)", r
 
     r = lineal_cli("registry", "policy", "churn")
-    assert r.out.strip() == "default/churn: approval for production; protected: prod", r
+    assert r.out.strip() == ("default/churn: approval for production; protected: prod; "
+                             "separation of duties"), r
     policy = lineal_cli("registry", "policy", "churn", "--protect", "champion", "--json").json()
     assert policy["protected_aliases"] == ["champion", "prod"]
     r = lineal_cli("registry", "policy", "churn", "--gate", "production")
     assert r.out.strip() == ("default/churn: approval for production; protected: champion, prod; "
-                             "approval to deploy to: production"), r
+                             "approval to deploy to: production; separation of duties"), r
     r = lineal_cli("deploy", "record", "churn@v1", "--name", "api", "--env", "production")
     assert r.code == 6 and r.err.startswith("error: default/churn@v1 needs an approval before "
                                             "it can be deployed to production"), r

@@ -6,7 +6,6 @@ time, no uptime, no process id.
 
 from __future__ import annotations
 
-import getpass
 import os
 import platform
 import sys
@@ -64,8 +63,8 @@ def _hostname() -> str:
 
 
 def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - KeyError before 3.13, OSError after, when no passwd entry
-        uid = getattr(os, "getuid", None)
-        return f"uid:{uid()}" if uid is not None else "unknown"
+    # The OS account, from the OS: the same identity the store records as actor (getpass would
+    # believe LOGNAME/USER, which anyone sets).
+    from ..identity import os_account
+
+    return os_account()

@@ -97,6 +97,12 @@ def _policy_text(policy: dict[str, Any]) -> str:
         parts.append("protected: " + ", ".join(policy["protected_aliases"]))
     if policy.get("approval_environments"):
         parts.append("approval to deploy to: " + ", ".join(policy["approval_environments"]))
+    if parts and (policy.get("require_approval_for_production") or policy.get("approval_environments")):
+        # Absent from events written before the switch existed: it was not enforced then.
+        if policy.get("separation_of_duties") is False:
+            parts.append("registrants may approve their own versions")
+        elif policy.get("separation_of_duties"):
+            parts.append("separation of duties")
     return "; ".join(parts) or "no policy"
 
 
@@ -119,11 +125,14 @@ def _policy(model: RegisteredModel) -> str:
 @click.option("--protect", multiple=True, help="An alias only admins may move, repeatable.")
 @click.option("--gate", multiple=True, metavar="ENV",
               help="Deploy to ENV only versions that are approved, repeatable.")
+@click.option("--separation-of-duties/--no-separation-of-duties", default=True,
+              help="Whether whoever registered a version is refused as its approver (default: on).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def create_command(
     ctx: click.Context, name: str, description: str, owner: str | None, tags: tuple[str, ...],
-    require_approval: bool, protect: tuple[str, ...], gate: tuple[str, ...], as_json: bool,
+    require_approval: bool, protect: tuple[str, ...], gate: tuple[str, ...],
+    separation_of_duties: bool, as_json: bool,
 ) -> None:
     """Register a model name (with its policy) before it has versions."""
     from .. import registry as reg
@@ -131,14 +140,17 @@ def create_command(
     model = reg.create_model(
         name, description=description, owner=owner, tags=parse_pairs(tags),
         require_approval_for_production=require_approval, protected_aliases=protect,
-        approval_environments=gate, store=open_cli_store(ctx),
+        approval_environments=gate, separation_of_duties=separation_of_duties,
+        store=open_cli_store(ctx),
     )
     emit_json(model.to_dict()) if as_json else click.echo(f"registered model {model.ref}")
 
 
 @registry.command("register")
 @click.argument("name")
-@click.option("--from", "source", help="The model artifact: churn-model@v3, or a registry ref.")
+@click.option("--from", "source",
+              help="The model artifact: churn-model@v3 (an artifact of that name first, then "
+              "a registry ref).")
 @click.option("--from-run", "run_id", help="Take the model artifact the run logged.")
 @click.option("--artifact", help="With --from-run: which model output, if it logged several.")
 @click.option("--description", default="", help="Notes on this version.")
@@ -525,26 +537,32 @@ def in_stage_command(ctx: click.Context, name: str, stage: str, start: str, end:
               help="Deploy to ENV only versions that are approved, repeatable.")
 @click.option("--ungate", multiple=True, metavar="ENV",
               help="Stop gating deployments to ENV (admins only), repeatable.")
+@click.option("--separation-of-duties/--no-separation-of-duties", default=None,
+              help="Whether whoever registered a version is refused as its approver "
+              "(turning it off needs an admin).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def policy_command(
     ctx: click.Context, name: str, require_approval: bool | None, protect: tuple[str, ...],
-    unprotect: tuple[str, ...], gate: tuple[str, ...], ungate: tuple[str, ...], as_json: bool,
+    unprotect: tuple[str, ...], gate: tuple[str, ...], ungate: tuple[str, ...],
+    separation_of_duties: bool | None, as_json: bool,
 ) -> None:
     """Show or change a model's policy.
 
     \b
     lineal registry policy churn --require-approval --protect prod --gate production
+    lineal registry policy churn --no-separation-of-duties     # admins only
     """
     from .. import registry as reg
 
     store = open_cli_store(ctx)
-    if require_approval is None and not (protect or unprotect or gate or ungate):
+    if (require_approval is None and separation_of_duties is None
+            and not (protect or unprotect or gate or ungate)):
         model = reg.get_model(name, store=store)
     else:
         model = reg.set_policy(name, require_approval_for_production=require_approval,
                                protect=protect, unprotect=unprotect, gate=gate, ungate=ungate,
-                               store=store)
+                               separation_of_duties=separation_of_duties, store=store)
     if as_json:
         emit_json({"model": model.ref, **model.policy.to_dict()})
         return

@@ -22,8 +22,9 @@ from datetime import datetime
 from typing import Any
 
 from ..api import RUN_PREFIX, ULID, get_run
-from ..entities import datetime_to_us, default_actor
+from ..entities import datetime_to_us
 from ..errors import InvalidArgument, NotFound
+from ..identity import current_principal
 from ..refs import parse_ref
 from ..store import Store, default_store
 from ..store.lineage_base import ClosureQuery, LineageStore
@@ -448,25 +449,23 @@ def taint(
     *,
     project: str | None = None,
     store: Store | None = None,
-    actor: str | None = None,
 ) -> Impact:
     """Mark an artifact version tainted (bad data, leaked labels, a broken model...) and return
     the impact report of everything downstream of it. A registered model reference taints its
     model artifact. Recorded in the audit ledger; :func:`untaint` clears it."""
     store, meta = _lineage(store)
     target = _artifact_node(ref, project, store)
-    meta.set_taint(target.id, reason, actor or default_actor())
+    meta.set_taint(target.id, reason, current_principal())
     return impact(f"artifact:{target.id}", store=store)
 
 
 def untaint(
-    ref: str | Node, *, project: str | None = None, store: Store | None = None,
-    actor: str | None = None,
+    ref: str | Node, *, project: str | None = None, store: Store | None = None
 ) -> None:
     """Clear the taint of an artifact version (NotFound if it is not tainted)."""
     store, meta = _lineage(store)
     target = _artifact_node(ref, project, store)
-    meta.clear_taint(target.id, actor or default_actor())
+    meta.clear_taint(target.id, current_principal())
 
 
 def taints(*, project: str | None = None, store: Store | None = None) -> list[Taint]:

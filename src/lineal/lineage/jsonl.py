@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..entities import datetime_to_us, default_actor, now_us
+from ..entities import datetime_to_us, now_us
 from ..errors import InvalidArgument
+from ..identity import current_principal
 from ..store import Store, default_store
 from ..store.lineage_base import ImportArtifact, ImportBatch, ImportEdge, ImportRun
 
@@ -171,7 +172,6 @@ def import_jsonl(
     *,
     project: str | None = None,
     store: Store | None = None,
-    actor: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
     """Load a JSON Lines lineage file into the store in one transaction (all or nothing).
@@ -193,7 +193,7 @@ def import_jsonl(
         batch, lines = read_jsonl(handle, project=project)
     target = store or default_store()
     try:
-        ids = target.metadata.import_lineage(batch, actor or default_actor(), progress)
+        ids = target.metadata.import_lineage(batch, current_principal(), progress)
         return ImportResult(len(batch.runs), len(batch.artifacts), len(batch.edges),
                             time.perf_counter() - started, ids)
     except BadImport as error:

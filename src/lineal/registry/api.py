@@ -11,9 +11,10 @@
     registry.alias_at("churn", "prod", "2026-11-17T09:00")      # which version held it then
     version, artifact = registry.resolve_model_ref("churn@prod")
 
-Every function takes ``store=`` (default: the store of ``LINEAL_URI``), ``project=`` (default:
-``LINEAL_PROJECT`` or ``default``; a ``project/name`` reference overrides it) and, for changes,
-``actor=`` (default: the OS user).
+Every function takes ``store=`` (default: the store of ``LINEAL_URI``) and ``project=`` (default:
+``LINEAL_PROJECT`` or ``default``; a ``project/name`` reference overrides it). Changes are made
+as :func:`lineal.identity.current_principal` (the OS account in embedded mode): there is no
+``actor=`` argument, so no caller can act as someone else.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..entities import ArtifactVersion, EdgeDirection, default_actor, us_to_datetime
+from ..entities import ArtifactVersion, EdgeDirection, us_to_datetime
 from ..errors import InvalidArgument, NotFound
+from ..identity import current_principal
 from ..refs import ArtifactRef, SelectorKind, parse_ref, validate_alias, validate_name
 from ..store import Store, default_store
 from ..store.registry_base import RegistryStore
@@ -107,10 +109,6 @@ def _version_ref(ref: str | ModelVersion, project: str | None) -> ArtifactRef:
     return parse_ref(ref, _project(project))
 
 
-def _actor(actor: str | None) -> str:
-    return actor or default_actor()
-
-
 # -- references ----------------------------------------------------------------------------------
 def resolve_model_ref(
     ref: str | ModelVersion | ArtifactVersion,
@@ -168,7 +166,7 @@ def _source_artifact(
             "logged the model"
         )
     if source is not None:
-        return resolve_model_ref(source, project=project, store=store)[1]
+        return _artifact_of(store, source, project)
     store.metadata.get_run(run)  # type: ignore[arg-type]  # NotFound for an unknown run
     outputs = []
     for edge in store.metadata.list_edges(run_id=run):
@@ -187,6 +185,24 @@ def _source_artifact(
     return next(iter(unique.values()))
 
 
+def _artifact_of(store: Store, source: str | ArtifactVersion | ModelVersion, project: str) -> ArtifactVersion:
+    """The model artifact a registration source names. A reference means a model artifact
+    first: ``churn@v1`` is version 1 of the artifact ``churn`` even when a registered model is
+    also named ``churn``. Only when no artifact has that name is it a registry reference
+    (``other-model@prod``: that version's artifact). This is the reverse of
+    :func:`resolve_model_ref`, which looks in the registry first, because what is registered is
+    always an artifact version."""
+    if not isinstance(source, str):
+        return resolve_model_ref(source, project=project, store=store)[1]
+    parsed = parse_ref(source, _project(project))
+    try:
+        return _require_model_kind(store.metadata.resolve(parsed))
+    except NotFound as error:
+        if "no artifact named" not in error.message:
+            raise
+    return resolve_model_ref(source, project=project, store=store)[1]
+
+
 # -- models --------------------------------------------------------------------------------------
 def create_model(
     name: str,
@@ -197,17 +213,18 @@ def create_model(
     require_approval_for_production: bool = False,
     protected_aliases: Iterable[str] = (),
     approval_environments: Iterable[str] = (),
+    separation_of_duties: bool = True,
     project: str | None = None,
     store: Store | None = None,
-    actor: str | None = None,
 ) -> RegisteredModel:
-    """Register a model name, with its policy; AlreadyExists if it is registered."""
+    """Register a model name, with its policy; AlreadyExists if it is registered. See
+    :class:`ModelPolicy` for what each rule enforces."""
     _, meta = registry_store(store)
     proj, model = model_name(name, project)
     policy = ModelPolicy(require_approval_for_production, tuple(protected_aliases),
-                         tuple(approval_environments))
+                         tuple(approval_environments), separation_of_duties)
     return meta.create_registered_model(
-        proj, model, actor=_actor(actor), description=description, owner=owner or "",
+        proj, model, actor=current_principal(), description=description, owner=owner or "",
         tags=tags, policy=policy,
     )
 
@@ -223,27 +240,17 @@ def register_model(
     aliases: Iterable[str] = (),
     project: str | None = None,
     store: Store | None = None,
-    actor: str | None = None,
 ) -> ModelVersion:
     """Register a model artifact as the next version of ``name``, creating the registered model
     if needed. ``source`` is a reference (``churn-model@v3``, or another registry reference) or
-    an ArtifactVersion; or give ``run=`` (and ``artifact=`` if it logged several models)."""
-    store, meta = registry_store(store)
-    proj, model = model_name(name, project)
-    if meta.find_registered_model(proj, model) is None:
-        # Resolve the source first: a bad source must not leave an empty model behind.
-        _source_artifact(store, source, run, artifact, proj)
-        try:
-            meta.create_registered_model(proj, model, actor=_actor(actor))
-        except Exception as error:  # another process registered it meanwhile: use theirs
-            from ..errors import AlreadyExists
+    an ArtifactVersion; or give ``run=`` (and ``artifact=`` if it logged several models).
 
-            if not isinstance(error, AlreadyExists):
-                raise
-    return create_version(
-        f"{proj}/{model}", source, run=run, artifact=artifact, description=description,
-        tags=tags, aliases=aliases, store=store, actor=actor,
-    )
+    A reference names a model artifact first, the registry only when no artifact has that
+    name: ``register_model("churn", "churn@v1")`` registers the artifact ``churn`` v1, even once
+    the registered model ``churn`` exists. The model, the version and its ``aliases`` are
+    written in one transaction: if any of it fails, nothing is written."""
+    return _new_version(name, source, run, artifact, description, tags, aliases, project, store,
+                        create_model=True)
 
 
 def get_model(name: str, *, project: str | None = None, store: Store | None = None) -> RegisteredModel:
@@ -273,13 +280,12 @@ def update_model(
     tags: Mapping[str, str] | None = None,
     project: str | None = None,
     store: Store | None = None,
-    actor: str | None = None,
 ) -> RegisteredModel:
     """Change a model's description or owner, or set tags."""
     _, meta = registry_store(store)
     proj, model = model_name(name, project)
     return meta.update_registered_model(
-        proj, model, actor=_actor(actor), description=description, owner=owner, tags=tags
+        proj, model, actor=current_principal(), description=description, owner=owner, tags=tags
     )
 
 
@@ -291,13 +297,15 @@ def set_policy(
     unprotect: Iterable[str] = (),
     gate: Iterable[str] = (),
     ungate: Iterable[str] = (),
+    separation_of_duties: bool | None = None,
     project: str | None = None,
     store: Store | None = None,
-    actor: str | None = None,
 ) -> RegisteredModel:
     """Change a model's policy. ``gate`` adds environments a version may be deployed to only
-    once approved; ``ungate`` removes them. Anyone may tighten a policy; loosening it
-    (``unprotect``, ``ungate``, turning the approval requirement off) needs an admin
+    once approved; ``ungate`` removes them. ``separation_of_duties`` (on unless turned off)
+    refuses an approval from the principal who registered the version, wherever the policy
+    requires approval. Anyone may tighten a policy; loosening it (``unprotect``, ``ungate``,
+    turning the approval requirement or separation of duties off) needs an admin
     (PermissionDenied otherwise)."""
     _, meta = registry_store(store)
     proj, model = model_name(name, project)
@@ -310,8 +318,9 @@ def set_policy(
         else require_approval_for_production,
         tuple(sorted(protected)),
         tuple(sorted(gated)),
+        current.separation_of_duties if separation_of_duties is None else separation_of_duties,
     )
-    return meta.set_model_policy(proj, model, policy, actor=_actor(actor))
+    return meta.set_model_policy(proj, model, policy, actor=current_principal())
 
 
 # -- versions ------------------------------------------------------------------------------------
@@ -326,21 +335,29 @@ def create_version(
     aliases: Iterable[str] = (),
     project: str | None = None,
     store: Store | None = None,
-    actor: str | None = None,
 ) -> ModelVersion:
     """Add a version to a registered model (NotFound if it is not registered); see
-    :func:`register_model` for ``source``, ``run`` and ``artifact``. ``aliases`` are then set on
-    the new version (each its own change and event)."""
+    :func:`register_model` for ``source``, ``run`` and ``artifact``. ``aliases`` are set on the
+    new version in the same transaction (each its own event): all or nothing."""
+    return _new_version(name, source, run, artifact, description, tags, aliases, project, store,
+                        create_model=False)
+
+
+def _new_version(
+    name: str, source: str | ArtifactVersion | None, run: str | None, artifact: str | None,
+    description: str, tags: Mapping[str, str] | None, aliases: Iterable[str],
+    project: str | None, store: Store | None, *, create_model: bool,
+) -> ModelVersion:
     store, meta = registry_store(store)
     proj, model = model_name(name, project)
-    aliases = [validate_alias(a) for a in aliases]
+    wanted = [validate_alias(a) for a in aliases]
+    # The source is resolved once, before anything is written; the store then creates the
+    # model (if asked), the version and its aliases in one transaction: all or nothing.
     linked = _source_artifact(store, source, run, artifact, proj)
-    version = meta.create_model_version(
-        proj, model, linked.id, actor=_actor(actor), description=description, tags=tags
+    return meta.create_model_version(
+        proj, model, linked.id, actor=current_principal(), description=description, tags=tags,
+        aliases=wanted, create_model=create_model,
     )
-    for alias in aliases:
-        version = meta.set_model_alias(proj, model, alias, version.version, actor=_actor(actor))
-    return version
 
 
 def get_version(
@@ -380,13 +397,12 @@ def update_version(
     tags: Mapping[str, str] | None = None,
     project: str | None = None,
     store: Store | None = None,
-    actor: str | None = None,
 ) -> ModelVersion:
     """Change a version's description or set tags."""
     _, meta = registry_store(store)
     target = _target(ref, project, store)
     return meta.update_model_version(
-        target.project, target.model, target.version, actor=_actor(actor),
+        target.project, target.model, target.version, actor=current_principal(),
         description=description, tags=tags,
     )
 
@@ -398,7 +414,6 @@ def set_alias(
     expected: int | str | None | _NotSet = NOT_SET,
     project: str | None = None,
     store: Store | None = None,
-    actor: str | None = None,
 ) -> ModelVersion:
     """Point ``alias`` at the version ``ref`` names, moving it if it pointed elsewhere.
 
@@ -409,7 +424,7 @@ def set_alias(
     _, meta = registry_store(store)
     target = _target(ref, project, store)
     return meta.set_model_alias(
-        target.project, target.model, alias, target.version, actor=_actor(actor),
+        target.project, target.model, alias, target.version, actor=current_principal(),
         expected=_expected(expected),
     )
 
@@ -421,7 +436,6 @@ def remove_alias(
     expected: int | str | _NotSet = NOT_SET,
     project: str | None = None,
     store: Store | None = None,
-    actor: str | None = None,
 ) -> None:
     """Remove an alias (NotFound if absent); ``expected`` as in :func:`set_alias`."""
     _, meta = registry_store(store)
@@ -429,7 +443,7 @@ def remove_alias(
     wanted = _expected(expected)
     if wanted is None:
         raise InvalidArgument("removing an alias expects it to exist; give its version")
-    meta.remove_model_alias(proj, model, alias, actor=_actor(actor), expected=wanted)
+    meta.remove_model_alias(proj, model, alias, actor=current_principal(), expected=wanted)
 
 
 def _expected(value: int | str | None | _NotSet) -> int | None | _NotSet:
@@ -457,7 +471,6 @@ def transition_stage(
     comment: str = "",
     project: str | None = None,
     store: Store | None = None,
-    actor: str | None = None,
 ) -> ModelVersion:
     """Move a version to ``none``, ``staging``, ``production`` or ``archived``.
 
@@ -469,7 +482,7 @@ def transition_stage(
     wanted = Stage.parse(stage)
     target = _target(ref, project, store)
     return meta.transition_model_stage(
-        target.project, target.model, target.version, wanted, actor=_actor(actor),
+        target.project, target.model, target.version, wanted, actor=current_principal(),
         archive_others=archive_others, comment=comment,
     )
 
@@ -481,11 +494,11 @@ def approve(
     stage: Stage | str = Stage.PRODUCTION,
     project: str | None = None,
     store: Store | None = None,
-    actor: str | None = None,
 ) -> Approval:
-    """Record that ``actor`` approves this version (for production unless ``stage`` says
-    otherwise)."""
-    return _review(ref, Decision.APPROVED, comment, stage, project, store, actor)
+    """Record that the current principal approves this version (for production unless
+    ``stage`` says otherwise). Under a policy requiring approval with separation of duties (the
+    default), the principal who registered the version cannot approve it (PermissionDenied)."""
+    return _review(ref, Decision.APPROVED, comment, stage, project, store)
 
 
 def reject(
@@ -495,22 +508,21 @@ def reject(
     stage: Stage | str = Stage.PRODUCTION,
     project: str | None = None,
     store: Store | None = None,
-    actor: str | None = None,
 ) -> Approval:
-    """Record that ``actor`` rejects this version; it cannot enter production under a policy
+    """Record that the current principal rejects this version; it cannot enter production under a policy
     requiring approval until a later approval."""
-    return _review(ref, Decision.REJECTED, comment, stage, project, store, actor)
+    return _review(ref, Decision.REJECTED, comment, stage, project, store)
 
 
 def _review(
     ref: str | ModelVersion, decision: Decision, comment: str, stage: Stage | str,
-    project: str | None, store: Store | None, actor: str | None,
+    project: str | None, store: Store | None,
 ) -> Approval:
     _, meta = registry_store(store)
     wanted = Stage.parse(stage)
     target = _target(ref, project, store)
     return meta.add_model_approval(
-        target.project, target.model, target.version, decision, actor=_actor(actor),
+        target.project, target.model, target.version, decision, actor=current_principal(),
         stage=wanted, comment=comment,
     )
 
@@ -677,10 +689,10 @@ def admins(*, store: Store | None = None) -> list[str]:
 
 
 def set_admins(
-    users: Sequence[str] | None, *, store: Store | None = None, actor: str | None = None
+    users: Sequence[str] | None, *, store: Store | None = None
 ) -> list[str]:
     """Store the admin list in the registry (shared by everyone using the store); once admins
     exist, only an admin may change it. An empty list removes the setting."""
     _, meta = registry_store(store)
-    meta.set_registry_admins(list(users or ()), actor=_actor(actor))
+    meta.set_registry_admins(list(users or ()), actor=current_principal())
     return admins(store=store)

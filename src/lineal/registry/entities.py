@@ -97,12 +97,22 @@ class ModelPolicy:
     approval_environments: tuple[str, ...] = ()
     """Environments a version may be deployed to only once approved (its latest review for
     production is an approval), whatever its stage."""
+    separation_of_duties: bool = True
+    """The principal who registered a version cannot approve it: where the policy requires
+    approval, such an approval is refused, and one recorded before does not count. On unless
+    turned off (turning it off needs an admin)."""
+
+    @property
+    def requires_approval(self) -> bool:
+        """Whether an approval gates anything (production, or deploying to an environment)."""
+        return bool(self.require_approval_for_production or self.approval_environments)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "require_approval_for_production": self.require_approval_for_production,
             "protected_aliases": sorted(self.protected_aliases),
             "approval_environments": sorted(self.approval_environments),
+            "separation_of_duties": self.separation_of_duties,
         }
 
     @classmethod
@@ -112,6 +122,8 @@ class ModelPolicy:
             protected_aliases=tuple(sorted(data.get("protected_aliases") or ())),
             # Absent from policies written before lineal gated deployments: none gated.
             approval_environments=tuple(sorted(data.get("approval_environments") or ())),
+            # Absent from policies written before: on, as for every policy since.
+            separation_of_duties=bool(data.get("separation_of_duties", True)),
         )
 
 

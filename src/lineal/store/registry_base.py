@@ -81,8 +81,9 @@ class DeploymentFilter:
 
 
 class RegistryStore(abc.ABC):
-    """Registry and deployment records. ``actor`` is who makes the change (the OS user locally,
-    the authenticated user behind a server)."""
+    """Registry and deployment records. ``actor`` is who makes the change: the SDK passes
+    :func:`lineal.identity.current_principal` (the OS account locally, the authenticated
+    principal behind a server); the public API takes no ``actor``."""
 
     # -- registered models --------------------------------------------------------------------
     @abc.abstractmethod
@@ -140,8 +141,12 @@ class RegistryStore(abc.ABC):
         actor: str,
         description: str = "",
         tags: Mapping[str, str] | None = None,
+        aliases: Sequence[str] = (),
+        create_model: bool = False,
     ) -> ModelVersion:
-        """Number and register a model artifact version (kind ``model``) as the next version."""
+        """Number and register a model artifact version (kind ``model``) as the next version,
+        and point ``aliases`` at it. With ``create_model``, a model not registered yet is
+        created. One transaction: on any error nothing is written."""
 
     @abc.abstractmethod
     def get_model_version_by_id(self, version_id: str) -> ModelVersion:
@@ -257,8 +262,7 @@ class RegistryStore(abc.ABC):
     # -- deployments ---------------------------------------------------------------------------
     @abc.abstractmethod
     def check_deployable(
-        self, model_version_id: str, environment: str, *, alias: str | None = None,
-        actor: str | None = None,
+        self, model_version_id: str, environment: str, *, actor: str, alias: str | None = None,
     ) -> None:
         """PermissionDenied if the model's policy gates ``environment`` (``approval_environments``)
         and the version is not approved, or if ``alias`` is protected and ``actor`` is no admin;

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ...entities import default_actor, new_id, now_us, us_to_datetime
+from ...entities import new_id, now_us, us_to_datetime
 from ...errors import Conflict, InvalidArgument, NotFound
 from ...refs import validate_name
 from ...registry.entities import NOT_SET, Deployment, DeploymentStatus, ModelPolicy, _NotSet
@@ -32,28 +32,30 @@ ENDINGS = (DeploymentStatus.STOPPED, DeploymentStatus.FAILED)
 
 def check_deployable(conn: Connection, version: Any, environment: str) -> None:
     """PermissionDenied when the model's policy gates ``environment`` and ``version`` (a row
-    with id, model_id, version) is not approved."""
+    with id, model_id, version, created_by) is not approved."""
     model = conn.execute(
         sa.select(rm.c.project, rm.c.name, rm.c.policy).where(rm.c.id == version.model_id)
     ).first()
     if model is None:
         return
-    if environment in ModelPolicy.from_dict(json.loads(model.policy)).approval_environments:
+    policy = ModelPolicy.from_dict(json.loads(model.policy))
+    if environment in policy.approval_environments:
         require_approval(conn, model.project, model.name,
-                         {"id": version.id, "version": version.version},
-                         purpose=f"be deployed to {environment}")
+                         {"id": version.id, "version": version.version,
+                          "created_by": version.created_by},
+                         policy, purpose=f"be deployed to {environment}")
 
 
 class DeploymentsMixin:
     db: Database
 
     def check_deployable(
-        self, model_version_id: str, environment: str, *, alias: str | None = None,
-        actor: str | None = None,
+        self, model_version_id: str, environment: str, *, actor: str, alias: str | None = None,
     ) -> None:
         with self.db.read() as conn:
             version = conn.execute(
-                sa.select(mv.c.id, mv.c.model_id, mv.c.version).where(mv.c.id == model_version_id)
+                sa.select(mv.c.id, mv.c.model_id, mv.c.version, mv.c.created_by)
+                .where(mv.c.id == model_version_id)
             ).first()
             if version is None:
                 raise NotFound(f"no model version with id {model_version_id!r}")
@@ -61,7 +63,7 @@ class DeploymentsMixin:
             if alias is not None:
                 check_alias(alias)
                 model = conn.execute(sa.select(rm).where(rm.c.id == version.model_id)).mappings().one()
-                guard_protected(conn, model, alias, actor or default_actor())
+                guard_protected(conn, model, alias, actor)
 
     def _move_alias(
         self, tx: WriteTx, model: Any, target: Any, alias: str, actor: str,
@@ -75,7 +77,8 @@ class DeploymentsMixin:
         config = _config_json(spec.config)
         with self.db.write(actor) as tx:
             version = tx.conn.execute(
-                sa.select(mv.c.id, mv.c.model_id, mv.c.version, mv.c.artifact_version_id)
+                sa.select(mv.c.id, mv.c.model_id, mv.c.version, mv.c.artifact_version_id,
+                          mv.c.created_by)
                 .where(mv.c.id == spec.model_version_id)
             ).first()
             if version is None:

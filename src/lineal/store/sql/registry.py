@@ -39,14 +39,15 @@ from .deployments import DeploymentsMixin
 from .registry_events import event_ts, record_event
 from .registry_policy import (
     check_alias,
+    check_reviewer,
     checked_policy,
     compare_alias,
-    effective_admins,
     guard_protected,
     loosened,
     require_admin,
     require_approval,
     stored_admins,
+    write_admins,
 )
 
 rm, mv, ma, ev = tr.registered_models, tr.model_versions, tr.model_aliases, tr.registry_events
@@ -77,41 +78,52 @@ class RegistryMixin(DeploymentsMixin, RegistryStore):
         policy = checked_policy(policy or ModelPolicy())
         tags = _checked_tags(tags)
         with self.db.write(actor) as tx:
-            self._ensure_project(tx, project)
             if _find_model(tx.conn, project, name) is not None:
                 raise AlreadyExists(
                     f"model {project}/{name} is already registered",
                     hint=f"add a version with `lineal registry register {name} --from REF`",
                 )
-            model_id, ts = new_id(), now_us()
-            row = {
-                "id": model_id,
-                "project": project,
-                "name": name,
-                "description": description or "",
-                "owner": owner or actor,
-                "policy": canonical_json(policy.to_dict()),
-                "latest_version": 0,
-                "created_at": ts,
-                "updated_at": ts,
-                "created_by": actor,
-            }
-            tx.insert(rm, [row], "registry.model.create", model_id)
-            for key, value in tags.items():
-                tx.insert(
-                    tr.registered_model_tags,
-                    [{"model_id": model_id, "key": key, "value": value}],
-                    "registry.model.tag",
-                    model_id,
-                )
-            after = {
-                "description": row["description"],
-                "owner": row["owner"],
-                "tags": tags,
-                "policy": policy.to_dict(),
-            }
-            record_event(tx, model_id, "model.create", ts, after=after)
+            row = self._insert_model(tx, project, name, description, owner, tags, policy)
             return self._models(tx.conn, [row])[0]
+
+    def _insert_model(
+        self, tx: WriteTx, project: str, name: str, description: str = "", owner: str = "",
+        tags: dict[str, str] | None = None, policy: ModelPolicy | None = None,
+    ) -> dict[str, Any]:
+        """Insert a registered model row, its tags and its ``model.create`` event inside ``tx``
+        (also used by :meth:`create_model_version` creating the model with its first version)."""
+        self._ensure_project(tx, project)
+        tags = tags or {}
+        policy = policy or ModelPolicy()
+        model_id, ts = new_id(), now_us()
+        row = {
+            "id": model_id,
+            "project": project,
+            "name": name,
+            "description": description or "",
+            "owner": owner or tx.actor,
+            "policy": canonical_json(policy.to_dict()),
+            "latest_version": 0,
+            "created_at": ts,
+            "updated_at": ts,
+            "created_by": tx.actor,
+        }
+        tx.insert(rm, [row], "registry.model.create", model_id)
+        for key, value in tags.items():
+            tx.insert(
+                tr.registered_model_tags,
+                [{"model_id": model_id, "key": key, "value": value}],
+                "registry.model.tag",
+                model_id,
+            )
+        after = {
+            "description": row["description"],
+            "owner": row["owner"],
+            "tags": tags,
+            "policy": policy.to_dict(),
+        }
+        record_event(tx, model_id, "model.create", ts, after=after)
+        return row
 
     def find_registered_model(self, project: str, name: str) -> RegisteredModel | None:
         with self.db.read() as conn:
@@ -228,10 +240,24 @@ class RegistryMixin(DeploymentsMixin, RegistryStore):
         actor: str,
         description: str = "",
         tags: Mapping[str, str] | None = None,
+        aliases: Sequence[str] = (),
+        create_model: bool = False,
     ) -> ModelVersion:
         tags = _checked_tags(tags)
+        for alias in aliases:
+            check_alias(alias)
+        if create_model:
+            validate_name(project, "project")
+            validate_name(name, "model name")
         with self.db.write(actor) as tx:
-            model = _model_row(tx.conn, project, name)
+            # One transaction: a version that cannot be created (wrong kind, already registered,
+            # a protected alias) leaves no registered model behind, and no version without its
+            # aliases.
+            model = _find_model(tx.conn, project, name)
+            if model is None and create_model:
+                model = self._insert_model(tx, project, name)
+            elif model is None:
+                model = _model_row(tx.conn, project, name)  # NotFound
             artifact = tx.conn.execute(
                 sa.select(av.c.project, av.c.name, av.c.version, av.c.kind, av.c.digest).where(
                     av.c.id == artifact_version_id
@@ -290,6 +316,9 @@ class RegistryMixin(DeploymentsMixin, RegistryStore):
                 "tags": tags,
             }
             record_event(tx, model["id"], "version.create", ts, version=(version_id, number), after=after)
+            model = {**model, "latest_version": number}
+            for alias in aliases:
+                self._move_alias(tx, model, row, alias, actor)
             return self._versions(tx.conn, [row])[0]
 
     def get_model_version_by_id(self, version_id: str) -> ModelVersion:
@@ -517,7 +546,7 @@ class RegistryMixin(DeploymentsMixin, RegistryStore):
                 and row["stage"] != stage
                 and policy.require_approval_for_production
             ):
-                require_approval(tx.conn, project, name, row)
+                require_approval(tx.conn, project, name, row, policy)
             ts = event_ts(tx, model["id"])
             if row["stage"] != stage:
                 row = self._move_stage(tx, model["id"], row, stage, ts, comment)
@@ -569,6 +598,8 @@ class RegistryMixin(DeploymentsMixin, RegistryStore):
         with self.db.write(actor) as tx:
             model = _model_row(tx.conn, project, name)
             row = _version_row(tx.conn, model, version)
+            policy = ModelPolicy.from_dict(json.loads(model["policy"]))
+            check_reviewer(project, name, row, policy, actor, decision)
             ts = event_ts(tx, model["id"])
             approval_id = new_id()
             tx.insert(
@@ -659,28 +690,7 @@ class RegistryMixin(DeploymentsMixin, RegistryStore):
     def set_registry_admins(self, admins: Sequence[str] | None, *, actor: str) -> None:
         names = sorted({a.strip() for a in admins or () if a and a.strip()})
         with self.db.write(actor) as tx:
-            if effective_admins(tx.conn):
-                require_admin(tx.conn, actor, "changing the registry admins")
-            s = tr.registry_settings
-            present = stored_admins(tx.conn)
-            if present == (names or None):
-                return
-            if not names:
-                tx.delete(s, {"name": "admins"}, "registry.settings.delete")
-            elif present is None:
-                tx.insert(
-                    s,
-                    [{"name": "admins", "value": canonical_json(names), "updated_at": now_us()}],
-                    "registry.settings",
-                    "admins",
-                )
-            else:
-                tx.update(
-                    s, {"name": "admins"},
-                    {"value": canonical_json(names), "updated_at": now_us()},
-                    "registry.settings",
-                )
-
+            write_admins(tx, names)
 
 def _find_model(conn: Connection, project: str, name: str) -> Any:
     return conn.execute(
@@ -753,22 +763,6 @@ def _alias_version(conn: Connection, model_id: str, alias: str) -> int | None:
         .join(ma, ma.c.version_id == mv.c.id)
         .where(ma.c.model_id == model_id, ma.c.alias == alias)
     ).scalar()
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def _checked_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:

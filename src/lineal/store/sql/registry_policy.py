@@ -1,5 +1,7 @@
 """Registry policy, checked inside the write transaction: compare-and-set on aliases, protected
-aliases and admins, approval before production, and what a valid policy is."""
+aliases and admins, approval before production, separation of duties between registrant and
+approver, and what a valid policy is. ``actor`` is always the caller's principal
+(:func:`lineal.identity.current_principal`), never a value the caller chose."""
 
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ...entities import now_us
 from ...errors import Conflict, InvalidArgument, PermissionDenied
 from ...refs import validate_alias, validate_name
 from ...registry.entities import Decision, ModelPolicy, Stage, _NotSet
 from ..registry_base import ENV_ADMINS
 from . import tables_registry as tr
+from .database import WriteTx, canonical_json
 
 
 def compare_alias(
@@ -47,26 +51,50 @@ def guard_protected(conn: Connection, model: Any, alias: str, actor: str) -> Non
 
 
 def require_approval(
-    conn: Connection, project: str, name: str, row: Any, purpose: str = "enter production"
+    conn: Connection, project: str, name: str, row: Any, policy: ModelPolicy,
+    purpose: str = "enter production",
 ) -> None:
-    """PermissionDenied unless version ``row``'s latest review for production approves it."""
+    """PermissionDenied unless version ``row`` (id, version, created_by) is approved for
+    production: its latest review says so. Under separation of duties, approvals by the
+    version's registrant do not count (recorded while the policy allowed them, they are
+    skipped, not trusted)."""
     ap = tr.model_approvals
-    latest = conn.execute(
+    reviews = conn.execute(
         sa.select(ap.c.decision, ap.c.actor)
         .where(ap.c.version_id == row["id"], ap.c.stage == str(Stage.PRODUCTION))
         .order_by(ap.c.created_at.desc(), ap.c.ledger_seq.desc())
-        .limit(1)
-    ).first()
+    ).all()
+    registrant = row["created_by"]
+    counted = [r for r in reviews
+               if not (policy.separation_of_duties and r.decision == str(Decision.APPROVED)
+                       and r.actor == registrant)]
+    latest = counted[0] if counted else None
     ref = f"{project}/{name}@v{row['version']}"
     if latest is None:
+        by = f" by someone other than its registrant {registrant!r}" if reviews else ""
         raise PermissionDenied(
-            f"{ref} needs an approval before it can {purpose} (policy of {project}/{name})",
+            f"{ref} needs an approval{by} before it can {purpose} (policy of {project}/{name})",
             hint=f"lineal registry approve {ref} --comment '...'",
         )
     if latest.decision != str(Decision.APPROVED):
         raise PermissionDenied(
             f"{ref} cannot {purpose}: its latest review by {latest.actor} rejected it",
             hint="a new approval supersedes the rejection",
+        )
+
+
+def check_reviewer(project: str, name: str, row: Any, policy: ModelPolicy, actor: str,
+                   decision: Decision) -> None:
+    """Separation of duties: PermissionDenied when ``actor`` registered version ``row`` and
+    would approve it under a policy that requires approval. Rejecting one's own version is
+    always allowed."""
+    if (decision is Decision.APPROVED and policy.separation_of_duties
+            and policy.requires_approval and actor == row["created_by"]):
+        raise PermissionDenied(
+            f"{actor!r} registered {project}/{name}@v{row['version']} and cannot also approve it "
+            "(separation of duties)",
+            hint="another principal approves it; an admin can turn this off with "
+            f"`lineal registry policy {name} --no-separation-of-duties`",
         )
 
 
@@ -96,6 +124,25 @@ def require_admin(conn: Connection, actor: str, what: str) -> None:
         )
 
 
+def write_admins(tx: WriteTx, names: list[str]) -> None:
+    """Store the admin list inside ``tx`` (empty: remove the setting). Once admins exist, only
+    one of them may change it."""
+    if effective_admins(tx.conn):
+        require_admin(tx.conn, tx.actor, "changing the registry admins")
+    s = tr.registry_settings
+    present = stored_admins(tx.conn)
+    if present == (names or None):
+        return
+    if not names:
+        tx.delete(s, {"name": "admins"}, "registry.settings.delete")
+    elif present is None:
+        tx.insert(s, [{"name": "admins", "value": canonical_json(names), "updated_at": now_us()}],
+                  "registry.settings", "admins")
+    else:
+        tx.update(s, {"name": "admins"}, {"value": canonical_json(names), "updated_at": now_us()},
+                  "registry.settings")
+
+
 def checked_policy(policy: ModelPolicy) -> ModelPolicy:
     for alias in policy.protected_aliases:
         check_alias(alias)
@@ -103,7 +150,7 @@ def checked_policy(policy: ModelPolicy) -> ModelPolicy:
         validate_name(environment, "environment")
     return ModelPolicy(
         bool(policy.require_approval_for_production), tuple(sorted(set(policy.protected_aliases))),
-        tuple(sorted(set(policy.approval_environments))),
+        tuple(sorted(set(policy.approval_environments))), bool(policy.separation_of_duties),
     )
 
 
@@ -117,4 +164,6 @@ def loosened(current: ModelPolicy, new: ModelPolicy) -> str | None:
     ungated = set(current.approval_environments) - set(new.approval_environments)
     if ungated:
         return f"deploying to {', '.join(sorted(ungated))} without approval"
+    if current.separation_of_duties and not new.separation_of_duties:
+        return "turning separation of duties off"
     return None
