@@ -283,6 +283,42 @@ _SECRET_FLAG = re.compile(r"^--?[\w-]*(secret|token|passw|credential|api[-_]?key
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+#: Recorded variables that ``lineal reproduce --run`` (and the bundle's run.sh) set again: the ones
+#: that change what a program computes (seeds, thread counts, devices, determinism switches,
+#: time zone and locale) and cannot make the interpreter load other code. Any other recorded name
+#: (``LINEAL_CAPTURE_ENV`` records any a user lists) is skipped, with the reason shown.
+REPLAYED_ENV_VARS = frozenset({
+    *CAPTURED_ENV_VARS, "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+    "TZ", "LANG", "LANGUAGE",
+})
+_REPLAYED_PREFIXES = ("LC_",)
+# Variables through which a value runs code or loads libraries when a process starts.
+_LOADS_CODE = re.compile(
+    r"^(PYTHON(?!HASHSEED$)\w*|LD_\w*|DYLD_\w*|PATH|PERL5?LIB|PERL5OPT|RUBYOPT|RUBYLIB|"
+    r"NODE_OPTIONS|NODE_PATH|BASH_ENV|ENV|SHELLOPTS|PS4|IFS|GCONV_PATH|HOME|GIT_\w*)$"
+)
+
+
+def replayable_env(recorded: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Split recorded environment variables into ``(applied, skipped)``: ``applied`` holds the
+    names of :data:`REPLAYED_ENV_VARS` (and ``LC_*``) with their values, ``skipped`` maps every
+    other name to why it is not applied. A record is data another person wrote: a recorded
+    ``PYTHONPATH`` or ``LD_PRELOAD`` would run their code in the reproducing process."""
+    applied: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    for name, value in sorted(recorded.items()):
+        if name in REPLAYED_ENV_VARS or name.startswith(_REPLAYED_PREFIXES):
+            applied[name] = value
+        elif _SECRET_NAME.search(name):
+            skipped[name] = "looks like a credential"
+        elif _LOADS_CODE.match(name):
+            skipped[name] = "can make the process load or run other code"
+        else:
+            skipped[name] = ("not a variable lineal replays (seeds, threads, devices, "
+                             "time zone, locale)")
+    return applied, skipped
+
+
 def invocation_tags(repo_root: str | None) -> dict[str, str]:
     """How this process was started, as run tags: ``lineal.argv`` (JSON list, values of
     secret-looking flags redacted), ``lineal.cwd`` (relative to ``repo_root`` when inside it) and
