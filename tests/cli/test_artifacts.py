@@ -231,7 +231,7 @@ def _blob_path(world: World, digest: str) -> Path:
 def test_download_progress_moves_with_the_bytes(tmp_path: Path) -> None:
     """The bar advances per chunk while a large blob streams, not once at the end."""
     import lineal
-    from lineal.cli.artifacts import _copy_stored
+    from lineal.artifacts import _copy_stored
     from lineal.store import open_store
 
     big = tmp_path / "big.bin"
@@ -262,7 +262,7 @@ def test_get_a_reference_checks_the_source_still_matches(tmp_path: Path) -> None
 
 
 def test_a_failed_swap_keeps_the_old_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lineal.cli import artifacts as module
+    from lineal import artifacts as module
 
     old = tmp_path / "features"
     old.mkdir()
