@@ -305,3 +305,13 @@ def test_fitted_scikit_learn_internals_load_without_trust(
     save_model(model, tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     assert type(loaded) is type(model)
+
+
+def test_every_public_estimator_is_trusted_and_nothing_outside_scikit_learn() -> None:
+    from sklearn.utils import all_estimators
+
+    from lineal.models.flavors.sklearn import _public_estimator
+
+    assert all(_public_estimator(f"{cls.__module__}.{cls.__name__}") for _, cls in all_estimators())
+    assert not _public_estimator("numpy.lib.npyio.DataSource")
+    assert not _public_estimator("sklearn.utils._testing.MinimalClassifier")

@@ -13,7 +13,7 @@ Options when saving:
 
 from __future__ import annotations
 
-import functools
+import importlib
 import pickle
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ ONNX_FILE = "model.onnx"
 
 # skops refuses, by default, some types that fitted scikit-learn estimators hold (the Tree inside
 # every forest, kernels, loss objects...). Those are trusted here by exact name, beside the public
-# estimator classes of ``sklearn.utils.all_estimators()``: never a whole package, because numpy
+# estimator classes (those of ``sklearn.utils.all_estimators()``): never a whole package, because numpy
 # and scipy also hold classes with side effects (``numpy.lib._datasource.DataSource`` deletes a
 # folder of the file's choosing when it is garbage collected). The list was derived by fitting
 # every estimator scikit-learn ships with its defaults, plus the documented non-default options
@@ -191,7 +191,7 @@ def load(folder: Path, saved: SavedModel, *, trust: bool, options: dict[str, Any
     skops_io = require("skops.io", flavor=NAME, install=INSTALL)
     with loading(target):
         untrusted = skops_io.get_untrusted_types(file=target)
-    rejected = sorted(name for name in untrusted if name not in _trusted())
+    rejected = sorted(n for n in untrusted if n not in TRUSTED_TYPES and not _public_estimator(n))
     if rejected and not trust:
         raise UntrustedModelError(
             f"refusing to load {target}: it references {', '.join(rejected)}, which are not "
@@ -209,12 +209,26 @@ def signature(model: Any, input_example: Any) -> dict[str, Any] | None:
     return example_signature(input_example, run)
 
 
-@functools.cache
-def _trusted() -> frozenset[str]:
-    """:data:`TRUSTED_TYPES` and the public estimator classes of the installed scikit-learn."""
-    from sklearn.utils import all_estimators
+def _public_estimator(type_name: str) -> bool:
+    """Whether ``type_name`` is one of ``sklearn.utils.all_estimators()``: a concrete
+    ``BaseEstimator`` subclass with a public name, outside tests and vendored code. Checked per
+    name because listing them all imports every scikit-learn module (seconds)."""
+    import inspect
 
-    return TRUSTED_TYPES | {f"{cls.__module__}.{cls.__name__}" for _, cls in all_estimators()}
+    module_name, _, attribute = type_name.rpartition(".")
+    parts = module_name.split(".")
+    if parts[0] != "sklearn" or attribute.startswith("_"):
+        return False
+    if any(part in ("tests", "externals", "_testing", "_build_utils") for part in parts):
+        return False
+    from sklearn.base import BaseEstimator
+
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError):
+        return False
+    return (isinstance(found, type) and issubclass(found, BaseEstimator)
+            and not inspect.isabstract(found))
 
 
 def _export_onnx(
