@@ -156,3 +156,27 @@ def test_a_manifest_path_outside_the_target_is_refused_and_nothing_is_written(
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == (["inside"] if existing else [])
     if existing:
         assert list(dest.iterdir()) == []
+
+
+def test_an_s3_store_hands_out_checked_copies_and_refuses_corrupt_objects(
+    s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    from lineal.store import open_store
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    store = open_store(tmp_path / "meta", s3_bucket)
+    source = tmp_path / "model.bin"
+    source.write_bytes(b"remote weights")
+    with lineal.run("train", capture=False, store=store) as run:
+        version = run.log_artifact(source, name="model", kind="model")
+    path = lineal.artifact_path("model@v1", store=store)
+    assert path.is_relative_to(tmp_path / "cache") and path.read_bytes() == b"remote weights"
+    bucket, _, key = version.uri.removeprefix("s3://").partition("/")
+    boto3.client("s3", endpoint_url=os.environ["LINEAL_S3_ENDPOINT_URL"]).put_object(
+        Bucket=bucket, Key=key, Body=b"swapped on the server")
+    with pytest.raises(IntegrityError, match="model@v1"):
+        lineal.download_artifact("model@v1", tmp_path / "out.bin", store=store)
+    assert not (tmp_path / "out.bin").exists()
+    store.close()
