@@ -3,6 +3,7 @@ its plan, and asks before running (refusing without --yes when nobody can answer
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -107,3 +108,22 @@ def test_the_bundle_run_script_does_not_export_a_recorded_pythonpath(
     assert "export OMP_NUM_THREADS=1" in script
     producer = str(lineal.get_artifact("model@v1", store=project.store).producer_run_id)
     assert json.loads(tags_of(project.store, producer)["lineal.env"])["PYTHONPATH"] == str(folder)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_answering_no_at_the_terminal_runs_nothing(
+    hostile: tuple[Project, Path, Path], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project, _, marker = hostile
+    monkeypatch.chdir(project.workdir)
+    monkeypatch.setattr("sys.stdin", _Terminal("n\n"))
+    before = len(project.store.metadata.list_runs(_all()))
+    code, _, err = cli(capsys, "reproduce", "model@v1", "--run")
+    assert code == 130 and "run it?" in err and "aborted" in err
+    assert "environment skipped: PYTHONPATH" in err
+    assert len(project.store.metadata.list_runs(_all())) == before
