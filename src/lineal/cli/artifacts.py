@@ -25,10 +25,8 @@ from .render import (
 )
 
 if TYPE_CHECKING:
-
     from ..entities import ArtifactVersion
     from ..store import Store
-
 
 _REF_HELP = ("REF is name, name@v3, name@latest, name@ALIAS or name@sha256:PREFIX, optionally "
              "prefixed by PROJECT/.")
