@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -44,13 +45,18 @@ def test_only_seed_thread_device_and_locale_variables_are_replayed() -> None:
 
 
 @pytest.fixture
-def hostile(project: Project, tmp_path: Path) -> tuple[Project, Path, Path]:
+def hostile(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Project, Path, Path]:
     """A run whose record holds PYTHONPATH=<folder>; the folder later gets a sitecustomize.py
     that writes a marker file whenever Python starts with it on the path."""
     folder, marker = tmp_path / "hostile", tmp_path / "marker"
     folder.mkdir()
-    project.train("--C", "0.5", PYTHONPATH=str(folder), LINEAL_CAPTURE_ENV="PYTHONPATH",
-                  OMP_NUM_THREADS="1")
+    # The children import this lineal, whatever the interpreter has installed.
+    here = str(Path(lineal.__file__).resolve().parents[1])
+    monkeypatch.setenv("PYTHONPATH", here)
+    project.train("--C", "0.5", PYTHONPATH=os.pathsep.join([str(folder), here]),
+                  LINEAL_CAPTURE_ENV="PYTHONPATH", OMP_NUM_THREADS="1")
     (folder / "sitecustomize.py").write_text(
         f"open({str(marker)!r}, 'w').write('foreign code ran')\n")
     return project, folder, marker
@@ -107,7 +113,8 @@ def test_the_bundle_run_script_does_not_export_a_recorded_pythonpath(
     assert "# recorded PYTHONPATH not set: can make the process load or run other code" in script
     assert "export OMP_NUM_THREADS=1" in script
     producer = str(lineal.get_artifact("model@v1", store=project.store).producer_run_id)
-    assert json.loads(tags_of(project.store, producer)["lineal.env"])["PYTHONPATH"] == str(folder)
+    recorded = json.loads(tags_of(project.store, producer)["lineal.env"])["PYTHONPATH"]
+    assert recorded.split(os.pathsep)[0] == str(folder)
 
 
 class _Terminal(io.StringIO):
