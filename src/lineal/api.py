@@ -151,7 +151,14 @@ def list_artifacts(
 def download_artifact(
     ref: str, dest: str | Path, *, project: str | None = None, store: Store | None = None
 ) -> Path:
-    """Copy an artifact version's content to ``dest``."""
+    """Write an artifact version's content at ``dest``, checked against its recorded digest.
+
+    ``dest`` is the file, or for a directory artifact the folder, to write; what is there is
+    replaced (a symlink is replaced, not written through). An existing folder receives a file
+    artifact as ``dest/NAME`` and a directory artifact's files beside what it holds. Nothing is
+    placed before all of it is verified: IntegrityError names the version and both digests
+    when the stored bytes are corrupt. Returns the path written.
+    """
     from .artifacts import download
 
     store = store or default_store()
@@ -160,7 +167,12 @@ def download_artifact(
 
 
 def artifact_path(ref: str, *, project: str | None = None, store: Store | None = None) -> Path:
-    """A local path to an artifact version's content (cached; do not modify it)."""
+    """A local, read-only path to an artifact version's content, checked against its digest.
+
+    Stored content is a cached copy, never the store's own file: writing to it cannot change
+    what is stored, and a modified copy is replaced on the next call. IntegrityError when the
+    stored bytes do not match the recorded digest.
+    """
     from .artifacts import local_path
 
     store = store or default_store()

@@ -3,24 +3,26 @@ to a version's content, download it, and record captured code and environments."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .content import HashCache, Progress, materialize, reference_digest, store_path
+from .content import HashCache, Progress, reference_digest, store_path
 from .entities import ArtifactVersion, EdgeDirection, Storage
-from .errors import InvalidArgument, NotFound
+from .errors import IntegrityError, InvalidArgument, NotFound
 from .refs import validate_name
 from .store import Store
-from .store.base import NewArtifactVersion
+from .store.base import BlobStore, NewArtifactVersion
 
 if TYPE_CHECKING:
     from .capture import CapturedEnvironment
     from .tracking import ActiveRun
 
 _caches: dict[str, HashCache] = {}
+_CHUNK = 4 * 1024 * 1024
 
 
 def hash_cache(store: Store) -> HashCache:
@@ -97,10 +99,15 @@ def log_content(
 
 
 def local_path(store: Store, version: ArtifactVersion) -> Path:
-    """A local path to a version's content, fetching it into the cache only when needed.
+    """A local path to a version's content, checked against its recorded digest.
 
-    Stored files in a local blob store are returned in place (read-only by convention: they are
-    content-addressed); directories and remote blobs are materialised once per digest.
+    Stored content is never handed out as the blob store's own file: it is copied once per
+    digest into a cache (``<store>/cache/content`` for a local store, else the user cache),
+    verified while it is copied, and made read-only. Every call checks the copy again (cheaply:
+    a file whose size, mtime and inode are unchanged since it was hashed is not re-read) and
+    copies it afresh when it was modified, so writing to the returned path can change neither
+    the store nor what the next caller gets. IntegrityError when the stored bytes themselves
+    do not match. Local files recorded by reference are returned in place: they are the user's.
     """
     if version.storage is Storage.REFERENCE:
         if version.uri.startswith("file://"):
@@ -109,67 +116,79 @@ def local_path(store: Store, version: ArtifactVersion) -> Path:
                 raise NotFound(f"referenced content of {version.ref} is gone: {path}")
             return path
         return Path(_download_reference(version))
-    root = store.blobs.root_uri
-    if root.startswith("file://") and not version.is_directory:
-        return Path(store.blobs.uri(version.digest).removeprefix("file://"))
-    cache_root = (
-        Path(root.removeprefix("file://")).parent / "cache" / "content"
-        if root.startswith("file://")
-        else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lineal" / "content"
-    )
-    target = cache_root / version.digest.replace(":", "-")
+    target = _content_cache(store) / version.digest.replace(":", "-")
     if not version.is_directory:
         target = target / version.name
-    if target.exists():
+    cache = hash_cache(store)
+    if _local_digest(target, version.is_directory, cache) == version.digest:
         return target
-    tmp = target.with_name(target.name + f".part-{os.getpid()}")
-    materialize(store.blobs, version.digest, version.is_directory, tmp)
-    try:
-        os.replace(tmp, target)
-    except OSError:
-        if not target.exists():  # another process won the race: theirs is identical
-            raise
+    fetch(store, version, target)
+    _seal(store, version, target, cache)
     return target
 
 
-def verified_path(store: Store, version: ArtifactVersion) -> Path:
-    """``local_path``, after re-hashing the content against the recorded digests."""
-    from .errors import IntegrityError
-    from .store.blobs.local import hash_file
+def _content_cache(store: Store) -> Path:
+    root = store.blobs.root_uri
+    if root.startswith("file://"):
+        return Path(root.removeprefix("file://")).parent / "cache" / "content"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lineal" / "content"
 
-    path = local_path(store, version)
-    if version.storage is Storage.REFERENCE:
-        return path
+
+def _seal(store: Store, version: ArtifactVersion, target: Path, cache: HashCache) -> None:
+    """Make a freshly fetched (so verified) cache copy read-only and remember its files'
+    digests by stat, so the next check need not re-read them."""
+    from .content import normalise_member, read_manifest
+
     if not version.is_directory:
-        digest, _ = hash_file(path)
-        if digest != version.digest:
-            raise IntegrityError(f"{version.ref}: content at {path} has digest {digest}, "
-                                 f"recorded {version.digest}", hint="run `lineal verify`")
-        return path
-    if _directory_digest(path) == version.digest:
-        return path
-    # The cached copy was modified: materialise it afresh from the blob store, then re-check.
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
-    path = local_path(store, version)
-    if _directory_digest(path) != version.digest:
-        raise IntegrityError(f"{version.ref}: the stored files do not match the recorded "
-                             f"digest {version.digest}", hint="run `lineal verify`")
-    return path
+        os.chmod(target, 0o444)
+        cache.put(target, os.lstat(target), version.digest)
+        return
+    for entry in read_manifest(store.blobs, version.digest):
+        file = target / normalise_member(entry["path"])
+        os.chmod(file, 0o444)
+        cache.put(file, os.lstat(file), entry["digest"])
 
 
-def _directory_digest(path: Path) -> str:
+def _local_digest(path: Path, is_directory: bool, cache: HashCache) -> str | None:
+    """The content digest of the file or folder at ``path`` (None when it is missing, or holds
+    a symlink or anything but regular files and folders), using ``cache`` for unchanged files."""
     import hashlib
+    import stat
 
     from .content import manifest_bytes
-    from .store.blobs.local import hash_file
 
-    entries = []
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest, size = hash_file(file)
-        entries.append({"path": file.relative_to(path).as_posix(), "digest": digest, "size": size})
-    return "sha256:" + hashlib.sha256(manifest_bytes(entries)).hexdigest()
+    def file_digest(file: Path) -> tuple[str, int] | None:
+        st = os.lstat(file)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        known = cache.get(file, st)
+        if known is None:
+            from .store.blobs.local import hash_file
+
+            known = hash_file(file)[0]
+            cache.put(file, st, known)
+        return known, st.st_size
+
+    try:
+        if not is_directory:
+            found = file_digest(path)
+            return found[0] if found else None
+        if path.is_symlink() or not path.is_dir():
+            return None
+        entries = []
+        for folder, folders, files in os.walk(path):
+            if any(Path(folder, name).is_symlink() for name in folders):
+                return None
+            for name in files:
+                file = Path(folder, name)
+                found = file_digest(file)
+                if found is None:
+                    return None
+                entries.append({"path": file.relative_to(path).as_posix(), "digest": found[0],
+                                "size": found[1]})
+        return "sha256:" + hashlib.sha256(manifest_bytes(entries)).hexdigest()
+    except OSError:
+        return None
 
 
 def _download_reference(version: ArtifactVersion) -> str:
@@ -195,6 +214,7 @@ def _download_reference(version: ArtifactVersion) -> str:
             raise NotFound(f"referenced content of {version.ref} is gone: {version.uri}") from exc
         except Exception as exc:
             raise_backend_error(exc, f"cannot fetch {version.uri} (referenced by {version.ref})")
+        os.chmod(partial, 0o444)  # a cache other callers read: not for writing through
         os.replace(partial, target)
     return str(target)
 
@@ -202,18 +222,169 @@ def _download_reference(version: ArtifactVersion) -> str:
 def download(
     store: Store, version: ArtifactVersion, dest: Path, progress: Progress | None = None
 ) -> Path:
-    """Copy a version's content to ``dest`` (a file path, or a folder for directories)."""
-    if version.storage is Storage.REFERENCE:
-        source = local_path(store, version)
-        import shutil
+    """Write a version's content at ``dest``, checked against its recorded digests.
 
-        if source.is_dir():
-            shutil.copytree(source, dest, dirs_exist_ok=True)
-        else:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, dest)
+    ``dest`` is the file (or, for a directory artifact, the folder) to write, and what is there
+    is replaced; an existing folder receives a file artifact as ``dest/NAME``, and a directory
+    artifact's files are placed into it beside what it already holds. Nothing is placed until
+    all of the content has been copied and verified, each file is renamed into place (a
+    symlink in the way is replaced, never written through), and nothing is written outside
+    ``dest``. Returns the path written.
+    """
+    dest = Path(dest).expanduser().absolute()
+    if dest.is_dir() and not dest.is_symlink():
+        if not version.is_directory:
+            return fetch(store, version, dest / version.name, progress)
+        with _staged(store, version, dest, dest, progress) as staging:
+            for file in sorted(p for p in staging.rglob("*") if not p.is_dir()):
+                relative = file.relative_to(staging)
+                os.replace(file, _real_folder(dest, relative.parent) / relative.name)
         return dest
-    return materialize(store.blobs, version.digest, version.is_directory, dest, progress)
+    return fetch(store, version, dest, progress)
+
+
+def fetch(
+    store: Store, version: ArtifactVersion, target: Path, progress: Progress | None = None
+) -> Path:
+    """Write ``version``'s content at ``target`` (a file, or a folder for a directory
+    artifact), replacing whatever is there: the one way content leaves the store.
+
+    The content is copied into a fresh folder beside ``target``, checked against the recorded
+    digests as it streams (IntegrityError names the version and both digests), then renamed
+    into place: ``target`` holds the old content or the new, never a mix, partial or corrupt
+    copy, and a symlink at ``target`` is replaced, not followed. Manifest paths that are
+    absolute or climb with ``..`` are refused before anything is written.
+    """
+    target = Path(target).absolute()
+    with _staged(store, version, target.parent, target, progress) as staging:
+        _swap_in(staging, target, staging.parent / "previous")
+    return target
+
+
+@contextlib.contextmanager
+def _staged(
+    store: Store, version: ArtifactVersion, parent: Path, target: Path, progress: Progress | None
+) -> Iterator[Path]:
+    """Yield ``<parent>/.<name>.*.lineal-part/content`` holding the verified content, removed
+    (with whatever is left in it) on the way out; OS errors become InvalidArgument."""
+    import shutil
+    import tempfile
+
+    from .verify import check_local_copy
+
+    advance = progress or (lambda _: None)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        root = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}.", suffix=".lineal-part"))
+    except OSError as exc:
+        raise InvalidArgument(f"cannot write into {parent}: {exc.strerror or exc}") from exc
+    try:
+        staging = root / "content"
+        if version.storage is Storage.STORED:
+            _copy_stored(store, version, staging, advance)
+        else:
+            _copy_reference(store, version, staging, advance)
+            check_local_copy(version, staging)
+        _usual_permissions(staging)
+        yield staging
+    except OSError as exc:
+        raise InvalidArgument(f"cannot write {target}: {exc.strerror or exc}") from exc
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _real_folder(root: Path, relative: Path) -> Path:
+    """``root/relative`` as real folders: a symlink or file in the way is replaced, so that
+    nothing is written through a link into another place."""
+    folder = root
+    for part in relative.parts:
+        folder = folder / part
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            folder.unlink()
+        if not folder.exists():
+            folder.mkdir()
+    return folder
+
+
+def _swap_in(staging: Path, target: Path, aside: Path) -> None:
+    """Rename ``staging`` to ``target``. A rename cannot replace a folder, so what is at
+    ``target`` is first moved ``aside``, and moved back if the swap fails or is interrupted:
+    the user keeps either the old content or the new, never neither."""
+    if not (target.exists() or target.is_symlink()):
+        os.replace(staging, target)
+        return
+    os.replace(target, aside)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        os.replace(aside, target)
+        raise
+
+
+def _copy_reference(
+    store: Store, version: ArtifactVersion, dest: Path, advance: Progress
+) -> None:
+    import shutil
+
+    source = local_path(store, version)
+    if source.is_dir():
+        shutil.copytree(source, dest)
+    else:
+        shutil.copyfile(source, dest)
+    advance(version.size)
+
+
+def _copy_stored(store: Store, version: ArtifactVersion, dest: Path, advance: Progress) -> None:
+    """Copy stored content blob by blob, hashing as it streams: progress moves with the bytes
+    and the check costs no second read."""
+    from .content import normalise_member, read_manifest
+
+    if not version.is_directory:
+        _copy_blob(store.blobs, version.digest, dest, advance, version.ref)
+        return
+    try:
+        entries = read_manifest(store.blobs, version.digest)  # checks its digest and paths
+    except NotFound:
+        raise NotFound(f"{version.ref}: its directory manifest {version.digest} is missing from "
+                       f"{store.blobs.root_uri}", hint="run `lineal verify`") from None
+    except IntegrityError as error:
+        raise IntegrityError(f"{version.ref}: {error.message}", hint="run `lineal verify`") from None
+    dest.mkdir(parents=True)
+    for entry in entries:
+        member = normalise_member(entry["path"])
+        target = dest / member
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _copy_blob(store.blobs, entry["digest"], target, advance, f"{version.ref}:{member}")
+
+
+def _copy_blob(blobs: BlobStore, digest: str, dest: Path, advance: Progress, what: str) -> None:
+    import hashlib
+
+    sha = hashlib.sha256()
+    try:
+        with blobs.open(digest) as stream, open(dest, "xb") as out:
+            while chunk := stream.read(_CHUNK):
+                sha.update(chunk)
+                out.write(chunk)
+                advance(len(chunk))
+    except NotFound:
+        raise NotFound(f"{what}: its blob {digest} is missing from {blobs.root_uri}",
+                       hint="run `lineal verify`") from None
+    actual = "sha256:" + sha.hexdigest()
+    if actual != digest:
+        raise IntegrityError(f"{what}: the stored content is corrupt: got {actual}, recorded "
+                             f"{digest}", hint="run `lineal verify`")
+
+
+def _usual_permissions(path: Path) -> None:
+    # Blob stores write through private temporary files (mode 0600); a downloaded file should
+    # have the permissions any new file of the user gets.
+    umask = os.umask(0)
+    os.umask(umask)
+    mode = 0o666 & ~umask
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    for file in files:
+        os.chmod(file, mode)
 
 
 def record_capture(handle: ActiveRun, captured: CapturedEnvironment) -> None:
@@ -281,6 +452,42 @@ CAPTURED_ENV_VARS = (
 _SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSW|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_KEY|AUTH", re.I)
 _SECRET_FLAG = re.compile(r"^--?[\w-]*(secret|token|passw|credential|api[-_]?key)[\w-]*", re.I)
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+#: Recorded variables that ``lineal reproduce --run`` (and the bundle's run.sh) set again: the ones
+#: that change what a program computes (seeds, thread counts, devices, determinism switches,
+#: time zone and locale) and cannot make the interpreter load other code. Any other recorded name
+#: (``LINEAL_CAPTURE_ENV`` records any a user lists) is skipped, with the reason shown.
+REPLAYED_ENV_VARS = frozenset({
+    *CAPTURED_ENV_VARS, "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+    "TZ", "LANG", "LANGUAGE",
+})
+_REPLAYED_PREFIXES = ("LC_",)
+# Variables through which a value runs code or loads libraries when a process starts.
+_LOADS_CODE = re.compile(
+    r"^(PYTHON(?!HASHSEED$)\w*|LD_\w*|DYLD_\w*|PATH|PERL5?LIB|PERL5OPT|RUBYOPT|RUBYLIB|"
+    r"NODE_OPTIONS|NODE_PATH|BASH_ENV|ENV|SHELLOPTS|PS4|IFS|GCONV_PATH|HOME|GIT_\w*)$"
+)
+
+
+def replayable_env(recorded: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Split recorded environment variables into ``(applied, skipped)``: ``applied`` holds the
+    names of :data:`REPLAYED_ENV_VARS` (and ``LC_*``) with their values, ``skipped`` maps every
+    other name to why it is not applied. A record is data another person wrote: a recorded
+    ``PYTHONPATH`` or ``LD_PRELOAD`` would run their code in the reproducing process."""
+    applied: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    for name, value in sorted(recorded.items()):
+        if name in REPLAYED_ENV_VARS or name.startswith(_REPLAYED_PREFIXES):
+            applied[name] = value
+        elif _SECRET_NAME.search(name):
+            skipped[name] = "looks like a credential"
+        elif _LOADS_CODE.match(name):
+            skipped[name] = "can make the process load or run other code"
+        else:
+            skipped[name] = ("not a variable lineal replays (seeds, threads, devices, "
+                             "time zone, locale)")
+    return applied, skipped
 
 
 def invocation_tags(repo_root: str | None) -> dict[str, str]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import IntegrityError, InvalidArgument, NotFound
+from .errors import IntegrityError, InvalidArgument
 from .store.base import BlobStore
 
 MANIFEST_FORMAT = "lineal-manifest/1"
@@ -232,28 +232,3 @@ def _hash_cached(path: Path, cache: HashCache) -> tuple[str, int]:
     digest, size = hash_file(path)
     cache.put(path, st, digest)
     return digest, size
-
-
-def materialize(
-    blobs: BlobStore,
-    digest: str,
-    is_directory: bool,
-    dest: Path,
-    progress: Progress | None = None,
-) -> Path:
-    """Write stored content to ``dest`` (a file path, or a folder for a directory)."""
-    dest = Path(dest)
-    if not is_directory:
-        if not blobs.exists(digest):
-            raise NotFound(f"the bytes of {digest} are missing from {blobs.root_uri}",
-                           hint="run `lineal verify`")
-        blobs.get_file(digest, dest)
-        if progress:
-            progress(dest.stat().st_size)
-        return dest
-    for entry in read_manifest(blobs, digest):
-        target = dest / entry["path"]
-        blobs.get_file(entry["digest"], target)
-        if progress:
-            progress(entry["size"])
-    return dest

@@ -41,16 +41,18 @@ from .refs import parse_ref
 from .store import Store, default_store
 
 if TYPE_CHECKING:
-    from .reproduce_run import Verdict, execute
+    from .reproduce_run import Execution, Verdict, execute, prepare
 
 __all__ = [
     "BUNDLE_FILES",
+    "Execution",
     "REPORT_TAG",
     "VERDICT_TAG",
     "Plan",
     "Verdict",
     "execute",
     "plan",
+    "prepare",
     "write_bundle",
 ]
 
@@ -475,7 +477,7 @@ def render_fetch_inputs(plan: Plan) -> str:
 
 def render_run(plan: Plan) -> str:
     """run.sh: cd to the recorded cwd, export the recorded variables, run the entry point."""
-    from .artifacts import CAPTURED_ENV_VARS
+    from .artifacts import CAPTURED_ENV_VARS, replayable_env
 
     lines = [
         "#!/bin/sh",
@@ -505,8 +507,11 @@ def render_run(plan: Plan) -> str:
         unset = [n for n in CAPTURED_ENV_VARS if n not in plan.env and n != "LINEAL_PROJECT"]
         if unset:
             lines.append("unset " + " ".join(unset))
-    for name, value in sorted(plan.env.items()):
+    applied, skipped = replayable_env(plan.env)
+    for name, value in applied.items():
         lines.append(f"export {name}={_q(value)}")
+    for name, reason in skipped.items():
+        lines.append(f"# recorded {name} not set: {reason}")
     if "LINEAL_PROJECT" not in plan.env:
         lines.append(f"export LINEAL_PROJECT={_q(plan.run.project)}")
     lines.append('exec "$python" ' + " ".join(_q(a) for a in args))
@@ -597,7 +602,8 @@ def _versions_table(pairs: Sequence[tuple[str, ArtifactVersion]]) -> list[str]:
 def __getattr__(name: str) -> Any:
     # The execute half lives in reproduce_run.py (it imports this module for Plan); loaded on
     # first use so that `lineal.reproduce.execute` keeps working without a circular import.
-    if name in ("Verdict", "execute", "interpreter_facts", "package_differences"):
+    if name in ("Execution", "Verdict", "execute", "interpreter_facts", "package_differences",
+                "prepare"):
         from . import reproduce_run
 
         return getattr(reproduce_run, name)

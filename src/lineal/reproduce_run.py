@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import shlex
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -22,7 +23,7 @@ from .reproduce import plan as read_plan
 from .store import Store, default_store
 from .store.base import RunFilter
 
-__all__ = ["Verdict", "execute", "interpreter_facts", "package_differences"]
+__all__ = ["Execution", "Verdict", "execute", "interpreter_facts", "package_differences", "prepare"]
 
 
 # -- executing and comparing -------------------------------------------------------------------------
@@ -78,8 +79,71 @@ def package_differences(recorded: Mapping[str, str], current: Mapping[str, str])
     }
 
 
-def execute(
+@dataclass(frozen=True)
+class Execution:
+    """What :func:`execute` will run, worked out before anything runs so that it can be shown
+    and confirmed: the command, where, and which recorded environment variables apply."""
+
+    plan: Plan
+    command: list[str]
+    workdir: Path
+    env: dict[str, str]
+    """The child's whole environment: this process's, plus the applied recorded variables."""
+    applied: dict[str, str]
+    """Recorded variables set again (see ``lineal.artifacts.REPLAYED_ENV_VARS``)."""
+    skipped: dict[str, str]
+    """Recorded variables not set, each with the reason."""
+    checks: dict[str, Any]
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.checks["warnings"])
+
+    def describe(self) -> list[str]:
+        """The plan as lines of text, for a person to read before confirming."""
+        lines = [f"command: {' '.join(shlex.quote(a) for a in self.command)}",
+                 f"working directory: {self.workdir}"]
+        if self.applied:
+            lines.append("environment applied: " + ", ".join(
+                f"{name}={shlex.quote(value)}" for name, value in self.applied.items()))
+        else:
+            lines.append("environment applied: none recorded")
+        for name, reason in self.skipped.items():
+            lines.append(f"environment skipped: {name} ({reason})")
+        lines += [f"warning: {message}" for message in self.warnings]
+        return lines
+
+
+def prepare(
     plan: Plan,
+    *,
+    store: Store | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    python: str | None = None,
+) -> Execution:
+    """Work out how :func:`execute` would re-run ``plan``, running nothing but a probe of the
+    interpreter's packages: the command, working directory and environment, and the code and
+    package checks. Recorded environment variables outside the replayed list are skipped (a
+    recorded ``PYTHONPATH`` would run code the record's author chose)."""
+    from .artifacts import replayable_env
+    from .capture import capture
+
+    store = store or default_store()
+    python = python or sys.executable
+    if store.blobs.root_uri.startswith("memory://"):
+        raise InvalidArgument("--run needs a store another process can open; this one is in memory")
+    args = plan.entry_args()
+    here = Path(cwd or os.getcwd()).resolve()
+    current = capture(cwd=here, timeout=30, include_packages=False).code.get("git") or {}
+    workdir = _workdir(plan, current, here)
+    checks = _checks(plan, current, interpreter_facts(python))
+    applied, skipped = replayable_env(plan.env)
+    env = _child_environment(plan, store, applied)
+    return Execution(plan, [python, *args], workdir, env, applied, skipped, checks)
+
+
+def execute(
+    plan: Plan | Execution,
     *,
     store: Store | None = None,
     cwd: str | os.PathLike[str] | None = None,
@@ -89,39 +153,34 @@ def execute(
     """Re-execute the planned run in the git checkout around ``cwd`` (default: the current
     directory) with ``python`` (default: this interpreter), then compare and record.
 
-    Nothing is cloned or installed: a different commit or different package versions are
-    reported (``warn`` is called with each warning as it is found, before the run starts) and
-    listed in the report. The entry point runs with the recorded argv, cwd and environment
-    variables and with ``LINEAL_URI`` naming ``store``, so its run is recorded there; the new
-    runs are those with the same project and name started after the reproduction began. The
-    verdict is ``reproducible`` when every recorded output has a new version with the same
-    digest (by artifact name), the params are equal and the program exited 0.
+    ``plan`` may be an :class:`Execution` from :func:`prepare` (after showing it to a person);
+    ``cwd`` and ``python`` are then already decided. Nothing is cloned or installed: a different
+    commit or different package versions are reported (``warn`` is called with each warning as
+    it is found, before the run starts) and listed in the report. The entry point runs with the
+    recorded argv and cwd, the recorded environment variables that are safe to replay
+    (:func:`lineal.artifacts.replayable_env`; the others are listed in the report as skipped),
+    and ``LINEAL_URI`` naming ``store``, so its run is recorded there; the new runs are those
+    with the same project and name started after the reproduction began. The verdict is
+    ``reproducible`` when every recorded output has a new version with the same digest (by
+    artifact name), the params are equal and the program exited 0.
     """
     from . import tracking
-    from .capture import capture
 
     store = store or default_store()
-    python = python or sys.executable
+    run = plan if isinstance(plan, Execution) else prepare(plan, store=store, cwd=cwd, python=python)
+    plan = run.plan
     say = warn or (lambda message: None)
-    if store.blobs.root_uri.startswith("memory://"):
-        raise InvalidArgument("--run needs a store another process can open; this one is in memory")
-    args = plan.entry_args()
-    here = Path(cwd or os.getcwd()).resolve()
-    current = capture(cwd=here, timeout=30, include_packages=False).code.get("git") or {}
-    workdir = _workdir(plan, current, here)
-    facts = interpreter_facts(python)
-    checks = _checks(plan, current, facts)
-    for message in checks["warnings"]:
+    for message in run.warnings:
         say(message)
-
-    env = _child_environment(plan, store)
+    checks = {**run.checks, "env_skipped": dict(run.skipped)}
     context = tracking.run(f"reproduce-{plan.run.name}"[:128], kind="reproduce",
                            project=plan.run.project, capture=False, store=store,
                            tags={OF_TAG: plan.run.id})
     with context as handle:
         started = now_us()
         # Inherit stdout and stderr: a long training run shows its progress as usual.
-        returncode = subprocess.run([python, *args], cwd=workdir, env=env, check=False).returncode
+        returncode = subprocess.run(run.command, cwd=run.workdir, env=run.env,
+                                    check=False).returncode
         new_runs = list(reversed(store.metadata.list_runs(RunFilter(
             project=plan.run.project, name=plan.run.name, started_after_us=started, limit=1000))))
         new_runs = [r for r in new_runs if r.id != plan.run.id]
@@ -190,14 +249,14 @@ def _checks(plan: Plan, current: Mapping[str, Any], facts: Mapping[str, Any]) ->
     return {"code": code, "environment": environment, "warnings": warnings}
 
 
-def _child_environment(plan: Plan, store: Store) -> dict[str, str]:
+def _child_environment(plan: Plan, store: Store, applied: Mapping[str, str]) -> dict[str, str]:
     from .artifacts import CAPTURED_ENV_VARS
 
     env = dict(os.environ)
     if plan.env_recorded:
         for name in CAPTURED_ENV_VARS:
             env.pop(name, None)  # unset then, unset now
-    env.update(plan.env)
+    env.update(applied)
     env.setdefault("LINEAL_PROJECT", plan.run.project)
     env["LINEAL_URI"] = store.location
     env["LINEAL_ARTIFACTS"] = store.blobs.root_uri
@@ -294,6 +353,7 @@ def _compare(
         "code": checks["code"],
         "environment": checks["environment"],
         "warnings": checks["warnings"],
+        "env_skipped": checks.get("env_skipped", {}),
     }, [version for _, version in got.values()]
 
 

@@ -32,6 +32,13 @@ def sql(store: Store, statement: str, **params: object) -> None:
         conn.execute(sa.text(statement), params)
 
 
+def insert_latest(store: Store, **row: object) -> None:
+    from lineal.store.sql.tables import latest_metrics
+
+    with store.metadata.db.write_engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(latest_metrics.insert().values(**row))
+
+
 def last_seq(store: Store) -> int:
     return store.metadata.ledger_entries(limit=10_000)[-1].seq
 
@@ -77,6 +84,23 @@ TAMPERING: dict[str, tuple[Callable[[Store, str], None], str]] = {
             sql(s, "UPDATE ledger SET seq = 6 WHERE seq = -1"),
         ),
         "chain-broken",
+    ),
+    "latest metric value changed": (
+        lambda s, rid: sql(s, "UPDATE latest_metrics SET value = 0.001 WHERE run_id = :id", id=rid),
+        "derived-mismatch",
+    ),
+    "latest metric moved to an earlier step": (
+        lambda s, rid: sql(s, "UPDATE latest_metrics SET step = 1, value = 0.5 WHERE run_id = :id",
+                           id=rid),
+        "derived-mismatch",
+    ),
+    "latest metric deleted": (
+        lambda s, rid: sql(s, "DELETE FROM latest_metrics WHERE run_id = :id", id=rid),
+        "derived-mismatch",
+    ),
+    "latest metric invented": (
+        lambda s, rid: insert_latest(s, run_id=rid, key="accuracy", value=0.99, step=0, ts=1),
+        "derived-mismatch",
     ),
     "alias moved behind the ledger's back": (
         lambda s, rid: sql(s, "UPDATE artifact_aliases SET updated_at = 7"),
@@ -124,3 +148,19 @@ def test_cli_audit_log_and_verify(store: Store, tmp_path: Path) -> None:
     result = runner.invoke(cli, [*uri, "audit", "verify"])
     assert result.exit_code != 0
     assert "row-altered" in result.output
+
+
+def test_latest_metrics_written_by_lineal_verify_with_nan_inf_and_repeated_steps(
+    backend_store: Store,
+) -> None:
+    # The derived-table check must not flag what lineal itself wrote: NaN and inf (NULL on
+    # MySQL), a step logged twice (the later point wins) and points logged out of order.
+    with lineal.run("odd", capture=False) as run:
+        run.log_metric("nan", float("nan"), step=0)
+        run.log_metric("inf", float("inf"), step=0)
+        run.log_metric("twice", 1.0, step=3)
+        run.log_metric("twice", 2.0, step=3)
+        run.log_metric("back", 5.0, step=9)
+        run.log_metric("back", 1.0, step=2)
+    report = lineal.audit.verify()
+    assert report.ok, report.problems

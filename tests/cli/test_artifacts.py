@@ -231,7 +231,7 @@ def _blob_path(world: World, digest: str) -> Path:
 def test_download_progress_moves_with_the_bytes(tmp_path: Path) -> None:
     """The bar advances per chunk while a large blob streams, not once at the end."""
     import lineal
-    from lineal.cli.artifacts import _copy_stored
+    from lineal.artifacts import _copy_stored
     from lineal.store import open_store
 
     big = tmp_path / "big.bin"
@@ -262,7 +262,7 @@ def test_get_a_reference_checks_the_source_still_matches(tmp_path: Path) -> None
 
 
 def test_a_failed_swap_keeps_the_old_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lineal.cli import artifacts as module
+    from lineal import artifacts as module
 
     old = tmp_path / "features"
     old.mkdir()
@@ -284,3 +284,19 @@ def test_a_failed_swap_keeps_the_old_content(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(module.os, "replace", real_replace)
     module._swap_in(staging, old, tmp_path / "aside2")
     assert tree(old) == {"new.txt": b"new"}
+
+
+def test_get_force_replaces_a_symlink_instead_of_writing_through_it(tmp_path: Path) -> None:
+    uri = tmp_path / "store"
+    source = tmp_path / "data.csv"
+    source.write_text("a,b\n1,2\n")
+    ok("artifacts", "log", str(source), "--name", "data", uri=uri)
+    elsewhere = tmp_path / "elsewhere.csv"
+    elsewhere.write_text("not yours")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "data").symlink_to(elsewhere)
+    ok("artifacts", "get", "data", "-o", str(out), "--force", uri=uri)
+    assert elsewhere.read_text() == "not yours"
+    assert not (out / "data").is_symlink() and (out / "data").read_text() == "a,b\n1,2\n"
+    assert sorted(p.name for p in out.iterdir()) == ["data"]

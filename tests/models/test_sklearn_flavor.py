@@ -238,3 +238,80 @@ def test_skops_bytes_are_the_same_for_the_same_model_in_any_process(tmp_path: Pa
             for name in ("logreg", "forest")
         })
     assert digests[0] == digests[1]
+
+
+def test_skops_with_a_hostile_numpy_class_needs_trust_and_deletes_nothing(
+    tmp_path: Path, iris: Any
+) -> None:
+    # numpy.lib._datasource.DataSource removes its folder when garbage collected, and skops
+    # restores that folder from the file: trusting "any numpy class" deleted a folder of the
+    # file author's choosing. Only listed types load without trust.
+    import gc
+
+    from numpy.lib._datasource import DataSource
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("precious")
+    X_train, _, y_train, _ = iris
+    model = LogisticRegression(max_iter=500).fit(X_train, y_train)
+    hostile = DataSource()
+    own_folder = hostile._destpath
+    hostile._destpath = str(victim)
+    model.cache_ = hostile
+    try:
+        save_model(model, tmp_path / "m")
+    finally:
+        hostile._destpath = own_folder  # this test's own object must not delete the victim
+    del model, hostile
+    with pytest.raises(UntrustedModelError, match="DataSource"):
+        load_model(tmp_path / "m")
+    gc.collect()
+    assert (victim / "keep.txt").read_text() == "precious"
+
+
+def test_every_trusted_type_name_exists_in_the_installed_packages() -> None:
+    # A misspelt or renamed entry would silently stop trusting a type estimators need.
+    import importlib
+
+    from lineal.models.flavors.sklearn import TRUSTED_TYPES
+
+    missing = []
+    for name in sorted(TRUSTED_TYPES):
+        module, _, attribute = name.rpartition(".")
+        try:
+            getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError):
+            missing.append(name)
+    assert missing == []
+
+
+@pytest.mark.parametrize("make", [
+    lambda: __import__("sklearn.ensemble", fromlist=["x"]).HistGradientBoostingClassifier(max_iter=5),
+    lambda: __import__("sklearn.neighbors", fromlist=["x"]).KNeighborsClassifier(metric="manhattan"),
+    lambda: __import__("sklearn.gaussian_process", fromlist=["x"]).GaussianProcessClassifier(),
+    lambda: __import__("sklearn.neural_network", fromlist=["x"]).MLPClassifier(max_iter=20),
+    lambda: __import__("sklearn.feature_selection", fromlist=["x"]).SelectKBest(k=2),
+])
+def test_fitted_scikit_learn_internals_load_without_trust(
+    make: Any, tmp_path: Path, iris: Any
+) -> None:
+    import warnings
+
+    X_train, X_test, y_train, _ = iris
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make().fit(X_train, y_train)
+    save_model(model, tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert type(loaded) is type(model)
+
+
+def test_every_public_estimator_is_trusted_and_nothing_outside_scikit_learn() -> None:
+    from sklearn.utils import all_estimators
+
+    from lineal.models.flavors.sklearn import _public_estimator
+
+    assert all(_public_estimator(f"{cls.__module__}.{cls.__name__}") for _, cls in all_estimators())
+    assert not _public_estimator("numpy.lib.npyio.DataSource")
+    assert not _public_estimator("sklearn.utils._testing.MinimalClassifier")

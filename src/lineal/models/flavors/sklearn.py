@@ -32,10 +32,59 @@ _FILES = {"skops": "model.skops", "joblib": "model.joblib", "pickle": "model.pkl
 KNOWN_FILES = {file: fmt for fmt, file in _FILES.items()}
 ONNX_FILE = "model.onnx"
 
-# skops refuses, by default, some classes of these packages (sklearn.tree._tree.Tree inside every
-# forest, for instance). Classes from them are data containers we vouch for; functions are not:
-# a FunctionTransformer(func=numpy.savetxt) would call the function on predict.
-_VOUCHED_PACKAGES = frozenset({"sklearn", "numpy", "scipy"})
+# skops refuses, by default, some types that fitted scikit-learn estimators hold (the Tree inside
+# every forest, kernels, loss objects...). Those are trusted here by exact name, beside the public
+# estimator classes (those of ``sklearn.utils.all_estimators()``): never a whole package, because numpy
+# and scipy also hold classes with side effects (``numpy.lib._datasource.DataSource`` deletes a
+# folder of the file's choosing when it is garbage collected). The list was derived by fitting
+# every estimator scikit-learn ships with its defaults, plus the documented non-default options
+# (distance metrics, kernels, losses), and asking skops which types it reports as untrusted.
+# Functions are listed only when they are scikit-learn's own defaults and compute on data.
+_LOSSES = ("HalfSquaredError", "AbsoluteError", "PinballLoss", "HuberLoss", "HalfPoissonLoss",
+           "HalfGammaLoss", "HalfTweedieLoss", "HalfTweedieLossIdentity", "HalfBinomialLoss",
+           "HalfMultinomialLoss", "ExponentialLoss")
+_KERNELS = ("CompoundKernel", "Sum", "Product", "Exponentiation", "ConstantKernel", "WhiteKernel",
+            "RBF", "Matern", "RationalQuadratic", "ExpSineSquared", "DotProduct", "PairwiseKernel",
+            "Hyperparameter")
+_METRICS = ("Euclidean", "SEuclidean", "Manhattan", "Chebyshev", "Minkowski", "Mahalanobis",
+            "Hamming", "Canberra", "BrayCurtis", "Jaccard", "Matching", "Dice", "Kulsinski",
+            "RogersTanimoto", "RussellRao", "SokalMichener", "SokalSneath", "Haversine")
+TRUSTED_TYPES: frozenset[str] = frozenset({
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.cluster._bisect_k_means._BisectingTree",
+    "sklearn.gaussian_process._gpc._BinaryGaussianProcessClassifierLaplace",
+    "sklearn.linear_model._sgd_fast.Hinge",
+    "sklearn.linear_model._sgd_fast.ModifiedHuber",
+    "sklearn.linear_model._sgd_fast.EpsilonInsensitive",
+    "sklearn.linear_model._sgd_fast.SquaredEpsilonInsensitive",
+    "sklearn.linear_model._sgd_fast.SquaredHinge",
+    *(f"sklearn._loss.loss.{name}" for name in _LOSSES),
+    *(f"sklearn.gaussian_process.kernels.{name}" for name in _KERNELS),
+    *(f"sklearn.metrics._dist_metrics.{name}Distance{bits}"
+      for name in _METRICS for bits in (64, 32)),
+    "numpy.dtype", "numpy.ndarray", "numpy.ma.core.MaskedArray",
+    "numpy.random.mtrand.RandomState", "numpy.random._generator.Generator",
+    "numpy.random._pcg64.PCG64", "numpy.random._mt19937.MT19937",
+    "numpy.random.bit_generator.SeedSequence",
+    "scipy.interpolate._bsplines.BSpline",
+    *(f"scipy.sparse._{kind}.{kind}_{shape}" for kind in ("csr", "csc", "coo", "lil", "dok", "bsr", "dia")
+      for shape in ("matrix", "array")),
+    # Functions that are scikit-learn defaults (score_func, pooling_func, the k-means kernels).
+    "numpy.mean",
+    "sklearn.feature_selection._univariate_selection.f_classif",
+    "sklearn.feature_selection._univariate_selection.f_regression",
+    "sklearn.feature_selection._univariate_selection.chi2",
+    "sklearn.cluster._kmeans._kmeans_single_lloyd",
+    "sklearn.cluster._kmeans._kmeans_single_elkan",
+})
 
 
 def matches(model: Any) -> bool:
@@ -142,12 +191,12 @@ def load(folder: Path, saved: SavedModel, *, trust: bool, options: dict[str, Any
     skops_io = require("skops.io", flavor=NAME, install=INSTALL)
     with loading(target):
         untrusted = skops_io.get_untrusted_types(file=target)
-    rejected = [name for name in untrusted if not _vouched(name)]
+    rejected = sorted(n for n in untrusted if n not in TRUSTED_TYPES and not _public_estimator(n))
     if rejected and not trust:
         raise UntrustedModelError(
-            f"refusing to load {target}: it references {', '.join(sorted(rejected))}, which "
-            "skops does not trust by default and which are not scikit-learn, numpy or scipy "
-            "classes. Loading would import and call them, which can execute arbitrary code. "
+            f"refusing to load {target}: it references {', '.join(rejected)}, which are not "
+            "scikit-learn estimators nor types lineal trusts in a fitted estimator. Loading "
+            "would import and call them, which can execute arbitrary code. "
             "Pass trust=True only for models you trust."
         )
     with loading(target):
@@ -160,15 +209,26 @@ def signature(model: Any, input_example: Any) -> dict[str, Any] | None:
     return example_signature(input_example, run)
 
 
-def _vouched(type_name: str) -> bool:
+def _public_estimator(type_name: str) -> bool:
+    """Whether ``type_name`` is one of ``sklearn.utils.all_estimators()``: a concrete
+    ``BaseEstimator`` subclass with a public name, outside tests and vendored code. Checked per
+    name because listing them all imports every scikit-learn module (seconds)."""
+    import inspect
+
     module_name, _, attribute = type_name.rpartition(".")
-    if module_name.split(".", 1)[0] not in _VOUCHED_PACKAGES:
+    parts = module_name.split(".")
+    if parts[0] != "sklearn" or attribute.startswith("_"):
         return False
+    if any(part in ("tests", "externals", "_testing", "_build_utils") for part in parts):
+        return False
+    from sklearn.base import BaseEstimator
+
     try:
         found = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError):
         return False
-    return isinstance(found, type)
+    return (isinstance(found, type) and issubclass(found, BaseEstimator)
+            and not inspect.isabstract(found))
 
 
 def _export_onnx(

@@ -11,7 +11,11 @@ ledgered row carries the ``ledger_seq`` of the entry that last wrote it. Verific
    digest of the rows stamped with that entry equals the entry's payload digest (a row modified,
    or inserted without an entry, fails here);
 3. nothing vouched for has vanished: every entry for an append-only table still has its rows, and
-   the latest entry of each mutable row is either a deletion or matches a present row.
+   the latest entry of each mutable row is either a deletion or matches a present row;
+4. derived tables agree with their ledgered source: ``latest_metrics`` (what ``runs list``, run
+   ordering by a metric and leaderboards read) holds, for each run and metric key, the step,
+   timestamp and value of the last point of ``metrics`` (highest step, then timestamp), and no
+   other row. It is not ledgered itself, so editing it would otherwise go unseen.
 
 What a hash chain cannot prove on its own: that nobody rewrote the whole chain from some point
 on with valid hashes. ``verify`` returns the head hash; record it elsewhere (a ticket, a commit,
@@ -38,7 +42,7 @@ CHUNK = 20_000
 class Problem:
     kind: str
     """chain-broken | entry-altered | head-mismatch | row-without-entry | row-altered |
-    row-missing"""
+    row-missing | derived-mismatch"""
     detail: str
     seq: int | None = None
     table: str | None = None
@@ -98,7 +102,39 @@ def verify_ledger(conn: Connection, max_problems: int = 1000) -> AuditReport:
             _check_append_only(conn, table, entries, report)
         if len(report.problems) >= max_problems:
             break
+    if len(report.problems) < max_problems:
+        _check_latest_metrics(conn, report, max_problems - len(report.problems))
     return report
+
+
+def _check_latest_metrics(conn: Connection, report: AuditReport, limit: int) -> None:
+    """Point 4 of the module docstring, as three queries that each return only disagreements:
+    a latest row no metrics row has, a latest row some later point supersedes, and a series
+    with no latest row. Values compare equal when both are NULL (NaN on MySQL)."""
+    lm, m = t.latest_metrics, t.metrics
+    same_series = sa.and_(m.c.run_id == lm.c.run_id, m.c.key == lm.c.key)
+    same_value = sa.or_(m.c.value == lm.c.value, sa.and_(m.c.value.is_(None), lm.c.value.is_(None)))
+    unbacked = sa.select(lm.c.run_id, lm.c.key, lm.c.step, lm.c.value).where(
+        ~sa.exists().where(same_series, m.c.step == lm.c.step, m.c.ts == lm.c.ts, same_value)
+    )
+    superseded = sa.select(lm.c.run_id, lm.c.key, lm.c.step, lm.c.value).where(
+        sa.exists().where(same_series, sa.or_(
+            m.c.step > lm.c.step, sa.and_(m.c.step == lm.c.step, m.c.ts > lm.c.ts)))
+    )
+    unlisted = sa.select(m.c.run_id, m.c.key).distinct().where(~sa.exists().where(same_series))
+    checks = (
+        (unbacked, "is not a point of the run's metrics: changed or added outside lineal"),
+        (superseded, "is not the run's last point of that metric: a later step was logged"),
+    )
+    for query, what in checks:
+        for row in conn.execute(query.limit(limit)):
+            report.problems.append(Problem(
+                "derived-mismatch", f"latest_metrics row {row.run_id}/{row.key} (step {row.step}, "
+                f"value {row.value}) {what}", table="latest_metrics"))
+    for row in conn.execute(unlisted.limit(limit)):
+        report.problems.append(Problem(
+            "derived-mismatch", f"latest_metrics has no row for {row.run_id}/{row.key}, which "
+            "has metric points: runs list and leaderboards miss it", table="latest_metrics"))
 
 
 def _check_chain(conn: Connection, report: AuditReport) -> dict[int, _Entry]:
