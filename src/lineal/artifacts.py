@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .content import HashCache, Progress, materialize, reference_digest, store_path
 from .entities import ArtifactVersion, EdgeDirection, Storage
 from .errors import InvalidArgument, NotFound
+from .housekeeping import check_not_purged
 from .refs import validate_name
 from .store import Store
 from .store.base import NewArtifactVersion
@@ -102,6 +103,7 @@ def local_path(store: Store, version: ArtifactVersion) -> Path:
     Stored files in a local blob store are returned in place (read-only by convention: they are
     content-addressed); directories and remote blobs are materialised once per digest.
     """
+    check_not_purged(version)
     if version.storage is Storage.REFERENCE:
         if version.uri.startswith("file://"):
             path = Path(version.uri.removeprefix("file://"))
@@ -203,6 +205,7 @@ def download(
     store: Store, version: ArtifactVersion, dest: Path, progress: Progress | None = None
 ) -> Path:
     """Copy a version's content to ``dest`` (a file path, or a folder for directories)."""
+    check_not_purged(version)
     if version.storage is Storage.REFERENCE:
         source = local_path(store, version)
         import shutil

@@ -127,6 +127,7 @@ def show_command(ctx: click.Context, ref: str, project: str | None, as_json: boo
         ("storage", f"{version.storage}{', directory' if version.is_directory else ''}"),
         ("aliases", ", ".join(version.aliases) or None),
         ("tainted", "yes" if version.tainted else None),
+        ("purged", str(version.purged).removeprefix("purged ") if version.purged else None),
         ("created", f"{local_time(version.created_at)} by {version.created_by}"),
         ("producer", _run_text(producer) if producer else "none (logged outside a run)"),
     ])
@@ -224,8 +225,10 @@ def fetch(store: Store, version: ArtifactVersion, target: Path) -> Path:
     """Write ``version``'s content to ``target`` atomically, replacing what is there."""
     from ..artifacts import download
     from ..entities import Storage
+    from ..housekeeping import check_not_purged
     from ..verify import check_local_copy
 
+    check_not_purged(version)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging_root = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.",
