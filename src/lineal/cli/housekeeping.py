@@ -57,8 +57,8 @@ def gc_command(ctx: click.Context, dry_run: bool, older_than: str, as_json: bool
 @click.pass_context
 def purge_command(ctx: click.Context, ref: str, reason: str, project: str | None,
                   as_json: bool) -> None:
-    """Delete the bytes of a dataset or model version (right to erasure), keeping its metadata,
-    lineage, and a record of when, by whom and why.
+    """Delete the bytes of the dataset or model version REF (right to erasure), keeping its
+    metadata, lineage, and a record of when, by whom and why.
 
     Reads of its content then fail saying so. Content another version still uses is kept, and
     the report names those versions.
