@@ -163,13 +163,12 @@ def purge(
     raise :class:`~lineal.errors.Purged`. A directory's files are deleted unless another live
     version uses them; the report lists what was kept and why.
     """
-    from .refs import parse_ref
     from .verify import verify_store
 
     store = store or default_store()
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidArgument("a purge needs a reason", hint='pass --reason "..."')
-    version = store.metadata.resolve(parse_ref(ref, project))
+    version = _resolve(store, ref, project)
     if version.storage is not Storage.STORED:
         raise InvalidArgument(
             f"{version.ref} is recorded by reference: lineal holds no bytes of it to purge",
@@ -180,6 +179,7 @@ def purge(
         version.id, reason, default_actor()
     )
     report = PurgeReport(version, recorded)
+    started = time.time()
     checked = verify_store(store, check_blobs=False)  # users now leave this version out
     uncertain = [p for p in checked.problems if p.kind in _UNCERTAIN]
     if uncertain:
@@ -193,9 +193,12 @@ def purge(
             report.shared[digest] = sorted(set(checked.users[digest]))
             continue
         try:
-            size = store.blobs.size(digest)
+            size, written = store.blobs.size(digest), store.blobs.modified(digest)
         except NotFound:
             report.already_gone.append(digest)
+            continue
+        if written >= started:  # a writer reused it since the check: a version may name it now
+            report.shared[digest] = ["a version being logged now (run the purge again)"]
             continue
         if store.blobs.delete(digest):
             report.deleted[digest] = size
@@ -204,6 +207,23 @@ def purge(
     if version.digest not in report.shared:
         _drop_cached_copy(store, version.digest)
     return report
+
+
+def _resolve(store: Store, ref: str, project: str | None) -> ArtifactVersion:
+    """An artifact reference (``customers@v3``), else a registry reference (``churn@prod``)
+    naming a registered model version: its model artifact."""
+    from .refs import parse_ref
+
+    parsed = parse_ref(ref, project)
+    try:
+        return store.metadata.resolve(parsed)
+    except NotFound as error:
+        try:
+            from .registry import resolve_model_ref
+
+            return resolve_model_ref(ref, project=project, store=store)[1]
+        except (NotFound, ImportError):
+            raise error from None
 
 
 def _blobs_of(store: Store, version: ArtifactVersion) -> list[str]:

@@ -5,6 +5,8 @@ another live version uses is kept."""
 from __future__ import annotations
 
 import getpass
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -169,3 +171,17 @@ def test_purge_refuses_a_version_recorded_by_reference(store: Store, tmp_path: P
     with pytest.raises(InvalidArgument, match="reason"):
         purge("ref@v1", reason=" ", store=store)
     assert lineal.get_artifact("ref@v1", store=store).purged is None
+
+
+def test_a_blob_reused_during_the_purge_is_kept(store: Store, tmp_path: Path) -> None:
+    """A writer logging the same bytes while the purge runs marks the blob as in use; the purge
+    keeps it (that writer's version may be recorded at any moment) and says to run it again."""
+    data = _file(tmp_path, "d.csv", b"same bytes")
+    with lineal.run("r", capture=False, store=store) as run:
+        version = run.log_artifact(data, name="people")
+    path = Path(store.blobs.uri(version.digest).removeprefix("file://"))
+    later = time.time() + 5
+    os.utime(path, (later, later))  # what a reuse after the purge's check looks like
+    report = purge("people@v1", reason=REASON, store=store)
+    assert report.deleted == {} and "run the purge again" in report.shared[version.digest][0]
+    assert store.blobs.exists(version.digest)

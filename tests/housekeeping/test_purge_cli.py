@@ -26,6 +26,14 @@ def test_purge_command_and_reads_of_purged_versions(tmp_path: Path) -> None:
     finally:
         store.close()
 
+    store = open_store(uri)
+    try:
+        lineal.registry.register_model("tree", "iris-tree@v1", aliases=["prod"], store=store)
+    finally:
+        store.close()
+    by_registry = ok("purge", "tree@prod", "--reason", REASON, uri=uri)
+    assert "default/iris-tree@v1 purged" in by_registry.out, "a registry reference names its model"
+
     for ref in ("people@v1", "iris@v1"):
         done = ok("purge", ref, "--reason", REASON, uri=uri)
         assert f"/{ref} purged: purged on " in done.out and REASON in done.out
@@ -43,7 +51,7 @@ def test_purge_command_and_reads_of_purged_versions(tmp_path: Path) -> None:
                               uri=uri), 3, "people@v1", "purged on", REASON)
     assert not (tmp_path / "o").exists()
     verify = ok("verify", uri=uri)
-    assert "2 purged" in verify.out and "unreferenced" not in verify.out
+    assert "3 purged" in verify.out and "unreferenced" not in verify.out
 
     store = open_store(uri)
     try:

@@ -260,6 +260,12 @@ class BlobStore(abc.ABC):
     def exists(self, digest: str) -> bool:
         """Whether the store holds this content."""
 
+    def reuse(self, digest: str) -> bool:
+        """Whether the store holds this content, asked by a writer about to reference it: stores
+        that can (local folders) mark the blob as just written, so ``lineal gc``, which spares
+        recent blobs, cannot delete an orphan between this check and the version's record."""
+        return self.exists(digest)
+
     @abc.abstractmethod
     def open(self, digest: str) -> BinaryIO:
         """A readable binary stream; NotFound if absent."""

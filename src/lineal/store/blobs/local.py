@@ -83,7 +83,7 @@ class LocalBlobStore(BlobStore):
     def _publish(self, tmp: Path, digest: str) -> bool:
         """Move a complete, fsynced temp file into place; False if the blob already existed."""
         final = self._path(digest)
-        if self._reuse(digest):
+        if self.reuse(digest):
             tmp.unlink(missing_ok=True)
             return False
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -91,9 +91,8 @@ class LocalBlobStore(BlobStore):
         _fsync_dir(final.parent)
         return True
 
-    def _reuse(self, digest: str) -> bool:
-        """Whether the blob is already there; if so, mark it as just written, so that `lineal gc`
-        (which spares recent blobs) cannot delete an orphan a writer is about to reference."""
+    def reuse(self, digest: str) -> bool:
+        """Whether the blob is already there; if so, its time becomes now (see the contract)."""
         try:
             os.utime(self._path(digest))
         except FileNotFoundError:
@@ -104,7 +103,7 @@ class LocalBlobStore(BlobStore):
 
     def put_file(self, src: Path, digest: str | None = None) -> BlobInfo:
         src = check_source(Path(src))
-        if digest is not None and self._reuse(digest):
+        if digest is not None and self.reuse(digest):
             return BlobInfo(digest, self.size(digest), self.uri(digest), created=False)
         tmp = self._tempfile()
         try:
@@ -122,7 +121,7 @@ class LocalBlobStore(BlobStore):
 
     def put_bytes(self, data: bytes) -> BlobInfo:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        if self._reuse(digest):
+        if self.reuse(digest):
             return BlobInfo(digest, len(data), self.uri(digest), created=False)
         tmp = self._tempfile()
         try:

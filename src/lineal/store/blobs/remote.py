@@ -272,11 +272,14 @@ class FsspecBlobStore(BlobStore):
             for upload in page.get("Uploads", []) or []:
                 key, upload_id = upload["Key"], upload["UploadId"]
                 started = upload.get("Initiated")
+                size, last_part = self._parts(bucket, key, upload_id)
+                # A large upload still running started long ago; its latest part says it lives.
+                written = max(started.timestamp() if started is not None else 0.0, last_part)
                 yield Leftover(
                     "multipart-upload",
                     f"{self._protocol}://{bucket}/{key} (upload {upload_id})",
-                    self._uploaded_bytes(bucket, key, upload_id),
-                    started.timestamp() if started is not None else 0.0,
+                    size,
+                    written,
                     (bucket, key, upload_id),
                 )
             if not page.get("IsTruncated"):
@@ -284,16 +287,21 @@ class FsspecBlobStore(BlobStore):
             request["KeyMarker"] = page.get("NextKeyMarker", "")
             request["UploadIdMarker"] = page.get("NextUploadIdMarker", "")
 
-    def _uploaded_bytes(self, bucket: str, key: str, upload_id: str) -> int:
-        total, request = 0, {"Bucket": bucket, "Key": key, "UploadId": upload_id}
+    def _parts(self, bucket: str, key: str, upload_id: str) -> tuple[int, float]:
+        """Bytes uploaded so far and when the latest part arrived (0 without parts)."""
+        total, latest = 0, 0.0
+        request: dict[str, Any] = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
         while True:
             try:
                 page = self.fs.call_s3("list_parts", **request)
-            except Exception:  # aborted meanwhile, or not allowed: the size is only informative
-                return total
-            total += sum(int(part.get("Size", 0)) for part in page.get("Parts", []) or [])
+            except Exception:  # aborted meanwhile, or not allowed: the upload's start decides
+                return total, latest
+            for part in page.get("Parts", []) or []:
+                total += int(part.get("Size", 0))
+                if part.get("LastModified") is not None:
+                    latest = max(latest, part["LastModified"].timestamp())
             if not page.get("IsTruncated"):
-                return total
+                return total, latest
             request["PartNumberMarker"] = page.get("NextPartNumberMarker", 0)
 
     def remove_leftover(self, leftover: Leftover) -> None:
