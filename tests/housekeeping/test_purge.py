@@ -80,6 +80,22 @@ def test_purge_is_recorded_once_with_who_when_why(backend_store: Store) -> None:
     assert meta.verify_ledger().ok
 
 
+def test_purged_content_is_not_recorded_again_under_its_name(backend_store: Store) -> None:
+    meta = backend_store.metadata
+    blob = backend_store.blobs.put_bytes(b"erased data")
+
+    def spec(name: str) -> NewArtifactVersion:
+        return NewArtifactVersion(project="default", name=name, kind="dataset", digest=blob.digest,
+                                  uri=blob.uri, size=blob.size, storage=Storage.STORED)
+
+    version, _ = meta.create_artifact_version(spec("people"), "alice")
+    meta.purge_artifact_version(version.id, "erasure", "bob")
+    with pytest.raises(Purged, match="people@v1 holds this content and was purged on .* by bob"):
+        meta.create_artifact_version(spec("people"), "alice")
+    other, created = meta.create_artifact_version(spec("kept-copy"), "alice")
+    assert created and other.purged is None, "under another name it is a decision, not an echo"
+
+
 def test_purge_refuses_references_unknown_versions_and_empty_reasons(backend_store: Store) -> None:
     meta = backend_store.metadata
     version, _ = meta.create_artifact_version(NewArtifactVersion(
@@ -185,3 +201,20 @@ def test_a_blob_reused_during_the_purge_is_kept(store: Store, tmp_path: Path) ->
     report = purge("people@v1", reason=REASON, store=store)
     assert report.deleted == {} and "run the purge again" in report.shared[version.digest][0]
     assert store.blobs.exists(version.digest)
+
+
+def test_a_purged_step_output_is_not_served_from_cache(store: Store, tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    @lineal.step("extract", outputs={"emails": "dataset"}, code="v1")
+    def extract(run: lineal.ActiveRun) -> dict[str, Path]:
+        calls.append(1)
+        return {"emails": _file(tmp_path, f"emails-{len(calls)}.csv", b"ada@example.org\n")}
+
+    first = extract()
+    with lineal.run("copy", capture=False, store=store) as run:  # the bytes outlive the purge
+        run.log_artifact(_file(tmp_path, "copy.csv", b"ada@example.org\n"), name="archive")
+    purge(first.outputs["emails"].ref, reason=REASON, store=store)
+    with pytest.raises(Purged, match="emails@v1 holds this content"):
+        extract()
+    assert len(calls) == 2, "it ran again instead of returning the purged version"

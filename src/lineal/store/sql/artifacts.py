@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ...entities import ArtifactVersion, Edge, EdgeDirection, Purge, Storage, new_id, us_to_datetime
-from ...errors import InvalidArgument, NotFound
+from ...errors import InvalidArgument, NotFound, Purged
 from ...refs import ArtifactRef, SelectorKind, validate_alias, validate_name
 from ..base import ArtifactFilter, NewArtifactVersion
 from . import tables as t
@@ -67,7 +67,15 @@ class ArtifactsMixin:
                 ).first()
                 if existing is not None:
                     # Same content under the same name: the existing version, nothing new.
-                    return self._version_by_id(tx.conn, existing[0]), False
+                    found = self._version_by_id(tx.conn, existing[0])
+                    if found.purged is not None:
+                        # Content erased on request is not quietly recorded again.
+                        raise Purged(
+                            f"{found.ref} holds this content and was {found.purged}",
+                            hint="log it under another name if it may be kept; the bytes just "
+                            "stored are unreferenced (`lineal gc` removes them)",
+                        )
+                    return found, False
             version = latest + 1
             version_id = new_id()
             tx.update(t.artifacts, {"id": artifact_id}, {"latest_version": version}, "artifact.version")
