@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .entities import ArtifactVersion, Storage, default_actor
-from .errors import IntegrityError, InvalidArgument, LinealError, NotFound, Purged
+from .errors import IntegrityError, InvalidArgument, LinealError, NotFound, Purged, StoreError
 from .store import Store, default_store
 from .store.base import Leftover
 
@@ -92,6 +92,9 @@ def gc(
             f"nothing removed: {uncertain[0]}; the blobs that directory uses are unknown",
             hint="run `lineal verify` and repair the store first",
         )
+    if checked.leftovers_unlisted:
+        raise StoreError(f"nothing removed: {checked.leftovers_unlisted}",
+                         hint="gc needs to list (and abort) unfinished uploads under the prefix")
     for leftover in checked.leftovers:
         if leftover.modified >= report.cutoff:
             report.young_leftovers += 1

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .entities import ArtifactVersion, Run, Storage
-from .errors import IntegrityError, LinealError, NotFound
+from .errors import IntegrityError, LinealError, NotFound, StoreError
 from .store import Store
 from .store.base import ArtifactFilter, Leftover, MetadataStore, RunFilter
 
@@ -85,6 +85,8 @@ class VerifyReport:
     unreferenced_bytes: int = 0
     leftovers: list[Leftover] = field(default_factory=list)
     """Temporary files and unfinished uploads of interrupted writes: ``lineal gc`` removes them."""
+    leftovers_unlisted: str | None = None
+    """Why the leftovers could not be listed (e.g. no permission to list S3 multipart uploads)."""
     users: dict[str, list[str]] = field(default_factory=dict, repr=False)
     """Which live versions use each blob (``ref``, ``ref (manifest)``, ``ref:path``)."""
     runs: int = 0
@@ -119,6 +121,7 @@ class VerifyReport:
             "unreferenced": self.unreferenced,
             "unreferenced_bytes": self.unreferenced_bytes,
             "leftovers": [leftover.to_dict() for leftover in self.leftovers],
+            "leftovers_unlisted": self.leftovers_unlisted,
             "runs": self.runs,
             "edges": self.edges,
             "references": self.references,
@@ -162,7 +165,10 @@ def verify_store(
     report.unreferenced_blobs = len(report.unreferenced)
     report.unreferenced_bytes = sum(held[digest] for digest in report.unreferenced)
     report.users = dict(users)
-    report.leftovers = list(store.blobs.leftovers())
+    try:
+        report.leftovers = list(store.blobs.leftovers())
+    except StoreError as error:  # leftovers are not corruption: say so, check the rest
+        report.leftovers_unlisted = str(error)
     _check_references(store.metadata, versions, report)
     return report
 

@@ -120,6 +120,29 @@ def test_gc_removes_nothing_when_a_manifest_is_unreadable(store: Store, tmp_path
     assert store.blobs.exists(orphan)
 
 
+def test_unlistable_leftovers_are_said_not_hidden(store: Store) -> None:
+    """An S3 user may lack the permission to list multipart uploads (moto grants everything, so
+    the refusal is played by the store): verify says so and checks the rest; gc removes
+    nothing rather than part of its job."""
+    from dataclasses import replace
+
+    from lineal.errors import StoreError
+    from lineal.store.blobs.memory import MemoryBlobStore
+
+    class Refusing(MemoryBlobStore):
+        def leftovers(self):  # type: ignore[no-untyped-def]
+            raise StoreError("cannot list unfinished uploads under s3://b/p: access denied")
+
+    blobs = Refusing()
+    orphan = blobs.put_bytes(b"orphan").digest
+    refusing = replace(store, blobs=blobs)
+    checked = verify_store(refusing)
+    assert checked.ok and "access denied" in (checked.leftovers_unlisted or "")
+    with pytest.raises(StoreError, match="nothing removed.*access denied"):
+        gc(older_than="0s", store=refusing)
+    assert blobs.exists(orphan)
+
+
 def test_gc_rejects_a_bad_age(store: Store) -> None:
     with pytest.raises(InvalidArgument):
         gc(older_than="soon", store=store)

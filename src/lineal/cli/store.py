@@ -218,6 +218,8 @@ def verify(ctx: click.Context, no_blobs: bool, as_json: bool) -> None:
             click.echo(f"leftover {leftover.kind}: {leftover.name} ({human_size(leftover.size)})")
         for digest in report.unreferenced[:_SHOWN_PROBLEMS]:
             click.echo(f"unreferenced blob: {digest}")
+        if report.leftovers_unlisted:
+            click.echo(f"leftovers not listed: {report.leftovers_unlisted}")
         if report.leftovers or report.unreferenced:
             click.echo(f"{plural(len(report.leftovers), 'leftover')} and "
                        f"{plural(len(report.unreferenced), 'unreferenced blob')} "
