@@ -56,6 +56,11 @@ def _crash_leftovers(store: Store) -> tuple[Path, Path, str]:
 
 def test_gc_removes_only_stray_files_and_verify_is_clean_after(store: Store, tmp_path: Path) -> None:
     versions = _logged(store, tmp_path)
+    weights = tmp_path / "model.bin"
+    weights.write_bytes(b"weights")
+    with lineal.run("train", capture=False, store=store) as run:
+        versions["model"] = run.log_artifact(weights, name="churn-model", kind="model")
+    lineal.registry.register_model("churn", "churn-model@v1", aliases=["prod"], store=store)
     stale, young, orphan = _crash_leftovers(store)
     # Old blobs that versions use: age must never make a referenced blob collectable.
     for digest in store.blobs.iter_digests():
@@ -85,6 +90,9 @@ def test_gc_removes_only_stray_files_and_verify_is_clean_after(store: Store, tmp
     for version in versions.values():  # the content is still there and intact
         path = lineal.artifact_path(version.ref, store=store)
         assert lineal.verify.content_digest(path) == version.digest
+    _, prod = lineal.registry.resolve_model_ref("churn@prod", store=store)
+    assert prod.digest == versions["model"].digest
+    assert store.blobs.exists(versions["model"].digest), "the registry's model keeps its bytes"
 
 
 def test_gc_keeps_young_orphans_and_reused_blobs(store: Store) -> None:
