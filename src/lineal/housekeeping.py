@@ -124,7 +124,11 @@ def _cutoff(older_than: timedelta | str) -> float:
 
     if not isinstance(older_than, str) or not older_than.strip():
         raise InvalidArgument(f"older_than must be an age like '1h' or '30m', got {older_than!r}")
-    return parse_when(older_than.strip()).start_us / 1_000_000
+    try:
+        return parse_when(older_than.strip()).start_us / 1_000_000
+    except InvalidArgument:
+        raise InvalidArgument(f"older_than {older_than!r} is not an age",
+                              hint="e.g. 30m, 1h, 2d, or a date such as 2026-11-17") from None
 
 
 # -- purge ---------------------------------------------------------------------------------------

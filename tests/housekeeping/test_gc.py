@@ -152,7 +152,7 @@ def test_unlistable_leftovers_are_said_not_hidden(store: Store) -> None:
 
 
 def test_gc_rejects_a_bad_age(store: Store) -> None:
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(InvalidArgument, match="'soon' is not an age"):
         gc(older_than="soon", store=store)
     with pytest.raises(InvalidArgument):
         gc(older_than=timedelta(seconds=-1), store=store)
