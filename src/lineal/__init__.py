@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "MetricPoint": "lineal.entities",
     "NotFound": "lineal.errors",
     "PermissionDenied": "lineal.errors",
+    "Purged": "lineal.errors",
     "Run": "lineal.entities",
     "RunPage": "lineal.search.page",
     "RunStatus": "lineal.entities",
@@ -41,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "datasets": "lineal.datasets",
     "deployments": "lineal.deployments",
     "download_artifact": "lineal.api",
+    "gc": "lineal.housekeeping",
     "get_artifact": "lineal.api",
     "get_run": "lineal.api",
     "lineage": "lineal.lineage",
@@ -50,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "metric_history": "lineal.api",
     "models": "lineal.models",
     "open_store": "lineal.store",
+    "purge": "lineal.housekeeping",
     "registry": "lineal.registry",
     "reproduce": "lineal.reproduce",
     "run": "lineal.tracking",
@@ -99,8 +102,10 @@ if TYPE_CHECKING:
         LinealError,
         NotFound,
         PermissionDenied,
+        Purged,
         StoreError,
     )
+    from .housekeeping import gc, purge
     from .models.tracking import load_model
     from .search.page import RunPage
     from .steps import step

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .content import HashCache, Progress, reference_digest, store_path
 from .entities import ArtifactVersion, EdgeDirection, Storage
 from .errors import IntegrityError, InvalidArgument, NotFound
+from .housekeeping import check_not_purged
 from .refs import validate_name
 from .store import Store
 from .store.base import BlobStore, NewArtifactVersion
@@ -109,6 +110,7 @@ def local_path(store: Store, version: ArtifactVersion) -> Path:
     the store nor what the next caller gets. IntegrityError when the stored bytes themselves
     do not match. Local files recorded by reference are returned in place: they are the user's.
     """
+    check_not_purged(version)
     if version.storage is Storage.REFERENCE:
         if version.uri.startswith("file://"):
             path = Path(version.uri.removeprefix("file://"))
@@ -231,6 +233,7 @@ def download(
     symlink in the way is replaced, never written through), and nothing is written outside
     ``dest``. Returns the path written.
     """
+    check_not_purged(version)
     dest = Path(dest).expanduser().absolute()
     if dest.is_dir() and not dest.is_symlink():
         if not version.is_directory:
@@ -255,6 +258,7 @@ def fetch(
     copy, and a symlink at ``target`` is replaced, not followed. Manifest paths that are
     absolute or climb with ``..`` are refused before anything is written.
     """
+    check_not_purged(version)
     target = Path(target).absolute()
     with _staged(store, version, target.parent, target, progress) as staging:
         _swap_in(staging, target, staging.parent / "previous")

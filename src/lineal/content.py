@@ -126,7 +126,7 @@ def _walk(root: Path) -> Iterator[Path]:
 def store_file(blobs: BlobStore, path: Path, cache: HashCache) -> tuple[str, int, bool]:
     st = path.stat()
     known = cache.get(path, st)
-    if known is not None and blobs.exists(known):
+    if known is not None and blobs.reuse(known):
         return known, st.st_size, False
     info = blobs.put_file(path)
     cache.put(path, st, info.digest)

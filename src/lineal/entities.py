@@ -24,6 +24,7 @@ __all__ = [
     "EdgeDirection",
     "LedgerEntry",
     "MetricPoint",
+    "Purge",
     "Run",
     "RunError",
     "RunStatus",
@@ -151,6 +152,24 @@ class Run:
 
 
 @dataclass(frozen=True, slots=True)
+class Purge:
+    """A version's bytes were deleted on request (right to erasure): when, by whom, why. The
+    version, its metadata and its lineage remain; only the content is gone."""
+
+    purged_at: datetime
+    purged_by: str
+    reason: str
+
+    def __str__(self) -> str:
+        return (f"purged on {self.purged_at.strftime('%Y-%m-%d %H:%M:%S UTC')} by "
+                f"{self.purged_by} because {self.reason}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"purged_at": self.purged_at.isoformat(), "purged_by": self.purged_by,
+                "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
 class ArtifactVersion:
     """An immutable version of a named artifact: a dataset, model, file, directory, environment...
 
@@ -174,6 +193,8 @@ class ArtifactVersion:
     aliases: tuple[str, ...] = ()
     is_directory: bool = False
     tainted: bool = False
+    purged: Purge | None = None
+    """Set when the bytes were purged (``lineal purge``): reads of the content then fail."""
 
     @property
     def ref(self) -> str:
@@ -186,6 +207,7 @@ class ArtifactVersion:
         data["created_at"] = self.created_at.isoformat()
         data["aliases"] = list(self.aliases)
         data["ref"] = self.ref
+        data["purged"] = None if self.purged is None else self.purged.to_dict()
         return data
 
 

@@ -2,6 +2,7 @@
 
     LinealError                    base; never raised directly
     ├── NotFound                   404 / exit 3   a run, artifact, alias, model... does not exist
+    │   └── Purged                 410            the version exists but its bytes were purged
     ├── AlreadyExists              409 / exit 4   creating what is already there
     ├── InvalidArgument            400 / exit 2   bad name, bad reference, bad path, bad value
     ├── Conflict                   409 / exit 5   a concurrent writer won (alias moved, version taken)
@@ -29,6 +30,7 @@ __all__ = [
     "ModelFormatError",
     "NotFound",
     "PermissionDenied",
+    "Purged",
     "SchemaOutdated",
     "StoreError",
     "UnsupportedModelError",
@@ -58,6 +60,13 @@ class LinealError(Exception):
 class NotFound(LinealError):
     http_status = 404
     exit_code = 3
+
+
+class Purged(NotFound):
+    """The version is recorded (metadata, lineage) but its content was deleted on request; a
+    NotFound so callers that handle missing content handle this too, with HTTP's 410 Gone."""
+
+    http_status = 410
 
 
 class AlreadyExists(LinealError):
@@ -113,6 +122,7 @@ ERROR_CLASSES: dict[str, type[LinealError]] = {
     for cls in (
         LinealError,
         NotFound,
+        Purged,
         AlreadyExists,
         InvalidArgument,
         Conflict,

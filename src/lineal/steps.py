@@ -211,7 +211,8 @@ def _find_cached(store: Store, project: str, name: str, key: str) -> tuple[Run, 
         original = candidate.cached_from or candidate.id
         outputs = _outputs_of(store, original)
         if outputs and all(
-            v.storage is Storage.REFERENCE or store.blobs.exists(v.digest) for v in outputs.values()
+            v.purged is None and (v.storage is Storage.REFERENCE or store.blobs.exists(v.digest))
+            for v in outputs.values()
         ):
             return store.metadata.get_run(original), outputs
     return None

@@ -13,6 +13,11 @@ Three passes, each reporting every problem it finds rather than stopping at the 
    and aliases resolve. The database's foreign keys enforce most of this; a restored backup, a
    hand edit or a database without enforced keys can still break it, so it is checked anyway.
 
+Versions whose bytes were purged on request (``lineal purge``) are counted, not checked: their
+blobs are meant to be gone. What interrupted writes leave behind is listed but is not a problem
+(nothing reads it): temporary files and unfinished multipart uploads (``leftovers``), and blobs
+no live version, manifest or registry entry uses (``unreferenced``). ``lineal gc`` removes both.
+
 The audit ledger (who changed which row) is verified separately by ``lineal audit verify``.
 
 >>> report = verify_store(store)            # doctest: +SKIP
@@ -30,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from .entities import ArtifactVersion, Run, Storage
-from .errors import IntegrityError, LinealError, NotFound
+from .errors import IntegrityError, LinealError, NotFound, StoreError
 from .store import Store
-from .store.base import ArtifactFilter, MetadataStore, RunFilter
+from .store.base import ArtifactFilter, Leftover, MetadataStore, RunFilter
 
 __all__ = ["Problem", "VerifyReport", "check_local_copy", "content_digest", "list_blobs", "verify_store"]
 
@@ -71,8 +76,19 @@ class VerifyReport:
     """Versions whose bytes lineal does not hold (storage ``reference``): not checked."""
     blobs: int = 0
     blob_bytes: int = 0
+    purged_versions: int = 0
+    """Stored versions whose bytes were purged on request: their blobs are not expected."""
     unreferenced_blobs: int = 0
-    """Blobs no version uses (left by a crash before a version was recorded): not a problem."""
+    """Blobs no version uses (left by a crash before a version was recorded, or by a purge that
+    was interrupted): not a problem; ``lineal gc`` removes them."""
+    unreferenced: list[str] = field(default_factory=list)
+    unreferenced_bytes: int = 0
+    leftovers: list[Leftover] = field(default_factory=list)
+    """Temporary files and unfinished uploads of interrupted writes: ``lineal gc`` removes them."""
+    leftovers_unlisted: str | None = None
+    """Why the leftovers could not be listed (e.g. no permission to list S3 multipart uploads)."""
+    users: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    """Which live versions use each blob (``ref``, ``ref (manifest)``, ``ref:path``)."""
     runs: int = 0
     edges: int = 0
     references: int = 0
@@ -82,6 +98,11 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def clean(self) -> bool:
+        """No problems, and nothing for ``lineal gc`` to remove either."""
+        return self.ok and not self.unreferenced and not self.leftovers
 
     def add(self, kind: str, subject: str, detail: str, digest: str | None = None) -> None:
         self.problems.append(Problem(kind, subject, detail, digest))
@@ -95,7 +116,12 @@ class VerifyReport:
             "reference_versions": self.reference_versions,
             "blobs": self.blobs,
             "blob_bytes": self.blob_bytes,
+            "purged_versions": self.purged_versions,
             "unreferenced_blobs": self.unreferenced_blobs,
+            "unreferenced": self.unreferenced,
+            "unreferenced_bytes": self.unreferenced_bytes,
+            "leftovers": [leftover.to_dict() for leftover in self.leftovers],
+            "leftovers_unlisted": self.leftovers_unlisted,
             "runs": self.runs,
             "edges": self.edges,
             "references": self.references,
@@ -135,7 +161,14 @@ def verify_store(
     if check_blobs:
         for digest in sorted(held):
             _rehash(store, digest, users.get(digest, []), report, progress)
-    report.unreferenced_blobs = len(held.keys() - users.keys())
+    report.unreferenced = sorted(held.keys() - users.keys())
+    report.unreferenced_blobs = len(report.unreferenced)
+    report.unreferenced_bytes = sum(held[digest] for digest in report.unreferenced)
+    report.users = dict(users)
+    try:
+        report.leftovers = list(store.blobs.leftovers())
+    except StoreError as error:  # leftovers are not corruption: say so, check the rest
+        report.leftovers_unlisted = str(error)
     _check_references(store.metadata, versions, report)
     return report
 
@@ -167,6 +200,9 @@ def _check_version(
         report.reference_versions += 1
         return
     report.stored_versions += 1
+    if version.purged is not None:
+        report.purged_versions += 1
+        return
     ref, digest = version.ref, version.digest
     if not version.is_directory:
         users[digest].append(ref)

@@ -119,3 +119,20 @@ def test_get_file_replaces_an_existing_destination(blob_store: BlobStore, tmp_pa
     dest = write(tmp_path / "dest", b"old content, longer than the new one")
     blob_store.get_file(info.digest, dest)
     assert dest.read_bytes() == b"new"
+
+
+def test_delete_modified_and_reuse(blob_store: BlobStore) -> None:
+    """What ``lineal gc`` and ``lineal purge`` rely on, the same on every store."""
+    import time
+
+    info = blob_store.put_bytes(b"to be deleted")
+    assert abs(blob_store.modified(info.digest) - time.time()) < 120
+    assert blob_store.reuse(info.digest)
+    assert blob_store.delete(info.digest)
+    assert not blob_store.exists(info.digest) and info.digest not in set(blob_store.iter_digests())
+    assert not blob_store.delete(info.digest), "deleting what is gone is not an error"
+    assert not blob_store.reuse(info.digest)
+    with pytest.raises(NotFound):
+        blob_store.modified(info.digest)
+    assert list(blob_store.leftovers()) == [], "a completed write leaves nothing behind"
+    assert blob_store.put_bytes(b"to be deleted").created, "it can be stored again"

@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "models": "lineal.cli.models:models",
     "store": "lineal.cli.store:store",
     "verify": "lineal.cli.store:verify",
+    "gc": "lineal.cli.housekeeping:gc_command",
+    "purge": "lineal.cli.housekeeping:purge_command",
     "audit": "lineal.cli.audit:audit",
     "registry": "lineal.cli.registry:registry",
     "deploy": "lineal.cli.deploy:deploy",

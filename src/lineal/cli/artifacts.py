@@ -119,6 +119,7 @@ def show_command(ctx: click.Context, ref: str, project: str | None, as_json: boo
         ("storage", f"{version.storage}{', directory' if version.is_directory else ''}"),
         ("aliases", ", ".join(version.aliases) or None),
         ("tainted", "yes" if version.tainted else None),
+        ("purged", str(version.purged).removeprefix("purged ") if version.purged else None),
         ("created", f"{local_time(version.created_at)} by {version.created_by}"),
         ("producer", _run_text(producer) if producer else "none (logged outside a run)"),
     ])

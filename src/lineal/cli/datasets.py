@@ -125,6 +125,7 @@ def show_command(ctx: click.Context, ref: str, project: str | None, as_json: boo
         ("created", local_time(version.created_at)),
         ("tags", ", ".join(f"{k}={v}" for k, v in sorted(user_tags.items()))),
         ("aliases", ", ".join(version.aliases)),
+        ("purged", str(version.purged).removeprefix("purged ") if version.purged else None),
     ])
     roles = {c: "target" for c in dataset.targets} | {c: "prediction" for c in dataset.predictions}
     print_table(

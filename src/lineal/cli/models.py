@@ -183,6 +183,7 @@ def _print_model(
         ("files", ", ".join(model.files) if model.files else None),
         ("aliases", ", ".join(version.aliases) or None),
         ("tainted", "yes" if version.tainted else None),
+        ("purged", str(version.purged).removeprefix("purged ") if version.purged else None),
         ("created", f"{local_time(version.created_at)} by {version.created_by}"),
         ("run", _run_text(model) if version.producer_run_id else "none (logged outside a run)"),
     ])

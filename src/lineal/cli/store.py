@@ -214,12 +214,24 @@ def verify(ctx: click.Context, no_blobs: bool, as_json: bool) -> None:
             click.echo(str(problem))
         if len(report.problems) > _SHOWN_PROBLEMS:
             click.echo(f"... and {len(report.problems) - _SHOWN_PROBLEMS} more (--json lists all)")
+        for leftover in report.leftovers[:_SHOWN_PROBLEMS]:
+            click.echo(f"leftover {leftover.kind}: {leftover.name} ({human_size(leftover.size)})")
+        for digest in report.unreferenced[:_SHOWN_PROBLEMS]:
+            click.echo(f"unreferenced blob: {digest}")
+        if report.leftovers_unlisted:
+            click.echo(f"leftovers not listed: {report.leftovers_unlisted}")
+        if report.leftovers or report.unreferenced:
+            click.echo(f"{plural(len(report.leftovers), 'leftover')} and "
+                       f"{plural(len(report.unreferenced), 'unreferenced blob')} "
+                       f"({human_size(report.unreferenced_bytes + sum(x.size for x in report.leftovers))}"
+                       "): not problems; `lineal gc` removes them")
         blob_text = (f"{report.blobs} blobs re-hashed ({human_size(report.blob_bytes)})"
                      if report.blobs_checked else f"{len(inventory)} blobs listed, not re-hashed")
         status = "OK" if report.ok else f"FAILED, {plural(len(report.problems), 'problem')}"
         click.echo(
             f"{status}: {report.versions} artifact versions ({report.stored_versions} stored, "
-            f"{report.reference_versions} by reference), {blob_text}, "
+            f"{report.reference_versions} by reference"
+            f"{f', {report.purged_versions} purged' if report.purged_versions else ''}), {blob_text}, "
             f"{report.unreferenced_blobs} unused; {report.runs} runs, {report.edges} edges, "
             f"{report.references} references checked"
         )

@@ -102,6 +102,7 @@ class DatasetVersion:
             "producer_run_id": self.artifact.producer_run_id,
             "tags": {k: v for k, v in self.artifact.tags.items() if not k.startswith("lineal.")},
             "aliases": list(self.artifact.aliases),
+            "purged": None if self.artifact.purged is None else self.artifact.purged.to_dict(),
             "source": self.source,
             "context": self.context,
             "targets": self.targets,

@@ -34,6 +34,7 @@ __all__ = [
     "ArtifactFilter",
     "BlobInfo",
     "BlobStore",
+    "Leftover",
     "MetadataStore",
     "NewArtifactVersion",
     "RunFilter",
@@ -185,6 +186,16 @@ class MetadataStore(abc.ABC):
     def set_artifact_tags(self, version_id: str, tags: Mapping[str, str], actor: str) -> None:
         """Set or overwrite tags on a version."""
 
+    @abc.abstractmethod
+    def purge_artifact_version(
+        self, version_id: str, reason: str, actor: str
+    ) -> tuple[ArtifactVersion, bool]:
+        """Record that a stored version's bytes are being deleted on request (right to erasure):
+        when, by ``actor``, and why. The version, its metadata and lineage remain. Recorded
+        before any byte is deleted, so an interrupted purge is finished by running it again
+        (``created`` is then False and the first record stands). InvalidArgument for a version
+        recorded by reference (lineal holds no bytes of it) or an empty reason."""
+
     # -- lineage edges -------------------------------------------------------------------------
     @abc.abstractmethod
     def add_edge(
@@ -225,6 +236,26 @@ class BlobInfo:
     """False when the store already held this content: no new bytes were written."""
 
 
+@dataclass(frozen=True, slots=True)
+class Leftover:
+    """What a writer killed mid-way left in a blob store: a temporary file (local folders) or an
+    unfinished multipart upload (S3). Never visible as a blob; only ``lineal gc`` removes it."""
+
+    kind: str
+    """``temp-file`` or ``multipart-upload``."""
+    name: str
+    """A path, or ``key (upload id)``: what to show a person."""
+    size: int
+    modified: float
+    """Epoch seconds of the last write (or of the upload's start): its age decides whether a
+    writer may still own it."""
+    handle: Any = field(default=None, compare=False, repr=False)
+    """What the store needs to remove it (a path, a ``(key, upload id)`` pair)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "size": self.size, "modified": self.modified}
+
+
 class BlobStore(abc.ABC):
     """Content-addressed bytes, keyed by ``sha256:<hex>``. Writes are atomic: a blob is either
     absent or complete, never partial."""
@@ -242,6 +273,12 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     def exists(self, digest: str) -> bool:
         """Whether the store holds this content."""
+
+    def reuse(self, digest: str) -> bool:
+        """Whether the store holds this content, asked by a writer about to reference it: stores
+        that can (local folders) mark the blob as just written, so ``lineal gc``, which spares
+        recent blobs, cannot delete an orphan between this check and the version's record."""
+        return self.exists(digest)
 
     @abc.abstractmethod
     def open(self, digest: str) -> BinaryIO:
@@ -262,6 +299,23 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     def iter_digests(self) -> Iterator[str]:
         """Every digest held (for ``lineal verify`` and garbage collection)."""
+
+    @abc.abstractmethod
+    def modified(self, digest: str) -> float:
+        """Epoch seconds when the blob was last written (or reused, on local folders): how
+        ``lineal gc`` tells a blob a writer is about to reference from an old orphan."""
+
+    @abc.abstractmethod
+    def delete(self, digest: str) -> bool:
+        """Remove a blob (``lineal gc``, ``lineal purge``); False if it was not there."""
+
+    def leftovers(self) -> Iterator[Leftover]:
+        """Temporary files or unfinished uploads left by interrupted writes (none by default)."""
+        return iter(())
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        """Remove one of :meth:`leftovers` (gone already is not an error)."""
+        raise NotImplementedError(f"{type(self).__name__} leaves nothing behind")
 
     def read_bytes(self, digest: str) -> bytes:
         with self.open(digest) as stream:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ...errors import IntegrityError, InvalidArgument, NotFound, StoreError
-from ..base import BlobInfo, BlobStore
+from ..base import BlobInfo, BlobStore, Leftover
 
 CHUNK = 4 * 1024 * 1024
 _BLOB_PREFIX = re.compile(r"^[0-9a-f]{2}$")
@@ -83,7 +83,7 @@ class LocalBlobStore(BlobStore):
     def _publish(self, tmp: Path, digest: str) -> bool:
         """Move a complete, fsynced temp file into place; False if the blob already existed."""
         final = self._path(digest)
-        if final.exists():
+        if self.reuse(digest):
             tmp.unlink(missing_ok=True)
             return False
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -91,9 +91,19 @@ class LocalBlobStore(BlobStore):
         _fsync_dir(final.parent)
         return True
 
+    def reuse(self, digest: str) -> bool:
+        """Whether the blob is already there; if so, its time becomes now (see the contract)."""
+        try:
+            os.utime(self._path(digest))
+        except FileNotFoundError:
+            return False
+        except OSError:  # a read-only store: it is there, and gc cannot run on it either
+            return self.exists(digest)
+        return True
+
     def put_file(self, src: Path, digest: str | None = None) -> BlobInfo:
         src = check_source(Path(src))
-        if digest is not None and self.exists(digest):
+        if digest is not None and self.reuse(digest):
             return BlobInfo(digest, self.size(digest), self.uri(digest), created=False)
         tmp = self._tempfile()
         try:
@@ -111,7 +121,7 @@ class LocalBlobStore(BlobStore):
 
     def put_bytes(self, data: bytes) -> BlobInfo:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        if self.exists(digest):
+        if self.reuse(digest):
             return BlobInfo(digest, len(data), self.uri(digest), created=False)
         tmp = self._tempfile()
         try:
@@ -158,6 +168,45 @@ class LocalBlobStore(BlobStore):
             return self._path(digest).stat().st_size
         except FileNotFoundError as exc:
             raise NotFound(f"blob {digest} is missing from {self.root}") from exc
+
+    def modified(self, digest: str) -> float:
+        try:
+            return self._path(digest).stat().st_mtime
+        except FileNotFoundError as exc:
+            raise NotFound(f"blob {digest} is missing from {self.root}") from exc
+
+    def delete(self, digest: str) -> bool:
+        path = self._path(digest)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StoreError(f"cannot delete {path}: {exc}") from exc
+        _fsync_dir(path.parent)
+        return True
+
+    def leftovers(self) -> Iterator[Leftover]:
+        """Files in ``<root>/tmp/``: every write renames its temp file away or deletes it, so
+        one still there belongs to a writer still running or one that was killed."""
+        if not self._tmp.is_dir():
+            return
+        for path in sorted(self._tmp.iterdir()):
+            try:
+                info = path.lstat()
+            except FileNotFoundError:  # its writer finished meanwhile
+                continue
+            if stat.S_ISREG(info.st_mode):
+                yield Leftover("temp-file", str(path), info.st_size, info.st_mtime, path)
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        path = Path(leftover.handle)
+        if path.parent != self._tmp:
+            raise InvalidArgument(f"{path} is not a temporary file of {self.root}")
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot delete {path}: {exc}") from exc
 
     def iter_digests(self) -> Iterator[str]:
         base = self.root / "sha256"

@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -19,6 +20,7 @@ class MemoryBlobStore(BlobStore):
     def __init__(self) -> None:
         self.root_uri = "memory://"
         self._blobs: dict[str, bytes] = {}
+        self._written: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def put_file(self, src: Path, digest: str | None = None) -> BlobInfo:
@@ -33,6 +35,7 @@ class MemoryBlobStore(BlobStore):
         with self._lock:
             created = digest not in self._blobs
             self._blobs.setdefault(digest, bytes(data))
+            self._written[digest] = time.time()
         return BlobInfo(digest, len(data), self.uri(digest), created)
 
     def exists(self, digest: str) -> bool:
@@ -63,6 +66,16 @@ class MemoryBlobStore(BlobStore):
 
     def size(self, digest: str) -> int:
         return len(self.open(digest).getvalue())  # type: ignore[attr-defined]
+
+    def modified(self, digest: str) -> float:
+        self.open(digest)  # NotFound if absent
+        return self._written[digest]
+
+    def delete(self, digest: str) -> bool:
+        split_digest(digest)
+        with self._lock:
+            self._written.pop(digest, None)
+            return self._blobs.pop(digest, None) is not None
 
     def iter_digests(self) -> Iterator[str]:
         yield from sorted(self._blobs)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
 from ...errors import IntegrityError, InvalidArgument, LinealError, NotFound, StoreError
-from ..base import BlobInfo, BlobStore
+from ..base import BlobInfo, BlobStore, Leftover
 from .local import CHUNK, check_source, hash_file, split_digest
 
 if TYPE_CHECKING:
@@ -234,6 +234,86 @@ class FsspecBlobStore(BlobStore):
 
     def uri(self, digest: str) -> str:
         return f"{self._protocol}://{self._key(digest)}"
+
+    def modified(self, digest: str) -> float:
+        info = self._info(digest)
+        if info is None:
+            raise NotFound(f"blob {digest} is missing from {self.root_uri}")
+        stamp = info.get("LastModified") or info.get("mtime") or info.get("updated")
+        if stamp is None:
+            return 0.0  # the backend does not say: treat as old (gc's age check cannot help)
+        return stamp.timestamp() if hasattr(stamp, "timestamp") else float(stamp)
+
+    def delete(self, digest: str) -> bool:
+        if not self.exists(digest):
+            return False
+        try:
+            self.fs.rm_file(self._key(digest))
+        except FileNotFoundError:
+            return False
+        except Exception as exc:
+            raise_backend_error(exc, f"cannot delete {self.uri(digest)}")
+        return True
+
+    # -- leftovers: unfinished S3 multipart uploads ----------------------------------------------
+    def leftovers(self) -> Iterator[Leftover]:
+        """Multipart uploads under this prefix that were started and never completed nor
+        aborted (a writer killed mid-upload). S3 keeps their parts, and bills them, until they
+        are aborted; they are never visible as objects. Other object stores: none listed."""
+        if self._protocol not in ("s3", "s3a"):
+            return
+        bucket, _, prefix = self._root.partition("/")
+        request: dict[str, Any] = {"Bucket": bucket, "Prefix": f"{prefix}/" if prefix else ""}
+        while True:
+            try:
+                page = self.fs.call_s3("list_multipart_uploads", **request)
+            except Exception as exc:
+                raise_backend_error(exc, f"cannot list unfinished uploads under {self.root_uri}")
+            for upload in page.get("Uploads", []) or []:
+                key, upload_id = upload["Key"], upload["UploadId"]
+                started = upload.get("Initiated")
+                size, last_part = self._parts(bucket, key, upload_id)
+                # A large upload still running started long ago; its latest part says it lives.
+                written = max(started.timestamp() if started is not None else 0.0, last_part)
+                yield Leftover(
+                    "multipart-upload",
+                    f"{self._protocol}://{bucket}/{key} (upload {upload_id})",
+                    size,
+                    written,
+                    (bucket, key, upload_id),
+                )
+            if not page.get("IsTruncated"):
+                return
+            request["KeyMarker"] = page.get("NextKeyMarker", "")
+            request["UploadIdMarker"] = page.get("NextUploadIdMarker", "")
+
+    def _parts(self, bucket: str, key: str, upload_id: str) -> tuple[int, float]:
+        """Bytes uploaded so far and when the latest part arrived (0 without parts)."""
+        total, latest = 0, 0.0
+        request: dict[str, Any] = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
+        while True:
+            try:
+                page = self.fs.call_s3("list_parts", **request)
+            except Exception:  # aborted meanwhile, or not allowed: the upload's start decides
+                return total, latest
+            for part in page.get("Parts", []) or []:
+                total += int(part.get("Size", 0))
+                if part.get("LastModified") is not None:
+                    latest = max(latest, part["LastModified"].timestamp())
+            if not page.get("IsTruncated"):
+                return total, latest
+            request["PartNumberMarker"] = page.get("NextPartNumberMarker", 0)
+
+    def remove_leftover(self, leftover: Leftover) -> None:
+        bucket, key, upload_id = leftover.handle
+        try:
+            self.fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload_id)
+        except FileNotFoundError:  # completed or aborted meanwhile
+            return
+        except Exception as exc:
+            if "NoSuchUpload" in f"{type(exc).__name__} {exc}":
+                return
+            raise_backend_error(exc, f"cannot abort the upload {leftover.name}")
 
     def iter_digests(self) -> Iterator[str]:
         base = f"{self._root}/sha256"

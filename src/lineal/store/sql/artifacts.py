@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ...entities import ArtifactVersion, Edge, EdgeDirection, Storage, new_id, us_to_datetime
-from ...errors import InvalidArgument, NotFound
+from ...entities import ArtifactVersion, Edge, EdgeDirection, Purge, Storage, new_id, us_to_datetime
+from ...errors import InvalidArgument, NotFound, Purged
 from ...refs import ArtifactRef, SelectorKind, validate_alias, validate_name
 from ..base import ArtifactFilter, NewArtifactVersion
 from . import tables as t
@@ -67,7 +67,15 @@ class ArtifactsMixin:
                 ).first()
                 if existing is not None:
                     # Same content under the same name: the existing version, nothing new.
-                    return self._version_by_id(tx.conn, existing[0]), False
+                    found = self._version_by_id(tx.conn, existing[0])
+                    if found.purged is not None:
+                        # Content erased on request is not quietly recorded again.
+                        raise Purged(
+                            f"{found.ref} holds this content and was {found.purged}",
+                            hint="log it under another name if it may be kept; the bytes just "
+                            "stored are unreferenced (`lineal gc` removes them)",
+                        )
+                    return found, False
             version = latest + 1
             version_id = new_id()
             tx.update(t.artifacts, {"id": artifact_id}, {"latest_version": version}, "artifact.version")
@@ -168,6 +176,30 @@ class ArtifactsMixin:
                     tx.insert(t.artifact_tags, [{**row_key, "value": str(value)}], "artifact.tag", "")
                 elif present[0] != str(value):
                     tx.update(t.artifact_tags, row_key, {"value": str(value)}, "artifact.tag")
+
+    def purge_artifact_version(
+        self, version_id: str, reason: str, actor: str
+    ) -> tuple[ArtifactVersion, bool]:
+        reason = reason.strip()
+        if not reason:
+            raise InvalidArgument("a purge needs a reason", hint='pass --reason "..."')
+        with self.db.write(actor) as tx:
+            version = self._version_by_id(tx.conn, version_id)
+            if version.purged is not None:
+                return version, False
+            if version.storage is not Storage.STORED:
+                raise InvalidArgument(
+                    f"{version.ref} is recorded by reference: lineal holds no bytes of it to purge",
+                    hint=f"delete the content at {version.uri} where it lives",
+                )
+            tx.insert(
+                t.purges,
+                [{"version_id": version_id, "purged_at": tx.ts, "purged_by": actor,
+                  "reason": reason}],
+                "artifact.purge",
+                version_id,
+            )
+            return self._version_by_id(tx.conn, version_id), True
 
     def add_edge(
         self, run_id: str, version_id: str, direction: EdgeDirection, role: str, actor: str
@@ -317,7 +349,14 @@ class ArtifactsMixin:
         tags: dict[str, dict[str, str]] = defaultdict(dict)
         aliases: dict[str, list[str]] = defaultdict(list)
         latest: dict[str, int] = {}
+        purges: dict[str, Purge] = {}
         if ids:
+            p = t.purges
+            for vid, at, by, why in conn.execute(
+                sa.select(p.c.version_id, p.c.purged_at, p.c.purged_by, p.c.reason)
+                .where(p.c.version_id.in_(ids))
+            ):
+                purges[vid] = Purge(us_to_datetime(at), by, why)  # type: ignore[arg-type]
             for vid, key, value in conn.execute(
                 sa.select(t.artifact_tags.c.version_id, t.artifact_tags.c.key, t.artifact_tags.c.value)
                 .where(t.artifact_tags.c.version_id.in_(ids))
@@ -358,6 +397,7 @@ class ArtifactsMixin:
                     tags=tags[row["id"]],
                     aliases=tuple(names),
                     is_directory=bool(row["is_directory"]),
+                    purged=purges.get(row["id"]),
                 )
             )
         return out

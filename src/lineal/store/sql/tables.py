@@ -197,6 +197,19 @@ artifact_aliases = Table(
     Index(None, "version_id"),
 )
 
+# Versions whose bytes were deleted on request (right to erasure): the version, its metadata and
+# lineage stay; this row says when, by whom and why the bytes went. Append-only: a purge cannot be
+# undone, and its ledger entry is the governance record.
+purges = Table(
+    "purges",
+    metadata,
+    Column("version_id", String(ID), ForeignKey("artifact_versions.id"), primary_key=True),
+    Column("purged_at", BigInteger, nullable=False),
+    Column("purged_by", String(NAME), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("ledger_seq", BigInteger),
+)
+
 # The lineage graph: bipartite, runs on one side and artifact versions on the other.
 edges = Table(
     "edges",
