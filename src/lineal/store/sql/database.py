@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import math
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,6 +35,12 @@ from . import tables as t
 GENESIS_HASH = "0" * 64
 _json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C, ensure_ascii=False
 WAL_CHECKPOINT_PAGES = 10_000
+ENV_SQLITE_SYNC = "LINEAL_SQLITE_SYNC"
+#: ``PRAGMA synchronous`` levels a user may choose. FULL (the default) fsyncs the WAL at every
+#: commit, so a write that returned survives a power loss or an OS crash; NORMAL fsyncs only at
+#: checkpoints: faster, still safe against a crash of the process, but the last commits before
+#: a power loss may be lost.
+SQLITE_SYNC_MODES = {"full": "FULL", "normal": "NORMAL"}
 LEDGER_BATCH = 5_000  # pending ledger entries written in one statement
 LEDGER_COLUMNS = [c.name for c in t.ledger.columns]
 
@@ -121,13 +128,14 @@ class Database:
 
     def _init_sqlite(self, parsed: sa.URL) -> None:
         database = parsed.database
+        sync = sqlite_sync_mode()
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        self.write_engine = self._sqlite_engine(parsed, "BEGIN IMMEDIATE")
-        self.read_engine = self._sqlite_engine(parsed, "BEGIN")
+        self.write_engine = self._sqlite_engine(parsed, "BEGIN IMMEDIATE", sync)
+        self.read_engine = self._sqlite_engine(parsed, "BEGIN", sync)
 
     @staticmethod
-    def _sqlite_engine(parsed: sa.URL, begin: str) -> Engine:
+    def _sqlite_engine(parsed: sa.URL, begin: str, sync: str) -> Engine:
         engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 60})
 
         @event.listens_for(engine, "connect")
@@ -136,7 +144,8 @@ class Database:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            # FULL unless the user opted into NORMAL: flush() promises durability.
+            cur.execute(f"PRAGMA synchronous={sync}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=60000")
             # Fold the WAL into the database every ~40 MiB instead of SQLite's 4 MiB: each
@@ -190,6 +199,18 @@ class Database:
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
+
+
+def sqlite_sync_mode() -> str:
+    """The ``PRAGMA synchronous`` level for SQLite stores: ``LINEAL_SQLITE_SYNC`` (``full``, the
+    default, or ``normal``); see :data:`SQLITE_SYNC_MODES` for what each guarantees."""
+    chosen = os.environ.get(ENV_SQLITE_SYNC, "").strip().lower() or "full"
+    if chosen not in SQLITE_SYNC_MODES:
+        raise InvalidArgument(
+            f"{ENV_SQLITE_SYNC}={chosen!r} is not a synchronous mode",
+            hint="use 'full' (durable across power loss, the default) or 'normal' (faster)",
+        )
+    return SQLITE_SYNC_MODES[chosen]
 
 
 def translate(error: exc.SQLAlchemyError) -> Exception:
