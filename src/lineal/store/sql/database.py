@@ -98,7 +98,8 @@ def digest_lines(lines: list[str]) -> str:
 @functools.cache
 def ledgered_columns(table: str) -> list[str]:
     """The columns a ledger digest covers, in table order (callers must not modify the list)."""
-    return [c.name for c in t.metadata.tables[table].columns if c.name != "ledger_seq"]
+    return [c.name for c in t.metadata.tables[table].columns
+            if c.name not in t.UNLEDGERED_COLUMNS]
 
 
 def chain_hash(
@@ -195,6 +196,16 @@ class Database:
         except exc.SQLAlchemyError as error:
             raise translate(error) from error
 
+    def execute_unledgered(self, statement: Prepared, params: dict[str, Any]) -> None:
+        """Run one statement in its own short transaction, outside the audit ledger and without
+        taking the ledger lock: for bookkeeping no digest covers (a run's heartbeat), which must
+        neither queue behind the writers of the chain nor hold them up."""
+        try:
+            with self.write_engine.connect() as conn, conn.begin():
+                conn.execute(statement.statement, params)
+        except exc.SQLAlchemyError as error:
+            raise translate(error) from error
+
     def dispose(self) -> None:
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
@@ -222,6 +233,9 @@ def translate(error: exc.SQLAlchemyError) -> Exception:
         if "foreign key" in text:
             return InvalidArgument(f"refers to something that does not exist: {first_line(error)}")
         return Conflict(f"constraint violated: {first_line(error)}")
+    if isinstance(error, exc.DataError):
+        # The value itself was refused (too long, out of range...): retrying cannot help.
+        return InvalidArgument(f"the store refused a value: {first_line(error)}")
     if isinstance(error, exc.OperationalError) and ("deadlock" in text or "locked" in text):
         return Conflict(f"concurrent write conflict, try again: {first_line(error)}")
     return StoreError(f"metadata store error: {first_line(error)}")
@@ -539,7 +553,7 @@ def _column_kinds(table: sa.Table) -> list[tuple[str, type | None]]:
     """``(column, python type)`` of a table's ledgered columns, for :meth:`WriteTx.normalise`."""
     kinds: list[tuple[str, type | None]] = []
     for column in table.columns:
-        if column.name == "ledger_seq":
+        if column.name in t.UNLEDGERED_COLUMNS:
             continue
         kind: type | None = None
         if isinstance(column.type, sa.Double):
@@ -566,10 +580,12 @@ def _keyed_statements(table: sa.Table, keys: tuple[str, ...]) -> tuple[Prepared,
     """SELECT and UPDATE of one row by its key columns, with bound parameters (``key_<col>``,
     ``new_<col>``), prepared once per table and key."""
     where = [table.c[k] == sa.bindparam(f"key_{k}") for k in keys]
+    # Ledgered columns only: an unledgered one (a heartbeat) is not the writer's to overwrite.
+    columns = [table.c[c] for c in ledgered_columns(table.name)]
     update = table.update().where(*where).values(
-        {c.name: sa.bindparam(f"new_{c.name}") for c in table.columns}
+        {c.name: sa.bindparam(f"new_{c.name}") for c in [*columns, table.c.ledger_seq]}
     )
-    return Prepared(sa.select(table).where(*where)), Prepared(update)
+    return Prepared(sa.select(*columns, table.c.ledger_seq).where(*where)), Prepared(update)
 
 
 def entity_key(table: str, row: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from ...entities import MetricPoint, Run, RunError, RunStatus, datetime_to_us, us_to_datetime
 from ...errors import Conflict, InvalidArgument, NotFound
+from ...heartbeat import stopped_reason
 from ..base import RunFilter
 from . import tables as t
 from .database import Database, Prepared, WriteTx, canonical_json, storable_float
@@ -44,6 +45,12 @@ _LATEST_MOVE = Prepared(
         t.latest_metrics.c.key == sa.bindparam("match_key"),
     )
     .values(value=sa.bindparam("value"), step=sa.bindparam("step"), ts=sa.bindparam("ts"))
+)
+# A heartbeat: one column of a running run, outside the ledger (see lineal.heartbeat).
+_HEARTBEAT = Prepared(
+    t.runs.update()
+    .where(t.runs.c.id == sa.bindparam("run_id"), t.runs.c.status == "running")
+    .values(heartbeat_at=sa.bindparam("at"))
 )
 
 
@@ -119,6 +126,50 @@ class RunsMixin:
         with self.db.write(actor) as tx:
             self._require_written_run(tx, run_id)
             self._write_batch(tx, run_id, params, metrics, tags)
+            # A flush is a sign of life too (and costs no extra commit).
+            tx.execute(_HEARTBEAT, {"run_id": run_id, "at": tx.ts})
+
+    def heartbeat(self, run_id: str, at_us: int) -> None:
+        self.db.execute_unledgered(_HEARTBEAT, {"run_id": run_id, "at": int(at_us)})
+
+    def close_stale_runs(
+        self, cutoff_us: int, actor: str, *, project: str | None = None, dry_run: bool = False
+    ) -> list[Run]:
+        r = t.runs
+        last = sa.func.coalesce(r.c.heartbeat_at, r.c.started_at)
+        query = (
+            sa.select(r.c.id, last.label("last"))
+            .where(r.c.status == str(RunStatus.RUNNING), last < int(cutoff_us),
+                   *([r.c.project == project] if project is not None else []))
+            .order_by(last, r.c.id)
+        )
+        if dry_run:
+            with self.db.read() as conn:
+                ids = [row.id for row in conn.execute(query)]
+            return self._runs_by_id(ids)
+        with self.db.write(actor) as tx:
+            # Locked as read: a heartbeat that lands first moves the run out of the answer, one
+            # that comes after waits and then finds the run ended (it only touches running runs).
+            stale = tx.conn.execute(query.with_for_update()).all()
+            for run_id, last_us in stale:
+                tx.update(r, {"id": run_id}, {
+                    "status": str(RunStatus.KILLED),
+                    "ended_at": int(last_us),
+                    "error_type": "lineal.Stale",
+                    "error_message": stopped_reason(int(last_us)),
+                    "error_traceback": "",
+                }, "run.killed")
+        return self._runs_by_id([row[0] for row in stale])
+
+    def _runs_by_id(self, ids: list[str]) -> list[Run]:
+        if not ids:
+            return []
+        with self.db.read() as conn:
+            rows = []
+            for chunk in _chunks(ids, 500):
+                rows += list(conn.execute(sa.select(t.runs).where(t.runs.c.id.in_(chunk))).mappings())
+            by_id = {run.id: run for run in self._hydrate(conn, rows)}
+        return [by_id[i] for i in ids if i in by_id]
 
     def _write_batch(
         self,
@@ -326,6 +377,7 @@ def _run_from_row(
         created_by=row["created_by"],
         cache_key=row["cache_key"],
         cached_from=row["cached_from"],
+        heartbeat_at=us_to_datetime(row["heartbeat_at"]),
     )
 
 

@@ -71,6 +71,9 @@ runs = Table(
     Column("cache_key", String(80)),
     Column("cached_from", String(ID), ForeignKey("runs.id")),
     Column("ledger_seq", BigInteger),
+    # The last sign of life of a running run's process (0005). Outside the ledger (see
+    # UNLEDGERED_COLUMNS): a heartbeat every 30 s would otherwise be an entry each.
+    Column("heartbeat_at", BigInteger),
     Index(None, "project", "started_at"),
     Index(None, "project", "name"),
     Index(None, "parent_id"),
@@ -246,6 +249,10 @@ MUTABLE_TABLES: dict[str, tuple[str, ...]] = {
     "artifact_tags": ("version_id", "key"),
     "artifact_aliases": ("artifact_id", "alias"),
 }
+
+# Columns the audit ledger does not cover: bookkeeping written outside it, which no digest
+# includes (adding one to a table leaves the digests of its existing rows valid).
+UNLEDGERED_COLUMNS = frozenset({"ledger_seq", "heartbeat_at"})
 
 # Tables of other resources live in their own modules on the same MetaData; importing them here
 # makes `metadata` complete wherever tables are used (the names above are defined by now).
