@@ -358,15 +358,20 @@ class WriteTx:
         return seq
 
     def insert_tuples(
-        self, table: sa.Table, rows: list[tuple[Any, ...]], action: str, entity_id: str
+        self, table: sa.Table, rows: list[tuple[Any, ...]], action: str, entity_id: str,
+        stored: tuple[list[str], list[tuple[Any, ...]]] | None = None,
     ) -> int:
         """Insert already-normalised rows of an append-only table, given as tuples in the
-        table's column order without ``ledger_seq``: the hot path for metric batches."""
+        table's column order without ``ledger_seq``: the hot path for metric batches.
+        ``stored``: ``(columns, rows)`` to write instead of ``rows``, which are still what the
+        ledger digest covers (a metric's non-finite value stored as NULL plus its code)."""
         if not rows:
             return 0
         columns = ledgered_columns(table.name)
         digest = digest_lines([tuple_text(table.name, row) for row in rows])
         seq = self._append(action, table.name, entity_id, digest)
+        if stored is not None:
+            columns, rows = stored
         self._execute_many(table.name, [*columns, "ledger_seq"], [(*row, seq) for row in rows])
         return seq
 
@@ -375,7 +380,7 @@ class WriteTx:
         it does (``latest_metrics``, from ``metrics``)."""
         if rows:
             columns = [c.name for c in table.columns]
-            self._execute_many(table.name, columns, [tuple([r[c] for c in columns]) for r in rows])
+            self._execute_many(table.name, columns, [tuple([r.get(c) for c in columns]) for r in rows])
 
     def insert_each(self, table: sa.Table, rows: list[tuple[Any, ...]], action: str) -> None:
         """Insert already-normalised rows of a mutable table (tuples in column order, without
@@ -502,6 +507,26 @@ class WriteTx:
             action += ".delete"  # the ledger verifier recognises deletions by this suffix
         self._append(action, table.name, entity_key(table.name, row), payload_digest(table.name, [row]))
         self.conn.execute(table.delete().where(where))
+
+
+_NONFINITE_CODES = {"nan": "nan", "inf": "inf", "-inf": "-inf"}
+
+
+def encode_float(value: float, dialect: str) -> tuple[float | None, str | None]:
+    """``(value column, value_nonfinite column)`` storing ``value`` on ``dialect``: a value the
+    backend cannot hold (NaN, +-inf on MySQL; NaN on SQLite) is NULL plus its code."""
+    stored = storable_float(value, dialect)
+    if stored is None:
+        return None, repr(value)  # 'nan', 'inf', '-inf'
+    return stored, None
+
+
+def decode_float(value: float | None, code: str | None) -> float:
+    """The float that ``encode_float`` stored (NULL without a code, from stores written before
+    codes existed, is NaN)."""
+    if code is not None:
+        return float(_NONFINITE_CODES[code])
+    return float("nan") if value is None else float(value)
 
 
 def storable_float(value: float, dialect: str) -> float | None:

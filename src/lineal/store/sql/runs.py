@@ -16,7 +16,16 @@ from ...errors import Conflict, InvalidArgument, NotFound
 from ...heartbeat import stopped_reason
 from ..base import RunFilter
 from . import tables as t
-from .database import Database, Prepared, WriteTx, canonical_json, storable_float
+from .database import (
+    Database,
+    Prepared,
+    WriteTx,
+    canonical_json,
+    decode_float,
+    encode_float,
+    ledgered_columns,
+    storable_float,
+)
 
 # Statements of the run write path, prepared once (see database.Prepared on why).
 _PROJECT = Prepared(
@@ -44,7 +53,8 @@ _LATEST_MOVE = Prepared(
         t.latest_metrics.c.run_id == sa.bindparam("match_run"),
         t.latest_metrics.c.key == sa.bindparam("match_key"),
     )
-    .values(value=sa.bindparam("value"), step=sa.bindparam("step"), ts=sa.bindparam("ts"))
+    .values(value=sa.bindparam("value"), step=sa.bindparam("step"), ts=sa.bindparam("ts"),
+            value_nonfinite=sa.bindparam("value_nonfinite"))
 )
 # A heartbeat: one column of a running run, outside the ledger (see lineal.heartbeat).
 _HEARTBEAT = Prepared(
@@ -223,18 +233,23 @@ class RunsMixin:
     def _insert_metrics(self, tx: WriteTx, run_id: str, points: Sequence[MetricPoint]) -> None:
         # Column order of `metrics`: run_id, key, step, ts, value.
         rows = []
+        coded = False
         latest: dict[str, MetricPoint] = {}
         for point in points:
             # A float column gives back 3.0 for an int 3; the ledger digest must hash what a
             # verifier will read back, so store and hash the float.
             value = float(point.value)
-            if not math.isfinite(value):
-                value = storable_float(value, tx.dialect)  # NULL where NaN cannot be stored
+            coded = coded or (not math.isfinite(value)
+                              and storable_float(value, tx.dialect) is None)
             rows.append((run_id, point.key, point.step, point.timestamp_us, value))
             seen = latest.get(point.key)
             if seen is None or (point.step, point.timestamp_us) >= (seen.step, seen.timestamp_us):
                 latest[point.key] = point
-        tx.insert_tuples(t.metrics, rows, "run.metrics", run_id)
+        stored = None
+        if coded:  # a value the backend cannot hold: NULL plus its code, the digest of the value
+            columns = [*ledgered_columns("metrics"), t.NONFINITE]
+            stored = (columns, [(*row[:4], *encode_float(row[4], tx.dialect)) for row in rows])
+        tx.insert_tuples(t.metrics, rows, "run.metrics", run_id, stored)
         self._update_latest(tx, run_id, latest)
 
     def _update_latest(self, tx: WriteTx, run_id: str, latest: dict[str, MetricPoint]) -> None:
@@ -245,8 +260,8 @@ class RunsMixin:
         }
         inserts = []
         for key, point in latest.items():
-            value = float(point.value)
-            values = {"value": value if math.isfinite(value) else storable_float(value, tx.dialect),
+            value, code = encode_float(float(point.value), tx.dialect)
+            values = {"value": value, "value_nonfinite": code,
                       "step": point.step, "ts": point.timestamp_us}
             if key not in current:
                 inserts.append({"run_id": run_id, "key": key, **values})
@@ -330,10 +345,11 @@ class RunsMixin:
             ):
                 tags[run_id][key] = value
             lm = t.latest_metrics
-            for run_id, key, value in conn.execute(
-                sa.select(lm.c.run_id, lm.c.key, lm.c.value).where(lm.c.run_id.in_(chunk))
+            for run_id, key, value, code in conn.execute(
+                sa.select(lm.c.run_id, lm.c.key, lm.c.value, lm.c.value_nonfinite)
+                .where(lm.c.run_id.in_(chunk))
             ):
-                metrics[run_id][key] = float("nan") if value is None else value
+                metrics[run_id][key] = decode_float(value, code)
         return [
             _run_from_row(row, params[row["id"]], tags[row["id"]], metrics[row["id"]])
             for row in rows
@@ -342,15 +358,15 @@ class RunsMixin:
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         m = t.metrics
         query = (
-            sa.select(m.c.key, m.c.value, m.c.step, m.c.ts)
+            sa.select(m.c.key, m.c.value, m.c.step, m.c.ts, m.c.value_nonfinite)
             .where(m.c.run_id == run_id, m.c.key == key)
             .order_by(m.c.step, m.c.ts)
         )
         with self.db.read() as conn:
             self._require_run(conn, run_id)
             return [
-                MetricPoint(k, float("nan") if v is None else v, s, ts)
-                for k, v, s, ts in conn.execute(query)
+                MetricPoint(k, decode_float(v, code), s, ts)
+                for k, v, s, ts, code in conn.execute(query)
             ]
 
 

@@ -113,8 +113,11 @@ metrics = Table(
     Column("key", String(KEY), nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("ts", BigInteger, nullable=False),
-    Column("value", Double),  # NULL stands for NaN/inf on MySQL, which cannot store them
+    Column("value", Double),  # NULL where the backend cannot store NaN/inf: see value_nonfinite
     Column("ledger_seq", BigInteger),
+    # 'nan', 'inf' or '-inf' where `value` is NULL because the backend cannot store that value
+    # (MySQL: none of them; SQLite: NaN), so every backend gives back what was logged (0005).
+    Column("value_nonfinite", String(4)),
     Index(None, "run_id", "key", "step"),
 )
 
@@ -128,6 +131,7 @@ latest_metrics = Table(
     Column("value", Double),
     Column("step", BigInteger, nullable=False),
     Column("ts", BigInteger, nullable=False),
+    Column("value_nonfinite", String(4)),  # as in `metrics`
     PrimaryKeyConstraint("run_id", "key"),  # read by run only; see run_params
 )
 
@@ -250,9 +254,12 @@ MUTABLE_TABLES: dict[str, tuple[str, ...]] = {
     "artifact_aliases": ("artifact_id", "alias"),
 }
 
-# Columns the audit ledger does not cover: bookkeeping written outside it, which no digest
-# includes (adding one to a table leaves the digests of its existing rows valid).
-UNLEDGERED_COLUMNS = frozenset({"ledger_seq", "heartbeat_at"})
+# Columns no ledger digest includes as such (adding one to a table leaves the digests of its
+# existing rows valid): bookkeeping written outside the ledger (heartbeat_at), and the
+# non-finite code of a metric, which digests include through the value it stands for (a digest
+# covers the value logged; the verifier decodes `value_nonfinite` back into `value`).
+UNLEDGERED_COLUMNS = frozenset({"ledger_seq", "heartbeat_at", "value_nonfinite"})
+NONFINITE = "value_nonfinite"
 
 # Tables of other resources live in their own modules on the same MetaData; importing them here
 # makes `metadata` complete wherever tables are used (the names above are defined by now).
