@@ -249,7 +249,7 @@ def test_a_non_finite_value_changed_behind_the_ledger_is_detected(backend_store:
     assert meta.verify_ledger().ok
     with meta.db.write_engine.begin() as conn:  # type: ignore[attr-defined]
         conn.execute(sa.text("UPDATE metrics SET value = NULL, value_nonfinite = '-inf' "
-                             "WHERE key = 'grad'"))
+                             "WHERE run_id = :r"), {"r": run.id})
     assert meta.metric_history(run.id, "grad")[0].value == -math.inf
     assert any(p.kind == "row-altered" for p in meta.verify_ledger().problems)
 
