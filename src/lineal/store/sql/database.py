@@ -461,10 +461,16 @@ class WriteTx:
                 # psycopg 3 would send executemany one row at a time; COPY streams them.
                 quote = dialect.identifier_preparer.quote
                 names = ", ".join(quote(c) for c in columns)
-                with cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                cursor.close()
+                sql = f"COPY {quote(table)} ({names}) FROM STDIN"
+                error_type = dialect.loaded_dbapi.Error
+                try:
+                    with cursor.copy(sql) as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                except error_type as error:  # wrapped as the other paths are, for translate()
+                    raise exc.DBAPIError.instance(sql, None, error, error_type) from error
+                finally:
+                    cursor.close()
                 return
             cursor.close()
         # sqlite3 loops in C; PyMySQL rewrites executemany into multi-row INSERTs itself.

@@ -245,6 +245,8 @@ class RunsMixin:
             seen = latest.get(point.key)
             if seen is None or (point.step, point.timestamp_us) >= (seen.step, seen.timestamp_us):
                 latest[point.key] = point
+        for key in latest:  # each distinct key once; SQLite would not enforce the length
+            _check_key(key, "metric")
         stored = None
         if coded:  # a value the backend cannot hold: NULL plus its code, the digest of the value
             columns = [*ledgered_columns("metrics"), t.NONFINITE]
@@ -412,8 +414,9 @@ def _param_json(key: str, value: Any) -> str:
 
 
 def _check_key(key: str, what: str) -> None:
-    if not isinstance(key, str) or not key or len(key) > t.KEY:
-        raise InvalidArgument(f"invalid {what} key {key!r}", hint=f"use 1-{t.KEY} characters")
+    if not isinstance(key, str) or not key or len(key) > t.KEY or "\x00" in key:
+        raise InvalidArgument(f"invalid {what} key {repr(key)[:60]}",
+                              hint=f"use 1-{t.KEY} characters, no NUL")
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
