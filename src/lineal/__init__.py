@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "active_run": "lineal.tracking",
     "artifact_path": "lineal.api",
     "audit": "lineal.audit",
+    "close_stale_runs": "lineal.heartbeat",
     "datasets": "lineal.datasets",
     "deployments": "lineal.deployments",
     "download_artifact": "lineal.api",
@@ -98,6 +99,7 @@ if TYPE_CHECKING:
         PermissionDenied,
         StoreError,
     )
+    from .heartbeat import close_stale_runs
     from .models.tracking import load_model
     from .steps import step
     from .store import Store, open_store
