@@ -9,6 +9,11 @@ started inside another becomes its child (a pipeline nests its steps). Params, m
 are buffered and written in batches: at run end, on ``run.flush()``, when the buffer grows past
 ``FLUSH_POINTS`` or ``FLUSH_SECONDS``, and at interpreter exit. An exception inside the block
 marks the run failed with its traceback and propagates; Ctrl-C marks it killed.
+
+Values are checked when logged (:mod:`lineal.run_data`), so a bad one fails on its own line and
+never reaches the buffer; a batch the store refuses anyway is salvaged (what it accepts is
+written) and the run ends failed, never finished with data missing. A daemon thread records the
+run's heartbeat (:mod:`lineal.heartbeat`), so a run whose process was killed shows as stale.
 """
 
 from __future__ import annotations
