@@ -2,7 +2,7 @@
 
 A process killed with SIGKILL (or the OOM killer, or a power cut) never gets to end its run, which
 would then say ``running`` forever. So while a run is active, a daemon thread of its process
-records a heartbeat every :func:`interval_s` seconds (``LINEAL_HEARTBEAT_INTERVAL``, default
+(one per process, for all its runs) records a heartbeat every :func:`interval_s` seconds (``LINEAL_HEARTBEAT_INTERVAL``, default
 30; 0 turns it off), and every flush records one too. The heartbeat is one UPDATE of one
 column (``runs.heartbeat_at``), outside the audit ledger: it says nothing about the run's
 results, and ledgering it would add an entry every 30 s per run.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from .store import Store
     from .store.base import MetadataStore
 
-__all__ = ["Heartbeat", "close_stale_runs", "interval_s", "is_stale", "stale_after_s"]
+__all__ = ["Heartbeat", "beating", "close_stale_runs", "interval_s", "is_stale", "stale_after_s"]
 
 ENV_INTERVAL = "LINEAL_HEARTBEAT_INTERVAL"
 DEFAULT_INTERVAL_S = 30.0
@@ -70,34 +71,74 @@ def is_stale(run: Run, older_than_s: float | None = None, now: datetime | None =
 
 
 class Heartbeat:
-    """The daemon thread that records a run's heartbeat every ``interval`` seconds until
-    :meth:`stop`. A failed beat (database briefly unreachable) is retried at the next one:
-    the heartbeat must never disturb the run it reports on."""
+    """One active run's heartbeat: every ``interval`` seconds until :meth:`stop`, the process's
+    heartbeat thread records it. A failed beat (database briefly unreachable) is retried at the
+    next one: the heartbeat must never disturb the run it reports on."""
 
     def __init__(self, metadata: MetadataStore, run_id: str, interval: float) -> None:
         self.metadata = metadata
         self.run_id = run_id
         self.interval = interval
         self.failures = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"lineal-heartbeat-{run_id}",
-                                        daemon=True)
 
     def start(self) -> Heartbeat:
-        self._thread.start()
+        _THREAD.add(self)
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        _THREAD.discard(self)
 
-    def _beat(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.metadata.heartbeat(self.run_id, now_us())
-            except Exception:  # noqa: BLE001 - best effort by contract: retried next beat
-                self.failures += 1
+    def beat(self) -> None:
+        try:
+            self.metadata.heartbeat(self.run_id, now_us())
+        except Exception:  # noqa: BLE001 - best effort by contract: retried next beat
+            self.failures += 1
+
+
+class _HeartbeatThread:
+    """One daemon thread per process beats for every active run, so starting a run costs a
+    dictionary insert rather than a thread."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: dict[Heartbeat, float] = {}
+        self._thread: threading.Thread | None = None
+
+    def add(self, heartbeat: Heartbeat) -> None:
+        with self._cond:
+            self._due[heartbeat] = time.monotonic() + heartbeat.interval
+            if self._thread is None or not self._thread.is_alive():  # also after a fork
+                self._thread = threading.Thread(target=self._run, name="lineal-heartbeat",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def discard(self, heartbeat: Heartbeat) -> None:
+        with self._cond:
+            self._due.pop(heartbeat, None)
+
+    def beating(self) -> set[str]:
+        """Ids of the runs this process is beating for."""
+        with self._cond:
+            return {h.run_id for h in self._due}
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    now = time.monotonic()
+                    due = [h for h, at in self._due.items() if at <= now]
+                    if due:
+                        for heartbeat in due:
+                            self._due[heartbeat] = now + heartbeat.interval
+                        break
+                    self._cond.wait(min(self._due.values()) - now if self._due else None)
+            for heartbeat in due:  # outside the lock: a slow database delays no run's start
+                heartbeat.beat()
+
+
+_THREAD = _HeartbeatThread()
+beating = _THREAD.beating
 
 
 def close_stale_runs(
