@@ -51,7 +51,9 @@ def interval_s() -> float:
 
 
 def stale_after_s() -> float:
-    """How long without a heartbeat makes a running run stale: three intervals."""
+    """How long without a heartbeat makes a running run stale: three intervals (of the default
+    when heartbeats are off here: the reader cannot know the writer's setting, so a run of a
+    process with heartbeats off shows as stale once it has not flushed for that long)."""
     return STALE_AFTER_BEATS * (interval_s() or DEFAULT_INTERVAL_S)
 
 
@@ -63,7 +65,7 @@ def last_sign_of_life(run: Run) -> datetime:
 def is_stale(run: Run, older_than_s: float | None = None, now: datetime | None = None) -> bool:
     """Whether ``run`` is running with no sign of life for ``older_than_s`` seconds (default
     :func:`stale_after_s`)."""
-    if run.status is not RunStatus.RUNNING:
+    if run.status != RunStatus.RUNNING:
         return False
     limit = stale_after_s() if older_than_s is None else older_than_s
     now_value = now_us() if now is None else datetime_to_us(now)
