@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "active_run": "lineal.tracking",
     "artifact_path": "lineal.api",
     "audit": "lineal.audit",
+    "close_stale_runs": "lineal.heartbeat",
     "datasets": "lineal.datasets",
     "deployments": "lineal.deployments",
     "download_artifact": "lineal.api",
@@ -105,6 +106,7 @@ if TYPE_CHECKING:
         Purged,
         StoreError,
     )
+    from .heartbeat import close_stale_runs
     from .housekeeping import gc, purge
     from .models.tracking import load_model
     from .search.page import RunPage

@@ -136,6 +136,8 @@ class Run:
     cache_key: str | None = None
     cached_from: str | None = None
     """For a run served from the step cache: the run whose outputs it reused."""
+    heartbeat_at: datetime | None = None
+    """The last sign of life of the process recording a running run (see :attr:`stale`)."""
 
     @property
     def duration_s(self) -> float | None:
@@ -143,11 +145,27 @@ class Run:
             return None
         return (self.ended_at - self.started_at).total_seconds()
 
+    @property
+    def stale(self) -> bool:
+        """Running, but no heartbeat for longer than ``lineal.heartbeat.stale_after_s()``
+        (three heartbeat intervals): its process was most likely killed. A display state;
+        the stored status stays ``running`` until ``lineal runs close --stale``."""
+        from .heartbeat import is_stale
+
+        return is_stale(self)
+
+    @property
+    def state(self) -> str:
+        """The status to show: ``stale`` for a stale running run, else the stored status."""
+        return "stale" if self.stale else str(self.status)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = str(self.status)
         data["started_at"] = self.started_at.isoformat()
         data["ended_at"] = self.ended_at.isoformat() if self.ended_at else None
+        data["heartbeat_at"] = self.heartbeat_at.isoformat() if self.heartbeat_at else None
+        data["stale"] = self.stale
         return data
 
 

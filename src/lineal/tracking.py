@@ -9,6 +9,11 @@ started inside another becomes its child (a pipeline nests its steps). Params, m
 are buffered and written in batches: at run end, on ``run.flush()``, when the buffer grows past
 ``FLUSH_POINTS`` or ``FLUSH_SECONDS``, and at interpreter exit. An exception inside the block
 marks the run failed with its traceback and propagates; Ctrl-C marks it killed.
+
+Values are checked when logged (:mod:`lineal.run_data`), so a bad one fails on its own line and
+never reaches the buffer; a batch the store refuses anyway is salvaged (what it accepts is
+written) and the run ends failed, never finished with data missing. A daemon thread records the
+run's heartbeat (:mod:`lineal.heartbeat`), so a run whose process was killed shows as stale.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ import atexit
 import contextlib
 import contextvars
 import functools
-import math
 import threading
 import time
 import traceback
@@ -27,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from . import run_data
 from .entities import (
     ArtifactVersion,
     EdgeDirection,
@@ -39,7 +44,9 @@ from .entities import (
     now_us,
     us_to_datetime,
 )
-from .errors import InvalidArgument, LinealError
+from .errors import Conflict, InvalidArgument, LinealError, StoreError
+from .heartbeat import Heartbeat
+from .heartbeat import interval_s as heartbeat_interval_s
 from .refs import parse_ref, validate_name
 from .store import Store, default_store
 
@@ -72,8 +79,12 @@ class ActiveRun:
         self._params: dict[str, Any] = {}
         self._tags: dict[str, str] = {}
         self._steps: dict[str, int] = {}
+        self._logged_params: dict[str, Any] = dict(record.params)  # buffered or written
+        self._unstored: list[str] = []  # what the store refused: the run cannot end finished
+        self._unstored_count = 0
         self._last_flush = time.monotonic()
         self._ended = False
+        self._heartbeat: Heartbeat | None = None
         self.inputs: list[ArtifactVersion] = []
         self.outputs: list[ArtifactVersion] = []
 
@@ -98,33 +109,47 @@ class ActiveRun:
         self.log_params({key: value})
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        """Record hyperparameters; a param cannot change once logged (Conflict)."""
+        """Record hyperparameters; a param cannot change once logged (Conflict). A key or value
+        the store cannot hold is refused here (InvalidArgument), and none of ``params`` is
+        taken."""
+        for key, value in params.items():
+            run_data.check_key(key, "param")
+            run_data.param_value(key, value)
         with self._lock:
             for key, value in params.items():
-                if key in self._params and self._params[key] != value:
-                    raise InvalidArgument(f"param {key!r} already logged as {self._params[key]!r}")
-                self._params[key] = value
+                if key in self._logged_params and self._logged_params[key] != value:
+                    raise Conflict(f"param {key!r} already logged as {self._logged_params[key]!r}, "
+                                   f"not {value!r}",
+                                   hint="params are immutable once logged; log a new run to change them")
+            for key, value in params.items():
+                self._params[key] = self._logged_params[key] = value
         self._maybe_flush()
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
-        """Append one point to the metric ``key``; ``step`` defaults to the next step of that key."""
-        if not isinstance(key, str) or not key:
-            raise InvalidArgument(f"metric key must be a non-empty string, got {key!r}")
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise InvalidArgument(f"metric {key!r} value {value!r} is not a number") from None
+        """Append one point to the metric ``key``; ``step`` defaults to the next step of that key.
+        NaN and infinities are kept; a key, value or step the store cannot hold is refused here
+        (InvalidArgument) and nothing is buffered."""
+        run_data.check_key(key, "metric")
+        number = run_data.metric_value(key, value)
+        if step is not None:
+            step = run_data.metric_step(key, step)
         ts = time.time_ns() // 1000
         with self._lock:
             if step is None:
-                step = self._steps.get(key, -1) + 1
+                step = run_data.metric_step(key, self._steps.get(key, -1) + 1)
             self._steps[key] = step
             self._metrics.append(MetricPoint(key, number, step, ts))
             due = len(self._metrics) >= FLUSH_POINTS
         if due or time.monotonic() - self._last_flush > FLUSH_SECONDS:
-            self.flush()
+            self._flush(automatic=True)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log several metrics at one step; if one is refused (InvalidArgument), none is logged."""
+        for key, value in metrics.items():
+            run_data.check_key(key, "metric")
+            run_data.metric_value(key, value)
+            if step is not None:
+                run_data.metric_step(key, step)
         for key, value in metrics.items():
             self.log_metric(key, value, step)
 
@@ -132,19 +157,91 @@ class ActiveRun:
         self.set_tags({key: value})
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set tags (a later value replaces an earlier one); a key or value the store cannot
+        hold is refused here (InvalidArgument), and none of ``tags`` is taken."""
+        texts = {run_data.check_key(k, "tag"): run_data.tag_value(k, v) for k, v in tags.items()}
         with self._lock:
-            self._tags.update({k: str(v) for k, v in tags.items()})
+            self._tags.update(texts)
         self._maybe_flush()
 
     def _maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush > FLUSH_SECONDS:
-            self.flush()
+            self._flush(automatic=True)
 
     def flush(self) -> None:
-        """Write everything buffered so far; returns once it is durable."""
+        """Write everything buffered so far; returns once it is durable.
+
+        If the store refuses part of the buffer, the rest is still written, the refused part is
+        set aside (never retried, so it cannot block later writes), the run will end ``failed``
+        saying how many values were not stored, and this raises InvalidArgument (a flush made
+        automatically while logging warns instead).
+        """
+        self._flush(automatic=False)
+
+    def _flush(self, automatic: bool) -> None:
         with self._written() as (params, metrics, tags):
-            if metrics or params or tags:
+            if not (metrics or params or tags):
+                return
+            try:
                 self.store.metadata.log_batch(self.id, self.actor, params, metrics, tags)
+                return
+            except StoreError:
+                raise  # the backend failed, not the data: keep the batch for a retry
+            except LinealError:
+                lost = self._salvage(params, metrics, tags)
+        self._report_unstored(lost, automatic)
+
+    def _salvage(
+        self, params: dict[str, Any], metrics: list[MetricPoint], tags: dict[str, str]
+    ) -> list[tuple[int, str]]:
+        """Write what the store accepts of a refused batch, halving it until each refused part
+        is one value; returns ``(count, reason)`` of what was set aside."""
+        items: list[tuple[str, Any, Any]] = [
+            *[("param", k, v) for k, v in params.items()],
+            *[("tag", k, v) for k, v in tags.items()],
+            *[("metric", p.key, p) for p in metrics],
+        ]
+        lost: list[tuple[int, str]] = []
+        pending = [items]
+        while pending:
+            part = pending.pop()
+            try:
+                self.store.metadata.log_batch(
+                    self.id, self.actor,
+                    {k: v for kind, k, v in part if kind == "param"},
+                    [v for kind, _, v in part if kind == "metric"],
+                    {k: v for kind, k, v in part if kind == "tag"},
+                )
+            except StoreError:
+                # The backend itself failed while salvaging: count the rest as not stored
+                # rather than loop; the run will say so.
+                lost.append((len(part), "the store failed while writing them"))
+            except LinealError as error:
+                if len(part) == 1:
+                    kind, key, _ = part[0]
+                    lost.append((1, f"{kind} {key!r}: {error}"))
+                else:
+                    half = len(part) // 2
+                    pending += [part[half:], part[:half]]
+        with self._lock:
+            for count, reason in lost:
+                self._unstored_count += count
+                if len(self._unstored) < 5:
+                    self._unstored.append(reason)
+        return lost
+
+    def _report_unstored(self, lost: list[tuple[int, str]], automatic: bool) -> None:
+        if not lost:
+            return
+        count = sum(n for n, _ in lost)
+        message = (f"run {self.id}: {count} logged value(s) could not be stored and were set "
+                   f"aside ({lost[0][1]}); the run will end failed")
+        if automatic:
+            import warnings
+
+            warnings.warn(message, RuntimeWarning, stacklevel=4)
+        else:
+            raise InvalidArgument(message)
 
     @contextlib.contextmanager
     def _written(
@@ -245,26 +342,68 @@ class ActiveRun:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def end(self, status: RunStatus | str = RunStatus.FINISHED, error: RunError | None = None) -> None:
-        """Flush and set the final status (idempotent)."""
+        """Flush and set the final status (idempotent).
+
+        A run some of whose logged values could not be stored does not end ``finished``: it
+        ends ``failed`` with a ``lineal.DataNotStored`` error saying how many (a run that failed
+        or was killed keeps its status, and the count is added to its error message).
+        """
         if self._ended:
             return
         self._ended = True
         ended = now_us()
+        status = RunStatus(status)
         try:
-            # The last batch and the final status in one transaction.
+            # The last batch and the final status in one transaction, when nothing was lost.
             with self._written() as (params, metrics, tags):
-                self.store.metadata.finish_run(
-                    self.id, RunStatus(status), ended, error, self.actor,
-                    params=params, metrics=metrics, tags=tags,
-                )
+                if not self._unstored_count:
+                    try:
+                        self.store.metadata.finish_run(
+                            self.id, status, ended, error, self.actor,
+                            params=params, metrics=metrics, tags=tags,
+                        )
+                        return
+                    except StoreError:
+                        raise
+                    except LinealError:
+                        pass  # refused: write what can be written, then end below
+                self._salvage(params, metrics, tags)
+            status, error = self._final_status(status, error)
+            self.store.metadata.finish_run(self.id, status, ended, error, self.actor)
         except BaseException:
-            # The batch could not be written (a bad param, say): still record how the run
-            # ended, so it is not left 'running'; the failure propagates.
-            self.store.metadata.finish_run(self.id, RunStatus(status), ended, error, self.actor)
+            # The store failed: still try to record how the run ended, so it is not left
+            # 'running'; the failure propagates.
+            status, error = self._final_status(status, error, extra="the last batch")
+            self.store.metadata.finish_run(self.id, status, ended, error, self.actor)
             raise
         finally:
-            self.record = _replace(self.record, status=RunStatus(status), ended_at=us_to_datetime(ended), error=error)
+            self._stop_heartbeat()
+            self.record = _replace(self.record, status=status, ended_at=us_to_datetime(ended), error=error)
             _open_runs.discard(self)
+
+    def _final_status(
+        self, status: RunStatus, error: RunError | None, extra: str | None = None
+    ) -> tuple[RunStatus, RunError | None]:
+        """The status and error a run ends with, given what could not be stored."""
+        if not self._unstored_count and extra is None:
+            return status, error
+        what = f"{self._unstored_count} logged value(s)" if self._unstored_count else ""
+        if extra:
+            what = f"{what} and {extra}" if what else extra
+        text = f"{what} could not be stored: " + "; ".join(self._unstored or ["the store failed"])
+        if status is RunStatus.FINISHED:
+            return RunStatus.FAILED, RunError("lineal.DataNotStored", text, "")
+        if error is None:
+            return status, RunError("lineal.DataNotStored", text, "")
+        return status, RunError(error.type, f"{error.message} (also: {text})", error.traceback)
+
+    def _start_heartbeat(self, interval: float) -> None:
+        if interval > 0:
+            self._heartbeat = Heartbeat(self.store.metadata, self.id, interval).start()
+
+    def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
 
     def refresh(self) -> Run:
         """The run as stored now."""
@@ -412,16 +551,18 @@ def start_run(
         parent_id=parent_id,
         experiment=experiment or (parent_handle.record.experiment if parent_handle else None),
         params=dict(params or {}),
-        tags={k: str(v) for k, v in (tags or {}).items()},
+        tags={run_data.check_key(k, "tag"): run_data.tag_value(k, v) for k, v in (tags or {}).items()},
         cache_key=cache_key,
     )
     actor = default_actor()
     for key, value in record.params.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise InvalidArgument(f"param {key!r} is {value}; params must be finite")
+        run_data.check_key(key, "param")
+        run_data.param_value(key, value)
+    beat_every = heartbeat_interval_s()  # a bad setting fails before anything is written
     store.metadata.create_run(record, actor)
     _install_sigterm_handler()
     handle = ActiveRun(store, record, actor)
+    handle._start_heartbeat(beat_every)
     _open_runs.add(handle)
     if capture:
         _capture_into(handle)

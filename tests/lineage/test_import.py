@@ -37,7 +37,8 @@ def test_import_writes_everything_and_the_ledger_verifies(
 ) -> None:
     batch = ImportBatch(
         runs=[run("child", parent="parent", params={"lr": 0.1, "layers": [1, 2]},
-                  metrics={"auc": 0.9, "nan": float("nan")}, tags={"team": "a"},
+                  metrics={"auc": 0.9, "nan": float("nan"), "up": float("inf"),
+                           "down": float("-inf")}, tags={"team": "a"},
                   ended_at_us=T0 + 5_000_000),
               run("parent")],
         artifacts=[art("d1"), art("m1", kind="model", metadata={"rows": 2}),
@@ -52,6 +53,8 @@ def test_import_writes_everything_and_the_ledger_verifies(
     child = meta.get_run(ids["child"])
     assert child.parent_id == ids["parent"] and child.params == {"lr": 0.1, "layers": [1, 2]}
     assert child.tags == {"team": "a"} and child.metrics["auc"] == 0.9
+    assert child.metrics["up"] == float("inf") and child.metrics["down"] == float("-inf")
+    assert meta.metric_history(ids["child"], "up")[0].value == float("inf")  # MariaDB too
     model = meta.get_artifact_version(ids["m1"])
     assert (model.version, model.kind, model.producer_run_id, model.metadata) == (
         1, "model", ids["child"], {"rows": 2})

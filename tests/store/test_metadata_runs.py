@@ -231,11 +231,27 @@ def test_nan_and_infinite_metrics(backend_store: Store) -> None:
     latest = meta.get_run(run.id).metrics
     assert math.isnan(latest["loss"])
     grad = meta.metric_history(run.id, "grad")[0].value
-    if backend_store.metadata.dialect in ("mysql", "mariadb"):  # type: ignore[attr-defined]
-        assert math.isnan(grad), "MySQL cannot store infinities: kept as NULL, read as NaN"
-    else:
-        assert grad == math.inf and latest["grad"] == math.inf
+    # MySQL cannot store infinities (nor NaN): once read back as NaN, now kept as NULL plus a
+    # code and given back as logged, on every backend.
+    assert grad == math.inf and latest["grad"] == math.inf
+    meta.log_batch(run.id, ACTOR, metrics=[point("grad", -math.inf, 1), point("ok", 2.5, 0)])
+    assert [p.value for p in meta.metric_history(run.id, "grad")] == [math.inf, -math.inf]
+    assert meta.get_run(run.id).metrics["grad"] == -math.inf
     assert meta.verify_ledger().ok
+
+
+def test_a_non_finite_value_changed_behind_the_ledger_is_detected(backend_store: Store) -> None:
+    import sqlalchemy as sa
+
+    meta = backend_store.metadata
+    run = make_run(meta)
+    meta.log_batch(run.id, ACTOR, metrics=[point("grad", math.inf, 0)])
+    assert meta.verify_ledger().ok
+    with meta.db.write_engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(sa.text("UPDATE metrics SET value = NULL, value_nonfinite = '-inf' "
+                             "WHERE run_id = :r"), {"r": run.id})
+    assert meta.metric_history(run.id, "grad")[0].value == -math.inf
+    assert any(p.kind == "row-altered" for p in meta.verify_ledger().problems)
 
 
 def _seed_runs(meta: MetadataStore) -> dict[str, Run]:

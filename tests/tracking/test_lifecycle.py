@@ -27,15 +27,16 @@ def test_exception_marks_failed_and_propagates(store: Store) -> None:
     assert record.metrics == {"x": 1.0}, "buffered metrics are flushed even on failure"
 
 
-def test_a_rejected_last_batch_still_ends_the_run(store: Store) -> None:
-    # The last batch and the status go in one transaction; when the batch is refused (here a
-    # param changed after it was written), the run still ends, and the refusal propagates.
+def test_a_changed_param_is_refused_where_it_is_logged(store: Store) -> None:
+    # Once refused only by the store at run end (the run still said finished); now the run
+    # knows what it logged, refuses the change on the line that makes it, and fails.
     with pytest.raises(lineal.Conflict, match="immutable"), lineal.run("p", capture=False) as run:
         run.log_params({"lr": 0.1})
         run.flush()
         run.log_params({"lr": 0.2})
     record = lineal.get_run(run.id)
-    assert record.status == lineal.RunStatus.FINISHED and record.ended_at is not None
+    assert record.status == lineal.RunStatus.FAILED and record.ended_at is not None
+    assert record.error is not None and "already logged as 0.1" in record.error.message
     assert record.params == {"lr": 0.1}
 
 

@@ -87,6 +87,16 @@ def parse_time(text: str | None, option: str = "--since") -> datetime | None:
     return value.astimezone(UTC)
 
 
+def parse_age(text: str, option: str) -> float:
+    """An age (``90s``, ``10m``, ``12h``, ``3d``, ``2w``: the forms :func:`parse_time` takes)
+    in seconds."""
+    match = _RELATIVE.match(text)
+    if match is None:
+        raise InvalidArgument(f"{option} {text!r} is not an age",
+                              hint="use a number and a unit: 90s, 10m, 12h, 3d, 2w")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+
+
 def parse_pairs(pairs: Iterable[str], what: str = "tag") -> dict[str, str]:
     """``("k=v", ...)`` as a dict; InvalidArgument naming the bad pair otherwise."""
     out: dict[str, str] = {}

@@ -18,6 +18,7 @@ from .render import (
     note_limit,
     number,
     open_store_from_ctx,
+    parse_age,
     parse_pairs,
     parse_time,
     print_fields,
@@ -104,7 +105,7 @@ def list_command(
     print_table(
         None,
         ("id", "name", "kind", "status", "started", "duration", "metrics"),
-        [(run.id, run.name, run.kind, run.status, local_time(run.started_at),
+        [(run.id, run.name, run.kind, run.state, local_time(run.started_at),
           human_duration(run.duration_s), metric_summary(run.metrics)) for run in found],
         empty="no runs match",
     )
@@ -174,6 +175,41 @@ def show_command(
     for key, points in details["history"].items():
         print_table(f"History of {key}", ("step", "time", "value"),
                     [(p["step"], local_time(p["timestamp"]), number(p["value"])) for p in points])
+
+
+@runs.command("close")
+@click.option("--stale", is_flag=True, required=True,
+              help="Close the runs whose heartbeat stopped (their process was killed).")
+@click.option("--older-than", "older_than", metavar="AGE",
+              help="Only runs with no heartbeat for this long: 90s, 10m, 12h, 3d "
+              "[default: three heartbeat intervals, 90s unless LINEAL_HEARTBEAT_INTERVAL is set].")
+@click.option("--project", help="Only runs of this project.")
+@click.option("--dry-run", is_flag=True, help="Show the runs that would be closed; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def close_command(
+    ctx: click.Context, stale: bool, older_than: str | None, project: str | None, dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Mark runs left 'running' by a process that died (SIGKILL, OOM, power loss) as killed,
+    with the reason "heartbeat stopped at <time>"."""
+    from ..heartbeat import close_stale_runs
+
+    age = parse_age(older_than, "--older-than") if older_than is not None else None
+    store = open_store_from_ctx(ctx)
+    closed = close_stale_runs(age, project=project, dry_run=dry_run, store=store)
+    if as_json:
+        emit_json({"dry_run": dry_run, "runs": [run_dict(run) for run in closed]})
+        return
+    print_table(
+        None, ("id", "name", "project", "started", "last heartbeat"),
+        [(run.id, run.name, run.project, local_time(run.started_at),
+          local_time(run.heartbeat_at) if run.heartbeat_at else "none") for run in closed],
+        empty="no stale runs",
+    )
+    if closed:
+        verb = "would close" if dry_run else "closed"
+        click.echo(f"{verb} {len(closed)} stale run(s) as killed")
 
 
 # -- lookups -------------------------------------------------------------------------------------
@@ -278,7 +314,7 @@ def _print_details(run: Run, details: dict[str, Any]) -> None:
         ("run", f"{run.id}  {run.name}"),
         ("project", run.project),
         ("kind", run.kind),
-        ("status", str(run.status)),
+        ("status", run.state),  # 'stale': running, but its heartbeat stopped
         ("started", local_time(run.started_at)),
         ("ended", local_time(run.ended_at) if run.ended_at else None),
         ("duration", human_duration(run.duration_s) if run.ended_at else None),

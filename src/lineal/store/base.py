@@ -154,6 +154,22 @@ class MetadataStore(abc.ABC):
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         """Every point of one metric, ordered by step then time."""
 
+    @abc.abstractmethod
+    def heartbeat(self, run_id: str, at_us: int) -> None:
+        """Record that the process of a running run is alive at ``at_us``: one update of the
+        run's ``heartbeat_at``, outside the audit ledger (no entry per beat). Does nothing to
+        a run that has ended or does not exist."""
+
+    @abc.abstractmethod
+    def close_stale_runs(
+        self, cutoff_us: int, actor: str, *, project: str | None = None, dry_run: bool = False
+    ) -> list[Run]:
+        """End as ``killed`` every running run (of ``project``, if given) whose last heartbeat,
+        or its start if it has none, is before ``cutoff_us``: ``ended_at`` is that last sign of
+        life, the error ``lineal.Stale`` "heartbeat stopped at <time>". One transaction; a run
+        that beats meanwhile is not closed. Returns the closed runs, oldest first; with
+        ``dry_run`` returns the runs that would be closed and changes nothing."""
+
     # -- artifacts -----------------------------------------------------------------------------
     @abc.abstractmethod
     def create_artifact_version(

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import math
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,6 +35,12 @@ from . import tables as t
 GENESIS_HASH = "0" * 64
 _json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C, ensure_ascii=False
 WAL_CHECKPOINT_PAGES = 10_000
+ENV_SQLITE_SYNC = "LINEAL_SQLITE_SYNC"
+#: ``PRAGMA synchronous`` levels a user may choose. FULL (the default) fsyncs the WAL at every
+#: commit, so a write that returned survives a power loss or an OS crash; NORMAL fsyncs only at
+#: checkpoints: faster, still safe against a crash of the process, but the last commits before
+#: a power loss may be lost.
+SQLITE_SYNC_MODES = {"full": "FULL", "normal": "NORMAL"}
 LEDGER_BATCH = 5_000  # pending ledger entries written in one statement
 LEDGER_COLUMNS = [c.name for c in t.ledger.columns]
 
@@ -91,7 +98,8 @@ def digest_lines(lines: list[str]) -> str:
 @functools.cache
 def ledgered_columns(table: str) -> list[str]:
     """The columns a ledger digest covers, in table order (callers must not modify the list)."""
-    return [c.name for c in t.metadata.tables[table].columns if c.name != "ledger_seq"]
+    return [c.name for c in t.metadata.tables[table].columns
+            if c.name not in t.UNLEDGERED_COLUMNS]
 
 
 def chain_hash(
@@ -121,13 +129,14 @@ class Database:
 
     def _init_sqlite(self, parsed: sa.URL) -> None:
         database = parsed.database
+        sync = sqlite_sync_mode()
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        self.write_engine = self._sqlite_engine(parsed, "BEGIN IMMEDIATE")
-        self.read_engine = self._sqlite_engine(parsed, "BEGIN")
+        self.write_engine = self._sqlite_engine(parsed, "BEGIN IMMEDIATE", sync)
+        self.read_engine = self._sqlite_engine(parsed, "BEGIN", sync)
 
     @staticmethod
-    def _sqlite_engine(parsed: sa.URL, begin: str) -> Engine:
+    def _sqlite_engine(parsed: sa.URL, begin: str, sync: str) -> Engine:
         engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 60})
 
         @event.listens_for(engine, "connect")
@@ -136,7 +145,8 @@ class Database:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            # FULL unless the user opted into NORMAL: flush() promises durability.
+            cur.execute(f"PRAGMA synchronous={sync}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=60000")
             # Fold the WAL into the database every ~40 MiB instead of SQLite's 4 MiB: each
@@ -186,10 +196,32 @@ class Database:
         except exc.SQLAlchemyError as error:
             raise translate(error) from error
 
+    def execute_unledgered(self, statement: Prepared, params: dict[str, Any]) -> None:
+        """Run one statement in its own short transaction, outside the audit ledger and without
+        taking the ledger lock: for bookkeeping no digest covers (a run's heartbeat), which must
+        neither queue behind the writers of the chain nor hold them up."""
+        try:
+            with self.write_engine.connect() as conn, conn.begin():
+                conn.execute(statement.statement, params)
+        except exc.SQLAlchemyError as error:
+            raise translate(error) from error
+
     def dispose(self) -> None:
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
+
+
+def sqlite_sync_mode() -> str:
+    """The ``PRAGMA synchronous`` level for SQLite stores: ``LINEAL_SQLITE_SYNC`` (``full``, the
+    default, or ``normal``); see :data:`SQLITE_SYNC_MODES` for what each guarantees."""
+    chosen = os.environ.get(ENV_SQLITE_SYNC, "").strip().lower() or "full"
+    if chosen not in SQLITE_SYNC_MODES:
+        raise InvalidArgument(
+            f"{ENV_SQLITE_SYNC}={chosen!r} is not a synchronous mode",
+            hint="use 'full' (durable across power loss, the default) or 'normal' (faster)",
+        )
+    return SQLITE_SYNC_MODES[chosen]
 
 
 def translate(error: exc.SQLAlchemyError) -> Exception:
@@ -201,6 +233,9 @@ def translate(error: exc.SQLAlchemyError) -> Exception:
         if "foreign key" in text:
             return InvalidArgument(f"refers to something that does not exist: {first_line(error)}")
         return Conflict(f"constraint violated: {first_line(error)}")
+    if isinstance(error, exc.DataError):
+        # The value itself was refused (too long, out of range...): retrying cannot help.
+        return InvalidArgument(f"the store refused a value: {first_line(error)}")
     if isinstance(error, exc.OperationalError) and ("deadlock" in text or "locked" in text):
         return Conflict(f"concurrent write conflict, try again: {first_line(error)}")
     return StoreError(f"metadata store error: {first_line(error)}")
@@ -323,15 +358,20 @@ class WriteTx:
         return seq
 
     def insert_tuples(
-        self, table: sa.Table, rows: list[tuple[Any, ...]], action: str, entity_id: str
+        self, table: sa.Table, rows: list[tuple[Any, ...]], action: str, entity_id: str,
+        stored: tuple[list[str], list[tuple[Any, ...]]] | None = None,
     ) -> int:
         """Insert already-normalised rows of an append-only table, given as tuples in the
-        table's column order without ``ledger_seq``: the hot path for metric batches."""
+        table's column order without ``ledger_seq``: the hot path for metric batches.
+        ``stored``: ``(columns, rows)`` to write instead of ``rows``, which are still what the
+        ledger digest covers (a metric's non-finite value stored as NULL plus its code)."""
         if not rows:
             return 0
         columns = ledgered_columns(table.name)
         digest = digest_lines([tuple_text(table.name, row) for row in rows])
         seq = self._append(action, table.name, entity_id, digest)
+        if stored is not None:
+            columns, rows = stored
         self._execute_many(table.name, [*columns, "ledger_seq"], [(*row, seq) for row in rows])
         return seq
 
@@ -340,7 +380,7 @@ class WriteTx:
         it does (``latest_metrics``, from ``metrics``)."""
         if rows:
             columns = [c.name for c in table.columns]
-            self._execute_many(table.name, columns, [tuple([r[c] for c in columns]) for r in rows])
+            self._execute_many(table.name, columns, [tuple([r.get(c) for c in columns]) for r in rows])
 
     def insert_each(self, table: sa.Table, rows: list[tuple[Any, ...]], action: str) -> None:
         """Insert already-normalised rows of a mutable table (tuples in column order, without
@@ -421,10 +461,16 @@ class WriteTx:
                 # psycopg 3 would send executemany one row at a time; COPY streams them.
                 quote = dialect.identifier_preparer.quote
                 names = ", ".join(quote(c) for c in columns)
-                with cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                cursor.close()
+                sql = f"COPY {quote(table)} ({names}) FROM STDIN"
+                error_type = dialect.loaded_dbapi.Error
+                try:
+                    with cursor.copy(sql) as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                except error_type as error:  # wrapped as the other paths are, for translate()
+                    raise exc.DBAPIError.instance(sql, None, error, error_type) from error
+                finally:
+                    cursor.close()
                 return
             cursor.close()
         # sqlite3 loops in C; PyMySQL rewrites executemany into multi-row INSERTs itself.
@@ -471,6 +517,26 @@ class WriteTx:
             action += ".delete"  # the ledger verifier recognises deletions by this suffix
         self._append(action, table.name, entity_key(table.name, row), payload_digest(table.name, [row]))
         self.conn.execute(table.delete().where(where))
+
+
+_NONFINITE_CODES = {"nan": "nan", "inf": "inf", "-inf": "-inf"}
+
+
+def encode_float(value: float, dialect: str) -> tuple[float | None, str | None]:
+    """``(value column, value_nonfinite column)`` storing ``value`` on ``dialect``: a value the
+    backend cannot hold (NaN, +-inf on MySQL; NaN on SQLite) is NULL plus its code."""
+    stored = storable_float(value, dialect)
+    if stored is None:
+        return None, repr(value)  # 'nan', 'inf', '-inf'
+    return stored, None
+
+
+def decode_float(value: float | None, code: str | None) -> float:
+    """The float that ``encode_float`` stored (NULL without a code, from stores written before
+    codes existed, is NaN)."""
+    if code is not None:
+        return float(_NONFINITE_CODES[code])
+    return float("nan") if value is None else float(value)
 
 
 def storable_float(value: float, dialect: str) -> float | None:
@@ -522,7 +588,7 @@ def _column_kinds(table: sa.Table) -> list[tuple[str, type | None]]:
     """``(column, python type)`` of a table's ledgered columns, for :meth:`WriteTx.normalise`."""
     kinds: list[tuple[str, type | None]] = []
     for column in table.columns:
-        if column.name == "ledger_seq":
+        if column.name in t.UNLEDGERED_COLUMNS:
             continue
         kind: type | None = None
         if isinstance(column.type, sa.Double):
@@ -546,8 +612,12 @@ def _insert_sql(dialect: sa.Dialect, table: str, columns: tuple[str, ...]) -> st
 
 @functools.cache
 def _keyed_select(table: sa.Table, keys: tuple[str, ...]) -> Prepared:
-    """SELECT of one row by its key columns (bound as ``key_<col>``), prepared once."""
-    return Prepared(sa.select(table).where(*[table.c[k] == sa.bindparam(f"key_{k}") for k in keys]))
+    """SELECT of one row's ledgered columns by its key columns (bound as ``key_<col>``),
+    prepared once. Unledgered columns (a heartbeat) are neither read nor written back: they are
+    not the writer's to carry over."""
+    columns = [table.c[c] for c in ledgered_columns(table.name)]
+    where = [table.c[k] == sa.bindparam(f"key_{k}") for k in keys]
+    return Prepared(sa.select(*columns, table.c.ledger_seq).where(*where))
 
 
 @functools.cache

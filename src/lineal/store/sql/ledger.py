@@ -32,7 +32,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from . import tables as t
-from .database import GENESIS_HASH, chain_hash, digest_lines, entity_key, ledgered_columns, row_text
+from .database import (
+    GENESIS_HASH,
+    chain_hash,
+    decode_float,
+    digest_lines,
+    entity_key,
+    ledgered_columns,
+    row_text,
+)
 
 DELETE_SUFFIXES = (".delete", ".remove")
 CHUNK = 20_000
@@ -184,6 +192,9 @@ def _check_head(conn: Connection, report: AuditReport) -> None:
 def _rows_by_seq(conn: Connection, table: sa.Table) -> Iterator[tuple[int | None, list[dict[str, Any]]]]:
     """Rows grouped by ledger_seq, streaming (NULL stamps first on some backends, last on others)."""
     columns = [table.c[name] for name in ledgered_columns(table.name)]
+    coded = t.NONFINITE in table.c  # a digest covers the value a code stands for
+    if coded:
+        columns.append(table.c[t.NONFINITE])
     query = sa.select(table.c.ledger_seq, *columns).order_by(table.c.ledger_seq)
     current: int | None = -1
     group: list[dict[str, Any]] = []
@@ -193,7 +204,10 @@ def _rows_by_seq(conn: Connection, table: sa.Table) -> Iterator[tuple[int | None
             yield current, group
             group = []
         current = seq
-        group.append(dict(row))
+        found = dict(row)
+        if coded and (code := found.pop(t.NONFINITE)) is not None:
+            found["value"] = decode_float(None, code)
+        group.append(found)
     if group:
         yield current, group
 

@@ -15,7 +15,6 @@ written in one batched statement (:meth:`WriteTx.insert_each`).
 from __future__ import annotations
 
 import base64
-import math
 import os
 import re
 import time
@@ -32,7 +31,7 @@ from ...errors import InvalidArgument, NotFound, StoreError
 from ...refs import _NAME_RE, parse_ref
 from ..lineage_base import ImportArtifact, ImportBatch, ImportRun
 from . import tables as t
-from .database import WriteTx, canonical_json, ledgered_columns, storable_float
+from .database import WriteTx, canonical_json, encode_float, ledgered_columns
 
 if TYPE_CHECKING:
     from .lineage import LineageMixin
@@ -406,6 +405,17 @@ class _Writer:
             if counts:
                 self.advance(len(chunk))
 
+    def _metrics(self, rows: list[tuple[Any, ...]]) -> None:
+        """Metric rows as the run path writes them: the digest covers the value, and a value
+        the backend cannot hold is stored as NULL plus its code (see tables.NONFINITE)."""
+        dialect = self.tx.dialect
+        columns = [*ledgered_columns("metrics"), t.NONFINITE]
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            coded = [(*row[:4], *encode_float(row[4], dialect)) for row in chunk]
+            stored = (columns, coded) if any(row[5] is not None for row in coded) else None
+            self.tx.insert_tuples(t.metrics, chunk, "import.run.metrics", self.entity, stored)
+
     def runs(self) -> None:
         ids, dialect, actor = self.plan.ids, self.tx.dialect, self.actor
         rows, params, tags, metrics, latest = [], [], [], [], []
@@ -421,9 +431,10 @@ class _Writer:
             ts = run.ended_at_us if run.ended_at_us is not None else run.started_at_us
             for key, value in run.metrics.items():
                 number = float(value)
-                stored = number if math.isfinite(number) else storable_float(number, dialect)
-                metrics.append((run_id, key, 0, ts, stored))
-                latest.append({"run_id": run_id, "key": key, "value": stored, "step": 0, "ts": ts})
+                stored, code = encode_float(number, dialect)
+                metrics.append((run_id, key, 0, ts, number))
+                latest.append({"run_id": run_id, "key": key, "value": stored,
+                               t.NONFINITE: code, "step": 0, "ts": ts})
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
             self.tx.insert_each(t.runs, chunk, "import.run")
@@ -431,7 +442,7 @@ class _Writer:
         self._append_only(t.run_params, params, "import.run.params", counts=False)
         for start in range(0, len(tags), CHUNK):
             self.tx.insert_each(t.run_tags, tags[start : start + CHUNK], "import.run.tag")
-        self._append_only(t.metrics, metrics, "import.run.metrics", counts=False)
+        self._metrics(metrics)
         for start in range(0, len(latest), CHUNK):
             self.tx.insert_unledgered(t.latest_metrics, latest[start : start + CHUNK])
 

@@ -13,9 +13,19 @@ from sqlalchemy.engine import Connection
 
 from ...entities import MetricPoint, Run, RunError, RunStatus, datetime_to_us, us_to_datetime
 from ...errors import Conflict, InvalidArgument, NotFound
+from ...heartbeat import stopped_reason
 from ..base import RunFilter
 from . import tables as t
-from .database import Database, Prepared, WriteTx, canonical_json, storable_float
+from .database import (
+    Database,
+    Prepared,
+    WriteTx,
+    canonical_json,
+    decode_float,
+    encode_float,
+    ledgered_columns,
+    storable_float,
+)
 
 # Statements of the run write path, prepared once (see database.Prepared on why).
 _PROJECT = Prepared(
@@ -43,7 +53,14 @@ _LATEST_MOVE = Prepared(
         t.latest_metrics.c.run_id == sa.bindparam("match_run"),
         t.latest_metrics.c.key == sa.bindparam("match_key"),
     )
-    .values(value=sa.bindparam("value"), step=sa.bindparam("step"), ts=sa.bindparam("ts"))
+    .values(value=sa.bindparam("value"), step=sa.bindparam("step"), ts=sa.bindparam("ts"),
+            value_nonfinite=sa.bindparam("value_nonfinite"))
+)
+# A heartbeat: one column of a running run, outside the ledger (see lineal.heartbeat).
+_HEARTBEAT = Prepared(
+    t.runs.update()
+    .where(t.runs.c.id == sa.bindparam("run_id"), t.runs.c.status == "running")
+    .values(heartbeat_at=sa.bindparam("at"))
 )
 
 
@@ -119,6 +136,50 @@ class RunsMixin:
         with self.db.write(actor) as tx:
             self._require_written_run(tx, run_id)
             self._write_batch(tx, run_id, params, metrics, tags)
+            # A flush is a sign of life too (and costs no extra commit).
+            tx.execute(_HEARTBEAT, {"run_id": run_id, "at": tx.ts})
+
+    def heartbeat(self, run_id: str, at_us: int) -> None:
+        self.db.execute_unledgered(_HEARTBEAT, {"run_id": run_id, "at": int(at_us)})
+
+    def close_stale_runs(
+        self, cutoff_us: int, actor: str, *, project: str | None = None, dry_run: bool = False
+    ) -> list[Run]:
+        r = t.runs
+        last = sa.func.coalesce(r.c.heartbeat_at, r.c.started_at)
+        query = (
+            sa.select(r.c.id, last.label("last"))
+            .where(r.c.status == str(RunStatus.RUNNING), last < int(cutoff_us),
+                   *([r.c.project == project] if project is not None else []))
+            .order_by(last, r.c.id)
+        )
+        if dry_run:
+            with self.db.read() as conn:
+                ids = [row.id for row in conn.execute(query)]
+            return self._runs_by_id(ids)
+        with self.db.write(actor) as tx:
+            # Locked as read: a heartbeat that lands first moves the run out of the answer, one
+            # that comes after waits and then finds the run ended (it only touches running runs).
+            stale = tx.conn.execute(query.with_for_update()).all()
+            for run_id, last_us in stale:
+                tx.update(r, {"id": run_id}, {
+                    "status": str(RunStatus.KILLED),
+                    "ended_at": int(last_us),
+                    "error_type": "lineal.Stale",
+                    "error_message": stopped_reason(int(last_us)),
+                    "error_traceback": "",
+                }, "run.killed")
+        return self._runs_by_id([row[0] for row in stale])
+
+    def _runs_by_id(self, ids: list[str]) -> list[Run]:
+        if not ids:
+            return []
+        with self.db.read() as conn:
+            rows = []
+            for chunk in _chunks(ids, 500):
+                rows += list(conn.execute(sa.select(t.runs).where(t.runs.c.id.in_(chunk))).mappings())
+            by_id = {run.id: run for run in self._hydrate(conn, rows)}
+        return [by_id[i] for i in ids if i in by_id]
 
     def _write_batch(
         self,
@@ -172,18 +233,25 @@ class RunsMixin:
     def _insert_metrics(self, tx: WriteTx, run_id: str, points: Sequence[MetricPoint]) -> None:
         # Column order of `metrics`: run_id, key, step, ts, value.
         rows = []
+        coded = False
         latest: dict[str, MetricPoint] = {}
         for point in points:
             # A float column gives back 3.0 for an int 3; the ledger digest must hash what a
             # verifier will read back, so store and hash the float.
             value = float(point.value)
-            if not math.isfinite(value):
-                value = storable_float(value, tx.dialect)  # NULL where NaN cannot be stored
+            coded = coded or (not math.isfinite(value)
+                              and storable_float(value, tx.dialect) is None)
             rows.append((run_id, point.key, point.step, point.timestamp_us, value))
             seen = latest.get(point.key)
             if seen is None or (point.step, point.timestamp_us) >= (seen.step, seen.timestamp_us):
                 latest[point.key] = point
-        tx.insert_tuples(t.metrics, rows, "run.metrics", run_id)
+        for key in latest:  # each distinct key once; SQLite would not enforce the length
+            _check_key(key, "metric")
+        stored = None
+        if coded:  # a value the backend cannot hold: NULL plus its code, the digest of the value
+            columns = [*ledgered_columns("metrics"), t.NONFINITE]
+            stored = (columns, [(*row[:4], *encode_float(row[4], tx.dialect)) for row in rows])
+        tx.insert_tuples(t.metrics, rows, "run.metrics", run_id, stored)
         self._update_latest(tx, run_id, latest)
 
     def _update_latest(self, tx: WriteTx, run_id: str, latest: dict[str, MetricPoint]) -> None:
@@ -194,8 +262,8 @@ class RunsMixin:
         }
         inserts = []
         for key, point in latest.items():
-            value = float(point.value)
-            values = {"value": value if math.isfinite(value) else storable_float(value, tx.dialect),
+            value, code = encode_float(float(point.value), tx.dialect)
+            values = {"value": value, "value_nonfinite": code,
                       "step": point.step, "ts": point.timestamp_us}
             if key not in current:
                 inserts.append({"run_id": run_id, "key": key, **values})
@@ -279,10 +347,11 @@ class RunsMixin:
             ):
                 tags[run_id][key] = value
             lm = t.latest_metrics
-            for run_id, key, value in conn.execute(
-                sa.select(lm.c.run_id, lm.c.key, lm.c.value).where(lm.c.run_id.in_(chunk))
+            for run_id, key, value, code in conn.execute(
+                sa.select(lm.c.run_id, lm.c.key, lm.c.value, lm.c.value_nonfinite)
+                .where(lm.c.run_id.in_(chunk))
             ):
-                metrics[run_id][key] = float("nan") if value is None else value
+                metrics[run_id][key] = decode_float(value, code)
         return [
             _run_from_row(row, params[row["id"]], tags[row["id"]], metrics[row["id"]])
             for row in rows
@@ -291,15 +360,15 @@ class RunsMixin:
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         m = t.metrics
         query = (
-            sa.select(m.c.key, m.c.value, m.c.step, m.c.ts)
+            sa.select(m.c.key, m.c.value, m.c.step, m.c.ts, m.c.value_nonfinite)
             .where(m.c.run_id == run_id, m.c.key == key)
             .order_by(m.c.step, m.c.ts)
         )
         with self.db.read() as conn:
             self._require_run(conn, run_id)
             return [
-                MetricPoint(k, float("nan") if v is None else v, s, ts)
-                for k, v, s, ts in conn.execute(query)
+                MetricPoint(k, decode_float(v, code), s, ts)
+                for k, v, s, ts, code in conn.execute(query)
             ]
 
 
@@ -326,6 +395,7 @@ def _run_from_row(
         created_by=row["created_by"],
         cache_key=row["cache_key"],
         cached_from=row["cached_from"],
+        heartbeat_at=us_to_datetime(row["heartbeat_at"]),
     )
 
 
@@ -344,8 +414,9 @@ def _param_json(key: str, value: Any) -> str:
 
 
 def _check_key(key: str, what: str) -> None:
-    if not isinstance(key, str) or not key or len(key) > t.KEY:
-        raise InvalidArgument(f"invalid {what} key {key!r}", hint=f"use 1-{t.KEY} characters")
+    if not isinstance(key, str) or not key or len(key) > t.KEY or "\x00" in key:
+        raise InvalidArgument(f"invalid {what} key {repr(key)[:60]}",
+                              hint=f"use 1-{t.KEY} characters, no NUL")
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:

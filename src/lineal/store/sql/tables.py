@@ -71,6 +71,9 @@ runs = Table(
     Column("cache_key", String(80)),
     Column("cached_from", String(ID), ForeignKey("runs.id")),
     Column("ledger_seq", BigInteger),
+    # The last sign of life of a running run's process (0005). Outside the ledger (see
+    # UNLEDGERED_COLUMNS): a heartbeat every 30 s would otherwise be an entry each.
+    Column("heartbeat_at", BigInteger),
     # Listings are newest first, ties broken by id: these two serve every listing and the
     # keyset pages of a search by start time without a sort (0007).
     Index(None, "started_at", "id"),
@@ -114,8 +117,11 @@ metrics = Table(
     Column("key", String(KEY), nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("ts", BigInteger, nullable=False),
-    Column("value", Double),  # NULL stands for NaN/inf on MySQL, which cannot store them
+    Column("value", Double),  # NULL where the backend cannot store NaN/inf: see value_nonfinite
     Column("ledger_seq", BigInteger),
+    # 'nan', 'inf' or '-inf' where `value` is NULL because the backend cannot store that value
+    # (MySQL: none of them; SQLite: NaN), so every backend gives back what was logged (0005).
+    Column("value_nonfinite", String(4)),
     Index(None, "run_id", "key", "step"),
 )
 
@@ -129,6 +135,7 @@ latest_metrics = Table(
     Column("value", Double),
     Column("step", BigInteger, nullable=False),
     Column("ts", BigInteger, nullable=False),
+    Column("value_nonfinite", String(4)),  # as in `metrics`
     PrimaryKeyConstraint("run_id", "key"),  # read by run only; see run_params
 )
 
@@ -263,6 +270,13 @@ MUTABLE_TABLES: dict[str, tuple[str, ...]] = {
     "artifact_tags": ("version_id", "key"),
     "artifact_aliases": ("artifact_id", "alias"),
 }
+
+# Columns no ledger digest includes as such (adding one to a table leaves the digests of its
+# existing rows valid): bookkeeping written outside the ledger (heartbeat_at), and the
+# non-finite code of a metric, which digests include through the value it stands for (a digest
+# covers the value logged; the verifier decodes `value_nonfinite` back into `value`).
+UNLEDGERED_COLUMNS = frozenset({"ledger_seq", "heartbeat_at", "value_nonfinite"})
+NONFINITE = "value_nonfinite"
 
 # Tables of other resources live in their own modules on the same MetaData; importing them here
 # makes `metadata` complete wherever tables are used (the names above are defined by now).
