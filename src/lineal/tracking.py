@@ -9,6 +9,10 @@ started inside another becomes its child (a pipeline nests its steps). Params, m
 are buffered and written in batches: at run end, on ``run.flush()``, when the buffer grows past
 ``FLUSH_POINTS`` or ``FLUSH_SECONDS``, and at interpreter exit. An exception inside the block
 marks the run failed with its traceback and propagates; Ctrl-C marks it killed.
+
+Capture (code and environment, :mod:`lineal.capture`) starts in the background when the run
+starts and is joined before the run's final status is written; it is recorded as the run's
+``code`` and ``environment`` inputs at the first flush after it finished, or at the end.
 """
 
 from __future__ import annotations
@@ -74,6 +78,9 @@ class ActiveRun:
         self._steps: dict[str, int] = {}
         self._last_flush = time.monotonic()
         self._ended = False
+        self._capture_lock = threading.Lock()
+        self._pending_capture: Any = None
+        """A :class:`lineal.capture.PendingCapture` until recorded, with the invocation facts."""
         self.inputs: list[ArtifactVersion] = []
         self.outputs: list[ArtifactVersion] = []
 
@@ -142,6 +149,8 @@ class ActiveRun:
 
     def flush(self) -> None:
         """Write everything buffered so far; returns once it is durable."""
+        if self._pending_capture is not None:
+            self._record_capture(wait=False)
         with self._written() as (params, metrics, tags):
             if metrics or params or tags:
                 self.store.metadata.log_batch(self.id, self.actor, params, metrics, tags)
@@ -243,13 +252,47 @@ class ActiveRun:
 
         return log_model(self, model, name=name, **kwargs)
 
+    # -- capture ---------------------------------------------------------------------------------
+    def _start_capture(self, timeout: float) -> None:
+        from .artifacts import invocation_facts
+        from .capture import start_capture
+
+        # How the process was started is read now: the program may chdir or change its
+        # environment variables before the capture is recorded.
+        self._pending_capture = (start_capture(timeout=timeout), invocation_facts())
+
+    def _record_capture(self, *, wait: bool) -> None:
+        """Record the background capture as the run's code and environment inputs: now if it has
+        finished, or (``wait``) after joining it. A failure other than the store's is recorded
+        as the tag ``lineal.capture_error`` and does not fail the run."""
+        with self._capture_lock:
+            pending = self._pending_capture
+            if pending is None or (not wait and not pending[0].done()):
+                return
+            self._pending_capture = None  # taken: a concurrent flush does not record it twice
+        try:
+            from . import artifacts
+
+            artifacts.record_capture(self, pending[0].result(), pending[1])
+        except LinealError:
+            with self._capture_lock:
+                self._pending_capture = pending  # the store failed: a later attempt retries
+            raise
+        except Exception as exc:  # recording capture is best effort by contract
+            self.set_tags({"lineal.capture_error": f"{type(exc).__name__}: {exc}"})
+
     # -- lifecycle -------------------------------------------------------------------------------
     def end(self, status: RunStatus | str = RunStatus.FINISHED, error: RunError | None = None) -> None:
-        """Flush and set the final status (idempotent)."""
+        """Record the capture (joining it), flush and set the final status (idempotent)."""
         if self._ended:
             return
         self._ended = True
         ended = now_us()
+        capture_failure: BaseException | None = None
+        try:
+            self._record_capture(wait=True)
+        except BaseException as exc:  # the store failed, or Ctrl-C while waiting: end anyway
+            capture_failure = exc
         try:
             # The last batch and the final status in one transaction.
             with self._written() as (params, metrics, tags):
@@ -265,6 +308,8 @@ class ActiveRun:
         finally:
             self.record = _replace(self.record, status=RunStatus(status), ended_at=us_to_datetime(ended), error=error)
             _open_runs.discard(self)
+        if capture_failure is not None:
+            raise capture_failure
 
     def refresh(self) -> Run:
         """The run as stored now."""
@@ -361,7 +406,10 @@ def run(
 
     ``project`` defaults to the parent's project, else ``LINEAL_PROJECT``, else ``default``.
     ``capture`` records the code (git commit, dirty diff, entry point) and the environment
-    (packages, Python, OS, container, hardware) as artifacts the run consumes.
+    (packages, Python, OS, container, hardware) as artifacts the run consumes. It runs in the
+    background from the start of the run and is joined when the run ends, within
+    ``LINEAL_CAPTURE_TIMEOUT`` seconds of its start (default 30); what could not be captured in
+    time is recorded as not captured, with the reason.
     """
     return RunContext(
         name,
@@ -402,6 +450,7 @@ def start_run(
     validate_name(kind, "run kind")
     if experiment is not None:
         validate_name(experiment, "experiment")
+    capture_bound = _capture_bound() if capture else None
     record = Run(
         id=new_id(),
         project=project,
@@ -423,23 +472,20 @@ def start_run(
     _install_sigterm_handler()
     handle = ActiveRun(store, record, actor)
     _open_runs.add(handle)
-    if capture:
-        _capture_into(handle)
+    if capture_bound is not None:
+        try:
+            handle._start_capture(capture_bound)
+        except Exception as exc:  # capture is best effort by contract
+            handle.set_tags({"lineal.capture_error": f"{type(exc).__name__}: {exc}"})
     return handle
 
 
-def _capture_into(handle: ActiveRun) -> None:
-    """Record code and environment as inputs; never fails the run."""
-    try:
-        from . import artifacts
-        from .capture import capture
+def _capture_bound() -> float:
+    """``LINEAL_CAPTURE_TIMEOUT``, checked before the run is created: a malformed value is an
+    error the user sees at once, not a run recorded without its code."""
+    from .capture import capture_timeout
 
-        captured = capture()
-        artifacts.record_capture(handle, captured)
-    except LinealError:
-        raise
-    except Exception as exc:  # capture is best effort by contract
-        handle.set_tags({"lineal.capture_error": f"{type(exc).__name__}: {exc}"})
+    return capture_timeout()
 
 
 @atexit.register
