@@ -275,7 +275,7 @@ def record_capture(
         tags["lineal.capture.errors"] = "; ".join(
             f"{name}: {reason}" for name, reason in sorted(captured.probe_errors.items()))
     tags.update(invocation_tags(repo_root, invocation))
-    handle.set_tags(tags)
+    handle._set_default_tags(tags)
 
 
 #: Environment variables recorded on every run (tag ``lineal.env``) because they change what a

@@ -78,6 +78,7 @@ class ActiveRun:
         self._steps: dict[str, int] = {}
         self._last_flush = time.monotonic()
         self._ended = False
+        self._tag_keys: set[str] = set(record.tags)
         self._capture_lock = threading.Lock()
         self._pending_capture: Any = None
         """A :class:`lineal.capture.PendingCapture` until recorded, with the invocation facts."""
@@ -141,7 +142,15 @@ class ActiveRun:
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         with self._lock:
             self._tags.update({k: str(v) for k, v in tags.items()})
+            self._tag_keys.update(tags)
         self._maybe_flush()
+
+    def _set_default_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set the tags this run has not set itself: capture is recorded late (at the end of a
+        short run), and must not overwrite a ``lineal.user`` the program chose."""
+        with self._lock:
+            fresh = {k: v for k, v in tags.items() if k not in self._tag_keys}
+        self.set_tags(fresh)
 
     def _maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush > FLUSH_SECONDS:
