@@ -79,7 +79,7 @@ class ActiveRun:
         self._last_flush = time.monotonic()
         self._ended = False
         self._tag_keys: set[str] = set(record.tags)
-        self._capture_lock = threading.Lock()
+        self._capture_lock = threading.RLock()
         self._pending_capture: Any = None
         """A :class:`lineal.capture.PendingCapture` until recorded, with the invocation facts."""
         self.inputs: list[ArtifactVersion] = []
@@ -274,21 +274,26 @@ class ActiveRun:
         """Record the background capture as the run's code and environment inputs: now if it has
         finished, or (``wait``) after joining it. A failure other than the store's is recorded
         as the tag ``lineal.capture_error`` and does not fail the run."""
-        with self._capture_lock:
+        # Held while recording, so that end() never writes the final status while another
+        # thread's flush is still recording the capture; a flush does not wait for it.
+        if not self._capture_lock.acquire(blocking=wait):
+            return
+        try:
             pending = self._pending_capture
             if pending is None or (not wait and not pending[0].done()):
                 return
-            self._pending_capture = None  # taken: a concurrent flush does not record it twice
-        try:
-            from . import artifacts
+            self._pending_capture = None  # taken: recorded once (set_tags below may flush)
+            try:
+                from . import artifacts
 
-            artifacts.record_capture(self, pending[0].result(), pending[1])
-        except LinealError:
-            with self._capture_lock:
+                artifacts.record_capture(self, pending[0].result(), pending[1])
+            except LinealError:
                 self._pending_capture = pending  # the store failed: a later attempt retries
-            raise
-        except Exception as exc:  # recording capture is best effort by contract
-            self.set_tags({"lineal.capture_error": f"{type(exc).__name__}: {exc}"})
+                raise
+            except Exception as exc:  # recording capture is best effort by contract
+                self.set_tags({"lineal.capture_error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            self._capture_lock.release()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def end(self, status: RunStatus | str = RunStatus.FINISHED, error: RunError | None = None) -> None:
