@@ -2,7 +2,8 @@
 
 A model version is the product of data, code, hyperparameters, library
 versions, container image and hardware. :func:`capture` records the code and
-environment parts in one call, cheaply enough to run at every run start:
+environment parts in one call; :func:`start_capture` runs it in the background,
+which is how every run captures without its start waiting for it:
 
 >>> from lineal.capture import capture
 >>> captured = capture()
