@@ -199,6 +199,14 @@ def test_not_captured_is_unknown_in_every_answer(recorded: Recorded) -> None:
     assert "git:         not captured" not in recorded.cli("runs", "show", runs["N"])
     assert f"not captured ({GIT_FAILED})" in recorded.cli("runs", "show", runs["F"])
 
+    # registry compare: B's packages are unknown, not all removed.
+    compared = recorded.json("registry", "compare", "m@v1", "m@v2")
+    assert compared["packages"]["only_a"] == {} and compared["packages"]["changed"] == {}
+    assert compared["b"]["not_captured"] == {"git": TIMED_OUT, "packages": TIMED_OUT}
+    assert compared["a"]["not_captured"] == {}
+    assert compared["same_code"] is None
+    assert f"not captured ({TIMED_OUT})" in recorded.cli("registry", "compare", "m@v1", "m@v2")
+
 
 def test_reproduce_says_the_code_cannot_be_checked_out(recorded: Recorded, tmp_path: Path) -> None:
     from lineal import reproduce
