@@ -207,6 +207,16 @@ def test_not_captured_is_unknown_in_every_answer(recorded: Recorded) -> None:
     assert compared["same_code"] is None
     assert f"not captured ({TIMED_OUT})" in recorded.cli("registry", "compare", "m@v1", "m@v2")
 
+    # deploy recover: the training environment's packages are unknown, not "2 packages".
+    from lineal import deployments, registry
+
+    registry.register_model("mm", "m@v2", store=recorded.store)
+    deployments.record_deployment("mm@v1", name="api", environment="prod", capture=False,
+                                  store=recorded.store)
+    out = recorded.cli("deploy", "recover", "api", "--env", "prod")
+    assert f"packages not captured ({TIMED_OUT})" in out
+    assert f"code  not captured ({TIMED_OUT})" in out
+
 
 def test_reproduce_says_the_code_cannot_be_checked_out(recorded: Recorded, tmp_path: Path) -> None:
     from lineal import reproduce
