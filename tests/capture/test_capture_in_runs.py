@@ -251,3 +251,36 @@ def test_the_working_directory_is_the_one_the_run_started_in(
     tags = store.metadata.get_run(run.id).tags
     assert tags["lineal.git.root"] == os.path.realpath(repo)
     assert tags["lineal.cwd"] == "."
+
+
+@pytest.mark.usefixtures("fresh_package_scan")
+def test_facts_that_cannot_change_are_probed_once_and_git_every_run(
+    store: Store, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lineal.capture import _hardware, _system
+
+    calls: list[str] = []
+
+    def counted(name: str, probe: object) -> object:
+        def wrapper(*args: object) -> object:
+            calls.append(name)
+            return probe(*args)  # type: ignore[operator]
+
+        return wrapper
+
+    monkeypatch.setattr(_system, "probe_os", counted("os", _system.probe_os))
+    monkeypatch.setattr(_system, "probe_python", counted("python", _system.probe_python))
+    monkeypatch.setattr(_hardware, "probe_hardware", counted("hardware", _hardware.probe_hardware))
+    monkeypatch.setattr(_packages, "_scan", counted("packages", _packages._scan))
+    first_head = git(repo, "rev-parse", "HEAD")
+    with lineal.run("first", store=store) as first:
+        pass
+    (repo / "train.py").write_text("print('train harder')\n")
+    git(repo, "commit", "-q", "-am", "second")
+    with lineal.run("second", store=store) as second:
+        pass
+    assert sorted(calls) == ["hardware", "os", "packages", "python"]
+    # The git state is probed again for each run: the new commit is seen.
+    assert captured_inputs(store, first.id)["code"]["git"]["commit"] == first_head
+    assert captured_inputs(store, second.id)["code"]["git"]["commit"] == git(repo, "rev-parse",
+                                                                             "HEAD") != first_head
