@@ -167,3 +167,32 @@ def test_capture_does_not_raise_in_a_deleted_working_directory(tmp_path: Path) -
         timeout=60,
     )
     assert result.stdout.startswith("no working directory")
+
+
+def test_a_background_capture_that_never_returns_is_recorded_as_not_captured(
+    monkeypatch: pytest.MonkeyPatch, release: threading.Event
+) -> None:
+    import lineal.capture
+
+    def stuck(**_: object) -> None:
+        release.wait(HANG_LIMIT_S)
+
+    monkeypatch.setattr(lineal.capture, "capture", stuck)
+    monkeypatch.setattr(lineal.capture, "_JOIN_GRACE_S", 0.1)
+    result = lineal.capture.start_capture(timeout=0.2).result()
+    assert result.code == {"git": not_captured("timed out after 0.2s"),
+                           "entry_point": not_captured("timed out after 0.2s")}
+    assert not_captured_reason(result.environment["packages"]) == "timed out after 0.2s"
+    assert set(result.probe_errors) >= {"git", "packages", "python"}
+    assert result.environment_digest().startswith("sha256:")
+
+
+def test_a_background_capture_that_raises_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lineal.capture
+
+    def broken(**_: object) -> None:
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(lineal.capture, "capture", broken)
+    result = lineal.capture.start_capture(timeout=5).result()
+    assert not_captured_reason(result.code["git"]) == "MemoryError: no room"
