@@ -251,7 +251,8 @@ def diff(
     ``churn@v3`` and ``churn@v4``, or two runs) across their whole upstream graphs: data (digests,
     row counts and schemas when recorded), params, code (commit, dirty diff digest, entry point),
     environment (packages added, removed, changed) and metrics, step by step; and name the first
-    step where the two lineages diverge.
+    step where the two lineages diverge. What was not captured on either side is unknown:
+    listed per step in ``not_captured``, never a divergence.
 
     >>> d = lineage.diff("churn@v3", "churn@v4")                      # doctest: +SKIP
     >>> d.first_divergence.step, d.first_divergence.reasons           # doctest: +SKIP
