@@ -270,10 +270,11 @@ class ActiveRun:
         # environment variables before the capture is recorded.
         self._pending_capture = (start_capture(timeout=timeout), invocation_facts())
 
-    def _record_capture(self, *, wait: bool) -> None:
+    def _record_capture(self, *, wait: bool, join: bool = True) -> None:
         """Record the background capture as the run's code and environment inputs: now if it has
-        finished, or (``wait``) after joining it. A failure other than the store's is recorded
-        as the tag ``lineal.capture_error`` and does not fail the run."""
+        finished, or (``wait``) after joining it, or (``wait`` without ``join``) at once: a capture
+        still running is then recorded as not captured, all of it. A failure other than the store's is recorded as
+        the tag ``lineal.capture_error`` and does not fail the run."""
         # Held while recording, so that end() never writes the final status while another
         # thread's flush is still recording the capture; a flush does not wait for it.
         if not self._capture_lock.acquire(blocking=wait):
@@ -286,7 +287,9 @@ class ActiveRun:
             try:
                 from . import artifacts
 
-                artifacts.record_capture(self, pending[0].result(), pending[1])
+                captured = pending[0].result(
+                    join=join, unfinished="the run was killed before capture finished")
+                artifacts.record_capture(self, captured, pending[1])
             except LinealError:
                 self._pending_capture = pending  # the store failed: a later attempt retries
                 raise
@@ -304,7 +307,9 @@ class ActiveRun:
         ended = now_us()
         capture_failure: BaseException | None = None
         try:
-            self._record_capture(wait=True)
+            # A killed run (Ctrl-C, SIGTERM) ends now: a pod's grace period is no time to wait
+            # for a hung probe. Otherwise the capture is joined, within its bound.
+            self._record_capture(wait=True, join=RunStatus(status) is not RunStatus.KILLED)
         except BaseException as exc:  # the store failed, or Ctrl-C while waiting: end anyway
             capture_failure = exc
         try:

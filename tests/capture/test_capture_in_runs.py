@@ -284,3 +284,18 @@ def test_facts_that_cannot_change_are_probed_once_and_git_every_run(
     assert captured_inputs(store, first.id)["code"]["git"]["commit"] == first_head
     assert captured_inputs(store, second.id)["code"]["git"]["commit"] == git(repo, "rev-parse",
                                                                              "HEAD") != first_head
+
+
+def test_a_killed_run_ends_without_waiting_and_says_capture_was_unfinished(
+    store: Store, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_git(tmp_path, monkeypatch, seconds=5)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), lineal.run("train", store=store) as run:
+        raise KeyboardInterrupt
+    # Not the 5 s git takes, nor the 30 s bound: a pod's grace period is short.
+    assert time.monotonic() - started < 5
+    recorded = store.metadata.get_run(run.id)
+    assert recorded.status.value == "killed"
+    git_field = captured_inputs(store, run.id)["code"]["git"]
+    assert not_captured_reason(git_field) == "the run was killed before capture finished"

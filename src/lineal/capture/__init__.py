@@ -297,14 +297,22 @@ class PendingCapture:
         """Whether the capture has finished (so :meth:`result` will not wait)."""
         return not self._thread.is_alive()
 
-    def result(self) -> CapturedEnvironment:
+    def result(self, *, join: bool = True, unfinished: str | None = None) -> CapturedEnvironment:
         """The captured code and environment, waiting for them if need be (at most until the
         deadline, plus a few seconds). If even that passes, everything is recorded as not
-        captured, with the reason: the record says what it does not know."""
-        remaining = self._started + self.timeout + _JOIN_GRACE_S - time.monotonic()
-        self._thread.join(max(0.0, remaining))
+        captured, with the reason: the record says what it does not know.
+
+        ``join=False`` does not wait: an unfinished capture is reported as not captured with
+        the reason ``unfinished`` (a killed run must end before its grace period does).
+        """
+        if join:
+            remaining = self._started + self.timeout + _JOIN_GRACE_S - time.monotonic()
+            self._thread.join(max(0.0, remaining))
         if self._result is not None:
             return self._result
+        if not join and self._error is None and not self.done():
+            return _nothing_captured(unfinished or "not finished",
+                                     self._kwargs.get("include_packages", True))
         reason = self._error or f"timed out after {format_seconds(self.timeout)}"
         return _nothing_captured(reason, self._kwargs.get("include_packages", True))
 
