@@ -391,8 +391,16 @@ def _usual_permissions(path: Path) -> None:
         os.chmod(file, mode)
 
 
-def record_capture(handle: ActiveRun, captured: CapturedEnvironment) -> None:
-    """Store captured code and environment as deduplicated artifacts the run consumes."""
+def record_capture(
+    handle: ActiveRun, captured: CapturedEnvironment, invocation: Mapping[str, Any] | None = None
+) -> None:
+    """Store captured code and environment as deduplicated artifacts the run consumes.
+
+    ``invocation`` is :func:`invocation_facts` as read when the run started (read now when
+    not given). A part that was not captured is stored as its ``not_captured`` marker, so that
+    the record says it is unknown rather than leaving it out.
+    """
+    from .capture import not_captured_reason
     from .store.sql.database import canonical_json
 
     store, project, actor = handle.store, handle.project, handle.actor
@@ -401,11 +409,15 @@ def record_capture(handle: ActiveRun, captured: CapturedEnvironment) -> None:
     # code in many clones deduplicate to one version each.
     environment = dict(captured.environment)
     host = environment.pop("host", None) or {}
+    if not_captured_reason(host) is not None:
+        host = {}
     code = dict(captured.code)
     git = dict(code.get("git") or {})
-    repo_root = git.pop("root", None)
-    if git:
-        code["git"] = git
+    repo_root = None
+    if not_captured_reason(git) is None:
+        repo_root = git.pop("root", None)
+        if git:
+            code["git"] = git
     pieces = (
         ("environment", "environment", environment, "environment"),
         ("code", "code", code, "code"),
@@ -431,13 +443,14 @@ def record_capture(handle: ActiveRun, captured: CapturedEnvironment) -> None:
             tags[f"lineal.{key}"] = str(host[key])
     if repo_root:
         tags["lineal.git.root"] = str(repo_root)
-    if git.get("commit"):
+    if git.get("commit") and not_captured_reason(git) is None:
         tags["lineal.git.commit"] = git["commit"]
         tags["lineal.git.dirty"] = str(bool(git.get("dirty"))).lower()
     if captured.probe_errors:
-        tags["lineal.capture.errors"] = ", ".join(sorted(captured.probe_errors))
-    tags.update(invocation_tags(repo_root))
-    handle.set_tags(tags)
+        tags["lineal.capture.errors"] = "; ".join(
+            f"{name}: {reason}" for name, reason in sorted(captured.probe_errors.items()))
+    tags.update(invocation_tags(repo_root, invocation))
+    handle._set_default_tags(tags)
 
 
 #: Environment variables recorded on every run (tag ``lineal.env``) because they change what a
@@ -494,30 +507,42 @@ def replayable_env(recorded: Mapping[str, str]) -> tuple[dict[str, str], dict[st
     return applied, skipped
 
 
-def invocation_tags(repo_root: str | None) -> dict[str, str]:
-    """How this process was started, as run tags: ``lineal.argv`` (JSON list, values of
-    secret-looking flags redacted), ``lineal.cwd`` (relative to ``repo_root`` when inside it) and
-    ``lineal.env`` (JSON of the allowlisted variables that are set)."""
-    import json
+def invocation_facts() -> dict[str, Any]:
+    """How this process was started, read now: ``argv``, ``cwd`` (absolute, None when deleted)
+    and ``environ`` (the allowlisted variables that are set, and the refused names)."""
     import sys
 
-    tags = {"lineal.argv": json.dumps(_redact_argv(list(sys.argv)))}
     try:
-        cwd = os.path.realpath(os.getcwd())
+        cwd: str | None = os.path.realpath(os.getcwd())
     except OSError:  # the working directory was deleted
         cwd = None
+    extra = [n.strip() for n in os.environ.get("LINEAL_CAPTURE_ENV", "").split(",") if n.strip()]
+    wanted = [*CAPTURED_ENV_VARS, *(n for n in extra if _ENV_NAME.match(n))]
+    refused = sorted({n for n in extra if _SECRET_NAME.search(n)})
+    env = {n: os.environ[n] for n in wanted if n in os.environ and n not in refused}
+    return {"argv": list(sys.argv), "cwd": cwd, "env": env, "refused": refused}
+
+
+def invocation_tags(
+    repo_root: str | None, facts: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """How this process was started, as run tags: ``lineal.argv`` (JSON list, values of
+    secret-looking flags redacted), ``lineal.cwd`` (relative to ``repo_root`` when inside it) and
+    ``lineal.env`` (JSON of the allowlisted variables that are set). ``facts`` is
+    :func:`invocation_facts` from when the run started (read now when not given)."""
+    import json
+
+    facts = facts if facts is not None else invocation_facts()
+    tags = {"lineal.argv": json.dumps(_redact_argv(list(facts["argv"])))}
+    cwd = facts["cwd"]
     if cwd is not None:
         root = os.path.realpath(repo_root) if repo_root else None
         if root and (cwd == root or cwd.startswith(root.rstrip(os.sep) + os.sep)):
             cwd = os.path.relpath(cwd, root).replace(os.sep, "/")
         tags["lineal.cwd"] = cwd
-    extra = [n.strip() for n in os.environ.get("LINEAL_CAPTURE_ENV", "").split(",") if n.strip()]
-    wanted = [*CAPTURED_ENV_VARS, *(n for n in extra if _ENV_NAME.match(n))]
-    refused = sorted({n for n in extra if _SECRET_NAME.search(n)})
-    env = {n: os.environ[n] for n in wanted if n in os.environ and n not in refused}
-    tags["lineal.env"] = json.dumps(env, sort_keys=True)
-    if refused:
-        tags["lineal.env.refused"] = ",".join(refused)
+    tags["lineal.env"] = json.dumps(facts["env"], sort_keys=True)
+    if facts["refused"]:
+        tags["lineal.env.refused"] = ",".join(facts["refused"])
     return tags
 
 

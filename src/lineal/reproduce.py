@@ -99,11 +99,36 @@ class Plan:
 
     @property
     def git(self) -> dict[str, Any]:
-        return dict(self.code.get("git") or {})
+        """The recorded git fields; empty when not in a checkout or not captured."""
+        git = self.code.get("git") or {}
+        return {} if _not_captured(git) else dict(git)
 
     @property
     def entry_point(self) -> dict[str, Any]:
-        return dict(self.code.get("entry_point") or {})
+        entry = self.code.get("entry_point") or {}
+        return {} if _not_captured(entry) else dict(entry)
+
+    @property
+    def git_not_captured(self) -> str | None:
+        """Why the git state is unknown (the probe timed out or failed), or None when it was
+        captured: a run outside any checkout has ``git`` empty and this None."""
+        return _not_captured(self.code.get("git")) if self.code else None
+
+    @property
+    def packages(self) -> dict[str, str]:
+        """The recorded ``{package: version}``; empty when not captured."""
+        if self.packages_not_captured:
+            return {}
+        return dict(self.environment.get("packages") or {})
+
+    @property
+    def packages_not_captured(self) -> str | None:
+        """Why the installed packages are unknown, or None when they were captured."""
+        if not self.environment:
+            return None
+        packages = self.environment.get("packages")
+        reason = _not_captured(packages)
+        return reason or (None if isinstance(packages, dict) else "no packages recorded")
 
     @property
     def ref(self) -> str:
@@ -128,6 +153,13 @@ class Plan:
             raise InvalidArgument(
                 f"run {self.run.id} recorded no code, so there is nothing to re-execute",
                 hint="the run was started with capture=False or capture failed",
+            )
+        entry_unknown = _not_captured(self.code.get("entry_point"))
+        if entry_unknown:
+            raise InvalidArgument(
+                f"run {self.run.id}: its entry point was not captured ({entry_unknown}), so "
+                "what to re-execute is unknown",
+                hint="raise LINEAL_CAPTURE_TIMEOUT if capture timed out",
             )
         if kind not in _RERUNNABLE:
             raise InvalidArgument(
@@ -279,6 +311,12 @@ def _artifact_or_registered(store: Store, text: str, project: str | None) -> Art
             raise error from None
 
 
+def _not_captured(value: Any) -> str | None:
+    from .capture import not_captured_reason
+
+    return not_captured_reason(value)
+
+
 def _json_tag(run: Run, key: str, kind: type) -> Any:
     text = run.tags.get(key)
     if text is None:
@@ -307,6 +345,9 @@ def _with_warnings(made: Plan) -> Plan:
     git, entry = made.git, made.entry_point
     if not made.code:
         warnings.append("no code was recorded for this run (capture=False or capture failed)")
+    elif made.git_not_captured:
+        warnings.append(f"the git state was not captured ({made.git_not_captured}): the code "
+                        "cannot be checked out, checkout.sh says so and stops")
     elif not git.get("commit"):
         where = ("in a git repository with no commit yet" if git.get("branch") else
                  "not in a git repository (or git was not available)")
@@ -319,12 +360,19 @@ def _with_warnings(made: Plan) -> Plan:
         )
     if git.get("commit") and not git.get("remote_url"):
         warnings.append("no git remote was recorded: clone the repository by hand")
-    if made.code and entry.get("kind") not in _RERUNNABLE:
+    entry_unknown = _not_captured(made.code.get("entry_point")) if made.code else None
+    if entry_unknown:
+        warnings.append(f"the entry point was not captured ({entry_unknown}): run.sh cannot "
+                        "re-run it")
+    elif made.code and entry.get("kind") not in _RERUNNABLE:
         warnings.append(f"the entry point is a {entry.get('kind')!r}, which cannot be re-executed")
     if made.code and made.argv is None:
         warnings.append("the command-line arguments were not recorded (a run from an older "
                         "lineal): run.sh passes none")
-    if made.environment and not made.environment.get("packages"):
+    if made.packages_not_captured:
+        warnings.append(f"the installed packages were not captured ({made.packages_not_captured}):"
+                        " requirements.txt lists none")
+    elif made.environment and not made.environment.get("packages"):
         warnings.append("the installed packages were not recorded: requirements.txt is empty")
     if made.run.tags.get("lineal.capture.errors"):
         warnings.append(f"capture was incomplete: {made.run.tags['lineal.capture.errors']}")
@@ -376,6 +424,11 @@ def render_checkout(plan: Plan) -> str:
              "script)", _SH_PREAMBLE + 'dest=${1:-"$here/src"}', ""]
     commit = git.get("commit")
     source = git.get("remote_url") or plan.run.tags.get("lineal.git.root")
+    if plan.git_not_captured:
+        lines += [f"echo {_q(f'cannot check out the code: the git commit was not captured ({plan.git_not_captured}).')} >&2"]
+        if entry.get("sha256"):
+            lines += [f"echo {_q('The entry point was ' + str(entry.get('path')) + ' with ' + str(entry['sha256']))} >&2"]
+        return "\n".join([*lines, "exit 1", ""])
     if not commit or not source:
         why = "no git commit was recorded" if not commit else "no git remote was recorded"
         lines += [f"echo {_q(f'cannot check out the code: {why}.')} >&2"]
@@ -431,15 +484,18 @@ def render_requirements(plan: Plan) -> str:
     env = plan.environment
     python = env.get("python") or {}
     system = env.get("os") or {}
-    packages: Mapping[str, str] = env.get("packages") or {}
-    editable: Mapping[str, str] = env.get("editable_packages") or {}
+    packages: Mapping[str, str] = plan.packages
+    editable: Mapping[str, str] = {} if plan.packages_not_captured else (
+        env.get("editable_packages") or {})
     lines = [
         f"# Packages installed when run {plan.run.id} ({plan.run.name}) started, recorded by lineal.",
         f"# Python {python.get('version', 'unknown')} ({python.get('implementation', '?')}) on "
         f"{system.get('system', '?')} {system.get('machine', '')}".rstrip()
         + ": create the environment with that Python version.",
     ]
-    if not packages:
+    if plan.packages_not_captured:
+        lines.append(f"# The installed packages were not captured ({plan.packages_not_captured}).")
+    elif not packages:
         lines.append("# The installed packages were not recorded.")
     skipped = sorted(n for n in packages if n in _NOT_PINNED and n != "pip" and n not in editable)
     if skipped:
@@ -530,12 +586,14 @@ def render_readme(plan: Plan) -> str:
         out += [f"> **Warning:** {warning}", ""]
     state = ("**dirty** (uncommitted changes, diff digest "
              f"`{git.get('diff_digest')}`, not stored)" if git.get("dirty") else "clean")
-    code = (f"`{git.get('remote_url') or plan.run.tags.get('lineal.git.root', '?')}` at commit "
+    code = (f"not captured ({plan.git_not_captured}): the commit is unknown"
+            if plan.git_not_captured else
+            f"`{git.get('remote_url') or plan.run.tags.get('lineal.git.root', '?')}` at commit "
             f"`{git.get('commit')}` (branch `{git.get('branch')}`), {state}"
             if git.get("commit") else "not in a git repository")
     command = " ".join(_q(a) for a in ["python", *_args_or_empty(plan)])
     variables = ", ".join(f"`{k}={v}`" for k, v in sorted(plan.env.items())) or "none recorded"
-    packages = env.get("packages") or {}
+    packages = plan.packages
     container = (env.get("container") or {}).get("image") if isinstance(env.get("container"), dict) else None
     hardware = env.get("hardware") or {}
     out += [
@@ -548,7 +606,8 @@ def render_readme(plan: Plan) -> str:
         f"| Environment variables | {variables} |",
         f"| Python | {python.get('version', '?')} ({python.get('implementation', '?')}) on "
         f"{system.get('system', '?')} {system.get('release', '')} {system.get('machine', '')} |",
-        f"| Packages | {len(packages)} recorded, pinned in `requirements.txt` |",
+        f"| Packages | not captured ({plan.packages_not_captured}) |" if plan.packages_not_captured
+        else f"| Packages | {len(packages)} recorded, pinned in `requirements.txt` |",
         f"| Container image | {container or 'none recorded'} |",
         f"| Hardware | {hardware.get('cpu_count', '?')} CPUs, GPUs: "
         f"{', '.join(str(g.get('name', g)) for g in (hardware.get('gpus') or [])) or 'none'} |",
@@ -564,9 +623,12 @@ def render_readme(plan: Plan) -> str:
     out += _versions_table(plan.outputs) if plan.outputs else ["None recorded."]
     out += [
         "", "## Steps", "",
-        f"1. `./checkout.sh` clones the repository into `./src` and checks out `{git.get('commit')}`."
-        + (" **The uncommitted changes of the recorded run are not included.**"
-           if git.get("dirty") else ""),
+        (f"1. The code cannot be checked out: the git commit was not captured "
+         f"({plan.git_not_captured}). `./checkout.sh` says so and stops."
+         if plan.git_not_captured else
+         f"1. `./checkout.sh` clones the repository into `./src` and checks out `{git.get('commit')}`."
+         + (" **The uncommitted changes of the recorded run are not included.**"
+            if git.get("dirty") else "")),
         f"2. Create an environment with Python {python.get('version', '?')} and install the "
         "pinned packages, then lineal:",
         "",

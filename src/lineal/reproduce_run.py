@@ -126,7 +126,7 @@ def prepare(
     package checks. Recorded environment variables outside the replayed list are skipped (a
     recorded ``PYTHONPATH`` would run code the record's author chose)."""
     from .artifacts import replayable_env
-    from .capture import capture
+    from .capture import capture, not_captured_reason
 
     store = store or default_store()
     python = python or sys.executable
@@ -135,6 +135,8 @@ def prepare(
     args = plan.entry_args()
     here = Path(cwd or os.getcwd()).resolve()
     current = capture(cwd=here, timeout=30, include_packages=False).code.get("git") or {}
+    if not_captured_reason(current):
+        raise InvalidArgument(f"cannot read the git state of {here}: {not_captured_reason(current)}")
     workdir = _workdir(plan, current, here)
     checks = _checks(plan, current, interpreter_facts(python))
     applied, skipped = replayable_env(plan.env)
@@ -237,7 +239,7 @@ def _checks(plan: Plan, current: Mapping[str, Any], facts: Mapping[str, Any]) ->
             warnings.append(f"{path} is not the file the run executed (recorded {entry['sha256']}, "
                             f"here {actual or 'missing'})")
     recorded_python = (plan.environment.get("python") or {}).get("version")
-    packages = package_differences(plan.environment.get("packages") or {}, facts["packages"])
+    packages = package_differences(plan.packages, facts["packages"])
     environment = {"python": {"recorded": recorded_python, "current": facts["python"]},
                    "packages": packages}
     if recorded_python and recorded_python != facts["python"]:

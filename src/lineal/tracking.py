@@ -14,6 +14,10 @@ Values are checked when logged (:mod:`lineal.run_data`), so a bad one fails on i
 never reaches the buffer; a batch the store refuses anyway is salvaged (what it accepts is
 written) and the run ends failed, never finished with data missing. A daemon thread records the
 run's heartbeat (:mod:`lineal.heartbeat`), so a run whose process was killed shows as stale.
+
+Capture (code and environment, :mod:`lineal.capture`) starts in the background when the run
+starts and is joined before the run's final status is written; it is recorded as the run's
+``code`` and ``environment`` inputs at the first flush after it finished, or at the end.
 """
 
 from __future__ import annotations
@@ -85,6 +89,10 @@ class ActiveRun:
         self._last_flush = time.monotonic()
         self._ended = False
         self._heartbeat: Heartbeat | None = None
+        self._tag_keys: set[str] = set(record.tags)
+        self._capture_lock = threading.RLock()
+        self._pending_capture: Any = None
+        """A :class:`lineal.capture.PendingCapture` until recorded, with the invocation facts."""
         self.inputs: list[ArtifactVersion] = []
         self.outputs: list[ArtifactVersion] = []
 
@@ -162,7 +170,15 @@ class ActiveRun:
         texts = {run_data.check_key(k, "tag"): run_data.tag_value(k, v) for k, v in tags.items()}
         with self._lock:
             self._tags.update(texts)
+            self._tag_keys.update(texts)
         self._maybe_flush()
+
+    def _set_default_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set the tags this run has not set itself: capture is recorded late (at the end of a
+        short run), and must not overwrite a ``lineal.user`` the program chose."""
+        with self._lock:
+            fresh = {k: v for k, v in tags.items() if k not in self._tag_keys}
+        self.set_tags(fresh)
 
     def _maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush > FLUSH_SECONDS:
@@ -179,6 +195,8 @@ class ActiveRun:
         self._flush(automatic=False)
 
     def _flush(self, automatic: bool) -> None:
+        if self._pending_capture is not None:
+            self._record_capture(wait=False)
         with self._written() as (params, metrics, tags):
             if not (metrics or params or tags):
                 return
@@ -340,9 +358,46 @@ class ActiveRun:
 
         return log_model(self, model, name=name, **kwargs)
 
+    # -- capture ---------------------------------------------------------------------------------
+    def _start_capture(self, timeout: float) -> None:
+        from .artifacts import invocation_facts
+        from .capture import start_capture
+
+        # How the process was started is read now: the program may chdir or change its
+        # environment variables before the capture is recorded.
+        self._pending_capture = (start_capture(timeout=timeout), invocation_facts())
+
+    def _record_capture(self, *, wait: bool, join: bool = True) -> None:
+        """Record the background capture as the run's code and environment inputs: now if it has
+        finished, or (``wait``) after joining it, or (``wait`` without ``join``) at once: a capture
+        still running is then recorded as not captured, all of it. A failure other than the store's is recorded as
+        the tag ``lineal.capture_error`` and does not fail the run."""
+        # Held while recording, so that end() never writes the final status while another
+        # thread's flush is still recording the capture; a flush does not wait for it.
+        if not self._capture_lock.acquire(blocking=wait):
+            return
+        try:
+            pending = self._pending_capture
+            if pending is None or (not wait and not pending[0].done()):
+                return
+            self._pending_capture = None  # taken: recorded once (set_tags below may flush)
+            try:
+                from . import artifacts
+
+                captured = pending[0].result(
+                    join=join, unfinished="the run was killed before capture finished")
+                artifacts.record_capture(self, captured, pending[1])
+            except LinealError:
+                self._pending_capture = pending  # the store failed: a later attempt retries
+                raise
+            except Exception as exc:  # recording capture is best effort by contract
+                self.set_tags({"lineal.capture_error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            self._capture_lock.release()
+
     # -- lifecycle -------------------------------------------------------------------------------
     def end(self, status: RunStatus | str = RunStatus.FINISHED, error: RunError | None = None) -> None:
-        """Flush and set the final status (idempotent).
+        """Record the capture (joining it), flush and set the final status (idempotent).
 
         A run some of whose logged values could not be stored does not end ``finished``: it
         ends ``failed`` with a ``lineal.DataNotStored`` error saying how many (a run that failed
@@ -352,7 +407,15 @@ class ActiveRun:
             return
         self._ended = True
         ended = now_us()
+        capture_failure: BaseException | None = None
+        try:
+            # A killed run (Ctrl-C, SIGTERM) ends now: a pod's grace period is no time to wait
+            # for a hung probe. Otherwise the capture is joined, within its bound.
+            self._record_capture(wait=True, join=RunStatus(status) is not RunStatus.KILLED)
+        except BaseException as exc:  # the store failed, or Ctrl-C while waiting: end anyway
+            capture_failure = exc
         status = RunStatus(status)
+        finished = False
         try:
             # The last batch and the final status in one transaction, when nothing was lost.
             with self._written() as (params, metrics, tags):
@@ -362,14 +425,16 @@ class ActiveRun:
                             self.id, status, ended, error, self.actor,
                             params=params, metrics=metrics, tags=tags,
                         )
-                        return
+                        finished = True
                     except StoreError:
                         raise
                     except LinealError:
                         pass  # refused: write what can be written, then end below
-                self._salvage(params, metrics, tags)
-            status, error = self._final_status(status, error)
-            self.store.metadata.finish_run(self.id, status, ended, error, self.actor)
+                if not finished:
+                    self._salvage(params, metrics, tags)
+            if not finished:
+                status, error = self._final_status(status, error)
+                self.store.metadata.finish_run(self.id, status, ended, error, self.actor)
         except BaseException:
             # The store failed: still try to record how the run ended, so it is not left
             # 'running'; the failure propagates.
@@ -380,6 +445,8 @@ class ActiveRun:
             self._stop_heartbeat()
             self.record = _replace(self.record, status=status, ended_at=us_to_datetime(ended), error=error)
             _open_runs.discard(self)
+        if capture_failure is not None:
+            raise capture_failure
 
     def _final_status(
         self, status: RunStatus, error: RunError | None, extra: str | None = None
@@ -500,7 +567,10 @@ def run(
 
     ``project`` defaults to the parent's project, else ``LINEAL_PROJECT``, else ``default``.
     ``capture`` records the code (git commit, dirty diff, entry point) and the environment
-    (packages, Python, OS, container, hardware) as artifacts the run consumes.
+    (packages, Python, OS, container, hardware) as artifacts the run consumes. It runs in the
+    background from the start of the run and is joined when the run ends, within
+    ``LINEAL_CAPTURE_TIMEOUT`` seconds of its start (default 30); what could not be captured in
+    time is recorded as not captured, with the reason.
     """
     return RunContext(
         name,
@@ -541,6 +611,7 @@ def start_run(
     validate_name(kind, "run kind")
     if experiment is not None:
         validate_name(experiment, "experiment")
+    capture_bound = _capture_bound() if capture else None
     record = Run(
         id=new_id(),
         project=project,
@@ -564,23 +635,20 @@ def start_run(
     handle = ActiveRun(store, record, actor)
     handle._start_heartbeat(beat_every)
     _open_runs.add(handle)
-    if capture:
-        _capture_into(handle)
+    if capture_bound is not None:
+        try:
+            handle._start_capture(capture_bound)
+        except Exception as exc:  # capture is best effort by contract
+            handle.set_tags({"lineal.capture_error": f"{type(exc).__name__}: {exc}"})
     return handle
 
 
-def _capture_into(handle: ActiveRun) -> None:
-    """Record code and environment as inputs; never fails the run."""
-    try:
-        from . import artifacts
-        from .capture import capture
+def _capture_bound() -> float:
+    """``LINEAL_CAPTURE_TIMEOUT``, checked before the run is created: a malformed value is an
+    error the user sees at once, not a run recorded without its code."""
+    from .capture import capture_timeout
 
-        captured = capture()
-        artifacts.record_capture(handle, captured)
-    except LinealError:
-        raise
-    except Exception as exc:  # capture is best effort by contract
-        handle.set_tags({"lineal.capture_error": f"{type(exc).__name__}: {exc}"})
+    return capture_timeout()
 
 
 @atexit.register

@@ -13,7 +13,16 @@ from lineal.capture import CapturedEnvironment, canonical_json, capture
 
 
 def test_exported_members() -> None:
-    assert lineal.capture.__all__ == ["CapturedEnvironment", "canonical_json", "capture"]
+    assert lineal.capture.__all__ == [
+        "CapturedEnvironment",
+        "PendingCapture",
+        "canonical_json",
+        "capture",
+        "capture_timeout",
+        "not_captured",
+        "not_captured_reason",
+        "start_capture",
+    ]
 
 
 def test_canonical_json_is_sorted_compact_utf8() -> None:

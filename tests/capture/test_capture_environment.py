@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import lineal.capture
-from lineal.capture import _container, _hardware, _packages, _system, capture
+from lineal.capture import _container, _hardware, _packages, _system, capture, not_captured_reason
 
 SRC = str(Path(lineal.capture.__file__).resolve().parents[2])
 TIMEOUT = 10.0
@@ -279,6 +279,7 @@ def test_failing_nvidia_smi_is_a_probe_note(
     )
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     captured = capture(timeout=TIMEOUT, include_packages=False)
-    assert captured.environment["hardware"]["gpus"] is None
+    reason = not_captured_reason(captured.environment["hardware"]["gpus"])
+    assert reason == captured.probe_errors["gpus"]
     assert captured.probe_errors["gpus"].startswith("nvidia-smi failed: NVIDIA-SMI has failed")
     assert captured.environment["hardware"]["cpu_count"] == os.cpu_count()

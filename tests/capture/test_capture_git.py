@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lineal.capture import canonical_json, capture
+from lineal.capture import canonical_json, capture, not_captured_reason
 from lineal.capture._git import strip_credentials
 
 pytestmark = pytest.mark.skipif(
@@ -180,7 +180,7 @@ def test_status_leaves_no_index_lock_behind(repo: Path) -> None:
     assert not (repo / ".git" / "index.lock").exists()
 
 
-def test_non_git_directory_is_a_probe_note_not_an_error(
+def test_non_git_directory_is_a_captured_fact_not_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plain = tmp_path / "plain"
@@ -188,16 +188,16 @@ def test_non_git_directory_is_a_probe_note_not_an_error(
     # Keeps git from finding a repository somewhere above tmp_path.
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     captured = capture(cwd=plain, timeout=TIMEOUT, include_packages=False)
+    # "Not in a checkout" is what git answered: recorded as None, not as "not captured".
     assert captured.code["git"] is None
-    assert captured.probe_errors["git"] == "not a git repository"
+    assert "git" not in captured.probe_errors
     assert captured.code["entry_point"] is not None
     assert captured.environment["python"] is not None
 
 
 def test_missing_directory_is_a_probe_note(tmp_path: Path) -> None:
     captured = capture(cwd=tmp_path / "does-not-exist", timeout=TIMEOUT, include_packages=False)
-    assert captured.code["git"] is None
-    assert "git" in captured.probe_errors
+    assert not_captured_reason(captured.code["git"]) == captured.probe_errors["git"]
 
 
 def test_undecodable_path_still_serializes(tmp_path: Path) -> None:

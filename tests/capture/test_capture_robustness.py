@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from lineal.capture import _hardware, _packages, _system, capture
+from lineal.capture import (
+    _hardware,
+    _packages,
+    _system,
+    capture,
+    not_captured,
+    not_captured_reason,
+)
 
 # A hung probe is released at teardown; this only bounds a test gone wrong.
 HANG_LIMIT_S = 30.0
@@ -35,7 +42,7 @@ def test_raising_probe_is_recorded_and_the_rest_is_filled(
     monkeypatch.setattr(_system, "probe_host", broken)
     captured = capture(timeout=10, include_packages=False)
     assert captured.probe_errors["host"] == "RuntimeError: no passwd database"
-    assert captured.environment["host"] is None
+    assert captured.environment["host"] == not_captured("RuntimeError: no passwd database")
     assert captured.environment["python"]["version"]
     assert captured.environment["hardware"]["cpu_count"] == os.cpu_count()
     assert captured.code["entry_point"] == {"kind": "pytest"}
@@ -53,8 +60,11 @@ def test_hanging_probe_times_out_at_the_deadline(
     print(f"capture with a hung probe returned after {captured.duration_s:.3f} s")
     # Not a performance check: the hung probe would hold capture for HANG_LIMIT_S.
     assert captured.duration_s < HANG_LIMIT_S / 3
-    assert captured.probe_errors["hardware"] == "timed out"
-    assert captured.environment["hardware"] == {"gpus": captured.environment["hardware"]["gpus"]}
+    assert captured.probe_errors["hardware"] == "timed out after 0.5s"
+    assert captured.environment["hardware"] == {
+        **not_captured("timed out after 0.5s"),
+        "gpus": captured.environment["hardware"]["gpus"],
+    }
     assert captured.environment["python"] is not None
 
 
@@ -67,8 +77,8 @@ def test_hanging_package_scan_times_out(
 
     monkeypatch.setattr(_packages, "probe_packages", hanging)
     captured = capture(timeout=0.5)
-    assert captured.probe_errors["packages"] == "timed out"
-    assert captured.environment["packages"] is None
+    assert captured.probe_errors["packages"] == "timed out after 0.5s"
+    assert not_captured_reason(captured.environment["packages"]) == "timed out after 0.5s"
     assert captured.environment_digest().startswith("sha256:")
 
 
@@ -93,8 +103,9 @@ def test_hanging_git_is_killed_and_reported(
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
     captured = capture(cwd=tmp_path, timeout=0.5, include_packages=False)
-    assert captured.code["git"] is None
-    assert "timed out" in captured.probe_errors["git"]
+    # Whichever notices first, the probe's own wait or the capture's deadline, names the bound.
+    assert captured.probe_errors["git"].endswith("timed out after 0.5s")
+    assert not_captured_reason(captured.code["git"]) == captured.probe_errors["git"]
     assert captured.code["entry_point"] is not None
 
     # Every git the probe started must be gone shortly after (killed, not left to sleep).
@@ -156,3 +167,32 @@ def test_capture_does_not_raise_in_a_deleted_working_directory(tmp_path: Path) -
         timeout=60,
     )
     assert result.stdout.startswith("no working directory")
+
+
+def test_a_background_capture_that_never_returns_is_recorded_as_not_captured(
+    monkeypatch: pytest.MonkeyPatch, release: threading.Event
+) -> None:
+    import lineal.capture
+
+    def stuck(**_: object) -> None:
+        release.wait(HANG_LIMIT_S)
+
+    monkeypatch.setattr(lineal.capture, "capture", stuck)
+    monkeypatch.setattr(lineal.capture, "_JOIN_GRACE_S", 0.1)
+    result = lineal.capture.start_capture(timeout=0.2).result()
+    assert result.code == {"git": not_captured("timed out after 0.2s"),
+                           "entry_point": not_captured("timed out after 0.2s")}
+    assert not_captured_reason(result.environment["packages"]) == "timed out after 0.2s"
+    assert set(result.probe_errors) >= {"git", "packages", "python"}
+    assert result.environment_digest().startswith("sha256:")
+
+
+def test_a_background_capture_that_raises_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lineal.capture
+
+    def broken(**_: object) -> None:
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(lineal.capture, "capture", broken)
+    result = lineal.capture.start_capture(timeout=5).result()
+    assert not_captured_reason(result.code["git"]) == "MemoryError: no room"

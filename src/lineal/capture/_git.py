@@ -87,11 +87,13 @@ def strip_credentials(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def probe_git(cwd: str, deadline: Deadline) -> dict[str, Any]:
-    """Describe the git checkout containing ``cwd``.
+def probe_git(cwd: str, deadline: Deadline) -> dict[str, Any] | None:
+    """Describe the git checkout containing ``cwd``; None when ``cwd`` is in no checkout.
 
-    Raises ProbeError("not a git repository") outside a checkout, so that the
-    caller can record the reason while leaving ``code["git"]`` empty.
+    "Not in a checkout" is a fact git answered, recorded as ``code["git"] = None``.
+    Anything else that keeps git from answering (no git executable, a timeout,
+    a repository git refuses to read) raises ProbeError with the reason, which
+    the caller records as "not captured": unknown, not a difference.
     """
     if shutil.which("git") is None:
         raise ProbeError("git executable not found")
@@ -107,16 +109,18 @@ def probe_git(cwd: str, deadline: Deadline) -> dict[str, Any]:
     try:
         for name, args in commands.items():
             procs[name] = start_command(args, cwd=cwd)
-        root = finish_command(procs["root"], deadline.remaining())
+        root = finish_command(procs["root"], deadline.remaining(), bound=deadline.seconds)
         if root.returncode != 0:
             reason = root.first_error_line()
-            raise ProbeError(_NOT_A_REPO_MARKER if _NOT_A_REPO_MARKER in reason else reason)
-        status = finish_command(procs["status"], deadline.remaining())
+            if _NOT_A_REPO_MARKER in reason:
+                return None
+            raise ProbeError(f"git rev-parse failed: {reason}")
+        status = finish_command(procs["status"], deadline.remaining(), bound=deadline.seconds)
         if status.returncode != 0:
             raise ProbeError(f"git status failed: {status.first_error_line()}")
         head = _parse_status(status.stdout)
-        remotes = finish_command(procs["remotes"], deadline.remaining())
-        diff = finish_command(procs["diff"], deadline.remaining())
+        remotes = finish_command(procs["remotes"], deadline.remaining(), bound=deadline.seconds)
+        diff = finish_command(procs["diff"], deadline.remaining(), bound=deadline.seconds)
     finally:
         for proc in procs.values():
             kill_command(proc)
@@ -209,7 +213,7 @@ def _pick_remote(remotes: dict[str, str], upstream: str | None) -> tuple[str | N
 def _staged_diff(cwd: str, deadline: Deadline) -> bytes:
     args = [arg for arg in _DIFF_ARGS if arg != "HEAD"]
     args.insert(args.index("diff") + 1, "--cached")
-    result = finish_command(start_command(args, cwd=cwd), deadline.remaining())
+    result = finish_command(start_command(args, cwd=cwd), deadline.remaining(), bound=deadline.seconds)
     return result.stdout
 
 

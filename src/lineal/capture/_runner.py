@@ -2,9 +2,11 @@
 
 Every probe is a zero-argument callable. :func:`run_probes` starts each one in
 its own daemon thread and collects whatever has finished when the deadline
-passes. Daemon threads (rather than a ``ThreadPoolExecutor``) are deliberate:
-the executor joins its workers at interpreter exit, so one hung probe (an NFS
-stat, an LDAP user lookup) would hang the user's program on the way out.
+passes; a probe still running then is reported as timed out, with the bound, so
+that the record can say "not captured (timed out after 30s)". Daemon threads
+(rather than a ``ThreadPoolExecutor``) are deliberate: the executor joins its
+workers at interpreter exit, so one hung probe (an NFS stat, an LDAP user
+lookup) would hang the user's program on the way out.
 """
 
 from __future__ import annotations
@@ -28,16 +30,28 @@ class ProbeError(Exception):
     """A probe could not produce its value; the message is the short reason recorded."""
 
 
+def format_seconds(seconds: float) -> str:
+    """``30s``, ``0.5s``: how a bound reads in a recorded reason."""
+    return f"{seconds:g}s"
+
+
 @dataclass(frozen=True)
 class Deadline:
     """A point in ``time.monotonic()`` time after which results are no longer awaited."""
 
     at: float
+    seconds: float = 0.0
+    """The bound it was made from, for the reason recorded when it passes."""
 
     @classmethod
     def after(cls, seconds: float) -> Deadline:
         """Return the deadline ``seconds`` from now."""
-        return cls(time.monotonic() + max(0.0, seconds))
+        seconds = max(0.0, seconds)
+        return cls(time.monotonic() + seconds, seconds)
+
+    def timed_out(self, what: str = "") -> str:
+        """The reason recorded for something still running when the deadline passed."""
+        return f"{what} timed out after {format_seconds(self.seconds)}".strip()
 
     def remaining(self) -> float:
         """Seconds left, never negative."""
@@ -92,7 +106,7 @@ def run_probes(
     for name, thread, slot in started:
         thread.join(deadline.remaining())
         if thread.is_alive():
-            errors[name] = "timed out"
+            errors[name] = deadline.timed_out()
         elif slot.error is not None:
             errors[name] = slot.error
         else:
@@ -171,13 +185,20 @@ def start_command(
         raise ProbeError(f"cannot run {args[0]}: {exc.strerror or exc}") from exc
 
 
-def finish_command(proc: subprocess.Popen[bytes], timeout: float) -> CommandResult:
-    """Wait up to ``timeout`` seconds for ``proc``; kill it and raise ProbeError if it overruns."""
+def finish_command(
+    proc: subprocess.Popen[bytes], timeout: float, *, bound: float | None = None
+) -> CommandResult:
+    """Wait up to ``timeout`` seconds for ``proc``; kill it and raise ProbeError if it overruns.
+
+    ``bound`` is the overall limit the wait is part of (a capture's deadline), named in the
+    reason instead of what happened to be left of it.
+    """
     try:
         stdout, stderr = proc.communicate(timeout=max(timeout, 0.001))
     except subprocess.TimeoutExpired:
         kill_command(proc)
-        raise ProbeError(f"{_command_name(proc)} timed out") from None
+        limit = format_seconds(bound if bound is not None else timeout)
+        raise ProbeError(f"{_command_name(proc)} timed out after {limit}") from None
     return CommandResult(proc.returncode, stdout, stderr)
 
 

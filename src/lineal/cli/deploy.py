@@ -303,10 +303,10 @@ def recover_command(
         ("config", json.dumps(d.config, sort_keys=True)),
         ("registry then", f"stage {state['stage']}, aliases {', '.join(state['aliases']) or '-'}"),
         ("deployed from", f"python {(env.get('python') or {}).get('version', '?')}, "
-                          f"{len(env.get('packages') or {})} packages ({env.get('ref', '-')})"),
+                          f"{_packages_text(env)} ({env.get('ref', '-')})"),
         ("trained with", f"python {(training.get('python') or {}).get('version', '?')}, "
-                         f"{len(training.get('packages') or {})} packages ({training.get('ref', '-')})"),
-        ("code", f"{git.get('commit') or '-'} {git.get('remote_url') or ''}".strip()),
+                         f"{_packages_text(training)} ({training.get('ref', '-')})"),
+        ("code", _git_text(git)),
         ("redeploy", rec.redeploy_command),
     ):
         click.echo(f"{key:>14}  {value}")
@@ -340,3 +340,23 @@ def rollback_command(
     moved = f"; alias {alias} -> v{d.model_version}" if alias else ""
     click.echo(f"rolled back {name} in {environment} to {d.model_ref}: deployment {d.id} "
                f"replaces {d.replaces_id}, restores {d.restores_id}{moved}")
+
+
+def _packages_text(env: dict[str, Any]) -> str:
+    """``130 packages``, or why they are unknown: a marker is not a package list."""
+    from ..capture import not_captured_reason
+
+    packages = env.get("packages")
+    reason = not_captured_reason(packages)
+    if reason is not None:
+        return f"packages not captured ({reason})"
+    return f"{len(packages or {})} packages"
+
+
+def _git_text(git: dict[str, Any]) -> str:
+    from ..capture import not_captured_reason
+
+    reason = not_captured_reason(git)
+    if reason is not None:
+        return f"not captured ({reason})"
+    return f"{git.get('commit') or '-'} {git.get('remote_url') or ''}".strip()

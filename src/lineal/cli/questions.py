@@ -133,17 +133,21 @@ def pipeline_command(ctx: click.Context, model_ref: str, project: str | None, as
     p = report.pipeline
     code = report.code
     dirty = code.get("dirty")
+    git_unknown = report.not_captured.get("git")
+    entry_unknown = report.not_captured.get("entry_point")
     print_fields([
         ("model", report.subject.label),
         ("produced by", f"run {_run_label(report.run)} ({report.run.kind})"),
         ("pipeline", f"{_run_label(p)} ({p.status}, {human_duration(p.duration_s)})" if p
          else "none (the run has no parent run)"),
-        ("commit", code.get("commit") or "not recorded"),
+        ("commit", _not_captured(git_unknown) if git_unknown
+         else code.get("commit") or "none (not a git checkout, or no commit yet)"),
         ("branch", code.get("branch")),
         ("dirty", None if dirty is None else ("yes, diff " + (code.get("diff_digest") or "?")
                                                if dirty else "no")),
         ("remote", code.get("remote_url")),
-        ("entry point", f"{code.get('entry_point')} ({code.get('entry_point_kind')})"
+        ("entry point", _not_captured(entry_unknown) if entry_unknown
+         else f"{code.get('entry_point')} ({code.get('entry_point_kind')})"
          if code.get("entry_point") else None),
         ("entry sha256", code.get("entry_point_sha256")),
     ])
@@ -152,7 +156,8 @@ def pipeline_command(ctx: click.Context, model_ref: str, project: str | None, as
                 ("#", "step", "kind", "status", "duration", "run", "commit", "outputs"),
                 [(i + 1, ("* " if s.produced_subject else "") + s.run.name, s.run.kind,
                   str(s.run.status), human_duration(s.run.duration_s), s.run.id,
-                  (s.commit or "-")[:8], "\n".join(_ref(o) for o in s.outputs))
+                  "not captured" if s.commit_not_captured else (s.commit or "-")[:8],
+                  "\n".join(_ref(o) for o in s.outputs))
                  for i, s in enumerate(report.steps)])
     if report.upstream_elsewhere:
         print_table("upstream runs outside this pipeline", ("step", "kind", "status", "run"),
@@ -183,18 +188,27 @@ def env_command(ctx: click.Context, model_ref: str, packages: tuple[str, ...],
         emit_json(report.to_dict())
         return
     py, os_ = report.python, report.os
+    unknown = report.not_captured
     print_fields([
         ("model", report.subject.label),
         ("run", _run_label(report.run)),
-        ("python", f"{py.get('version')} ({py.get('implementation')})" if py else "not recorded"),
-        ("os", " ".join(str(v) for v in (os_.get("system"), os_.get("release"), os_.get("machine"))
-                        if v) + (f", {os_['distribution']}" if os_.get("distribution") else "")
+        ("python", _not_captured(unknown["python"]) if "python" in unknown
+         else f"{py.get('version')} ({py.get('implementation')})" if py else "not recorded"),
+        ("os", _not_captured(unknown["os"]) if "os" in unknown
+         else " ".join(str(v) for v in (os_.get("system"), os_.get("release"), os_.get("machine"))
+                       if v) + (f", {os_['distribution']}" if os_.get("distribution") else "")
          if os_ else "not recorded"),
-        ("container", (report.container or {}).get("image")),
+        ("container", _not_captured(unknown["container"]) if "container" in unknown
+         else (report.container or {}).get("image")),
+        ("hardware", _not_captured(unknown["hardware"]) if "hardware" in unknown else None),
+        ("gpus", _not_captured(unknown["gpus"]) if "gpus" in unknown else None),
         ("frameworks", ", ".join(f"{k} {v}" for k, v in report.frameworks.items()) or "none imported"),
         ("environment", f"{report.environment_ref} {short_digest(report.environment_digest or '')}"),
     ])
     click.echo("")
+    if report.package_count is None:
+        click.echo(f"packages: {_not_captured(unknown.get('packages'))}")
+        return
     shown = f"{len(report.packages)} of {report.package_count}" if packages else str(report.package_count)
     print_table(f"packages ({shown})", ("package", "version"), list(report.packages.items()),
                 empty=f"no installed package matches {', '.join(packages)}")
@@ -230,6 +244,16 @@ def runs_using_command(ctx: click.Context, requirement: str, project: str | None
                   u.version, u.run.tags.get("lineal.user") or u.run.created_by) for u in report.runs])
     if report.truncated:
         click.echo(f"... {report.total - len(report)} more (raise --limit)")
+    if report.not_captured_total:
+        click.echo("")
+        print_table(f"{report.not_captured_total} run(s) whose packages were not captured: "
+                    "unknown whether they used it",
+                    ("run", "name", "kind", "status", "started", "reason"),
+                    [(u.run.id, u.run.name, u.run.kind, str(u.run.status),
+                      local_time(u.run.started_at), u.reason) for u in report.not_captured])
+        if report.not_captured_total > len(report.not_captured):
+            click.echo(f"... {report.not_captured_total - len(report.not_captured)} more "
+                       "(raise --limit)")
 
 
 # -- 5 -------------------------------------------------------------------------------------------
@@ -271,11 +295,13 @@ def why_failed_command(ctx: click.Context, run_or_ref: str, tail: int, project: 
         click.echo(f"no earlier run of {r.name} ({r.kind}) finished: nothing to compare with")
         return
     c = report.comparison
+    unknown = f" (not captured, so unknown: {', '.join(c.not_captured)})" if c.not_captured else ""
     click.echo(f"compared with the last good run {_run_label(report.last_good)} "
                f"({local_time(report.last_good.started_at)}): "
                + (f"differs in {', '.join(c.differs_in)}" if c.differs_in
-                  else "same params, inputs, code and environment"))
-    rows = comparison_rows(c.to_dict(), ("params", "inputs", "code", "environment"))
+                  else "same params, inputs, code and environment") + unknown)
+    rows = comparison_rows(c.to_dict(), ("params", "inputs", "code", "environment",
+                                         "not_captured"))
     print_table(None, ("what", "key", "last good", "failed"), rows)
 
 
@@ -290,6 +316,10 @@ def comparison_rows(d: dict[str, Any], sections: tuple[str, ...],
 
     for section in sections:
         change = d[section]
+        if section == "not_captured":
+            for part, (a, b) in change.items():
+                add("not captured", part, _captured_cell(a), _captured_cell(b))
+            continue
         if section == "environment":
             for key, (a, b) in change["changed"].items():
                 add("package", key, a, b)
@@ -308,6 +338,15 @@ def comparison_rows(d: dict[str, Any], sections: tuple[str, ...],
         for key, value in change["only_b"].items():
             add(what, key, "(absent)", value)
     return rows
+
+
+def _not_captured(reason: str | None) -> str:
+    return f"not captured ({reason})" if reason else "not captured"
+
+
+def _captured_cell(reason: str | None) -> str:
+    """A side of a ``not_captured`` entry: the reason, or that this side was captured."""
+    return _not_captured(reason) if reason else "captured"
 
 
 def _cell(value: Any) -> str:
@@ -419,8 +458,10 @@ def diff_command(ctx: click.Context, a: str, b: str, show_all: bool, project: st
     if d.same_content:
         click.echo("same content: the two versions are the same bytes")
     first = d.first_divergence
+    unknown = d.not_captured
     if first is None:
-        click.echo("the two lineages do not diverge: same steps, inputs, params, code, environment")
+        click.echo("the two lineages do not diverge: same steps, inputs, params, code, environment"
+                   + (" (except what was not captured, which is unknown)" if unknown else ""))
     else:
         click.echo(f"first divergence: step {first.step}")
         for reason in first.reasons:
@@ -436,6 +477,9 @@ def diff_command(ctx: click.Context, a: str, b: str, show_all: bool, project: st
     _section("code", d.code, lambda step, c: _pairs(step, "", c))
     _section("environment", d.environment, _env_rows)
     _section("metrics", d.metrics, lambda step, c: _pairs(step, "", c))
+    _section("not captured (unknown, not compared)", unknown,
+             lambda step, parts: [(step, part, _captured_cell(a), _captured_cell(b))
+                                  for part, (a, b) in parts.items()])
     statuses = [(s.step, s.status, s.a.run.id if s.a else "-", s.b.run.id if s.b else "-")
                 for s in d.steps if show_all or s.status != "same"]
     if statuses:

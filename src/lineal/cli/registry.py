@@ -628,6 +628,9 @@ def compare_command(ctx: click.Context, ref_a: str, ref_b: str, as_json: bool) -
     rows += [(f"package {p}", "-", v) for p, v in pk["only_b"].items()]
     if pk["same"]:
         rows.append(("packages unchanged", pk["same"], pk["same"]))
+    for part in sorted(a.not_captured.keys() | b.not_captured.keys()):
+        rows.append((f"{part} (unknown)", *(f"not captured ({s.not_captured[part]})"
+                                            if part in s.not_captured else "captured" for s in (a, b))))
     print_table(f"{a.ref} vs {b.ref}", ("", a.ref, b.ref), rows)
 
 

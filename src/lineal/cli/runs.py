@@ -275,11 +275,20 @@ def _details(store: Store, run: Run) -> dict[str, Any]:
     }
 
 
+def _unknown(body: dict[str, Any], parts: tuple[str, ...]) -> dict[str, str]:
+    """The parts of a captured body that were not captured, with the reason."""
+    from ..capture import not_captured_reason
+
+    found = {part: not_captured_reason(body.get(part)) for part in parts}
+    return {part: reason for part, reason in found.items() if reason is not None}
+
+
 def _code(found: tuple[ArtifactVersion, dict[str, Any]] | None) -> dict[str, Any] | None:
     if found is None:
         return None
     version, body = found
-    return {"ref": version.ref, "git": body.get("git"), "entry_point": body.get("entry_point")}
+    return {"ref": version.ref, "git": body.get("git"), "entry_point": body.get("entry_point"),
+            "not_captured": _unknown(body, ("git", "entry_point"))}
 
 
 def _environment(
@@ -288,7 +297,10 @@ def _environment(
     if found is None:
         return None
     version, body = found
+    unknown = _unknown(body, ("python", "os", "container", "conda", "hardware", "packages"))
     packages = body.get("packages")
+    if "packages" not in unknown and not isinstance(packages, dict):
+        unknown["packages"] = "no packages recorded"  # a scan that timed out, in older records
     frameworks = {k.removeprefix("lineal.framework."): v for k, v in sorted(tags.items())
                   if k.startswith("lineal.framework.")}
     return {
@@ -298,8 +310,9 @@ def _environment(
         "container": body.get("container"),
         "conda": body.get("conda"),
         "hardware": body.get("hardware"),
-        "packages": len(packages) if isinstance(packages, dict) else None,
+        "packages": None if "packages" in unknown else len(packages),
         "frameworks": frameworks,
+        "not_captured": unknown,
     }
 
 
@@ -347,41 +360,68 @@ def _print_details(run: Run, details: dict[str, Any]) -> None:
             (c["id"], c["name"], c["kind"], c["status"], human_duration(c["duration_s"]))
             for c in details["children"]
         ])
-    _print_capture(details["code"], details["environment"])
+    _print_capture(run, details["code"], details["environment"])
     if run.error is not None:
         click.echo(f"\nError: {run.error.type}: {run.error.message}")
         if run.error.traceback:
             click.echo(run.error.traceback.rstrip())
 
 
-def _print_capture(code: dict[str, Any] | None, environment: dict[str, Any] | None) -> None:
+def _not_captured(reason: str) -> str:
+    return f"not captured ({reason})"
+
+
+def _print_capture(
+    run: Run, code: dict[str, Any] | None, environment: dict[str, Any] | None
+) -> None:
     fields: list[tuple[str, Any]] = []
+    if code is None and environment is None:
+        if str(run.status) == "running":
+            fields.append(("capture", "recorded when the run ends"))
+        else:
+            fields.append(("capture", "none recorded (started with capture=False, or by an "
+                           "older lineal)"))
     if code is not None:
+        unknown = code.get("not_captured") or {}
         git = code.get("git") or {}
-        if git.get("commit"):
+        if "git" in unknown:
+            fields.append(("git", _not_captured(unknown["git"])))
+        elif git.get("commit"):
             state = "dirty" if git.get("dirty") else "clean"
             branch = f" on {git['branch']}" if git.get("branch") else " (detached)"
             fields.append(("git", f"{git['commit'][:12]}{branch}, {state}"))
+        elif git:
+            fields.append(("git", "a repository with no commit yet"))
         else:
             fields.append(("git", "not a git checkout"))
         entry = code.get("entry_point") or {}
-        if entry:
+        if "entry_point" in unknown:
+            fields.append(("entry point", _not_captured(unknown["entry_point"])))
+        elif entry:
             fields.append(("entry point", " ".join(str(entry[k]) for k in ("kind", "path")
                                                    if entry.get(k))))
     if environment is not None:
+        unknown = environment.get("not_captured") or {}
+        for part in ("python", "os", "container", "hardware"):
+            if part in unknown:
+                fields.append((part, _not_captured(unknown[part])))
         py = environment.get("python") or {}
-        if py:
+        if py and "python" not in unknown:
             fields.append(("python", f"{py.get('version', '?')} ({py.get('implementation', '?')})"))
         system = environment.get("os") or {}
-        if system:
+        if system and "os" not in unknown:
             parts = [system.get("system"), system.get("release"), system.get("machine")]
             text = " ".join(str(p) for p in parts if p)
             if system.get("distribution"):
                 text += f" ({system['distribution']})"
             fields.append(("os", text))
         container = environment.get("container") or {}
-        fields.append(("container", container.get("image") or container.get("runtime") or "none"))
-        if environment.get("packages") is not None:
+        if "container" not in unknown:
+            fields.append(("container", container.get("image") or container.get("runtime")
+                           or "none"))
+        if "packages" in unknown:
+            fields.append(("packages", _not_captured(unknown["packages"])))
+        elif environment.get("packages") is not None:
             fields.append(("packages", str(environment["packages"])))
         frameworks = environment.get("frameworks") or {}
         if frameworks:

@@ -49,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "LeaderboardEntry": "lineal.lineage.q_usage",
     "LineageDiff": "lineal.lineage.q_diff",
     "PackageUse": "lineal.lineage.q_usage",
+    "PackagesUnknown": "lineal.lineage.q_usage",
     "ParamsReport": "lineal.lineage.questions",
     "PipelineReport": "lineal.lineage.questions",
     "PipelineStep": "lineal.lineage.questions",

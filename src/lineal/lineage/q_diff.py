@@ -10,7 +10,9 @@ Both upstream graphs are read with one recursive walk each. Their runs are align
 compared: params, inputs and outputs by digest, code, environment packages, metrics. Walking the
 aligned steps from the sources down, the first step whose inputs, params, code or environment
 differ, or which exists on one side only, or whose outputs differ although nothing it consumed
-did (the data source changed under it), is where the two lineages diverge.
+did (the data source changed under it), is where the two lineages diverge. A part of the code
+or environment that was not captured on either side is unknown: listed in ``not_captured``,
+never a divergence.
 
 The module is ``q_diff``, not ``diff``: a submodule named like the package's lazily exported
 function ``lineal.lineage.diff`` would replace it with the module object once imported.
@@ -112,8 +114,16 @@ class StepDiff:
             "a_run_id": self.a.run.id if self.a else None,
             "b_run_id": self.b.run.id if self.b else None,
             "reasons": self.reasons(),
+            "not_captured": self.not_captured,
             "comparison": self.comparison.to_dict() if self.comparison else None,
         }
+
+    @property
+    def not_captured(self) -> dict[str, list[str | None]]:
+        """Parts not captured in either run of the step: ``{part: [reason a, reason b]}``."""
+        if self.comparison is None or self.status == "shared":
+            return {}
+        return dict(self.comparison.not_captured)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +218,12 @@ class LineageDiff:
     def metrics(self) -> dict[str, Change]:
         return self._by_step(lambda c: None if is_empty(c.metrics) else c.metrics)
 
+    @property
+    def not_captured(self) -> dict[str, dict[str, list[str | None]]]:
+        """Per step, the parts of code or environment not captured on either side, with the
+        reasons ``[a, b]``: unknown, so not compared (and never the first divergence)."""
+        return self._by_step(lambda c: c.not_captured or None)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "a": self.a.to_dict(),
@@ -219,6 +235,7 @@ class LineageDiff:
             "code": self.code,
             "environment": self.environment,
             "metrics": self.metrics,
+            "not_captured": self.not_captured,
             "steps": [s.to_dict() for s in self.steps],
         }
 
@@ -234,7 +251,8 @@ def diff(
     ``churn@v3`` and ``churn@v4``, or two runs) across their whole upstream graphs: data (digests,
     row counts and schemas when recorded), params, code (commit, dirty diff digest, entry point),
     environment (packages added, removed, changed) and metrics, step by step; and name the first
-    step where the two lineages diverge.
+    step where the two lineages diverge. What was not captured on either side is unknown:
+    listed per step in ``not_captured``, never a divergence.
 
     >>> d = lineage.diff("churn@v3", "churn@v4")                      # doctest: +SKIP
     >>> d.first_divergence.step, d.first_divergence.reasons           # doctest: +SKIP

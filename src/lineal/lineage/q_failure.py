@@ -70,7 +70,9 @@ def why_failed(
 
     ``ref`` is a run id (``run:01J...``), a run name (its newest failed run), or a model (the
     newest failed run of the step that produced it). A failed pipeline is explained by its
-    first failed step, recursively.
+    first failed step, recursively. A part of the code or environment that was not captured
+    on either run is unknown: it is listed in ``comparison.not_captured`` with the reasons,
+    never as a difference.
     """
     if not isinstance(tail, int) or tail < 0:
         raise InvalidArgument(f"tail must be a number of lines, got {tail!r}")

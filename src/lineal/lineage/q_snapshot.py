@@ -4,6 +4,10 @@ A :class:`RunSnapshot` gathers a run's params, metrics, the artifact versions it
 produced (by role), and the code and environment it ran with (the ``code`` and ``environment``
 artifacts every run consumes). :func:`compare_runs` puts two snapshots side by side; the
 failure question and the lineage diff both build on it.
+
+A part of the code or environment that was not captured (the probe timed out or failed, the
+run was started with ``capture=False``, or it has not ended yet) is unknown: it is listed in
+``not_captured`` with its reason and never counted as a difference.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..entities import ArtifactVersion, EdgeDirection, Run
+from ..entities import ArtifactVersion, EdgeDirection, Run, RunStatus
 from ..errors import NotFound
 from ..store import Store
 
@@ -23,10 +27,33 @@ __all__ = [
     "code_fields",
     "compare_runs",
     "dataset_facts",
+    "not_captured_text",
     "snapshot",
 ]
 
 _CAPTURED = ("code", "environment")
+# The code_fields keys each captured part decides; unknown when the part was not captured.
+_CODE_PARTS = {
+    "git": ("commit", "branch", "dirty", "diff_digest", "remote_url"),
+    "entry_point": ("entry_point", "entry_point_kind", "entry_point_sha256"),
+}
+
+
+def not_captured_text(reason: str | None) -> str:
+    """How an answer shows a part that was not captured: ``not captured (timed out after 30s)``."""
+    return f"not captured ({reason})" if reason else "captured"
+
+
+def _marker_reason(value: Any) -> str | None:
+    from ..capture import not_captured_reason
+
+    return not_captured_reason(value)
+
+
+def _absent_reason(run: Run, what: str) -> str:
+    if run.status is RunStatus.RUNNING:
+        return f"no {what} recorded yet: it is recorded when the run ends"
+    return f"no {what} recorded (started with capture=False, or by an older lineal)"
 
 Change = dict[str, dict[str, Any]]
 """``{"changed": {key: [a, b]}, "only_a": {key: a}, "only_b": {key: b}}``."""
@@ -58,14 +85,50 @@ class RunSnapshot:
 
     @property
     def packages(self) -> dict[str, str]:
+        """Installed packages; empty when they were not captured (see :attr:`not_captured`)."""
         env = self.environment.metadata if self.environment else {}
-        return {str(k): str(v) for k, v in (env.get("packages") or {}).items()}
+        packages = env.get("packages")
+        if not isinstance(packages, dict) or _marker_reason(packages) is not None:
+            return {}
+        return {str(k): str(v) for k, v in packages.items()}
 
     @property
     def python(self) -> str | None:
         env = self.environment.metadata if self.environment else {}
         py = env.get("python")
+        if _marker_reason(py) is not None:
+            return None
         return py.get("version") if isinstance(py, dict) else py
+
+    @property
+    def not_captured(self) -> dict[str, str]:
+        """Parts that were not captured, with the reason: ``git``, ``entry_point``, ``packages``,
+        ``python``. What is listed here is unknown, not absent."""
+        found: dict[str, str] = {}
+        if self.code is None:
+            absent = _absent_reason(self.run, "code")
+            if not self.run.tags.get("lineal.git.commit"):
+                found["git"] = absent
+            found["entry_point"] = absent
+        else:
+            body = self.code.metadata or {}
+            for part in ("git", "entry_point"):
+                reason = _marker_reason(body.get(part))
+                if reason is not None:
+                    found[part] = reason
+        if self.environment is None:
+            found["packages"] = found["python"] = _absent_reason(self.run, "environment")
+        else:
+            env = self.environment.metadata or {}
+            for part in ("packages", "python"):
+                value = env.get(part)
+                reason = _marker_reason(value)
+                if reason is None and value is None:
+                    # Before lineal recorded reasons, a probe that timed out was stored as null.
+                    reason = f"no {part} recorded"
+                if reason is not None:
+                    found[part] = reason
+        return found
 
     def input_map(self) -> dict[str, ArtifactVersion]:
         """Inputs keyed ``role:project/name`` (how two runs of one step are aligned)."""
@@ -120,6 +183,9 @@ def code_fields(code: ArtifactVersion | None, run: Run | None = None) -> dict[st
     body = code.metadata if code else {}
     git = body.get("git") or {}
     entry = body.get("entry_point") or {}
+    # A part that was not captured has no fields: its marker is not a commit or a path.
+    git = {} if _marker_reason(git) is not None else git
+    entry = {} if _marker_reason(entry) is not None else entry
     tags = run.tags if run else {}
     dirty = git.get("dirty")
     if dirty is None and "lineal.git.dirty" in tags:
@@ -192,6 +258,10 @@ class RunComparison:
     """``only_a`` = removed, ``only_b`` = added, ``changed`` = version changed."""
     python: list[str | None] | None
     """``[a, b]`` when the Python versions differ."""
+    not_captured: dict[str, list[str | None]] = field(default_factory=dict)
+    """Parts (``git``, ``entry_point``, ``packages``, ``python``) not captured on either side:
+    ``[reason in a, reason in b]``, None on the side where it was. Unknown, so left out of the
+    comparison rather than reported as changed."""
 
     @property
     def differs_in(self) -> list[str]:
@@ -223,6 +293,7 @@ class RunComparison:
                 "python": self.python,
             },
             "metrics": self.metrics,
+            "not_captured": self.not_captured,
         }
 
 
@@ -244,11 +315,23 @@ def _digest_changes(a: dict[str, ArtifactVersion], b: dict[str, ArtifactVersion]
 def compare_runs(a: RunSnapshot, b: RunSnapshot) -> RunComparison:
     """What differs between two runs: params, metrics, inputs and outputs (by role and name,
     compared by digest), code (commit, branch, dirty, diff digest, entry point and its hash) and
-    environment (packages added, removed, changed; Python)."""
+    environment (packages added, removed, changed; Python). A part not captured on either side is
+    listed in ``not_captured`` instead of being compared."""
+    unknown_a, unknown_b = a.not_captured, b.not_captured
+    unknown = {part: [unknown_a.get(part), unknown_b.get(part)]
+               for part in sorted(unknown_a.keys() | unknown_b.keys())}
     same_env = a.environment is not None and b.environment is not None and (
         a.environment.digest == b.environment.digest)
-    packages = changes({}, {}) if same_env else changes(a.packages, b.packages)
-    code = changes(code_fields(a.code, a.run), code_fields(b.code, b.run))
+    packages = (changes({}, {}) if same_env or "packages" in unknown
+                else changes(a.packages, b.packages))
+    code_a, code_b = code_fields(a.code, a.run), code_fields(b.code, b.run)
+    for part, keys in _CODE_PARTS.items():
+        if part in unknown:
+            for key in keys:
+                code_a.pop(key), code_b.pop(key)
+    code = changes(code_a, code_b)
+    python = (None if same_env or "python" in unknown or a.python == b.python
+              else [a.python, b.python])
     return RunComparison(
         a=a,
         b=b,
@@ -258,5 +341,6 @@ def compare_runs(a: RunSnapshot, b: RunSnapshot) -> RunComparison:
         outputs=_digest_changes(a.output_map(), b.output_map()),
         code=code,
         packages=packages,
-        python=None if same_env or a.python == b.python else [a.python, b.python],
+        python=python,
+        not_captured=unknown,
     )

@@ -32,6 +32,7 @@ __all__ = [
     "Leaderboard",
     "LeaderboardEntry",
     "PackageUse",
+    "PackagesUnknown",
     "RunsUsing",
     "last_deployed",
     "leaderboard",
@@ -111,6 +112,23 @@ class PackageUse:
 
 
 @dataclass(frozen=True, slots=True)
+class PackagesUnknown:
+    """A run whose installed packages were not captured: it may or may not have used the
+    package, so it is neither counted nor left out silently."""
+
+    run: Run
+    reason: str
+    environment_ref: str
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.run
+        return {"run_id": r.id, "project": r.project, "name": r.name, "kind": r.kind,
+                "status": str(r.status), "started_at": _iso(r.started_at),
+                "reason": self.reason, "environment": self.environment_ref,
+                "user": r.tags.get("lineal.user") or r.created_by}
+
+
+@dataclass(frozen=True, slots=True)
 class RunsUsing:
     package: str
     spec: str | None
@@ -120,6 +138,9 @@ class RunsUsing:
     """Every matching run; more than ``len(runs)`` when the limit cut the list."""
     versions: dict[str, int] = field(default_factory=dict)
     """Matching package version -> number of runs."""
+    not_captured: list[PackagesUnknown] = field(default_factory=list)
+    """Runs whose packages were not captured (newest first, at most ``limit``): unknown."""
+    not_captured_total: int = 0
 
     @property
     def truncated(self) -> bool:
@@ -134,7 +155,9 @@ class RunsUsing:
     def to_dict(self) -> dict[str, Any]:
         return {"package": self.package, "spec": self.spec, "total": self.total,
                 "truncated": self.truncated, "versions": self.versions,
-                "runs": [u.to_dict() for u in self.runs]}
+                "runs": [u.to_dict() for u in self.runs],
+                "not_captured_total": self.not_captured_total,
+                "not_captured": [u.to_dict() for u in self.not_captured]}
 
 
 def runs_using(
@@ -148,7 +171,10 @@ def runs_using(
     """Which runs ran with ``package`` at a version matching ``spec`` (any version when None).
 
     Environments are content-addressed artifacts shared by every run that ran in them, so this
-    reads each distinct environment once, then the runs that consumed the matching ones.
+    reads each distinct environment once, then the runs that consumed the matching ones. Runs
+    whose packages were not captured (the scan timed out or failed) are listed apart in
+    ``not_captured``: whether they used the package is unknown. (Runs started with
+    ``capture=False`` recorded no environment at all and are not listed.)
 
     >>> [u.run.name for u in lineage.runs_using("torch", "2.3.*")]    # doctest: +SKIP
     """
@@ -164,35 +190,57 @@ def runs_using(
     matches = version_matcher(spec)
     store = store_or_default(store)
     meta = store.metadata
+    from ..capture import not_captured_reason
+
     matching: list[tuple[ArtifactVersion, str]] = []
+    unknown: list[tuple[ArtifactVersion, str]] = []
     offset = 0
     while True:
         page = meta.list_artifact_versions(
             ArtifactFilter(project=project, kind="environment", limit=500, offset=offset)
         )
         for env in page:
-            packages = env.metadata.get("packages") or {}
+            packages = env.metadata.get("packages")
+            reason = not_captured_reason(packages)
+            if reason is None and not isinstance(packages, dict):
+                reason = "no packages recorded"  # a scan that timed out, before reasons were kept
+            if reason is not None:
+                unknown.append((env, reason))
+                continue
             for name, version in packages.items():
                 if _normalise(str(name)) == wanted and matches(str(version)):
                     matching.append((env, str(version)))
         if len(page) < 500:
             break
         offset += 500
-    users: list[tuple[datetime, str, str, ArtifactVersion]] = []
-    for env, version in matching:
-        for edge in meta.list_edges(version_id=env.id):
-            if edge.direction is EdgeDirection.INPUT:
-                users.append((edge.created_at, edge.run_id, version, env))
-    users.sort(key=lambda u: (u[0], u[1]), reverse=True)
-    seen: dict[str, tuple[str, ArtifactVersion]] = {}
-    for _when, run_id, version, env in users:
-        seen.setdefault(run_id, (version, env))
+    seen = _consumers(store, matching)
     counts: dict[str, int] = {}
     for version, _env in seen.values():
         counts[version] = counts.get(version, 0) + 1
     found = [PackageUse(meta.get_run(run_id), version, env.ref)
              for run_id, (version, env) in list(seen.items())[:limit]]
-    return RunsUsing(package, spec, found, len(seen), dict(sorted(counts.items())))
+    unknown_runs = {run_id: value for run_id, value in _consumers(store, unknown).items()
+                    if run_id not in seen}
+    not_captured = [PackagesUnknown(meta.get_run(run_id), reason, env.ref)
+                    for run_id, (reason, env) in list(unknown_runs.items())[:limit]]
+    return RunsUsing(package, spec, found, len(seen), dict(sorted(counts.items())),
+                     not_captured, len(unknown_runs))
+
+
+def _consumers(
+    store: Store, environments: list[tuple[ArtifactVersion, str]]
+) -> dict[str, tuple[str, ArtifactVersion]]:
+    """run id -> (the value paired with its environment, the environment), newest run first."""
+    users: list[tuple[datetime, str, str, ArtifactVersion]] = []
+    for env, value in environments:
+        for edge in store.metadata.list_edges(version_id=env.id):
+            if edge.direction is EdgeDirection.INPUT:
+                users.append((edge.created_at, edge.run_id, value, env))
+    users.sort(key=lambda u: (u[0], u[1]), reverse=True)
+    seen: dict[str, tuple[str, ArtifactVersion]] = {}
+    for _when, run_id, value, env in users:
+        seen.setdefault(run_id, (value, env))
+    return seen
 
 
 # -- last deployed -------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..entities import ArtifactVersion, Run
+from ..entities import ArtifactVersion, Run, RunStatus
 from ..errors import NotFound
 from ..store import Store
 from .entities import Direction, Node, NodeType
@@ -327,10 +327,13 @@ class PipelineStep:
     """This step is the run that produced the subject."""
     commit: str | None
     outputs: list[str] = field(default_factory=list)
+    commit_not_captured: str | None = None
+    """Why the git state of this step was not captured (then ``commit`` is unknown, not None)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**_run_brief(self.run), "produced_subject": self.produced_subject,
-                "commit": self.commit, "outputs": self.outputs}
+                "commit": self.commit, "commit_not_captured": self.commit_not_captured,
+                "outputs": self.outputs}
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +353,9 @@ class PipelineReport:
     upstream_elsewhere: list[Run] = field(default_factory=list)
     """Runs upstream of the subject that are not steps of this pipeline (data prepared by
     another pipeline, say)."""
+    not_captured: dict[str, str] = field(default_factory=dict)
+    """Parts of the producing run's code not captured (``git``, ``entry_point``), with the
+    reason: their fields in ``code`` are unknown."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -359,6 +365,7 @@ class PipelineReport:
             if self.pipeline else None,
             "steps": [s.to_dict() for s in self.steps],
             "code": self.code,
+            "not_captured": self.not_captured,
             "upstream_elsewhere": [_run_brief(r) for r in self.upstream_elsewhere],
         }
 
@@ -394,12 +401,16 @@ def pipeline(
             produced_subject=child.id == run.id,
             commit=code_fields(snap.code, child)["commit"],
             outputs=[v.ref for _role, v in snap.outputs],
+            commit_not_captured=snap.not_captured.get("git"),
         ))
     member_ids = {c.id for c in children} | ({parent.id} if parent else set())
     elsewhere = [meta.get_run(n.id) for n, _depth in derivation(store, subject).runs
                  if n.id not in member_ids]
-    code = code_fields(snapshot(store, run).code, run)
-    return PipelineReport(subject, run, parent, steps, code, elsewhere)
+    own = snapshot(store, run)
+    code = code_fields(own.code, run)
+    unknown = {part: reason for part, reason in own.not_captured.items()
+               if part in ("git", "entry_point")}
+    return PipelineReport(subject, run, parent, steps, code, elsewhere, unknown)
 
 
 # -- 4. which environment ------------------------------------------------------------------------
@@ -417,10 +428,13 @@ class EnvironmentReport:
     """ML frameworks the run had imported when it started (``sklearn``, ``torch``...)."""
     packages: dict[str, str]
     """Installed distributions, filtered by ``package`` when given."""
-    package_count: int
-    """All installed distributions, before filtering."""
+    package_count: int | None
+    """All installed distributions, before filtering; None when they were not captured."""
     container: dict[str, Any] | None = None
     hardware: dict[str, Any] | None = None
+    not_captured: dict[str, str] = field(default_factory=dict)
+    """Sections that were not captured (``python``, ``os``, ``packages``, ``container``,
+    ``conda``, ``hardware``, ``gpus``), with the reason: unknown, not empty."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -435,6 +449,7 @@ class EnvironmentReport:
             "packages": self.packages,
             "container": self.container,
             "hardware": self.hardware,
+            "not_captured": self.not_captured,
         }
 
 
@@ -453,6 +468,7 @@ def environment(
     >>> lineage.environment("churn@v3").frameworks                 # doctest: +SKIP
     {'sklearn': '1.5.0', 'numpy': '2.0.1', 'pandas': '2.2.2'}
     """
+    from ..capture import not_captured_reason
     from .q_snapshot import snapshot
 
     store = store_or_default(store)
@@ -462,23 +478,42 @@ def environment(
     env = snap.environment.metadata if snap.environment else {}
     if snap.environment is None:
         raise NotFound(
-            f"run {run.name} {run.id} recorded no environment",
+            f"run {run.name} {run.id} recorded no environment"
+            + (" yet: it is recorded when the run ends" if run.status is RunStatus.RUNNING else ""),
             hint="runs capture it unless started with capture=False",
         )
+    unknown: dict[str, str] = {}
+
+    def known(section: str, value: Any) -> Any:
+        reason = not_captured_reason(value)
+        if reason is not None:
+            unknown[section] = reason
+            return None
+        return value
+
+    hardware = known("hardware", env.get("hardware"))
+    if isinstance(env.get("hardware"), dict):
+        gpus = known("gpus", env["hardware"].get("gpus"))
+        hardware = {k: v for k, v in env["hardware"].items() if k not in ("captured", "reason")}
+        hardware["gpus"] = gpus
+    packages_unknown = snap.not_captured.get("packages")
+    if packages_unknown is not None:
+        unknown["packages"] = packages_unknown
     all_packages = snap.packages
     return EnvironmentReport(
         subject=subject,
         run=run,
         environment_ref=snap.environment.ref,
         environment_digest=snap.environment.digest,
-        python=dict(env.get("python") or {}),
-        os=dict(env.get("os") or {}),
+        python=dict(known("python", env.get("python")) or {}),
+        os=dict(known("os", env.get("os")) or {}),
         frameworks={k.removeprefix("lineal.framework."): v for k, v in sorted(run.tags.items())
                     if k.startswith("lineal.framework.")},
         packages=filter_packages(all_packages, package),
-        package_count=len(all_packages),
-        container=env.get("container"),
-        hardware=env.get("hardware"),
+        package_count=None if packages_unknown is not None else len(all_packages),
+        container=known("container", env.get("container")),
+        hardware=hardware,
+        not_captured=dict(sorted(unknown.items())),
     )
 
 

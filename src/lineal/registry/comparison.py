@@ -44,6 +44,9 @@ class ModelSide:
     code_dirty: bool | None = None
     packages: dict[str, str] = field(default_factory=dict)
     python: str | None = None
+    not_captured: dict[str, str] = field(default_factory=dict)
+    """Parts of the run's code or environment (``git``, ``packages``, ``python``) that were not
+    captured, with the reason: unknown, so not compared."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,7 @@ class ModelSide:
             "code_dirty": self.code_dirty,
             "python": self.python,
             "packages": self.packages,
+            "not_captured": self.not_captured,
         }
 
 
@@ -117,7 +121,9 @@ def compare(
             {k: f"v{v['version']} {v['digest']}" for k, v in inputs_a.items()},
             {k: f"v{v['version']} {v['digest']}" for k, v in inputs_b.items()},
         ),
-        packages=diff(a.packages, b.packages),
+        # Packages not captured on a side are unknown there: no difference can be told.
+        packages=diff({}, {}) if "packages" in a.not_captured or "packages" in b.not_captured
+        else diff(a.packages, b.packages),
         same_code=same_code,
     )
 
@@ -146,18 +152,31 @@ def _side(store: Store, ref: str | ModelVersion | ArtifactVersion, project: str 
     inputs: list[dict[str, Any]] = []
     commit: str | None = run.tags.get("lineal.git.commit")
     dirty: bool | None = None if "lineal.git.dirty" not in run.tags else run.tags["lineal.git.dirty"] == "true"
+    from ..capture import not_captured_reason
+
     packages: dict[str, str] = {}
     python: str | None = None
+    unknown: dict[str, str] = {}
     for edge in meta.list_edges(run_id=run.id):
         if edge.direction is not EdgeDirection.INPUT:
             continue
         used = meta.get_artifact_version(edge.artifact_id)
         if used.kind == "environment":
-            packages = {str(k): str(v) for k, v in (used.metadata.get("packages") or {}).items()}
+            found = used.metadata.get("packages")
+            if not_captured_reason(found) is not None or not isinstance(found, dict):
+                unknown["packages"] = not_captured_reason(found) or "no packages recorded"
+            else:
+                packages = {str(k): str(v) for k, v in found.items()}
             py = used.metadata.get("python") or {}
-            python = py.get("version") if isinstance(py, dict) else str(py)
+            if not_captured_reason(py) is not None:
+                unknown["python"] = str(not_captured_reason(py))
+            else:
+                python = py.get("version") if isinstance(py, dict) else str(py)
         elif used.kind == "code":
             git = used.metadata.get("git") or {}
+            if not_captured_reason(git) is not None:
+                unknown["git"] = str(not_captured_reason(git))
+                continue
             commit = git.get("commit") or commit
             dirty = bool(git.get("dirty")) if git else dirty
         if used.kind in _CAPTURED:
@@ -187,6 +206,7 @@ def _side(store: Store, ref: str | ModelVersion | ArtifactVersion, project: str 
         code_dirty=dirty,
         packages=packages,
         python=python,
+        not_captured=unknown,
     )
 
 
