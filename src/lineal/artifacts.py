@@ -301,7 +301,7 @@ def invocation_tags(repo_root: str | None) -> dict[str, str]:
             cwd = os.path.relpath(cwd, root).replace(os.sep, "/")
         tags["lineal.cwd"] = cwd
     extra = [n.strip() for n in os.environ.get("LINEAL_CAPTURE_ENV", "").split(",") if n.strip()]
-    wanted = [*CAPTURED_ENV_VARS, *(n for n in extra if _ENV_NAME.match(n))]
+    wanted = [*CAPTURED_ENV_VARS, *(n for n in extra if _ENV_NAME.fullmatch(n))]
     refused = sorted({n for n in extra if _SECRET_NAME.search(n)})
     env = {n: os.environ[n] for n in wanted if n in os.environ and n not in refused}
     tags["lineal.env"] = json.dumps(env, sort_keys=True)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .entities import LedgerEntry, datetime_to_us
+from .entities import LedgerEntry
+from .inputs import check_limit
+from .registry.times import to_us
 from .store import Store, default_store
 from .store.sql.ledger import AuditReport, Problem
 
@@ -29,11 +31,11 @@ def log(
     store = store or default_store()
     return store.metadata.ledger_entries(
         after_seq=after_seq,
-        limit=limit,
+        limit=check_limit(limit),
         entity_id=entity_id,
         actor=actor,
         action=action,
-        since_us=None if since is None else datetime_to_us(since),
+        since_us=None if since is None else to_us(since),
     )
 
 

@@ -242,7 +242,7 @@ def plan(ref: str, *, store: Store | None = None, project: str | None = None) ->
 
 def _resolve(store: Store, ref: str, project: str | None) -> tuple[Run, ArtifactVersion | None]:
     text = ref.strip() if isinstance(ref, str) else ref
-    if isinstance(text, str) and _RUN_ID.match(text):
+    if isinstance(text, str) and _RUN_ID.fullmatch(text):
         try:
             return store.metadata.get_run(text), None
         except NotFound:

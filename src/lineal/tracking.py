@@ -40,7 +40,8 @@ from .entities import (
     us_to_datetime,
 )
 from .errors import InvalidArgument, LinealError
-from .refs import parse_ref, validate_name
+from .inputs import check_params
+from .refs import parse_ref, validate_display_name, validate_name
 from .store import Store, default_store
 
 __all__ = ["ActiveRun", "RunContext", "active_run", "run"]
@@ -282,7 +283,7 @@ class RunContext:
     """What :func:`run` returns: a context manager, and a decorator that records each call."""
 
     def __init__(self, name: str, **options: Any) -> None:
-        self.name = validate_name(name, "run name")
+        self.name = validate_display_name(name, "run name")
         self.options = options
         self._tokens: list[tuple[ActiveRun, contextvars.Token[ActiveRun | None]]] = []
 
@@ -398,7 +399,7 @@ def start_run(
     store = store or (parent_handle.store if parent_handle else default_store())
     project = project or (parent_handle.project if parent_handle else None)
     project = validate_name(project or os.environ.get("LINEAL_PROJECT") or "default", "project")
-    validate_name(name, "run name")
+    validate_display_name(name, "run name")
     validate_name(kind, "run kind")
     if experiment is not None:
         validate_name(experiment, "experiment")
@@ -411,7 +412,7 @@ def start_run(
         started_at=us_to_datetime(now_us()),  # type: ignore[arg-type]
         parent_id=parent_id,
         experiment=experiment or (parent_handle.record.experiment if parent_handle else None),
-        params=dict(params or {}),
+        params=check_params(params),
         tags={k: str(v) for k, v in (tags or {}).items()},
         cache_key=cache_key,
     )

@@ -9,6 +9,7 @@ import click
 from ..entities import us_to_datetime
 from ..errors import NotFound
 from .render import (
+    LIMIT,
     emit_json,
     human_duration,
     human_size,
@@ -49,7 +50,7 @@ def runs() -> None:
 @click.option("--since", help="Only runs started at or after this time: ISO-8601 "
               "(2024-05-01, 2024-05-01T14:00) or an age (3d, 12h, 30m).")
 @click.option("--until", help="Only runs started before this time (same forms as --since).")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+@click.option("--limit", type=LIMIT, default=50, show_default=True,
               help="At most this many runs, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context

@@ -27,6 +27,7 @@ from ..entities import (
     RunStatus,
     Storage,
 )
+from ..inputs import check_page
 from ..refs import ArtifactRef
 
 __all__ = [
@@ -54,6 +55,9 @@ class RunFilter:
     limit: int = 100
     offset: int = 0
 
+    def __post_init__(self) -> None:
+        check_page(self.limit, self.offset)
+
 
 @dataclass(frozen=True, slots=True)
 class ArtifactFilter:
@@ -67,6 +71,9 @@ class ArtifactFilter:
     created_before_us: int | None = None
     limit: int = 100
     offset: int = 0
+
+    def __post_init__(self) -> None:
+        check_page(self.limit, self.offset)
 
 
 @dataclass(frozen=True, slots=True)

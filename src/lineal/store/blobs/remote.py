@@ -247,7 +247,7 @@ class FsspecBlobStore(BlobStore):
         for path in paths:
             prefix, _, name = path.removeprefix(base + "/").partition("/")
             # Anything else under the prefix (stray uploads, console folders) is not a blob.
-            if _BLOB_PREFIX.match(prefix) and _BLOB_NAME.match(name):
+            if _BLOB_PREFIX.fullmatch(prefix) and _BLOB_NAME.fullmatch(name):
                 found.append(f"sha256:{prefix}{name}")
         yield from sorted(found)
 
