@@ -55,14 +55,17 @@ def log_content(
     producer_run_id: str | None,
     actor: str,
     progress: Progress | None = None,
+    role: str = "output",
 ) -> ArtifactVersion:
-    """Hash and store (or reference) ``path`` and record it as a version of ``name``.
+    """Hash and store (or reference) ``path`` and record it as a version of ``name``, produced
+    by ``producer_run_id`` (if any) through one output edge with ``role``.
 
     The bytes are stored before the version is recorded, so a crash in between leaves at most an
     unreferenced blob, never a version whose bytes are missing.
     """
     name = validate_name(default_name(path) if name is None else name, "artifact name")
     validate_name(kind, "artifact kind")
+    validate_name(role, "role")  # before any bytes are stored
     text = str(path)
     if reference:
         digest, size, uri, extra = reference_digest(text, hash_cache(store))
@@ -88,11 +91,12 @@ def log_content(
         tags=dict(tags or {}),
         aliases=tuple(aliases),
         producer_run_id=producer_run_id,
+        producer_role=role,
     )
     version, created = store.metadata.create_artifact_version(spec, actor)
     if not created and producer_run_id is not None:
         # Identical content logged again: the run still produced it.
-        store.metadata.add_edge(producer_run_id, version.id, EdgeDirection.OUTPUT, "output", actor)
+        store.metadata.add_edge(producer_run_id, version.id, EdgeDirection.OUTPUT, role, actor)
     return version
 
 

@@ -213,7 +213,8 @@ def plan(ref: str, *, store: Store | None = None, project: str | None = None) ->
         if version is None:
             version = versions[edge.artifact_id] = store.metadata.get_artifact_version(edge.artifact_id)
         if edge.direction is EdgeDirection.OUTPUT:
-            # log_artifact(role=...) adds a named edge beside the automatic "output" one.
+            # One output edge per version, with log_artifact's role; stores written before
+            # that had a named edge beside an automatic "output" one: the named one wins.
             if output_roles.get(version.id, "output") == "output":
                 output_roles[version.id] = edge.role
         elif edge.role == "code" and version.kind == "code":

@@ -200,9 +200,8 @@ class ActiveRun:
             reference=reference,
             producer_run_id=self.id,
             actor=self.actor,
+            role=role,
         )
-        if role != "output":
-            self.store.metadata.add_edge(self.id, version.id, EdgeDirection.OUTPUT, role, self.actor)
         self.outputs.append(version)
         return version
 

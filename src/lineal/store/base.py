@@ -92,6 +92,8 @@ class NewArtifactVersion:
     tags: Mapping[str, str] = field(default_factory=dict)
     aliases: Sequence[str] = ()
     producer_run_id: str | None = None
+    producer_role: str = "output"
+    """The role of the producer's one output edge (``log_artifact(role=...)``)."""
 
 
 class MetadataStore(abc.ABC):
