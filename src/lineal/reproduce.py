@@ -112,7 +112,9 @@ class Plan:
         """``reproduce-<name>-v<N>`` for an artifact, ``reproduce-<run name>-<run id>`` for a run."""
         if self.target is not None:
             return f"reproduce-{self.target.name}-v{self.target.version}"
-        return f"reproduce-{self.run.name}-{self.run.id}"
+        # A run name is display text ("exp/1", "a/../b"): only its safe characters make a path.
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", self.run.name).strip(".-") or "run"
+        return f"reproduce-{name}-{self.run.id}"
 
     def entry_args(self) -> list[str]:
         """The interpreter arguments that re-run the entry point from the recorded cwd.

@@ -184,7 +184,8 @@ class ActiveRun:
         copying it) as a new version of ``name``, produced by this run.
 
         Logging content identical to an existing version of ``name`` returns that version and
-        stores no new bytes.
+        stores no new bytes. ``role`` names the run's one output edge to the version (the
+        default is ``output``).
         """
         from . import artifacts
 
@@ -359,6 +360,8 @@ def run(
 ) -> RunContext:
     """Record a run: ``with lineal.run("train", kind="train") as run: ...`` or ``@lineal.run("train")``.
 
+    ``name`` is a display name: any printable text up to 128 characters ("baseline lr=0.1").
+    ``params`` is a mapping of names to JSON values, nested at most 64 levels deep.
     ``project`` defaults to the parent's project, else ``LINEAL_PROJECT``, else ``default``.
     ``capture`` records the code (git commit, dirty diff, entry point) and the environment
     (packages, Python, OS, container, hardware) as artifacts the run consumes.

@@ -333,3 +333,15 @@ def test_a_process_killed_mid_write_leaves_no_partial_version(tmp_path: Path) ->
     with lineal.run("again", store=store) as run:
         version = run.log_artifact(folder, name="big", kind="dataset")
     assert version.version == 1 and version.metadata["files"] == 300
+
+
+def test_a_run_display_name_never_makes_a_path(store: Store) -> None:
+    """`lineal reproduce RUN_ID` names its folder after the run: "a/../../x" must stay one
+    folder name in the working directory."""
+    import lineal.reproduce
+
+    with lineal.run("a/../../x y", store=store, capture=False) as run:
+        pass
+    folder = lineal.reproduce.plan(run.id, store=store).default_directory()
+    assert folder == f"reproduce-a-..-..-x-y-{run.id}"
+    assert "/" not in folder
