@@ -345,3 +345,26 @@ def test_a_run_display_name_never_makes_a_path(store: Store) -> None:
     folder = lineal.reproduce.plan(run.id, store=store).default_directory()
     assert folder == f"reproduce-a-..-..-x-y-{run.id}"
     assert "/" not in folder
+
+
+def test_opening_a_store_again_in_the_same_process_keeps_the_first_working(
+    tmp_path: Path,
+) -> None:
+    """The checks on the database file must not open it: closing any descriptor of a file
+    drops this process's POSIX locks on it, those of SQLite connections already open too, and
+    the next connection to close then deletes the WAL index under the others' feet."""
+    first = open_store(tmp_path / "store")
+    file = tmp_path / "a.txt"
+    for i in range(4):
+        file.write_text(f"content {i}")
+        with lineal.run(f"r{i}", store=first, capture=False) as run:
+            run.log_artifact(file, name="a")
+        second = open_store(tmp_path / "store")
+        with lineal.run(f"s{i}", store=second, capture=False):
+            pass
+        assert lineal.get_artifact(f"a@v{i + 1}", store=second).version == i + 1
+        second.close()
+        assert lineal.get_artifact(f"a@v{i + 1}", store=first).version == i + 1
+        assert len(lineal.list_runs(store=first)) == 2 * (i + 1)
+    assert lineal.audit.verify(store=first).ok
+    first.close()

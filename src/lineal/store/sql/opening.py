@@ -17,6 +17,7 @@ import hashlib
 import os
 import secrets
 import sqlite3
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,9 +26,8 @@ from sqlalchemy.engine import Engine
 
 from ...errors import StoreError
 
-__all__ = ["SQLITE_HEADER", "create_engine_for", "migration_lock", "prepare_sqlite_file"]
+__all__ = ["create_engine_for", "migration_lock", "not_a_store", "prepare_sqlite_file"]
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 #: The extra that installs each backend's driver, for the error when it is missing.
 _DRIVER_EXTRAS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 #: How long a process waits for another one's migrations before giving up (seconds).
@@ -67,20 +67,29 @@ def prepare_sqlite_file(path: Path) -> None:
 
 
 def check_sqlite_file(path: Path) -> None:
-    """Raise StoreError unless ``path`` starts with the SQLite header."""
+    """Raise StoreError if ``path`` is a folder or an empty file.
+
+    Only ``stat``, never ``open``: closing any descriptor of a database file drops every POSIX
+    lock this process holds on it, including those of SQLite connections already open on the
+    same store (the CLI and the SDK can share a process), which corrupts their view of the WAL.
+    A file that is not a database is found by SQLite itself on first read; see
+    :func:`not_a_store`.
+    """
     try:
-        with open(path, "rb") as stream:
-            header = stream.read(len(SQLITE_HEADER))
-    except IsADirectoryError:
-        raise StoreError(f"{path} is a folder, not a lineal database file",
-                         hint="point --uri or LINEAL_URI at the folder that holds lineal.db") from None
+        info = path.stat()
     except OSError as error:
         raise StoreError(f"cannot read the lineal database {path}: {error.strerror or error}",
                          hint="check the file's permissions") from error
-    if header == SQLITE_HEADER:
-        return
-    what = "is empty (0 bytes)" if not header else "is not a SQLite database"
-    raise StoreError(
+    if stat.S_ISDIR(info.st_mode):
+        raise StoreError(f"{path} is a folder, not a lineal database file",
+                         hint="point --uri or LINEAL_URI at the folder that holds lineal.db")
+    if info.st_size == 0:
+        raise not_a_store(path, "is empty (0 bytes)")
+
+
+def not_a_store(path: Path, what: str = "is not a SQLite database") -> StoreError:
+    """The error for a file at a store's database path that is not a lineal database."""
+    return StoreError(
         f"{path} {what}, so it is not a lineal store",
         hint=f"if it holds nothing you need, delete it (rm '{path}') and lineal creates a new "
         "store there; otherwise restore it from a backup or point --uri elsewhere",

@@ -19,7 +19,7 @@ from .artifacts import ArtifactsMixin
 from .database import Database, first_line
 from .ledger import AuditReport, verify_ledger
 from .lineage import LineageMixin
-from .opening import migration_lock
+from .opening import migration_lock, not_a_store
 from .registry import RegistryMixin
 from .runs import RunsMixin
 
@@ -61,6 +61,8 @@ class SqlMetadataStore(RunsMixin, ArtifactsMixin, RegistryMixin, LineageMixin, M
                     return None
                 return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
         except sa.exc.SQLAlchemyError as error:
+            if self.db.sqlite_path is not None and "not a database" in str(error.orig or error):
+                raise not_a_store(self.db.sqlite_path) from error
             raise StoreError(
                 f"cannot open the metadata database {self.safe_url}: {error.orig or error}",
                 hint="check the URL, that the server is running and that the user may connect",
