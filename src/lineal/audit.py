@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .entities import LedgerEntry
+from .errors import InvalidArgument
 from .inputs import check_limit
 from .registry.times import to_us
 from .store import Store, default_store
@@ -29,6 +30,9 @@ def log(
 ) -> list[LedgerEntry]:
     """Ledger entries in chain order, filtered by actor, action prefix, entity and time."""
     store = store or default_store()
+    if isinstance(after_seq, bool) or not isinstance(after_seq, int) or not 0 <= after_seq < 2**63:
+        raise InvalidArgument(f"after_seq must be a ledger sequence number (0 or more), got "
+                              f"{after_seq!r}", hint="use the seq of the last entry you have seen")
     return store.metadata.ledger_entries(
         after_seq=after_seq,
         limit=check_limit(limit),

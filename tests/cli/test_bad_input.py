@@ -41,6 +41,11 @@ def test_every_limit_is_bounded(small: str, command: tuple[str, ...], limit: str
     assert_one_line_error(result, 2, "--limit must be a whole number from 1 to 10,000,000", limit)
 
 
+def test_audit_paging_beyond_64_bits_is_one_line(small: str) -> None:
+    result = cli("audit", "log", "--after", "100000000000000000000", uri=small)
+    assert_one_line_error(result, 2, "after_seq must be a ledger sequence number")
+
+
 @pytest.mark.parametrize("command", [("runs", "list"), ("artifacts", "list"), ("models", "list"),
                                      ("audit", "log")])
 @pytest.mark.parametrize("since", ["99999999d", "99999999 weeks ago", "0000-01-01"])

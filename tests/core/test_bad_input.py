@@ -105,6 +105,19 @@ def test_listing_limits_are_bounded(store: Store, limit: object) -> None:
         lineal.list_runs(offset=10**20, store=store)
 
 
+def test_walk_limits_and_ledger_paging_are_bounded(store: Store) -> None:
+    from lineal import lineage
+
+    with lineal.run("r", store=store, capture=False) as run:
+        pass
+    with pytest.raises(InvalidArgument, match="limit must be a whole number from 1"):
+        lineage.downstream(f"run:{run.id}", limit=10**20, store=store)
+    with pytest.raises(InvalidArgument, match="after_seq"):
+        lineal.audit.log(after_seq=10**20, store=store)
+    with pytest.raises(InvalidArgument, match="after_seq"):
+        lineal.audit.log(after_seq=-1, store=store)
+
+
 @pytest.mark.parametrize("when", ["99999999d", "99999999 weeks ago", 1e300, float("inf")])
 def test_times_out_of_range_are_invalid(store: Store, when: object) -> None:
     with pytest.raises(InvalidArgument, match="out of range"):

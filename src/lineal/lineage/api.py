@@ -24,6 +24,7 @@ from typing import Any
 from ..api import RUN_PREFIX, ULID, get_run
 from ..entities import default_actor
 from ..errors import InvalidArgument, NotFound
+from ..inputs import check_limit
 from ..refs import parse_ref
 from ..registry.times import to_us
 from ..store import Store, default_store
@@ -142,7 +143,7 @@ def _closure(
         max_depth=depth, kinds=kinds, name=name, types=_types(types),
         since_us=None if since is None else to_us(since),
         until_us=None if until is None else to_us(until),
-        limit=limit, cursor=cursor,
+        limit=None if limit is None else check_limit(limit), cursor=cursor,
     )
     return meta.lineage_closure(start, direction, query)
 
