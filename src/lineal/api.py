@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from .entities import ArtifactVersion, MetricPoint, Run, RunStatus, datetime_to_us
+from .entities import ArtifactVersion, MetricPoint, Run, RunStatus
 from .errors import InvalidArgument, NotFound
 from .refs import parse_ref
+from .registry.times import to_us
 from .search.page import RunPage
 from .store import Store, default_store
 from .store.base import ArtifactFilter, RunFilter
@@ -18,7 +19,7 @@ TimeLike = datetime | float | str
 
 
 def _us(value: TimeLike | None) -> int | None:
-    return None if value is None else datetime_to_us(value)
+    return None if value is None else to_us(value)
 
 
 #: A run id prefix shorter than this is too likely to match many runs to be worth a lookup.
@@ -37,7 +38,7 @@ def get_run(run_id: str, *, store: Store | None = None) -> Run:
     try:
         return store.metadata.get_run(text)
     except NotFound:
-        if not isinstance(text, str) or not RUN_PREFIX.match(text):
+        if not isinstance(text, str) or not RUN_PREFIX.fullmatch(text):
             raise
     matches = store.metadata.run_ids_with_prefix(text.upper())  # ULIDs: upper-case base32
     if not matches:

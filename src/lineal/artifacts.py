@@ -58,14 +58,17 @@ def log_content(
     producer_run_id: str | None,
     actor: str,
     progress: Progress | None = None,
+    role: str = "output",
 ) -> ArtifactVersion:
-    """Hash and store (or reference) ``path`` and record it as a version of ``name``.
+    """Hash and store (or reference) ``path`` and record it as a version of ``name``, produced
+    by ``producer_run_id`` (if any) through one output edge with ``role``.
 
     The bytes are stored before the version is recorded, so a crash in between leaves at most an
     unreferenced blob, never a version whose bytes are missing.
     """
     name = validate_name(default_name(path) if name is None else name, "artifact name")
     validate_name(kind, "artifact kind")
+    validate_name(role, "role")  # before any bytes are stored
     text = str(path)
     if reference:
         digest, size, uri, extra = reference_digest(text, hash_cache(store))
@@ -91,11 +94,12 @@ def log_content(
         tags=dict(tags or {}),
         aliases=tuple(aliases),
         producer_run_id=producer_run_id,
+        producer_role=role,
     )
     version, created = store.metadata.create_artifact_version(spec, actor)
     if not created and producer_run_id is not None:
         # Identical content logged again: the run still produced it.
-        store.metadata.add_edge(producer_run_id, version.id, EdgeDirection.OUTPUT, "output", actor)
+        store.metadata.add_edge(producer_run_id, version.id, EdgeDirection.OUTPUT, role, actor)
     return version
 
 
@@ -517,7 +521,7 @@ def invocation_facts() -> dict[str, Any]:
     except OSError:  # the working directory was deleted
         cwd = None
     extra = [n.strip() for n in os.environ.get("LINEAL_CAPTURE_ENV", "").split(",") if n.strip()]
-    wanted = [*CAPTURED_ENV_VARS, *(n for n in extra if _ENV_NAME.match(n))]
+    wanted = [*CAPTURED_ENV_VARS, *(n for n in extra if _ENV_NAME.fullmatch(n))]
     refused = sorted({n for n in extra if _SECRET_NAME.search(n)})
     env = {n: os.environ[n] for n in wanted if n in os.environ and n not in refused}
     return {"argv": list(sys.argv), "cwd": cwd, "env": env, "refused": refused}

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .entities import LedgerEntry, datetime_to_us
+from .entities import LedgerEntry
+from .errors import InvalidArgument
+from .inputs import check_limit
+from .registry.times import to_us
 from .store import Store, default_store
 from .store.sql.ledger import AuditReport, Problem
 
@@ -27,13 +30,16 @@ def log(
 ) -> list[LedgerEntry]:
     """Ledger entries in chain order, filtered by actor, action prefix, entity and time."""
     store = store or default_store()
+    if isinstance(after_seq, bool) or not isinstance(after_seq, int) or not 0 <= after_seq < 2**63:
+        raise InvalidArgument(f"after_seq must be a ledger sequence number (0 or more), got "
+                              f"{after_seq!r}", hint="use the seq of the last entry you have seen")
     return store.metadata.ledger_entries(
         after_seq=after_seq,
-        limit=limit,
+        limit=check_limit(limit),
         entity_id=entity_id,
         actor=actor,
         action=action,
-        since_us=None if since is None else datetime_to_us(since),
+        since_us=None if since is None else to_us(since),
     )
 
 

@@ -18,9 +18,20 @@ from enum import StrEnum
 
 from .errors import InvalidArgument
 
-__all__ = ["ArtifactRef", "SelectorKind", "parse_ref", "validate_alias", "validate_name"]
+__all__ = [
+    "ArtifactRef",
+    "SelectorKind",
+    "parse_ref",
+    "validate_alias",
+    "validate_display_name",
+    "validate_name",
+]
 
 DEFAULT_PROJECT = "default"
+#: Versions are stored as 64-bit integers; a larger number cannot name any version.
+MAX_VERSION = 2**63 - 1
+#: Display names (run names) are free text up to this many characters, as in other trackers.
+MAX_DISPLAY_NAME = 128
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _VERSION_RE = re.compile(r"^v?([0-9]+)$")
@@ -54,7 +65,7 @@ class ArtifactRef:
 
 def validate_name(name: str, what: str = "name") -> str:
     """Return ``name`` if it is a valid artifact, run, model or project name, else raise."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise InvalidArgument(
             f"invalid {what} {name!r}",
             hint="use 1-128 characters: letters, digits, '.', '_' or '-', starting with a "
@@ -63,10 +74,30 @@ def validate_name(name: str, what: str = "name") -> str:
     return name
 
 
+def validate_display_name(name: str, what: str = "run name") -> str:
+    """Return ``name`` if it is a valid display name (a run name), else raise.
+
+    Run names are labels people read ("baseline lr=0.1", "exp/1"), not parts of a reference,
+    so any printable text is accepted; control characters (a newline would break every table
+    and log line) and surrounding whitespace are not.
+    """
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_DISPLAY_NAME:
+        raise InvalidArgument(
+            f"invalid {what} {name!r}",
+            hint=f"use 1-{MAX_DISPLAY_NAME} printable characters",
+        )
+    if not name.isprintable() or name != name.strip():
+        raise InvalidArgument(
+            f"invalid {what} {name!r}: it has control characters or surrounding whitespace",
+            hint=f"use 1-{MAX_DISPLAY_NAME} printable characters, e.g. 'baseline lr=0.1'",
+        )
+    return name
+
+
 def validate_alias(alias: str) -> str:
     """Aliases are names that cannot be mistaken for a version or a digest."""
     validate_name(alias, "alias")
-    if _VERSION_RE.match(alias):
+    if _VERSION_RE.fullmatch(alias):
         raise InvalidArgument(
             f"alias {alias!r} looks like a version number",
             hint="aliases are names such as 'champion' or 'prod'; refer to versions as 'v3'",
@@ -102,12 +133,19 @@ def parse_ref(ref: str | ArtifactRef, project: str | None = None) -> ArtifactRef
         if sep and not selector:
             raise InvalidArgument(f"reference {ref!r} ends with '@'", hint="e.g. 'churn@v3'")
         return ArtifactRef(proj, name, SelectorKind.LATEST)
-    if match := _VERSION_RE.match(selector):
-        version = int(match.group(1))
+    if match := _VERSION_RE.fullmatch(selector):
+        digits = match.group(1).lstrip("0")
+        if len(digits) > 19 or int(digits or "0") > MAX_VERSION:
+            # Checked before anything reaches the database, whose integers stop at 2**63 - 1.
+            raise InvalidArgument(
+                f"version {selector!r} in {ref!r} is too large",
+                hint=f"version numbers go from 1 to {MAX_VERSION}",
+            )
+        version = int(digits or "0")
         if version < 1:
             raise InvalidArgument(f"version numbers start at 1, got {selector!r}")
         return ArtifactRef(proj, name, SelectorKind.VERSION, version)
-    if match := _DIGEST_RE.match(selector.lower()):
+    if match := _DIGEST_RE.fullmatch(selector.lower()):
         return ArtifactRef(proj, name, SelectorKind.DIGEST, match.group(1))
     if selector.startswith("sha256:"):
         raise InvalidArgument(

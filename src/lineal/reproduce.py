@@ -139,7 +139,9 @@ class Plan:
         """``reproduce-<name>-v<N>`` for an artifact, ``reproduce-<run name>-<run id>`` for a run."""
         if self.target is not None:
             return f"reproduce-{self.target.name}-v{self.target.version}"
-        return f"reproduce-{self.run.name}-{self.run.id}"
+        # A run name is display text ("exp/1", "a/../b"): only its safe characters make a path.
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", self.run.name).strip(".-") or "run"
+        return f"reproduce-{name}-{self.run.id}"
 
     def entry_args(self) -> list[str]:
         """The interpreter arguments that re-run the entry point from the recorded cwd.
@@ -247,7 +249,8 @@ def plan(ref: str, *, store: Store | None = None, project: str | None = None) ->
         if version is None:
             version = versions[edge.artifact_id] = store.metadata.get_artifact_version(edge.artifact_id)
         if edge.direction is EdgeDirection.OUTPUT:
-            # log_artifact(role=...) adds a named edge beside the automatic "output" one.
+            # One output edge per version, with log_artifact's role; stores written before
+            # that had a named edge beside an automatic "output" one: the named one wins.
             if output_roles.get(version.id, "output") == "output":
                 output_roles[version.id] = edge.role
         elif edge.role == "code" and version.kind == "code":
@@ -276,7 +279,7 @@ def plan(ref: str, *, store: Store | None = None, project: str | None = None) ->
 
 def _resolve(store: Store, ref: str, project: str | None) -> tuple[Run, ArtifactVersion | None]:
     text = ref.strip() if isinstance(ref, str) else ref
-    if isinstance(text, str) and _RUN_ID.match(text):
+    if isinstance(text, str) and _RUN_ID.fullmatch(text):
         try:
             return store.metadata.get_run(text), None
         except NotFound:

@@ -51,7 +51,8 @@ from .entities import (
 from .errors import Conflict, InvalidArgument, LinealError, StoreError
 from .heartbeat import Heartbeat
 from .heartbeat import interval_s as heartbeat_interval_s
-from .refs import parse_ref, validate_name
+from .inputs import check_params
+from .refs import parse_ref, validate_display_name, validate_name
 from .store import Store, default_store
 
 __all__ = ["ActiveRun", "RunContext", "active_run", "run"]
@@ -298,7 +299,8 @@ class ActiveRun:
         copying it) as a new version of ``name``, produced by this run.
 
         Logging content identical to an existing version of ``name`` returns that version and
-        stores no new bytes.
+        stores no new bytes. ``role`` names the run's one output edge to the version (the
+        default is ``output``).
         """
         from . import artifacts
 
@@ -314,9 +316,8 @@ class ActiveRun:
             reference=reference,
             producer_run_id=self.id,
             actor=self.actor,
+            role=role,
         )
-        if role != "output":
-            self.store.metadata.add_edge(self.id, version.id, EdgeDirection.OUTPUT, role, self.actor)
         self.outputs.append(version)
         return version
 
@@ -488,7 +489,7 @@ class RunContext:
     """What :func:`run` returns: a context manager, and a decorator that records each call."""
 
     def __init__(self, name: str, **options: Any) -> None:
-        self.name = validate_name(name, "run name")
+        self.name = validate_display_name(name, "run name")
         self.options = options
         self._tokens: list[tuple[ActiveRun, contextvars.Token[ActiveRun | None]]] = []
 
@@ -565,6 +566,8 @@ def run(
 ) -> RunContext:
     """Record a run: ``with lineal.run("train", kind="train") as run: ...`` or ``@lineal.run("train")``.
 
+    ``name`` is a display name: any printable text up to 128 characters ("baseline lr=0.1").
+    ``params`` is a mapping of names to JSON values, nested at most 64 levels deep.
     ``project`` defaults to the parent's project, else ``LINEAL_PROJECT``, else ``default``.
     ``capture`` records the code (git commit, dirty diff, entry point) and the environment
     (packages, Python, OS, container, hardware) as artifacts the run consumes. It runs in the
@@ -607,7 +610,7 @@ def start_run(
     store = store or (parent_handle.store if parent_handle else default_store())
     project = project or (parent_handle.project if parent_handle else None)
     project = validate_name(project or os.environ.get("LINEAL_PROJECT") or "default", "project")
-    validate_name(name, "run name")
+    validate_display_name(name, "run name")
     validate_name(kind, "run kind")
     if experiment is not None:
         validate_name(experiment, "experiment")
@@ -621,7 +624,7 @@ def start_run(
         started_at=us_to_datetime(now_us()),  # type: ignore[arg-type]
         parent_id=parent_id,
         experiment=experiment or (parent_handle.record.experiment if parent_handle else None),
-        params=dict(params or {}),
+        params=check_params(params),
         tags={run_data.check_key(k, "tag"): run_data.tag_value(k, v) for k, v in (tags or {}).items()},
         cache_key=cache_key,
     )

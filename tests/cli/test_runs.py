@@ -156,7 +156,7 @@ def test_ambiguous_prefix_names_the_candidates(world: World) -> None:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (("--since", "yesterday"), "--since 'yesterday' is not a time"),
+        (("--since", "someday"), "--since: not a time: 'someday'"),
         (("--until", "2024-13-45"), "--until"),
         (("--tag", "team"), "bad tag 'team'"),
     ],

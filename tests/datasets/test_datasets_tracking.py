@@ -74,9 +74,8 @@ def test_log_stores_parquet_with_description(backend_store: Store, patients: pd.
     assert version.tags["team"] == "care"
     assert version.tags[dataset_tracking.DIGEST_TAG] == expected.digest
     assert version.tags["lineal.column_tag.pii"] == "email"
-    assert edges_of(backend_store, version.id) == {
-        (run.id, "output", "output"), (run.id, "output", "training")
-    }
+    # One output edge, whose role is the context (not an "output" edge beside it).
+    assert edges_of(backend_store, version.id) == {(run.id, "output", "training")}
     # What comes back is what was described, and the stored bytes are the data.
     assert get_description("patients@v1", store=backend_store) == expected
     table = load_dataset("patients", store=backend_store)

@@ -240,7 +240,7 @@ BAD_INPUT = [
     (["list", "--model", "ghost"], 3, "no registered model 'ghost'"),
     (["timeline", "ghost"], 3, "no registered model 'ghost'"),
     (["timeline", "churn-model@v1"], 2, "churn-model@v1 is not a registered model version"),
-    (["timeline", "churn", "--limit", "0"], 2, "limit must be a positive integer"),
+    (["timeline", "churn", "--limit", "0"], 2, "--limit must be a whole number from 1"),
     (["last", "ghost"], 3, "no registered model 'ghost'"),
     (["last", "churn", "--env", "pr od"], 2, "invalid environment"),
     (["recover", "api", "--env", "qa"], 3, "no deployment named 'api' is live now in 'qa'"),

@@ -143,3 +143,40 @@ def test_s3fs_is_imported_only_when_used() -> None:
         "assert 's3fs' not in sys.modules and 'botocore' not in sys.modules, sorted(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code, os.environ["LINEAL_URI"]], check=True)
+
+
+@pytest.mark.parametrize("denied", ["s3:PutObject", "s3:*"])
+def test_a_failed_write_says_cannot_write_to_the_url(
+    s3_bucket: str, tmp_path: Path, denied: str
+) -> None:
+    """A write refused by the bucket, whether at the upload or at the existence check before it
+    (a policy denying every action), is reported as a write, never as "cannot read"."""
+    import json
+
+    bucket, _ = bucket_and_prefix(s3_bucket)
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": denied,
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+    }]}
+    client = s3_client()
+    client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))  # type: ignore[attr-defined]
+    try:
+        store = FsspecBlobStore(s3_bucket)
+        file = tmp_path / "weights.bin"
+        file.write_bytes(b"weights")
+        for write in (lambda: store.put_file(file), lambda: store.put_bytes(b"other bytes")):
+            with pytest.raises(StoreError, match=f"cannot write to {s3_bucket}/sha256/") as caught:
+                write()
+            assert "cannot read" not in str(caught.value)
+            assert "access denied" in str(caught.value) and caught.value.__cause__ is not None
+    finally:
+        client.delete_bucket_policy(Bucket=bucket)  # type: ignore[attr-defined]
+
+
+def test_a_write_to_a_missing_bucket_says_cannot_write_to(s3_bucket: str, tmp_path: Path) -> None:
+    store = FsspecBlobStore("s3://lineal-no-such-bucket/prefix")
+    file = tmp_path / "data.bin"
+    file.write_bytes(b"data")
+    with pytest.raises(StoreError, match="cannot write to s3://lineal-no-such-bucket/prefix/"
+                                         ".*does not exist"):
+        store.put_file(file)

@@ -7,7 +7,7 @@ import json
 import click
 
 from ..errors import IntegrityError
-from .render import plural
+from .render import LIMIT, plural
 
 
 def _store(ctx: click.Context):  # type: ignore[no-untyped-def]
@@ -26,10 +26,10 @@ def audit() -> None:
 @click.option("--actor", help="Only entries by this actor (OS user or server user).")
 @click.option("--action", help="Only actions starting with this, e.g. 'run.' or 'alias.'.")
 @click.option("--entity", "entity_id", help="Only entries about this entity id.")
-@click.option("--since", help="Only entries at or after this ISO-8601 time.")
+@click.option("--since", help="Only entries at or after this time: ISO-8601 or an age (3d, 12h, 30m).")
 @click.option("--after", "after_seq", type=int, default=0, show_default=True,
               help="Start after this sequence number (for paging).")
-@click.option("--limit", type=int, default=50, show_default=True, help="At most this many entries.")
+@click.option("--limit", type=LIMIT, default=50, show_default=True, help="At most this many entries.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def log_command(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .render import (
+    LIMIT,
     console,
     emit_json,
     human_size,
@@ -46,7 +47,7 @@ def datasets() -> None:
 @click.option("--name", help="Only versions of this dataset name.")
 @click.option("--kind", default="dataset", show_default=True,
               help="Artifact kind the datasets were logged with.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+@click.option("--limit", type=LIMIT, default=50, show_default=True,
               help="At most this many versions, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context

@@ -11,6 +11,7 @@ import click
 
 from ..errors import InvalidArgument
 from .registry import emit_json, open_cli_store, parse_pairs, print_table, when_text
+from .render import LIMIT
 
 if TYPE_CHECKING:
     from ..registry.entities import Deployment
@@ -160,7 +161,7 @@ def at_command(ctx: click.Context, when: str, environment: str | None, model: st
 @deploy.command("timeline")
 @click.argument("model")
 @click.option("--env", "environment", help="Only this environment.")
-@click.option("--limit", type=int, default=1000, show_default=True,
+@click.option("--limit", type=LIMIT, default=1000, show_default=True,
               help="At most this many, the most recent.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
@@ -226,7 +227,7 @@ def last_command(ctx: click.Context, model: str, environment: str | None, as_jso
 @click.option("--name", help="Only this deployment name.")
 @click.option("--model", help="Only deployments of this model.")
 @click.option("--live", is_flag=True, help="Only live ones.")
-@click.option("--limit", type=int, default=50, show_default=True, help="At most this many.")
+@click.option("--limit", type=LIMIT, default=50, show_default=True, help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def list_command(

@@ -10,6 +10,7 @@ import click
 
 from ..errors import InvalidArgument
 from .render import (
+    LIMIT,
     console,
     emit_json,
     local_time,
@@ -93,7 +94,7 @@ def _closure_table(closure: Closure) -> None:
 @click.option("--name", help="Only nodes with this name; '*' is a wildcard.")
 @click.option("--since", help="Only nodes created/started at or after (ISO date or age: 3d).")
 @click.option("--until", help="Only nodes created/started before (ISO date or age).")
-@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True,
+@click.option("--limit", type=LIMIT, default=1000, show_default=True,
               help="Nodes per page; the footer gives the cursor of the next page.")
 @click.option("--cursor", help="Continue after this cursor (from the previous page).")
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True,

@@ -9,6 +9,7 @@ import click
 
 from ..errors import NotFound
 from .render import (
+    LIMIT,
     emit_json,
     human_size,
     local_time,
@@ -47,7 +48,7 @@ def models() -> None:
 @click.option("--since", help="Only versions logged at or after this time: ISO-8601 or an age "
               "(3d, 12h, 30m).")
 @click.option("--until", help="Only versions logged before this time (same forms as --since).")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+@click.option("--limit", type=LIMIT, default=50, show_default=True,
               help="At most this many versions, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from .render import (
+    LIMIT,
     emit_json,
     human_duration,
     local_time,
@@ -217,7 +218,7 @@ def env_command(ctx: click.Context, model_ref: str, packages: tuple[str, ...],
 @click.command("runs-using")
 @click.argument("requirement")
 @click.option("--project", help="Only runs of this project.")
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
+@click.option("--limit", type=LIMIT, default=100, show_default=True,
               help="At most this many runs, newest first.")
 @_JSON
 @click.pass_context

@@ -11,10 +11,9 @@ import contextlib
 import json
 import math
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +29,6 @@ if TYPE_CHECKING:
 #: Content at least this large gets a progress bar (on a terminal).
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024
 
-_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 # -- the store -----------------------------------------------------------------------------------
@@ -68,33 +65,49 @@ def sqlite_file(database_url: str) -> Path | None:
 
 # -- parsing -------------------------------------------------------------------------------------
 def parse_time(text: str | None, option: str = "--since") -> datetime | None:
-    """``3d``, ``12h``, ``30m``, ``45s``, ``2w`` (that long ago) or an ISO-8601 date/time (naive
-    means local time) as an aware UTC datetime."""
+    """``3d``, ``12h``, ``30m``, ``45s``, ``2w`` (that long ago), ``yesterday`` or an ISO-8601
+    date/time (naive means local time) as an aware UTC datetime: the one time parser of lineal,
+    :func:`lineal.registry.times.parse_when`, with the option named in its errors."""
+    from ..registry.times import parse_when, us_datetime
+
     if text is None:
         return None
-    if match := _RELATIVE.match(text):
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
-        return datetime.now(UTC) - timedelta(seconds=seconds)
     try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidArgument(
-            f"{option} {text!r} is not a time",
-            hint="use an ISO-8601 date or time (2024-05-01, 2024-05-01T14:00) or an age (3d, 12h, 30m)",
-        ) from None
-    if value.tzinfo is None:
-        value = value.astimezone()  # naive means local time, as people type it
-    return value.astimezone(UTC)
+        return us_datetime(parse_when(text).start_us)
+    except InvalidArgument as error:
+        raise InvalidArgument(f"{option}: {error.message}", hint=error.hint) from None
+
+
+class LimitType(click.ParamType):
+    """``--limit``: a whole number from 1 to :data:`lineal.inputs.MAX_LIMIT`. A bad value is a
+    one-line InvalidArgument naming the option, like every other bad input."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        from ..inputs import check_limit
+
+        option = max(param.opts, key=len) if param is not None and param.opts else "limit"
+        if isinstance(value, int) and not isinstance(value, bool):
+            return check_limit(value, option)
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            number = value  # check_limit names it in its message
+        return check_limit(number, option)
+
+
+LIMIT = LimitType()
 
 
 def parse_age(text: str, option: str) -> float:
-    """An age (``90s``, ``10m``, ``12h``, ``3d``, ``2w``: the forms :func:`parse_time` takes)
-    in seconds."""
-    match = _RELATIVE.match(text)
-    if match is None:
-        raise InvalidArgument(f"{option} {text!r} is not an age",
-                              hint="use a number and a unit: 90s, 10m, 12h, 3d, 2w")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    """An age (``90s``, ``10m``, ``12h``, ``3d``, ``2w``) in seconds, for ``option``."""
+    from ..registry.times import age_seconds
+
+    try:
+        return age_seconds(text)
+    except InvalidArgument as error:
+        raise InvalidArgument(f"{option} {error.message}", hint=error.hint) from None
 
 
 def parse_pairs(pairs: Iterable[str], what: str = "tag") -> dict[str, str]:

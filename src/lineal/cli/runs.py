@@ -10,6 +10,7 @@ import click
 from ..entities import us_to_datetime
 from ..errors import NotFound
 from .render import (
+    LIMIT,
     emit_json,
     human_duration,
     human_size,
@@ -60,7 +61,7 @@ def runs() -> None:
               "repeatable. Runs missing the key come last. Default: newest first.")
 @click.option("--page-token", metavar="TOKEN",
               help="Continue a search where the previous page stopped (the token it printed).")
-@click.option("-n", "--limit", type=click.IntRange(min=1, max=10_000), default=50,
+@click.option("-n", "--limit", type=LIMIT, default=50,
               show_default=True, help="At most this many runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context

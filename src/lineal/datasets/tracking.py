@@ -25,6 +25,7 @@ object, the file, the arguments) is checked before anything is written.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -108,8 +109,9 @@ def log_dataset(
     spec = _new_version(
         run, table, path, description, extras, options, store_it, metadata, producer=run.id
     )
+    spec = dataclasses.replace(spec, producer_role=context or "output")  # one edge, its role
     version, created = store.metadata.create_artifact_version(spec, run.actor)
-    # A new version already has the producer's "output" edge; an existing one (the same bytes
+    # A new version already has the producer's output edge; an existing one (the same bytes
     # logged concurrently) gets it here.
     _add_edges(run, version, EdgeDirection.OUTPUT, context, produced=not created)
     run.outputs.append(version)
@@ -418,9 +420,7 @@ def _add_edges(
     """The run's edge to ``version``, with the context as its role."""
     metadata = run.store.metadata
     if direction is EdgeDirection.OUTPUT:
-        if produced:
-            metadata.add_edge(run.id, version.id, direction, "output", run.actor)
-        if context is not None:
-            metadata.add_edge(run.id, version.id, direction, context, run.actor)
+        if produced:  # one output edge, whose role is the context if there is one
+            metadata.add_edge(run.id, version.id, direction, context or "output", run.actor)
         return
     metadata.add_edge(run.id, version.id, direction, context or "input", run.actor)

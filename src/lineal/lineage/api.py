@@ -22,10 +22,11 @@ from datetime import datetime
 from typing import Any
 
 from ..api import RUN_PREFIX, ULID, get_run
-from ..entities import datetime_to_us
 from ..errors import InvalidArgument, NotFound
 from ..identity import current_principal
+from ..inputs import check_limit
 from ..refs import parse_ref
+from ..registry.times import to_us
 from ..store import Store, default_store
 from ..store.lineage_base import ClosureQuery, LineageStore
 from .entities import Closure, Direction, Graph, GraphEdge, Node, NodeType, Path, Taint
@@ -69,7 +70,7 @@ def node(ref: str | Node, *, project: str | None = None, store: Store | None = N
     prefix, sep, rest = text.partition(":")
     if sep and prefix in _PREFIXES:
         return _typed(store, meta, _PREFIXES[prefix], rest, project)
-    if ULID.match(text):
+    if ULID.fullmatch(text):
         for ntype in (NodeType.RUN, NodeType.ARTIFACT, NodeType.DEPLOYMENT, NodeType.MODEL_VERSION):
             try:
                 return meta.lineage_node(text, ntype)
@@ -85,7 +86,7 @@ def node(ref: str | Node, *, project: str | None = None, store: Store | None = N
             return _typed(store, meta, NodeType.MODEL_VERSION, text, project)
         except NotFound:
             pass
-        if RUN_PREFIX.match(text):  # a run id prefix, as `lineal runs list` prints them
+        if RUN_PREFIX.fullmatch(text):  # a run id prefix, as `lineal runs list` prints them
             with contextlib.suppress(NotFound):
                 return _typed(store, meta, NodeType.RUN, text, project)
         raise NotFound(
@@ -97,12 +98,12 @@ def node(ref: str | Node, *, project: str | None = None, store: Store | None = N
 
 def _typed(store: Store, meta: LineageStore, ntype: NodeType, text: str, project: str | None) -> Node:
     if ntype is NodeType.ARTIFACT:
-        if ULID.match(text):
+        if ULID.fullmatch(text):
             return meta.lineage_node(text, ntype)
         version = store.metadata.resolve(parse_ref(text, project))
         return meta.lineage_node(version.id, ntype)
     if ntype is NodeType.MODEL_VERSION:
-        if ULID.match(text):
+        if ULID.fullmatch(text):
             return meta.lineage_node(text, ntype)
         from ..registry.api import resolve_model_ref
 
@@ -111,7 +112,7 @@ def _typed(store: Store, meta: LineageStore, ntype: NodeType, text: str, project
             raise NotFound(f"{text!r} is a model artifact, not a registered model version",
                            hint=f"refer to the artifact itself: {text}")
         return meta.lineage_node(model_version.id, ntype)
-    if ntype is NodeType.RUN and not ULID.match(text):
+    if ntype is NodeType.RUN and not ULID.fullmatch(text):
         return meta.lineage_node(get_run(text, store=store).id, ntype)  # a unique id prefix
     return meta.lineage_node(text, ntype)
 
@@ -140,9 +141,9 @@ def _closure(
     kinds = (kind,) if isinstance(kind, str) else tuple(kind or ())
     query = ClosureQuery(
         max_depth=depth, kinds=kinds, name=name, types=_types(types),
-        since_us=None if since is None else datetime_to_us(since),
-        until_us=None if until is None else datetime_to_us(until),
-        limit=limit, cursor=cursor,
+        since_us=None if since is None else to_us(since),
+        until_us=None if until is None else to_us(until),
+        limit=None if limit is None else check_limit(limit), cursor=cursor,
     )
     return meta.lineage_closure(start, direction, query)
 

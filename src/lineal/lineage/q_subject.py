@@ -108,7 +108,7 @@ def resolve_subject(
     if text.startswith("run:"):  # a run id, or a unique prefix of one: named by its full id
         run = get_run(text.removeprefix("run:"), store=store)
         return Subject(f"run:{run.id}", None, run)
-    if ULID.match(text):
+    if ULID.fullmatch(text):
         try:
             return Subject(text, None, meta.get_run(text))
         except NotFound:
@@ -128,7 +128,7 @@ def resolve_subject(
     try:
         artifact = meta.resolve(parsed)
     except NotFound as error:
-        if "@" not in text and RUN_PREFIX.match(text):
+        if "@" not in text and RUN_PREFIX.fullmatch(text):
             with contextlib.suppress(NotFound):  # a run id prefix, as `runs list` prints them
                 run = get_run(text, store=store)
                 return Subject(f"run:{run.id}", None, run)

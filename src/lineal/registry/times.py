@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from ..entities import datetime_to_us, now_us
 from ..errors import InvalidArgument
 
-__all__ = ["When", "datetime_us", "end_us", "parse_when", "to_us", "us_datetime"]
+__all__ = ["When", "age_seconds", "datetime_us", "end_us", "parse_when", "to_us", "us_datetime"]
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-z]+)(?:\s+ago)?$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -51,6 +51,17 @@ class When:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def age_seconds(text: str) -> float:
+    """An age such as ``90s``, ``10m``, ``12h``, ``3 days`` or ``2w``, in seconds (the relative
+    forms :func:`parse_when` takes, without the time they count back from)."""
+    match = _AGO.fullmatch(text.strip().lower()) if isinstance(text, str) else None
+    unit = _UNIT_WORDS.get(match.group(2)) if match else None
+    if match is None or unit is None:
+        raise InvalidArgument(f"{text!r} is not an age",
+                              hint="use a number and a unit: 90s, 10m, 12h, 3d, 2w")
+    return float(match.group(1)) * _UNITS[unit]
+
+
 def datetime_us(value: datetime) -> int:
     """Exact microseconds of a datetime (naive means local time); no float rounding."""
     if value.tzinfo is None:
@@ -76,7 +87,11 @@ def parse_when(value: TimeLike, *, today: date | None = None) -> When:
     if isinstance(value, date):
         return _day(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return When(datetime_to_us(value))
+        try:
+            return _checked(When(datetime_to_us(value)), value)
+        except (ValueError, OverflowError):  # NaN, infinity
+            raise InvalidArgument(f"time {value!r} is out of range",
+                                  hint="give epoch seconds, a datetime or an ISO-8601 string") from None
     if not isinstance(value, str) or not value.strip():
         raise InvalidArgument(f"not a time: {value!r}")
     text = " ".join(value.strip().lower().split())
@@ -90,19 +105,34 @@ def parse_when(value: TimeLike, *, today: date | None = None) -> When:
         return _day(today - timedelta(days=back))
     if text.startswith(("a ", "an ")):
         text = "1 " + text.partition(" ")[2]  # "an hour ago"
-    if (match := _AGO.match(text)) and match.group(2) in _UNIT_WORDS:
+    if (match := _AGO.fullmatch(text)) and match.group(2) in _UNIT_WORDS:
         seconds = float(match.group(1)) * _UNITS[_UNIT_WORDS[match.group(2)]]
-        return When(now_us() - int(seconds * 1_000_000))
+        return _checked(When(now_us() - int(seconds * 1_000_000)), value)
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            return _day(date.fromisoformat(text))
-        return When(datetime_us(datetime.fromisoformat(value.strip())))  # "T" or " " both work
-    except ValueError:
+            return _checked(_day(date.fromisoformat(text)), value)
+        return _checked(When(datetime_us(datetime.fromisoformat(value.strip()))), value)
+    except (ValueError, OverflowError):
         raise InvalidArgument(
             f"not a time: {value!r}",
             hint="use ISO-8601 (2026-11-17T14:30, 2026-11-17), 'yesterday', 'last tuesday', "
             "'3 days ago', '3d' or 'now'",
         ) from None
+
+
+def _checked(when: When, value: TimeLike) -> When:
+    """``when`` if it lies within the years 1 to 9999 (what a datetime can hold, and so what a
+    stored time can be compared with); "99999999d" ago is not a time."""
+    if not _MIN_US <= when.start_us <= _MAX_US:
+        raise InvalidArgument(
+            f"time {value!r} is out of range",
+            hint="use a time between the years 1 and 9999, e.g. '3d' or '2026-11-17'",
+        )
+    return when
+
+
+_MIN_US = datetime_us(datetime(1, 1, 2, tzinfo=UTC))
+_MAX_US = datetime_us(datetime(9999, 12, 30, tzinfo=UTC))
 
 
 def to_us(value: TimeLike) -> int:

@@ -27,6 +27,7 @@ from ..entities import (
     RunStatus,
     Storage,
 )
+from ..inputs import check_page
 from ..refs import ArtifactRef
 from ..search.page import RunPage
 
@@ -56,6 +57,9 @@ class RunFilter:
     limit: int = 100
     offset: int = 0
 
+    def __post_init__(self) -> None:
+        check_page(self.limit, self.offset)
+
 
 @dataclass(frozen=True, slots=True)
 class ArtifactFilter:
@@ -69,6 +73,9 @@ class ArtifactFilter:
     created_before_us: int | None = None
     limit: int = 100
     offset: int = 0
+
+    def __post_init__(self) -> None:
+        check_page(self.limit, self.offset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,8 @@ class NewArtifactVersion:
     tags: Mapping[str, str] = field(default_factory=dict)
     aliases: Sequence[str] = ()
     producer_run_id: str | None = None
+    producer_role: str = "output"
+    """The role of the producer's one output edge (``log_artifact(role=...)``)."""
 
 
 class MetadataStore(abc.ABC):

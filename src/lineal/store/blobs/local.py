@@ -213,11 +213,11 @@ class LocalBlobStore(BlobStore):
         if not base.is_dir():
             return
         for prefix in sorted(base.iterdir()):
-            if not (_BLOB_PREFIX.match(prefix.name) and prefix.is_dir()):
+            if not (_BLOB_PREFIX.fullmatch(prefix.name) and prefix.is_dir()):
                 continue
             for blob in sorted(prefix.iterdir()):
                 # Only complete blobs have a digest-shaped name; anything else is not one.
-                if _BLOB_NAME.match(blob.name):
+                if _BLOB_NAME.fullmatch(blob.name):
                     yield f"sha256:{prefix.name}{blob.name}"
 
 

@@ -126,7 +126,8 @@ class FsspecBlobStore(BlobStore):
             raise IntegrityError(
                 f"{src} changed while it was being stored: expected {digest}, read {computed}"
             )
-        if self.exists(computed):
+        # The existence check is part of the write: its failures are write failures.
+        if self._info(computed, "write to") is not None:
             return BlobInfo(computed, size, self.uri(computed), created=False)
         key = self._key(computed)
         try:
@@ -134,7 +135,7 @@ class FsspecBlobStore(BlobStore):
         except LinealError:
             raise
         except Exception as exc:
-            raise_backend_error(exc, f"cannot upload {src} to {self.uri(computed)}")
+            raise_backend_error(exc, f"cannot write to {self.uri(computed)}")
         self._check_size(computed, size)
         return BlobInfo(computed, size, self.uri(computed), created=True)
 
@@ -158,12 +159,12 @@ class FsspecBlobStore(BlobStore):
 
     def put_bytes(self, data: bytes) -> BlobInfo:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        if self.exists(digest):
+        if self._info(digest, "write to") is not None:
             return BlobInfo(digest, len(data), self.uri(digest), created=False)
         try:
             self.fs.pipe_file(self._key(digest), bytes(data))  # one PUT: all or nothing
         except Exception as exc:
-            raise_backend_error(exc, f"cannot upload to {self.uri(digest)}")
+            raise_backend_error(exc, f"cannot write to {self.uri(digest)}")
         self._check_size(digest, len(data))
         return BlobInfo(digest, len(data), self.uri(digest), created=True)
 
@@ -178,14 +179,16 @@ class FsspecBlobStore(BlobStore):
             )
 
     # -- reads -----------------------------------------------------------------------------------
-    def _info(self, digest: str) -> dict[str, Any] | None:
+    def _info(self, digest: str, doing: str = "read") -> dict[str, Any] | None:
+        """The object's listing entry, None if absent; ``doing`` names the operation in errors
+        ("read", or "write to" when the check is the first step of an upload)."""
         key = self._key(digest)
         try:
             info: dict[str, Any] = self.fs.info(key)
         except FileNotFoundError:
             return None
         except Exception as exc:
-            raise_backend_error(exc, f"cannot read {self.uri(digest)}")
+            raise_backend_error(exc, f"cannot {doing} {self.uri(digest)}")
         return info if info.get("type", "file") == "file" else None
 
     def exists(self, digest: str) -> bool:
@@ -327,7 +330,7 @@ class FsspecBlobStore(BlobStore):
         for path in paths:
             prefix, _, name = path.removeprefix(base + "/").partition("/")
             # Anything else under the prefix (stray uploads, console folders) is not a blob.
-            if _BLOB_PREFIX.match(prefix) and _BLOB_NAME.match(name):
+            if _BLOB_PREFIX.fullmatch(prefix) and _BLOB_NAME.fullmatch(name):
                 found.append(f"sha256:{prefix}{name}")
         yield from sorted(found)
 

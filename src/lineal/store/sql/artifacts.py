@@ -31,6 +31,7 @@ class ArtifactsMixin:
     ) -> tuple[ArtifactVersion, bool]:
         validate_name(spec.project, "project")
         validate_name(spec.name, "artifact name")
+        validate_name(spec.producer_role, "role")
         for alias in spec.aliases:
             validate_alias(alias)
         with self.db.write(actor) as tx:
@@ -120,7 +121,7 @@ class ArtifactsMixin:
                             "run_id": spec.producer_run_id,
                             "version_id": version_id,
                             "direction": str(EdgeDirection.OUTPUT),
-                            "role": "output",
+                            "role": spec.producer_role,
                             "created_at": tx.ts,
                         }
                     ],

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from ...entities import now_us
 from ...errors import AlreadyExists, Conflict, InvalidArgument, StoreError
 from . import tables as t
+from .opening import create_engine_for, prepare_sqlite_file
 
 GENESIS_HASH = "0" * 64
 _json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C, ensure_ascii=False
@@ -117,12 +119,15 @@ class Database:
         parsed = make_url(url)
         self.url = url
         self.dialect = parsed.get_backend_name()
+        #: The database file of a SQLite store (None on servers).
+        self.sqlite_path: Path | None = None
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
         if self.dialect == "sqlite":
             self._init_sqlite(parsed)
         else:
             if self.dialect in ("mysql", "mariadb") and "charset" not in parsed.query:
                 parsed = parsed.update_query_dict({"charset": "utf8mb4"})
-            self.read_engine = self.write_engine = sa.create_engine(
+            self.read_engine = self.write_engine = create_engine_for(
                 parsed, pool_pre_ping=True, pool_size=5, max_overflow=10
             )
         self._local = threading.local()
@@ -130,8 +135,16 @@ class Database:
     def _init_sqlite(self, parsed: sa.URL) -> None:
         database = parsed.database
         sync = sqlite_sync_mode()
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if not database or database == ":memory:":
+            # An in-memory database is private to one connection, and the read and write
+            # engines each open their own: writes would be invisible to every read. A
+            # temporary file, removed on dispose, gives "sqlite://" the same behaviour as any
+            # store while it is open.
+            self._scratch = tempfile.TemporaryDirectory(prefix="lineal-memory-")
+            database = str(Path(self._scratch.name) / "lineal.db")
+            parsed = parsed.set(database=database)
+        self.sqlite_path = Path(database)
+        prepare_sqlite_file(self.sqlite_path)
         self.write_engine = self._sqlite_engine(parsed, "BEGIN IMMEDIATE", sync)
         self.read_engine = self._sqlite_engine(parsed, "BEGIN", sync)
 
@@ -210,6 +223,8 @@ class Database:
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
 
 def sqlite_sync_mode() -> str:

@@ -669,7 +669,7 @@ def _depth(max_depth: int | None) -> int:
 
 
 def _parse_cursor(cursor: str) -> tuple[int, str, str]:
-    match = _CURSOR.match(cursor)
+    match = _CURSOR.fullmatch(cursor)
     if match is None:
         raise InvalidArgument(f"bad cursor {cursor!r}", hint="pass next_cursor from a previous page")
     return int(match[1]), match[2], match[3]

@@ -100,7 +100,7 @@ def _fail(section: str, index: int, message: str, hint: str | None = None) -> Ba
 
 
 def _name(value: Any, section: str, index: int, what: str, ok: set[str]) -> None:
-    if not isinstance(value, str) or not _NAME_RE.match(value):
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
         raise _fail(section, index, f"invalid {what} {value!r}",
                     "use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit")
     ok.add(value)  # a batch repeats few names many times: each is checked once
@@ -226,7 +226,7 @@ def _check_artifact(art: ImportArtifact, index: int, plan: _Plan) -> None:
         _name(art.name, "artifacts", index, f"name of artifact {art.key!r}", names)
     if type(art.kind) is not str or not art.kind or len(art.kind) > 64:
         raise _fail("artifacts", index, f"artifact {art.key!r} has an invalid kind {art.kind!r}")
-    if type(art.digest) is not str or len(art.digest) > 71 or not _DIGEST.match(art.digest):
+    if type(art.digest) is not str or len(art.digest) > 71 or not _DIGEST.fullmatch(art.digest):
         raise _fail("artifacts", index, f"artifact {art.key!r} has digest {art.digest!r}",
                     "give the content digest as 'sha256:' and lowercase hex")
     if type(art.uri) is not str:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from ...entities import MetricPoint, Run, RunError, RunStatus, datetime_to_us, us_to_datetime
 from ...errors import Conflict, InvalidArgument, NotFound
 from ...heartbeat import stopped_reason
+from ...inputs import check_param_value
 from ..base import RunFilter
 from . import tables as t
 from .database import (
@@ -404,6 +405,7 @@ def _no_run(run_id: str) -> NotFound:
 
 
 def _param_json(key: str, value: Any) -> str:
+    check_param_value(key, value)  # before json.dumps, which would recurse past the stack
     try:
         return canonical_json(value)
     except (TypeError, ValueError) as exc:

@@ -16,9 +16,10 @@ from ...errors import SchemaOutdated, StoreError
 from ..base import MetadataStore
 from . import tables as t
 from .artifacts import ArtifactsMixin
-from .database import Database
+from .database import Database, first_line
 from .ledger import AuditReport, verify_ledger
 from .lineage import LineageMixin
+from .opening import migration_lock, not_a_store
 from .registry import RegistryMixin
 from .runs import RunsMixin
 from .search import SearchMixin
@@ -61,6 +62,8 @@ class SqlMetadataStore(RunsMixin, SearchMixin, ArtifactsMixin, RegistryMixin, Li
                     return None
                 return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
         except sa.exc.SQLAlchemyError as error:
+            if self.db.sqlite_path is not None and "not a database" in str(error.orig or error):
+                raise not_a_store(self.db.sqlite_path) from error
             raise StoreError(
                 f"cannot open the metadata database {self.safe_url}: {error.orig or error}",
                 hint="check the URL, that the server is running and that the user may connect",
@@ -74,25 +77,39 @@ class SqlMetadataStore(RunsMixin, SearchMixin, ArtifactsMixin, RegistryMixin, Li
         revision = self.schema_revision()
         if revision == SCHEMA_REVISION:
             return
-        if revision is None or auto_upgrade:
-            self.upgrade()
-            return
-        if revision > SCHEMA_REVISION:
+        if revision is not None and revision > SCHEMA_REVISION:
             raise SchemaOutdated(
                 f"the metadata database is at schema {revision}, newer than this lineal "
                 f"({SCHEMA_REVISION})",
                 hint="upgrade lineal: pip install -U lineal",
             )
+        if revision is None or auto_upgrade:
+            self.upgrade(only_if_older=True)
+            return
         raise SchemaOutdated(
             f"the metadata database is at schema {revision}; this lineal needs {SCHEMA_REVISION}",
             hint=f"run: lineal store upgrade --uri '{self.safe_url}'",
         )
 
-    def upgrade(self) -> None:
-        """Run the Alembic migrations up to head."""
+    def upgrade(self, *, only_if_older: bool = False) -> None:
+        """Run the Alembic migrations up to head, holding the database's migration lock so that
+        concurrent openers of a new database wait for one of them to create it.
+        ``only_if_older``: re-read the revision once the lock is held, and do nothing if another
+        process has brought the schema up to date (or past it) in the meantime."""
         from .migrate import upgrade
 
-        upgrade(self.db.write_engine)
+        try:
+            with migration_lock(self.db.write_engine, self.db.sqlite_path):
+                if only_if_older:
+                    revision = self.schema_revision()
+                    if revision is not None and revision >= SCHEMA_REVISION:
+                        return
+                upgrade(self.db.write_engine)
+        except sa.exc.SQLAlchemyError as error:
+            raise StoreError(
+                f"cannot create or upgrade the schema of {self.safe_url}: {first_line(error)}",
+                hint="check that the user may create tables; then run `lineal store upgrade`",
+            ) from error
 
     def ledger_entries(
         self,

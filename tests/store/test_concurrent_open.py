@@ -1,0 +1,50 @@
+"""Several processes opening the same empty database at once: one creates the schema (under
+the migration lock), the others wait for it and then use it. Before the lock, all but one
+failed with raw "relation already exists" / "table already exists" errors."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+import lineal
+from lineal.store import open_store
+from lineal.store.sql.store import SCHEMA_REVISION
+
+from ._concurrent_opener import open_and_write
+
+PROCESSES = 4
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres", "mysql"])
+def test_processes_opening_an_empty_database_at_once_all_succeed(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    if backend == "sqlite":
+        uri = str(tmp_path / "store")
+    else:
+        uri = request.getfixturevalue("pg_url" if backend == "postgres" else "mysql_url")
+    artifacts = str(tmp_path / "blobs")
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(PROCESSES)
+    results = ctx.Queue()
+    workers = [ctx.Process(target=open_and_write, args=(uri, artifacts, w, barrier, results))
+               for w in range(PROCESSES)]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=300) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    failures = [f"worker {w}:\n{error}" for w, error in outcomes if error]
+    assert not failures, "\n".join(failures)
+
+    store = open_store(uri, artifacts=artifacts)
+    try:
+        assert store.metadata.schema_revision() == SCHEMA_REVISION
+        names = sorted(r.name for r in lineal.list_runs(store=store))
+        assert names == [f"opener-{w}" for w in range(PROCESSES)]
+        assert lineal.audit.verify(store=store).ok
+    finally:
+        store.close()
