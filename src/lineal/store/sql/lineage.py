@@ -36,6 +36,7 @@ from ..lineage_base import MAX_DEPTH, ClosureQuery, ImportBatch, LineageStore
 from . import tables as t
 from . import tables_lineage as tl
 from .database import Database
+from .lineage_bulk import LineageBulkMixin
 
 av = t.artifact_versions
 runs = t.runs
@@ -422,7 +423,7 @@ def _walk_statement(kind: str, heads: int, direction: Direction) -> sa.Select[An
     return sa.select(cand.c.id, cand.c.type, cand.c.parent, cand.c.via, cand.c.role).distinct()
 
 
-class LineageMixin(LineageStore):
+class LineageMixin(LineageBulkMixin, LineageStore):
     db: Database
 
     # -- nodes -----------------------------------------------------------------------------------
