@@ -14,6 +14,7 @@ from typing import Any
 
 from ..entities import ArtifactVersion, Edge, Run
 from ..lineage.entities import Closure, Direction, GraphEdge, Node, NodeType, Taint
+from ..refs import ArtifactRef
 
 __all__ = [
     "ClosureQuery",
@@ -108,6 +109,11 @@ class LineageStore(abc.ABC):
     @abc.abstractmethod
     def lineage_node(self, node_id: str, node_type: NodeType) -> Node:
         """A run or an artifact version as a graph node; NotFound if absent."""
+
+    @abc.abstractmethod
+    def lineage_node_by_ref(self, ref: ArtifactRef) -> Node:
+        """The artifact version ``ref`` names, as a graph node, read in one go (a walk from a
+        reference should not first build the whole version). Errors as ``resolve``."""
 
     @abc.abstractmethod
     def lineage_closure(self, start: Node, direction: Direction, query: ClosureQuery) -> Closure:

@@ -3,7 +3,8 @@
 Every walk is ONE statement with one recursive common table expression, the same text on
 SQLite, PostgreSQL and MySQL/MariaDB (SQLAlchemy Core renders the dialect's casts):
 
-``reach(node, via, parent, depth, role_in, role_out)`` holds artifact versions. Because the
+``reach(node, via, parent, depth, role)`` holds artifact versions (``role``: of the edge from
+``via`` into ``node``). Because the
 graph is bipartite, one recursive step jumps two hops at once, artifact -> run -> artifact,
 through two index lookups on ``edges`` (``(version_id, direction)`` then ``(run_id,
 direction)``); the run in the middle is kept in ``via``. Jumping two hops is what lets the
@@ -24,6 +25,7 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,6 +34,7 @@ from sqlalchemy.engine import Connection
 from ...entities import us_to_datetime
 from ...errors import InvalidArgument, NotFound
 from ...lineage.entities import Closure, Direction, GraphEdge, Node, NodeType, Taint
+from ...refs import ArtifactRef
 from ..lineage_base import MAX_DEPTH, ClosureQuery, ImportBatch, LineageStore
 from . import tables as t
 from . import tables_lineage as tl
@@ -132,8 +135,7 @@ def _candidates(kind: str, heads: int, direction: Direction, include_registry: b
             _bound("anchor_id", ID).label("via"),
             _null(ID).label("parent"),
             (_bound("anchor_depth", sa.Integer()) + 1).label("depth"),
-            _null(ROLE).label("role_in"),
-            first.c.role.label("role_out"),
+            first.c.role.label("role"),
         ).where(first.c.run_id == sa.bindparam("anchor_id", type_=ID),
                 first.c.direction == _lit(to_artifact))
     else:
@@ -142,14 +144,13 @@ def _candidates(kind: str, heads: int, direction: Direction, include_registry: b
             _null(ID).label("via"),
             _bound("anchor_parent", ID).label("parent"),
             _bound("anchor_depth", sa.Integer()).label("depth"),
-            _null(ROLE).label("role_in"),
-            _null(ROLE).label("role_out"),
+            _null(ROLE).label("role"),
         )
     reach = seed.cte("reach", recursive=True)
     prev = reach.alias("prev")
     e1, e2 = edges.alias("e1"), edges.alias("e2")
     step = (
-        sa.select(e2.c.version_id, e1.c.run_id, prev.c.node, prev.c.depth + 2, e1.c.role, e2.c.role)
+        sa.select(e2.c.version_id, e1.c.run_id, prev.c.node, prev.c.depth + 2, e2.c.role)
         .select_from(
             prev.join(e1, sa.and_(e1.c.version_id == prev.c.node, e1.c.direction == _lit(to_run)))
             .join(e2, sa.and_(e2.c.run_id == e1.c.run_id, e2.c.direction == _lit(to_artifact)))
@@ -160,17 +161,22 @@ def _candidates(kind: str, heads: int, direction: Direction, include_registry: b
 
     r = reach.alias("r")
     e = edges.alias("e")
+    # The runs one hop past each artifact reached; walking down, their deployment records hang
+    # off them too, so both read these rows instead of looking the edges up twice.
+    hop = (
+        sa.select(e.c.run_id.label("id"), (r.c.depth + 1).label("depth"),
+                  r.c.node.label("parent"), e.c.role.label("role"))
+        .select_from(r.join(e, sa.and_(e.c.version_id == r.c.node, e.c.direction == _lit(to_run))))
+        .where(r.c.depth + 1 <= sa.bindparam("max_depth"))
+        .cte("hop")
+    )
     branches = [
         *head,
         sa.select(
             r.c.node.label("id"), _lit("artifact").label("type"), r.c.depth, r.c.parent,
-            r.c.via, r.c.role_out.label("role"),
+            r.c.via, r.c.role,
         ),
-        sa.select(
-            e.c.run_id, _lit("run"), r.c.depth + 1, r.c.node, _null(ID), e.c.role,
-        )
-        .select_from(r.join(e, sa.and_(e.c.version_id == r.c.node, e.c.direction == _lit(to_run))))
-        .where(r.c.depth + 1 <= sa.bindparam("max_depth")),
+        sa.select(hop.c.id, _lit("run"), hop.c.depth, hop.c.parent, _null(ID), hop.c.role),
     ]
     registry = _registry()
     if include_registry and registry is not None and direction is Direction.DOWN:
@@ -181,15 +187,11 @@ def _candidates(kind: str, heads: int, direction: Direction, include_registry: b
             .select_from(r.join(mv, mv.c.artifact_version_id == r.c.node))
             .where(r.c.depth + 1 <= sa.bindparam("max_depth"))
         )
-        ed = edges.alias("ed")
         branches.append(
-            sa.select(dep.c.id, _lit("deployment"), r.c.depth + 2, ed.c.run_id, _null(ID),
+            sa.select(dep.c.id, _lit("deployment"), hop.c.depth + 1, hop.c.id, _null(ID),
                       _null(ROLE))
-            .select_from(
-                r.join(ed, sa.and_(ed.c.version_id == r.c.node, ed.c.direction == _lit("input")))
-                .join(dep, dep.c.run_id == ed.c.run_id)
-            )
-            .where(r.c.depth + 2 <= sa.bindparam("max_depth"))
+            .select_from(hop.join(dep, dep.c.run_id == hop.c.id))
+            .where(hop.c.depth + 1 <= sa.bindparam("max_depth"))
         )
     return sa.union_all(*branches).cte("cand")
 
@@ -340,14 +342,15 @@ def _nodes(rows: Sequence[Any]) -> list[Node]:
     id, type, depth, parent, via, role, project, name, kind, ts, version, digest, status,
     detail, ended_at, taint, beyond, total."""
     out = []
-    types, to_dt = _TYPES, us_to_datetime
+    append, types, node, stamp = out.append, _TYPES, Node, datetime.fromtimestamp
     for (node_id, ntype, depth, parent, via, role, project, name, kind, ts, version, digest,
          status, detail, ended_at, taint, beyond, _total) in rows:
+        # us_to_datetime inlined: two conversions per run, tens of thousands per closure.
         if ended_at is not None and ntype == "run":
-            detail = to_dt(ended_at).isoformat()  # type: ignore[union-attr]
-        out.append(Node(node_id, types[ntype], project or "", name or "", kind or "", to_dt(ts),
-                        version, digest, status, detail, taint is not None, depth, parent, via,
-                        role, bool(beyond)))
+            detail = stamp(ended_at / 1_000_000, UTC).isoformat()
+        append(node(node_id, types[ntype], project or "", name or "", kind or "",
+                    None if ts is None else stamp(ts / 1_000_000, UTC), version, digest, status,
+                    detail, taint is not None, depth, parent, via, role, beyond == 1))
     return out
 
 
@@ -400,9 +403,11 @@ def _closure_statement(
     ).where(*keep).cte("best")
     described = _described(best, _filters(filters)).subquery("described")
     beyond = _beyond(described, direction, include_registry)
-    matched = sa.select(
-        described, beyond.label("beyond"), sa.func.count().over().label("total")
-    ).subquery("matched")
+    # Counting every match (a window over all rows) is only needed when a page can hide some:
+    # the whole closure in one page counts itself.
+    paged = cursor or limit is not None
+    total = sa.func.count().over() if paged else sa.cast(sa.null(), sa.Integer())
+    matched = sa.select(described, beyond.label("beyond"), total.label("total")).subquery("matched")
     page = sa.select(matched).order_by(matched.c.depth, matched.c.type, matched.c.id)
     if cursor:
         page = page.where(
@@ -429,9 +434,19 @@ class LineageMixin(LineageBulkMixin, LineageStore):
     # -- nodes -----------------------------------------------------------------------------------
     def lineage_node(self, node_id: str, node_type: NodeType) -> Node:
         with self.db.read() as conn:
-            row = conn.execute(_node_statement(str(node_type), _registry() is not None), {"node_id": node_id}).first()
+            row = conn.execute(_node_statement(str(node_type), _registry() is not None),
+                               {"node_id": node_id}).first()
         if row is None:
             raise NotFound(f"no {str(node_type).replace('_', ' ')} with id {node_id!r}")
+        return _node(row)
+
+    def lineage_node_by_ref(self, ref: ArtifactRef) -> Node:
+        with self.db.read() as conn:
+            version_id = self._resolve_id(conn, ref)  # type: ignore[attr-defined]
+            row = conn.execute(_node_statement("artifact", _registry() is not None),
+                               {"node_id": version_id}).first()
+        if row is None:  # pragma: no cover - deleted between the two reads of one snapshot
+            raise NotFound(f"no artifact version with id {version_id!r}")
         return _node(row)
 
     # -- walks -----------------------------------------------------------------------------------
@@ -513,7 +528,7 @@ class LineageMixin(LineageBulkMixin, LineageStore):
             start=start,
             direction=direction,
             nodes=nodes,
-            total=int(rows[0].total) if rows else 0,
+            total=(int(rows[0].total) if rows[0].total is not None else len(rows)) if rows else 0,
             truncated=truncated,
             next_cursor=f"{last.depth}.{last.type}.{last.id}" if truncated and last else None,
             depth_limited=any(n.beyond_depth for n in nodes),
