@@ -33,7 +33,15 @@ from sqlalchemy.engine import Connection
 
 from ...entities import us_to_datetime
 from ...errors import InvalidArgument, NotFound
-from ...lineage.entities import Closure, Direction, GraphEdge, Node, NodeType, Taint
+from ...lineage.entities import (
+    Closure,
+    Direction,
+    GraphEdge,
+    Node,
+    NodeType,
+    Taint,
+    node_builder,
+)
 from ...refs import ArtifactRef
 from ..lineage_base import MAX_DEPTH, ClosureQuery, ImportBatch, LineageStore
 from . import tables as t
@@ -48,6 +56,7 @@ ID = sa.String(t.ID)
 ROLE = sa.String(t.NAME)
 _TYPES = {"artifact": NodeType.ARTIFACT, "run": NodeType.RUN,
           "model_version": NodeType.MODEL_VERSION, "deployment": NodeType.DEPLOYMENT}
+_NODE = node_builder()
 _CURSOR = re.compile(r"^(\d+)\.(artifact|run|model_version|deployment)\.([0-9A-Za-z_-]{1,64})$")
 
 
@@ -342,7 +351,7 @@ def _nodes(rows: Sequence[Any]) -> list[Node]:
     id, type, depth, parent, via, role, project, name, kind, ts, version, digest, status,
     detail, ended_at, taint, beyond, total."""
     out = []
-    append, types, node, stamp = out.append, _TYPES, Node, datetime.fromtimestamp
+    append, types, node, stamp = out.append, _TYPES, _NODE, datetime.fromtimestamp
     for (node_id, ntype, depth, parent, via, role, project, name, kind, ts, version, digest,
          status, detail, ended_at, taint, beyond, _total) in rows:
         # us_to_datetime inlined: two conversions per run, tens of thousands per closure.
