@@ -277,21 +277,24 @@ def build_mlmd(shape: Shape, folder: Path) -> dict[str, Any]:
     return {"seconds": seconds, "items": items, "nodes": nodes, "edges": edges, "ids": ids}
 
 
-def _sample(call: Callable[[], int], count: int, budget: float) -> tuple[list[float], int]:
-    """Latencies of ``call`` (after two warm-up calls), up to ``count`` or ``budget`` seconds."""
+def _sample(call: Callable[[], int], count: int, budget: float) -> tuple[list[float], list[float], int]:
+    """Latencies of ``call`` (after two warm-up calls), up to ``count`` or ``budget`` seconds,
+    and the CPU time of each call (on a shared machine, less noisy than the latency)."""
     result = call()
     call()
     times: list[float] = []
+    cpu: list[float] = []
     spent = 0.0
     while len(times) < count and (spent < budget or len(times) < 5):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         got = call()
         elapsed = time.perf_counter() - start
+        cpu.append(time.process_time() - start_cpu)
         if got != result:
             raise SystemExit(f"the same query returned {got} nodes, then {result}")
         times.append(elapsed)
         spent += elapsed
-    return times, result
+    return times, cpu, result
 
 
 def _lineal_calls(folder: Path) -> tuple[dict[str, Any], str]:
@@ -374,8 +377,8 @@ def worker_query(tool: str, folder: Path, plan: list[dict[str, Any]], budget: fl
         if kind not in calls:
             continue
         call = calls[kind](item["start"], item["depth"]) if kind == "up" else calls[kind](item["start"])
-        times, size = _sample(call, item.get("count", 50), budget)
-        out["queries"][item["name"]] = {"times": times, "nodes": size}
+        times, cpu, size = _sample(call, item.get("count", 50), budget)
+        out["queries"][item["name"]] = {"times": times, "cpu": cpu, "nodes": size}
     return out
 
 
@@ -515,8 +518,10 @@ def main(argv: list[str] | None = None) -> int:
                 got = bench.query(tool, folders[tool], plan, budget)
                 how[tool] = got["how"]
                 for name, result in got["queries"].items():
-                    slot = samples.setdefault((tool, shape.nodes, name), {"times": [], "nodes": result["nodes"]})
+                    slot = samples.setdefault((tool, shape.nodes, name),
+                                              {"times": [], "cpu": [], "nodes": result["nodes"]})
                     slot["times"] += result["times"]
+                    slot["cpu"] += result.get("cpu", [])
     if len(shapes) > 1:
         # The same graph with every artifact under a new name: what the import costs when it
         # only appends, against the usual case of new versions of existing names.

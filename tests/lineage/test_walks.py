@@ -214,3 +214,21 @@ def test_references(backend_store: Store) -> None:
     with pytest.raises(InvalidArgument):
         backend_store.metadata.lineage_closure(lineage.node("a1"), Direction.BOTH,
                                                __import__("lineal").store.lineage_base.ClosureQuery())
+
+
+def test_nodes_built_in_bulk_are_ordinary_frozen_nodes() -> None:
+    import dataclasses
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from lineal.lineage.entities import Node, node_builder
+
+    values = ("01J0000000000000000000000A", NodeType.RUN, "p", "train", "step",
+              datetime(2024, 1, 1, tzinfo=UTC), None, None, "finished", None, False, 1, "x",
+              None, "input", False)
+    built, plain = node_builder()(*values), Node(*values)
+    assert type(built) is Node and built == plain and hash(built) == hash(plain)
+    assert dataclasses.asdict(built) == dataclasses.asdict(plain) and repr(built) == repr(plain)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.name = "other"  # type: ignore[misc]

@@ -100,8 +100,7 @@ def _typed(store: Store, meta: LineageStore, ntype: NodeType, text: str, project
     if ntype is NodeType.ARTIFACT:
         if ULID.fullmatch(text):
             return meta.lineage_node(text, ntype)
-        version = store.metadata.resolve(parse_ref(text, project))
-        return meta.lineage_node(version.id, ntype)
+        return meta.lineage_node_by_ref(parse_ref(text, project))
     if ntype is NodeType.MODEL_VERSION:
         if ULID.fullmatch(text):
             return meta.lineage_node(text, ntype)

@@ -8,7 +8,7 @@ deployment record belongs to the ``deploy`` run that consumed the model artifact
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -123,6 +123,38 @@ class Node:
             "role": self.role,
             "beyond_depth": self.beyond_depth,
         }
+
+
+def node_builder() -> Any:
+    """A callable taking :class:`Node`'s fields positionally, all 16 of them, and returning a
+    Node: several times cheaper than ``Node(...)`` for the tens of thousands of nodes of a
+    large closure.
+
+    A frozen dataclass sets each field through ``object.__setattr__`` (about 1.3 us for 16
+    fields, more than the SQL costs per node). The builder fills a plain class with the same
+    slots and then gives the object Node's class: the result is an ordinary, frozen, hashable
+    Node. Where the layouts cannot be swapped it falls back to ``Node``."""
+    names = [f.name for f in fields(Node)]
+    if tuple(getattr(Node, "__slots__", ())) != tuple(names):  # pragma: no cover - layout changed
+        return Node
+    params = ", ".join(names)
+    body = "".join(f"        self.{name} = {name}\n" for name in names)
+    namespace: dict[str, Any] = {}
+    exec(  # noqa: S102 - generated from Node's own field names, like dataclasses does
+        f"class _Plain:\n    __slots__ = {tuple(names)!r}\n"
+        f"    def __init__(self, {params}):\n{body}", namespace)
+    plain = namespace["_Plain"]
+
+    def build(*values: Any) -> Node:
+        made = plain(*values)
+        made.__class__ = Node
+        return made  # type: ignore[no-any-return]
+
+    try:
+        probe = build(*([None] * len(names)))
+    except TypeError:  # pragma: no cover - an interpreter that refuses the swap
+        return Node
+    return build if type(probe) is Node else Node
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,10 +34,10 @@ from .q_snapshot import (
     dataset_facts,
     description_of,
     is_empty,
-    snapshot,
+    snapshots,
 )
 from .q_subject import Subject, resolve_subject, store_or_default
-from .questions import derivation
+from .questions import derivation, lineage_store
 
 __all__ = ["DataChange", "Divergence", "LineageDiff", "StepDiff", "diff"]
 
@@ -280,7 +280,6 @@ def diff(
 def _upstream(store: Store, subject: Subject) -> tuple[list[tuple[Run, int]], list[ArtifactVersion]]:
     """The runs upstream of the subject (its own run first, at depth 0 for a run) and the
     dataset versions upstream (the subject itself when it is one)."""
-    meta = store.metadata
     runs: list[tuple[Run, int]] = []
     if subject.run is not None:
         runs.append((subject.run, 0 if subject.is_run else 1))
@@ -289,13 +288,17 @@ def _upstream(store: Store, subject: Subject) -> tuple[list[tuple[Run, int]], li
         datasets.append(subject.artifact)
     made = derivation(store, subject)
     seen = {r.id for r, _ in runs}
+    steps: list[tuple[str, int]] = []
     for node, depth in made.runs:
         if node.id not in seen:
             seen.add(node.id)
-            runs.append((meta.get_run(node.id), depth))
-    for node, _role, _run, _depth in sorted(made.consumed, key=lambda c: c[3]):
-        if node.kind == "dataset":
-            datasets.append(meta.get_artifact_version(node.id))
+            steps.append((node.id, depth))
+    data = [node.id for node, _role, _run, _depth in sorted(made.consumed, key=lambda c: c[3])
+            if node.kind == "dataset"]
+    bulk = lineage_store(store)
+    found_runs, found_data = bulk.runs_by_id(i for i, _d in steps), bulk.artifact_versions_by_id(data)
+    runs += [(found_runs[run_id], depth) for run_id, depth in steps]
+    datasets += [found_data[version_id] for version_id in data]
     return runs, datasets
 
 
@@ -317,17 +320,11 @@ def _align(
             label = name if max(len(left), len(right)) == 1 else f"{name}#{i + 1}"
             pairs.append((label, left[i] if i < len(left) else None,
                           right[i] if i < len(right) else None))
-    snaps: dict[str, RunSnapshot] = {}
-
-    def snap(run: Run) -> RunSnapshot:
-        if run.id not in snaps:
-            snaps[run.id] = snapshot(store, run)
-        return snaps[run.id]
-
+    snaps = snapshots(store, [x[0] for _label, *both in pairs for x in both if x is not None])
     steps = []
     for label, left, right in pairs:
-        sa_ = snap(left[0]) if left else None
-        sb_ = snap(right[0]) if right else None
+        sa_ = snaps[left[0].id] if left else None
+        sb_ = snaps[right[0].id] if right else None
         comparison = compare_runs(sa_, sb_) if sa_ and sb_ else None
         depth = max(x[1] for x in (left, right) if x is not None)
         steps.append(StepDiff(label, sa_, sb_, depth, comparison))

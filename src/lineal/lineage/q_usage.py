@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..entities import ArtifactVersion, EdgeDirection, Run
+from ..entities import ArtifactVersion, Edge, EdgeDirection, Run
 from ..errors import InvalidArgument, NotFound
 from ..refs import parse_ref, validate_name
 from ..store import Store
 from ..store.base import ArtifactFilter
+from ..store.lineage_base import LineageStore
 from .entities import Direction, NodeType
-from .q_subject import Subject, producer_of, resolve_subject, store_or_default
-from .questions import walk
+from .q_subject import Subject, resolve_subject, store_or_default
+from .questions import lineage_store, walk
 
 if TYPE_CHECKING:
     from ..registry.entities import Deployment
@@ -213,27 +214,36 @@ def runs_using(
         if len(page) < 500:
             break
         offset += 500
-    seen = _consumers(store, matching)
+    bulk = lineage_store(store)
+    seen = _consumers(bulk, matching)
     counts: dict[str, int] = {}
     for version, _env in seen.values():
         counts[version] = counts.get(version, 0) + 1
-    found = [PackageUse(meta.get_run(run_id), version, env.ref)
-             for run_id, (version, env) in list(seen.items())[:limit]]
-    unknown_runs = {run_id: value for run_id, value in _consumers(store, unknown).items()
+    unknown_runs = {run_id: value for run_id, value in _consumers(bulk, unknown).items()
                     if run_id not in seen}
-    not_captured = [PackagesUnknown(meta.get_run(run_id), reason, env.ref)
-                    for run_id, (reason, env) in list(unknown_runs.items())[:limit]]
+    shown = list(seen.items())[:limit]
+    unknown_shown = list(unknown_runs.items())[:limit]
+    runs = bulk.runs_by_id([run_id for run_id, _use in [*shown, *unknown_shown]])
+    found = [PackageUse(runs[run_id], version, env.ref) for run_id, (version, env) in shown]
+    not_captured = [PackagesUnknown(runs[run_id], reason, env.ref)
+                    for run_id, (reason, env) in unknown_shown]
     return RunsUsing(package, spec, found, len(seen), dict(sorted(counts.items())),
                      not_captured, len(unknown_runs))
 
 
 def _consumers(
-    store: Store, environments: list[tuple[ArtifactVersion, str]]
+    bulk: LineageStore, environments: list[tuple[ArtifactVersion, str]]
 ) -> dict[str, tuple[str, ArtifactVersion]]:
-    """run id -> (the value paired with its environment, the environment), newest run first."""
+    """run id -> (the value paired with its environment, the environment), newest run first;
+    the edges of every environment are read in one bulk query."""
+    if not environments:
+        return {}
+    edges: dict[str, list[Edge]] = {}
+    for edge in bulk.edges_of(version_ids=[env.id for env, _value in environments]):
+        edges.setdefault(edge.artifact_id, []).append(edge)
     users: list[tuple[datetime, str, str, ArtifactVersion]] = []
     for env, value in environments:
-        for edge in store.metadata.list_edges(version_id=env.id):
+        for edge in edges.get(env.id, []):
             if edge.direction is EdgeDirection.INPUT:
                 users.append((edge.created_at, edge.run_id, value, env))
     users.sort(key=lambda u: (u[0], u[1]), reverse=True)
@@ -384,7 +394,6 @@ def leaderboard(
     if not isinstance(metric, str) or not metric.strip():
         raise InvalidArgument("which metric?", hint="e.g. --metric auc")
     store = store_or_default(store)
-    meta = store.metadata
     subject = resolve_subject(dataset, store, project=project)
     if subject.artifact is None:
         raise InvalidArgument(f"{dataset!r} is a run; a leaderboard starts from a dataset version",
@@ -395,12 +404,19 @@ def leaderboard(
         if node.type is NodeType.MODEL_VERSION and node.parent:
             registered.setdefault(node.parent, []).append(f"{node.project}/{node.name}@v{node.version}")
     scored: list[LeaderboardEntry] = []
-    for node in nodes:
-        if node.type is not NodeType.ARTIFACT or node.kind not in kinds:
-            continue
-        model = meta.get_artifact_version(node.id)
-        run = producer_of(store, model)
-        value, source = _metric_of(store, model, run, metric)
+    picked = [n for n in nodes if n.type is NodeType.ARTIFACT and n.kind in kinds]
+    bulk = lineage_store(store)
+    models = bulk.artifact_versions_by_id(n.id for n in picked)
+    consumers: dict[str, list[Edge]] = {}
+    for edge in bulk.edges_of(version_ids=models):
+        if edge.direction is EdgeDirection.INPUT:
+            consumers.setdefault(edge.artifact_id, []).append(edge)
+    runs = bulk.runs_by_id([*(m.producer_run_id for m in models.values() if m.producer_run_id),
+                            *(e.run_id for group in consumers.values() for e in group)])
+    for node in picked:
+        model = models[node.id]
+        run = runs.get(model.producer_run_id) if model.producer_run_id else None
+        value, source = _metric_of(model, run, metric, consumers.get(model.id, []), runs)
         scored.append(LeaderboardEntry(None, model, value, run, source, node.depth,
                                        sorted(registered.get(node.id, []))))
     with_value = [e for e in scored if e.value is not None]
@@ -416,16 +432,16 @@ def leaderboard(
 
 
 def _metric_of(
-    store: Store, model: ArtifactVersion, run: Run | None, metric: str
+    model: ArtifactVersion, run: Run | None, metric: str, consumers: list[Edge],
+    runs: dict[str, Run],
 ) -> tuple[float | None, Run | None]:
+    """The metric from the producing run, else from the newest run that consumed the model
+    (an evaluation step); ``consumers`` are the model's input edges, ``runs`` read in bulk."""
     if run is not None and _finite(run.metrics.get(metric)):
         return float(run.metrics[metric]), run
-    consumers = [e for e in store.metadata.list_edges(version_id=model.id)
-                 if e.direction is EdgeDirection.INPUT]
     for edge in sorted(consumers, key=lambda e: e.created_at, reverse=True):
-        try:
-            evaluator = store.metadata.get_run(edge.run_id)
-        except NotFound:
+        evaluator = runs.get(edge.run_id)
+        if evaluator is None:
             continue
         if _finite(evaluator.metrics.get(metric)):
             return float(evaluator.metrics[metric]), evaluator

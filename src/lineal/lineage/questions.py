@@ -27,6 +27,7 @@ from typing import Any
 from ..entities import ArtifactVersion, Run, RunStatus
 from ..errors import NotFound
 from ..store import Store
+from ..store.lineage_base import LineageStore
 from .entities import Direction, Node, NodeType
 from .q_subject import Subject, require_run, resolve_subject, store_or_default
 
@@ -41,8 +42,16 @@ __all__ = [
     "params",
     "pipeline",
     "trained_on",
+    "lineage_store",
     "walk",
 ]
+
+
+def lineage_store(store: Store) -> LineageStore:
+    """The store's lineage contract, for reading the entities of an answer in bulk."""
+    from .api import _lineage
+
+    return _lineage(store)[1]
 
 
 def walk(store: Store, start: Node, direction: Direction, **options: Any) -> list[Node]:
@@ -233,13 +242,14 @@ def trained_on(
     if subject.run is not None:
         names[subject.run.id] = subject.run.name
     direct_run = made.start.id if subject.is_run else (made.runs[0][0].id if made.runs else None)
-    found: list[DatasetUse] = []
-    seen: set[str] = set()
+    uses: dict[str, tuple[Node, str | None, str, int]] = {}
     for node, role, run_id, depth in sorted(made.consumed, key=lambda c: c[3]):
-        if node.kind not in kinds or node.id in seen:
-            continue
-        seen.add(node.id)
-        version = store.metadata.get_artifact_version(node.id)
+        if node.kind in kinds and node.id not in uses:
+            uses[node.id] = (node, role, run_id, depth)
+    versions = lineage_store(store).artifact_versions_by_id(uses)
+    found: list[DatasetUse] = []
+    for node, role, run_id, depth in uses.values():
+        version = versions[node.id]
         found.append(DatasetUse(
             ref=node.ref, project=node.project, name=node.name, version=node.version or 0,
             digest=node.digest or "", kind=node.kind, role=role, depth=depth,
@@ -305,8 +315,9 @@ def params(
     store = store_or_default(store)
     subject = resolve_subject(ref, store, project=project)
     run = require_run(subject, "its hyperparameters")
-    steps = [(store.metadata.get_run(n.id), depth)
-             for n, depth in derivation(store, subject).runs if n.id != run.id]
+    upstream = [(n.id, depth) for n, depth in derivation(store, subject).runs if n.id != run.id]
+    found = lineage_store(store).runs_by_id(run_id for run_id, _depth in upstream)
+    steps = [(found[run_id], depth) for run_id, depth in upstream]
     return ParamsReport(subject, run, _parent(store, run), steps)
 
 
@@ -381,7 +392,7 @@ def pipeline(
     ['ingest', 'clean', 'features', 'train']
     """
     from ..store.base import RunFilter
-    from .q_snapshot import code_fields, snapshot
+    from .q_snapshot import code_fields, snapshots
 
     store = store_or_default(store)
     meta = store.metadata
@@ -394,8 +405,9 @@ def pipeline(
     else:
         children = [run]
     steps = []
+    snaps = snapshots(store, [*children, run])
     for child in children:
-        snap = snapshot(store, child)
+        snap = snaps[child.id]
         steps.append(PipelineStep(
             run=child,
             produced_subject=child.id == run.id,
@@ -404,9 +416,10 @@ def pipeline(
             commit_not_captured=snap.not_captured.get("git"),
         ))
     member_ids = {c.id for c in children} | ({parent.id} if parent else set())
-    elsewhere = [meta.get_run(n.id) for n, _depth in derivation(store, subject).runs
-                 if n.id not in member_ids]
-    own = snapshot(store, run)
+    others = [n.id for n, _depth in derivation(store, subject).runs if n.id not in member_ids]
+    found = lineage_store(store).runs_by_id(others)
+    elsewhere = [found[run_id] for run_id in others]
+    own = snaps[run.id]
     code = code_fields(own.code, run)
     unknown = {part: reason for part, reason in own.not_captured.items()
                if part in ("git", "entry_point")}

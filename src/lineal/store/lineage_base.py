@@ -8,11 +8,13 @@ implement the same methods over HTTP. The SDK (:mod:`lineal.lineage`) speaks onl
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..entities import ArtifactVersion, Edge, Run
 from ..lineage.entities import Closure, Direction, GraphEdge, Node, NodeType, Taint
+from ..refs import ArtifactRef
 
 __all__ = [
     "ClosureQuery",
@@ -109,6 +111,11 @@ class LineageStore(abc.ABC):
         """A run or an artifact version as a graph node; NotFound if absent."""
 
     @abc.abstractmethod
+    def lineage_node_by_ref(self, ref: ArtifactRef) -> Node:
+        """The artifact version ``ref`` names, as a graph node, read in one go (a walk from a
+        reference should not first build the whole version). Errors as ``resolve``."""
+
+    @abc.abstractmethod
     def lineage_closure(self, start: Node, direction: Direction, query: ClosureQuery) -> Closure:
         """One page of the nodes upstream or downstream of ``start`` (not including it), nearest
         first, each at its shortest distance and with the node it was first reached from."""
@@ -119,6 +126,21 @@ class LineageStore(abc.ABC):
     ) -> tuple[list[Node], list[GraphEdge], bool]:
         """Every node reached (not including ``start``), every edge followed, and whether the
         depth limit stopped the walk. For subgraphs and paths."""
+
+    @abc.abstractmethod
+    def runs_by_id(self, ids: Iterable[str]) -> dict[str, Run]:
+        """The runs of ``ids`` that exist, in a few statements whatever their number: the
+        answers built from a walk read their entities in bulk, never one per node."""
+
+    @abc.abstractmethod
+    def artifact_versions_by_id(self, ids: Iterable[str]) -> dict[str, ArtifactVersion]:
+        """The artifact versions of ``ids`` that exist, in bulk (see :meth:`runs_by_id`)."""
+
+    @abc.abstractmethod
+    def edges_of(
+        self, *, run_ids: Iterable[str] = (), version_ids: Iterable[str] = ()
+    ) -> list[Edge]:
+        """Every edge touching one of the runs or versions, oldest first, in bulk."""
 
     @abc.abstractmethod
     def set_taint(self, version_id: str, reason: str, actor: str) -> Taint:

@@ -259,6 +259,10 @@ class ArtifactsMixin:
             return self._resolve(conn, ref)
 
     def _resolve(self, conn: Connection, ref: ArtifactRef) -> ArtifactVersion:
+        return self._version_by_id(conn, self._resolve_id(conn, ref))
+
+    def _resolve_id(self, conn: Connection, ref: ArtifactRef) -> str:
+        """The id of the version ``ref`` names (NotFound, or InvalidArgument if ambiguous)."""
         query = sa.select(av.c.id).where(av.c.project == ref.project, av.c.name == ref.name)
         if ref.kind is SelectorKind.VERSION:
             query = query.where(av.c.version == ref.value)
@@ -288,7 +292,7 @@ class ArtifactsMixin:
             )
         if len(ids) > 1:
             raise InvalidArgument(f"digest prefix in {ref} is ambiguous", hint="give more digits")
-        return self._version_by_id(conn, ids[0])
+        return str(ids[0])
 
     def _artifact_id(self, conn: Connection, project: str, name: str) -> str:
         found = conn.execute(
