@@ -24,6 +24,7 @@ from .render import (
     print_table,
     short_digest,
     truncate,
+    wide_option,
 )
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ def runs() -> None:
 @click.option("-n", "--limit", type=click.IntRange(min=1, max=10_000), default=50,
               show_default=True, help="At most this many runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@wide_option
 @click.pass_context
 def list_command(
     ctx: click.Context, project: str | None, name: str | None, kind: str | None,
