@@ -142,6 +142,16 @@ class Run:
             return None
         return (self.ended_at - self.started_at).total_seconds()
 
+    def __repr__(self) -> str:
+        from .notebook import run_repr
+
+        return run_repr(self)
+
+    def _repr_html_(self) -> str:
+        from .notebook import run_html
+
+        return run_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = str(self.status)
@@ -179,6 +189,16 @@ class ArtifactVersion:
     def ref(self) -> str:
         """The canonical reference, e.g. ``default/churn-model@v3``."""
         return f"{self.project}/{self.name}@v{self.version}"
+
+    def __repr__(self) -> str:
+        from .notebook import artifact_repr
+
+        return artifact_repr(self)
+
+    def _repr_html_(self) -> str:
+        from .notebook import artifact_html
+
+        return artifact_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -209,3 +209,13 @@ def test_every_table_names_the_project(deployed: World, tmp_path: Path) -> None:
     assert "default/iris-classifier@v1" in out
     out = deployed.ok("leaderboard", "features@v1", "--metric", "acc").out
     assert "default/iris@v1" in out
+
+
+def test_a_short_id_names_one_run_of_the_store_not_only_of_the_table(deployed: World) -> None:
+    # One run listed; the runs logged in the same second share its first 8 characters.
+    train = deployed.runs["train"]
+    assert any(r != train and r[:8] == train[:8] for r in deployed.runs.values())
+    out = deployed.ok("runs", "list", "--name", "train").out
+    shown = out.splitlines()[2].split()[0]
+    assert train.startswith(shown) and len(shown) > 8
+    assert deployed.ok("runs", "show", shown, "--json").json()["run"]["id"] == train

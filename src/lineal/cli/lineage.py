@@ -29,10 +29,11 @@ _FORMATS = ("table", "json", "dot", "mermaid", "prov", "openlineage")
 
 
 def _short(n: Node) -> str:
-    """A node as people read it in a path: ``raw@v2``, ``train``, ``churn@v2 (registered)``."""
+    """A node as people read it in a path: ``default/raw@v2``, ``train``, ``registered
+    default/churn@v2``. References keep their project, ``default/`` too, as in every table."""
     from ..lineage.entities import NodeType
 
-    project = "" if n.project == "default" else f"{n.project}/"
+    project = f"{n.project}/"
     if n.type is NodeType.ARTIFACT:
         return f"{project}{n.name}@v{n.version}"
     if n.type is NodeType.RUN:

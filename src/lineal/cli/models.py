@@ -14,7 +14,6 @@ from .render import (
     local_time,
     metric_summary,
     note_limit,
-    number,
     open_store_from_ctx,
     parse_pairs,
     parse_time,
@@ -210,7 +209,7 @@ def _print_model(
                         [(k, truncate(str(v))) for k, v in sorted(run.params.items())])
         if run.metrics:
             print_table(f"Metrics of run {run.id}", ("metric", "value"),
-                        [(k, number(v)) for k, v in sorted(run.metrics.items())])
+                        [(k, v) for k, v in sorted(run.metrics.items())])
     if inputs:
         print_table("Trained from (the run's inputs)", ("role", "artifact", "kind", "digest"), [
             (i["role"], i["ref"] or f"{i['id']} (missing)", i.get("kind", ""),

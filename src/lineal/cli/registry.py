@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import InvalidArgument
-from .render import emit_json, parse_pairs, print_table, wide_option
+from .render import emit_json, parse_pairs, print_table, remember_store, wide_option
 
 __all__ = ["emit_json", "open_cli_store", "parse_pairs", "print_table", "when_text"]
 
@@ -27,7 +27,7 @@ def open_cli_store(ctx: click.Context) -> Store:
     # Close when the command ends: an in-process caller (tests, scripts) running many commands
     # must not pile up database connections.
     ctx.call_on_close(store.close)
-    return store
+    return remember_store(ctx, store)
 
 
 def when_text(value: datetime | None) -> str:

@@ -53,7 +53,14 @@ def open_store_from_ctx(ctx: click.Context, *, create: bool = False) -> Store:
                 f"no lineal store at {location.display}",
                 hint="record a run or log an artifact first, or point --uri / LINEAL_URI at a store",
             )
-    return open_store(uri, artifacts)
+    return remember_store(ctx, open_store(uri, artifacts))
+
+
+def remember_store(ctx: click.Context, store: Store) -> Store:
+    """Note the command's store, so that tables can check that the id prefixes they print
+    name one run in the whole store, not only among the rows shown."""
+    ctx.meta[_STORE_KEY] = store
+    return store
 
 
 def sqlite_file(database_url: str) -> Path | None:
@@ -226,6 +233,7 @@ _NUMERIC = re.compile(
     r"( \d+(ms|s|m|h|d))?$"
 )
 _WIDE_KEY = "lineal.wide"
+_STORE_KEY = "lineal.store"
 
 
 def _set_wide(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -304,6 +312,21 @@ def short_ids(ids: Sequence[str], length: int = SHORT_ID) -> dict[str, str]:
     return {value: value[:n] for value in unique}
 
 
+def _unique_in_store(short: dict[str, str]) -> dict[str, str]:
+    """``short`` with prefixes lengthened until none of them matches two runs of the command's
+    store (a filtered listing leaves out runs made in the same second, which share the first 8
+    characters). One indexed query per id; nothing to do outside a command."""
+    ctx = click.get_current_context(silent=True)
+    store = ctx.meta.get(_STORE_KEY) if ctx else None
+    if store is None or not short:
+        return short
+    n = max(map(len, short.values()))
+    for full in short:
+        while n < len(full) and len(store.metadata.run_ids_with_prefix(full[:n], limit=2)) > 1:
+            n += 1
+    return {full: full[:n] for full in short}
+
+
 def _short_time(cells: list[str]) -> list[str]:
     """``2024-05-01 14:03:12`` -> ``05-01 14:03`` when every time of the column is this
     year, else ``2024-05-01 14:03``."""
@@ -321,8 +344,8 @@ def _cells(columns: Sequence[str], rows: list[Sequence[Any]], wide: bool) -> lis
     table = [["" if v is None else v for v in row] for row in rows]
     short: dict[str, str] = {}
     if not wide:
-        short = short_ids([m for row in table for v in row if isinstance(v, str)
-                           for m in _ULID.findall(v)])
+        short = _unique_in_store(short_ids([m for row in table for v in row if isinstance(v, str)
+                                            for m in _ULID.findall(v)]))
     for i in range(len(columns)):
         column = [row[i] for row in table]
         floats = [v for v in column if isinstance(v, float)]

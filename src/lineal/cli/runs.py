@@ -16,7 +16,6 @@ from .render import (
     local_time,
     metric_summary,
     note_limit,
-    number,
     open_store_from_ctx,
     parse_pairs,
     parse_time,
@@ -129,7 +128,7 @@ def _search(
     named = list(page.columns)
     rows = []
     for run in page:
-        values = {**{f"metrics.{k}": number(v) for k, v in run.metrics.items()},
+        values = {**{f"metrics.{k}": v for k, v in run.metrics.items()},
                   **{f"params.{k}": str(v) for k, v in run.params.items()},
                   **{f"tags.{k}": v for k, v in run.tags.items()}}
         rows.append((run.id, run.name, run.kind, run.status, local_time(run.started_at),
@@ -175,7 +174,7 @@ def show_command(
     _print_details(run, details)
     for key, points in details["history"].items():
         print_table(f"History of {key}", ("step", "time", "value"),
-                    [(p["step"], local_time(p["timestamp"]), number(p["value"])) for p in points])
+                    [(p["step"], local_time(p["timestamp"]), p["value"]) for p in points])
 
 
 # -- lookups -------------------------------------------------------------------------------------
@@ -296,7 +295,7 @@ def _print_details(run: Run, details: dict[str, Any]) -> None:
                      for k, v in sorted(run.params.items())])
     if run.metrics:
         print_table("Metrics (latest)", ("metric", "value"),
-                    [(k, number(v)) for k, v in sorted(run.metrics.items())])
+                    [(k, v) for k, v in sorted(run.metrics.items())])
     if run.tags:
         # The user's tags first; lineal's own (lineal.*) after them.
         ordered = sorted(run.tags.items(), key=lambda kv: (kv[0].startswith("lineal."), kv[0]))

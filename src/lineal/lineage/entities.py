@@ -159,6 +159,17 @@ class Closure:
     depth_limited: bool
     max_depth: int | None
 
+    def __repr__(self) -> str:
+        more = f" of {self.total}" if self.total > len(self.nodes) else ""
+        way = {"up": "upstream", "down": "downstream"}.get(str(self.direction), "lineage")
+        return f"<{way} of {self.start.label}: {len(self.nodes)}{more} nodes>"
+
+    def _repr_html_(self) -> str:
+        """The answer drawn left to right, the way data flowed, as inline SVG."""
+        from ..notebook import closure_html
+
+        return closure_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "start": self.start.to_dict(),
@@ -180,6 +191,16 @@ class Graph:
     nodes: list[Node]
     edges: list[GraphEdge]
     depth_limited: bool = False
+
+    def __repr__(self) -> str:
+        return (f"<Graph of {self.start.label}: {len(self.nodes)} nodes, "
+                f"{len(self.edges)} edges>")
+
+    def _repr_html_(self) -> str:
+        """The graph drawn left to right as inline SVG (see :mod:`lineal.notebook`)."""
+        from ..notebook import graph_html
+
+        return graph_html(self)
 
     def node(self, node_id: str) -> Node:
         for node in self.nodes:

@@ -25,6 +25,8 @@ from .q_subject import Subject, producer_of, resolve_subject, store_or_default
 from .questions import walk
 
 if TYPE_CHECKING:
+    import pandas
+
     from ..registry.entities import Deployment
 
 __all__ = [
@@ -312,6 +314,24 @@ class Leaderboard:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def __repr__(self) -> str:
+        best = f", best {self.entries[0].model.ref}" if self.entries and self.entries[0].rank else ""
+        return f"<Leaderboard {self.subject.label} by {self.metric}: {len(self.entries)} models{best}>"
+
+    def _repr_html_(self) -> str:
+        from ..notebook import html_table
+
+        return html_table(("#", "model", self.metric, "run", "user", "registered"), [
+            (e.rank or "-", e.model.ref, "-" if e.value is None else f"{e.value:.4g}",
+             e.run.id if e.run else "-", e.user or "-", ", ".join(e.registered))
+            for e in self.entries])
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """One row per model, best first (see :func:`lineal.notebook.leaderboard_frame`)."""
+        from ..notebook import leaderboard_frame
+
+        return leaderboard_frame(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {"dataset": self.subject.to_dict(), "metric": self.metric,

@@ -209,6 +209,16 @@ class ModelVersion:
         """The registry reference, e.g. ``default/churn@v4``."""
         return f"{self.project}/{self.model}@v{self.version}"
 
+    def __repr__(self) -> str:
+        from ..notebook import model_version_repr
+
+        return model_version_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..notebook import model_version_html
+
+        return model_version_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["stage"] = str(self.stage)
@@ -281,6 +291,11 @@ class Deployment:
     @property
     def model_ref(self) -> str:
         return f"{self.project}/{self.model}@v{self.model_version}"
+
+    def __repr__(self) -> str:
+        from ..notebook import deployment_repr
+
+        return deployment_repr(self)
 
     @property
     def is_live(self) -> bool:
