@@ -104,6 +104,9 @@ class RunError:
     message: str
     traceback: str
 
+    def __repr__(self) -> str:
+        return f"<RunError {self.type}: {_clip(self.message)}>"
+
 
 @dataclass(frozen=True, slots=True)
 class MetricPoint:
@@ -243,7 +246,16 @@ class LedgerEntry:
     prev_hash: str
     hash: str
 
+    def __repr__(self) -> str:
+        return f"<LedgerEntry #{self.seq} {self.action} {self.entity_type}:{self.entity_id} by {self.actor}>"
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["timestamp"] = self.timestamp.isoformat()
         return data
+
+
+def _clip(text: str, width: int = 80) -> str:
+    """One line of at most ``width`` characters, for a repr."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"

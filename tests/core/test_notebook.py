@@ -87,7 +87,14 @@ def test_reprs_are_one_short_line(pipeline: Pipeline) -> None:
     diff = lineage.diff("classifier@v1", "classifier@v2")
     shown = [run, pipeline.models[0], version, deployments.current("prod")[0], diff,
              lineage.upstream(pipeline.models[0].ref), lineage.subgraph(pipeline.models[0].ref),
-             lineage.leaderboard(pipeline.raw.ref, "acc")]
+             lineage.leaderboard(pipeline.raw.ref, "acc"),
+             lineage.trained_on("classifier@v1"), lineage.params("classifier@v1"),
+             lineage.pipeline("classifier@v1"), lineage.impact(pipeline.raw.ref),
+             lineage.node("classifier@v1"), lineage.paths(pipeline.raw.ref, "classifier@v1"),
+             lineage.last_deployed("classifier", environment="prod"),
+             registry.get_model("classifier"), registry.history("classifier")[0],
+             registry.compare("classifier@v1", "classifier@v2"),
+             deployments.recover("clf-api", "prod")]
     for value in shown:
         text = repr(value)
         assert text.startswith("<") and "\n" not in text and len(text) < 200, text

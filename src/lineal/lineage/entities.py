@@ -74,6 +74,9 @@ class Node:
     beyond_depth: bool = False
     """The depth limit stopped the query here: this node has neighbours that were not followed."""
 
+    def __repr__(self) -> str:
+        return f"<Node {self.label}>"
+
     @property
     def label(self) -> str:
         """How people name the node: ``default/churn@v3``, ``run train 01J...``,
@@ -224,6 +227,9 @@ class Path:
     nodes: tuple[Node, ...]
     roles: tuple[str | None, ...] = field(default=())
 
+    def __repr__(self) -> str:
+        return f"<Path {len(self.nodes)} nodes: {_clip(self.text())}>"
+
     def __len__(self) -> int:
         return len(self.nodes)
 
@@ -257,3 +263,9 @@ class Taint:
             "actor": self.actor,
             "created_at": self.created_at.isoformat(),
         }
+
+
+def _clip(text: str, width: int = 80) -> str:
+    """One line of at most ``width`` characters, for a repr."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"

@@ -104,6 +104,9 @@ class PackageUse:
     version: str
     environment_ref: str
 
+    def __repr__(self) -> str:
+        return f"<PackageUse {self.run.name} {self.run.id[:12]} {self.version}>"
+
     def to_dict(self) -> dict[str, Any]:
         r = self.run
         return {"run_id": r.id, "project": r.project, "name": r.name, "kind": r.kind,
@@ -122,6 +125,9 @@ class RunsUsing:
     """Every matching run; more than ``len(runs)`` when the limit cut the list."""
     versions: dict[str, int] = field(default_factory=dict)
     """Matching package version -> number of runs."""
+
+    def __repr__(self) -> str:
+        return f"<RunsUsing {self.package}{self.spec or ''}: {self.total} runs>"
 
     @property
     def truncated(self) -> bool:
@@ -207,6 +213,9 @@ class LastDeployment:
     deployment: Deployment
     artifact: ArtifactVersion
 
+    def __repr__(self) -> str:
+        return f"<LastDeployment {self.deployment.model_ref} as {self.deployment.name} in {self.deployment.environment}>"
+
     @property
     def live(self) -> bool:
         return self.deployment.is_live
@@ -282,6 +291,9 @@ class LeaderboardEntry:
     model and recorded the metric (an evaluation step)."""
     depth: int
     registered: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"<LeaderboardEntry #{self.rank or '-'} {self.model.ref} {self.value}>"
 
     @property
     def user(self) -> str | None:

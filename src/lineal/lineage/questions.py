@@ -185,6 +185,9 @@ class DatasetUse:
     tainted: bool
     rows: int | None = None
 
+    def __repr__(self) -> str:
+        return f"<DatasetUse {self.ref} {self.role or '-'} depth {self.depth}>"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ref": self.ref, "project": self.project, "name": self.name, "version": self.version,
@@ -200,6 +203,9 @@ class TrainedOn:
 
     subject: Subject
     datasets: list[DatasetUse]
+
+    def __repr__(self) -> str:
+        return f"<TrainedOn {self.subject.label}: {len(self.datasets)} dataset versions>"
 
     def __iter__(self) -> Any:
         return iter(self.datasets)
@@ -259,6 +265,9 @@ class ParamsReport:
     pipeline: Run | None
     steps: list[tuple[Run, int]]
     """Upstream runs (not the producing run) with their depth, nearest first."""
+
+    def __repr__(self) -> str:
+        return f"<ParamsReport {self.subject.label}: run {self.run.name} {self.run.id[:12]}, {len(self.steps)} steps>"
 
     @property
     def params(self) -> dict[str, Any]:
@@ -328,6 +337,9 @@ class PipelineStep:
     commit: str | None
     outputs: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        return f"<PipelineStep {self.run.name} {self.run.status}>"
+
     def to_dict(self) -> dict[str, Any]:
         return {**_run_brief(self.run), "produced_subject": self.produced_subject,
                 "commit": self.commit, "outputs": self.outputs}
@@ -350,6 +362,9 @@ class PipelineReport:
     upstream_elsewhere: list[Run] = field(default_factory=list)
     """Runs upstream of the subject that are not steps of this pipeline (data prepared by
     another pipeline, say)."""
+
+    def __repr__(self) -> str:
+        return f"<PipelineReport {self.subject.label}: {len(self.steps)} steps>"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -421,6 +436,9 @@ class EnvironmentReport:
     """All installed distributions, before filtering."""
     container: dict[str, Any] | None = None
     hardware: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<EnvironmentReport {self.subject.label}: python {self.python.get('version', '?')}, {self.package_count} packages>"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -45,6 +45,9 @@ class ModelSide:
     packages: dict[str, str] = field(default_factory=dict)
     python: str | None = None
 
+    def __repr__(self) -> str:
+        return f"<ModelSide {self.ref} = {self.artifact_ref}>"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ref": self.ref,
@@ -78,6 +81,9 @@ class ModelComparison:
     packages: dict[str, dict[str, Any]]
     same_code: bool | None
     """None when either side has no recorded commit."""
+
+    def __repr__(self) -> str:
+        return f"<ModelComparison {self.a.ref} vs {self.b.ref}>"
 
     def to_dict(self) -> dict[str, Any]:
         return {

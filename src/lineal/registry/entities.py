@@ -145,6 +145,9 @@ class RegisteredModel:
     aliases: dict[str, int] = field(default_factory=dict)
     """Alias name -> version number."""
 
+    def __repr__(self) -> str:
+        return f"<RegisteredModel {self.project}/{self.name} v{self.latest_version}>"
+
     @property
     def ref(self) -> str:
         return f"{self.project}/{self.name}"
@@ -252,6 +255,9 @@ class RegistryEvent:
     before: Any
     after: Any
     comment: str = ""
+
+    def __repr__(self) -> str:
+        return f"<RegistryEvent #{self.seq} {self.action} {self.model} by {self.actor}>"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
