@@ -55,10 +55,12 @@ def test_wide_keeps_full_ids_and_times(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_a_narrow_table_cuts_names_with_an_ellipsis_and_keeps_the_version() -> None:
-    rows = [("default/cancer-features-train@v12", "0.99771", "finished")]
-    lines = render.table_lines(("artifact", "accuracy", "status"), rows, width=36)
-    assert lines[0].split() == ["artifact", "accuracy", "status"]
-    assert lines[2].split() == ["default/can…@v12", "0.99771", "finished"]
+    rows = [("default/cancer-features-train@v12", "deploy-cancer-api", "0.99771", "finished")]
+    lines = render.table_lines(("artifact", "run", "accuracy", "status"), rows, width=50,
+                               whole=())
+    assert lines[0].split() == ["artifact", "run", "accuracy", "status"]
+    # A reference keeps its end (name and version tell rows apart), a name its start.
+    assert lines[2].split() == ["…res-train@v12", "deploy-cancer…", "0.99771", "finished"]
 
 
 def test_free_text_wraps_between_words_never_inside_one() -> None:

@@ -226,6 +226,7 @@ SHORT_ID = 8
 #: The space between two columns.
 GAP = "  "
 
+_REF = re.compile(r"^[\w.-]+/[\w.-]+@[\w.:-]+$")
 _ULID = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b")
 _TIME = re.compile(r"^(\d{4})-(\d{2}-\d{2} \d{2}:\d{2}):\d{2}$")
 _NUMERIC = re.compile(
@@ -274,15 +275,18 @@ def _cell_len(text: str) -> int:
 
 
 def _fit(text: str, width: int) -> str:
-    """``text`` cut to ``width`` cells with an ellipsis. A reference keeps its ``@version``
-    (``default/cancer-fe…@v1``): the part people need to tell two rows apart."""
+    """``text`` cut to ``width`` cells with an ellipsis. A reference loses its start instead
+    (``…features-train@v1``): the project is mostly the same on every row, while the end of the
+    name and the version are what tell two rows apart."""
     if _cell_len(text) <= width:
         return text
     from rich.cells import set_cell_size
 
-    name, at, version = text.rpartition("@")
-    if at and len(version) + 3 <= width // 2:
-        return set_cell_size(name, width - len(version) - 2) + "…@" + version
+    if _REF.match(text):
+        tail = text[-(width - 1):]
+        while _cell_len(tail) > width - 1:
+            tail = tail[1:]
+        return "…" + tail
     return set_cell_size(text, width - 1) + "…"
 
 
