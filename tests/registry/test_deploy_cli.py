@@ -68,10 +68,12 @@ def test_record_current_timeline_last_rollback(churn: Store, lineal_cli: Lineal,
     r = lineal_cli("deploy", "current", "--env", "prod", "--wide")
     assert _table(r.out) == [[d1.id, "prod", "churn-api", "default/churn@v2", "live",
                               _local(d1.started_at), "-"]], r
-    # By default: the id's first 8 characters (a prefix that names it), time to the minute.
+    # By default: a prefix of 8 or more characters that names it, the time to the minute.
     short = _table(lineal_cli("deploy", "current", "--env", "prod").out)
-    assert short == [[d1.id[:8], "prod", "churn-api", "default/churn@v2", "live",
-                      _local(d1.started_at)[5:16], "-"]], short
+    assert len(short[0][0]) >= 8 and d1.id.startswith(short[0][0]), short
+    assert short[0][1:] == ["prod", "churn-api", "default/churn@v2", "live",
+                            _local(d1.started_at)[5:16], "-"], short
+    assert lineal_cli("deploy", "show", short[0][0], "--json").json()["id"] == d1.id
     assert {d["environment"] for d in lineal_cli("deploy", "current", "--json").json()} == {
         "prod", "staging"}
     assert lineal_cli("deploy", "current", "--env", "qa").out == "Live now in qa: none\n"
