@@ -65,7 +65,9 @@ def list_runs(
     offset: int = 0,
     store: Store | None = None,
 ) -> list[Run]:
-    """Runs matching every given filter, newest first."""
+    """Runs matching every given filter, newest first: a list that also has ``.to_pandas()``
+    (one row per run, ``metrics.X``/``params.X``/``tags.X`` columns) and shows as a table in
+    a notebook."""
     flt = RunFilter(
         project=project,
         name=name,
@@ -79,7 +81,9 @@ def list_runs(
         limit=limit,
         offset=offset,
     )
-    return (store or default_store()).metadata.list_runs(flt)
+    from .notebook import Runs
+
+    return Runs((store or default_store()).metadata.list_runs(flt))
 
 
 def search_runs(
@@ -109,8 +113,11 @@ def search_runs(
 
 
 def metric_history(run_id: str, key: str, *, store: Store | None = None) -> list[MetricPoint]:
-    """Every point logged for metric ``key`` of a run."""
-    return (store or default_store()).metadata.metric_history(run_id, key)
+    """Every point logged for metric ``key`` of a run: a list that also has ``.to_pandas()``
+    (``key``, ``step``, ``value``, ``timestamp``), e.g. to plot it."""
+    from .notebook import MetricHistory
+
+    return MetricHistory((store or default_store()).metadata.metric_history(run_id, key))
 
 
 def get_artifact(ref: str, *, project: str | None = None, store: Store | None = None) -> ArtifactVersion:
@@ -133,7 +140,8 @@ def list_artifacts(
     offset: int = 0,
     store: Store | None = None,
 ) -> list[ArtifactVersion]:
-    """Artifact versions matching every given filter, newest first."""
+    """Artifact versions matching every given filter, newest first: a list that also has
+    ``.to_pandas()`` (one row per version)."""
     flt = ArtifactFilter(
         project=project,
         name=name,
@@ -146,7 +154,9 @@ def list_artifacts(
         limit=limit,
         offset=offset,
     )
-    return (store or default_store()).metadata.list_artifact_versions(flt)
+    from .notebook import ArtifactVersions
+
+    return ArtifactVersions((store or default_store()).metadata.list_artifact_versions(flt))
 
 
 def download_artifact(

@@ -293,6 +293,9 @@ class Recovery:
     registry_at_deploy: dict[str, Any]
     """The version's stage and aliases when the deployment started."""
 
+    def __repr__(self) -> str:
+        return f"<Recovery {self.deployment.name} in {self.deployment.environment}: {self.model_version.ref}>"
+
     @property
     def redeploy_command(self) -> str:
         """The ``lineal deploy record`` command that records the same deployment again."""

@@ -105,6 +105,9 @@ class RunError:
     message: str
     traceback: str
 
+    def __repr__(self) -> str:
+        return f"<RunError {self.type}: {_clip(self.message)}>"
+
 
 @dataclass(frozen=True, slots=True)
 class MetricPoint:
@@ -158,6 +161,16 @@ class Run:
     def state(self) -> str:
         """The status to show: ``stale`` for a stale running run, else the stored status."""
         return "stale" if self.stale else str(self.status)
+
+    def __repr__(self) -> str:
+        from .notebook import run_repr
+
+        return run_repr(self)
+
+    def _repr_html_(self) -> str:
+        from .notebook import run_html
+
+        return run_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -219,6 +232,16 @@ class ArtifactVersion:
         """The canonical reference, e.g. ``default/churn-model@v3``."""
         return f"{self.project}/{self.name}@v{self.version}"
 
+    def __repr__(self) -> str:
+        from .notebook import artifact_repr
+
+        return artifact_repr(self)
+
+    def _repr_html_(self) -> str:
+        from .notebook import artifact_html
+
+        return artifact_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["storage"] = str(self.storage)
@@ -263,7 +286,16 @@ class LedgerEntry:
     prev_hash: str
     hash: str
 
+    def __repr__(self) -> str:
+        return f"<LedgerEntry #{self.seq} {self.action} {self.entity_type}:{self.entity_id} by {self.actor}>"
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["timestamp"] = self.timestamp.isoformat()
         return data
+
+
+def _clip(text: str, width: int = 80) -> str:
+    """One line of at most ``width`` characters, for a repr."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"

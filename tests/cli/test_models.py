@@ -18,7 +18,7 @@ def refs(found: list[dict]) -> list[str]:
 
 
 def test_list_table(world: World) -> None:
-    out = world.ok("models", "list").out
+    out = world.ok("models", "list", "--wide").out
     lines = {line.split()[0]: line for line in out.splitlines()
              if line.startswith("default/")}
     assert set(lines) == {"default/iris@v1", "default/iris-tree@v1"}

@@ -51,6 +51,12 @@ def _killed_run(tmp_path: Path, uri: Path) -> tuple[str, float]:
     return run_id, time.time()
 
 
+def _names(line: str, run_id: str) -> bool:
+    """Whether a table line starts with (a short form of) ``run_id``."""
+    first = line.split(maxsplit=1)[0] if line.strip() else ""
+    return len(first) >= 8 and run_id.startswith(first)
+
+
 def test_a_run_killed_with_sigkill_shows_stale_and_is_closed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -66,14 +72,15 @@ def test_a_run_killed_with_sigkill_shows_stale_and_is_closed(
     assert record.status == lineal.RunStatus.RUNNING and record.stale and record.state == "stale"
     assert not lineal.get_run(live.id, store=store).stale
     listed = cli("runs", "list", uri=uri)
-    line = next(li for li in listed.out.splitlines() if li.startswith(run_id))
+    line = next(li for li in listed.out.splitlines() if _names(li, run_id))
     assert " stale " in line
-    assert " running " in next(li for li in listed.out.splitlines() if li.startswith(live.id))
+    assert " running " in next(li for li in listed.out.splitlines() if _names(li, live.id))
     assert "stale" in cli("runs", "show", run_id, uri=uri).out
     assert cli("runs", "show", run_id, "--json", uri=uri).json()["run"]["stale"] is True
 
     preview = cli("runs", "close", "--stale", "--dry-run", uri=uri)
-    assert preview.code == 0 and run_id in preview.out and "would close 1" in preview.out
+    assert preview.code == 0 and "would close 1" in preview.out
+    assert any(_names(li, run_id) for li in preview.out.splitlines())
     assert lineal.get_run(run_id, store=store).status == lineal.RunStatus.RUNNING
 
     assert cli("runs", "close", "--stale", "--older-than", "1h", uri=uri).out.strip() == "no stale runs"

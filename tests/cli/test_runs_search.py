@@ -7,7 +7,7 @@ from .conftest import World, assert_one_line_error
 
 def test_filter_and_order_add_named_columns(world: World) -> None:
     out = world.ok("runs", "list", "--filter", "metrics.acc > 0.5 and params.C = '0.5'",
-                   "--order-by", "metrics.acc DESC").out
+                   "--order-by", "metrics.acc DESC", "--wide").out
     header = out.splitlines()[0].split()
     assert header[-2:] == ["metrics.acc", "params.C"], out
     row = next(line for line in out.splitlines() if world.runs["train"] in line)

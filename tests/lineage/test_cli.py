@@ -78,7 +78,8 @@ def test_taint_impact_untaint(world: tuple[Store, Pipeline, str, str]) -> None:
     store, pipeline, _uri, _blobs = world
     impact = run(world, "impact", "churn-raw@v1").out
     assert "nothing marked" in impact and "2 LIVE deployment(s)" in impact
-    assert "churn-raw@v1 → prepare → churn-features@v1 → train → churn-model@v1" in impact
+    assert ("default/churn-raw@v1 → prepare → default/churn-features@v1 → train → "
+            "default/churn-model@v1") in impact  # references name their project, default/ too
     assert run(world, "taints").out.strip() == "no tainted artifact versions"
     tainted = run(world, "taint", "churn-raw@v1", "--reason", "PII in column email").out
     assert "TAINTED default/churn-raw@v1: PII in column email" in tainted

@@ -54,7 +54,7 @@ def test_trained_on(scenario: Scenario) -> None:
     out = ok(scenario, "trained-on", "iris@v1").out
     assert "default/iris@v1 (default/iris-model@v1) was trained on 3 dataset version(s)" in out
     for ref in ("iris-features@v1", "iris-clean@v1", "iris-raw@v1"):
-        assert f"\n{ref} " in out  # tables leave out the default project
+        assert f"\ndefault/{ref} " in out  # tables name the project, default/ too
     data = ok(scenario, "trained-on", "iris@v1", "--json").json()
     assert [d["ref"] for d in data["datasets"]][0] == "default/iris-features@v1"
     assert data["datasets"][0]["direct"] is True
@@ -90,7 +90,8 @@ def test_env_and_runs_using(scenario: Scenario) -> None:
     data = ok(scenario, "env", f"run:{scenario.runs['v4']['train']}", "--json").json()
     assert data["packages"]["numpy"] == "9.9.9"
     out = ok(scenario, "runs-using", "numpy==9.9.9").out
-    assert "1 run(s) used numpy==9.9.9" in out and scenario.runs["v4"]["train"] in out
+    assert "1 run(s) used numpy==9.9.9" in out and scenario.runs["v4"]["train"][:8] in out
+    assert scenario.runs["v4"]["train"] in ok(scenario, "runs-using", "numpy==9.9.9", "--wide").out
     data = ok(scenario, "runs-using", "left-pad", "--json").json()
     assert [r["run_id"] for r in data["runs"]] == [scenario.runs["v4"]["train"]]
     one_line_error(lineal(scenario, "runs-using", "numpy>=x.y"), 2, "specifier")
@@ -135,9 +136,9 @@ def test_last_deployed(scenario: Scenario) -> None:
 def test_leaderboard(scenario: Scenario) -> None:
     out = ok(scenario, "leaderboard", "iris-features@v1", "--metric", "accuracy").out
     lines = [line for line in out.splitlines() if line.strip()[:1].isdigit() or line.startswith("-")]
-    assert lines[0].startswith("1") and " iris-model@v1 " in lines[0] and "alice" in lines[0]
+    assert lines[0].startswith("1") and " default/iris-model@v1 " in lines[0] and "alice" in lines[0]
     assert scenario.runs["v1"]["train"][:10] in lines[0]
-    assert out.splitlines()[-1].startswith("-   iris-dummy@v1")
+    assert out.splitlines()[-1].startswith("-  default/iris-dummy@v1")
     data = ok(scenario, "leaderboard", "iris-features@v1", "--metric", "loss",
               "--lower-is-better", "--json").json()
     assert [e["model"] for e in data["entries"]][:2] == [scenario.models["v1"], scenario.models["v2"]]

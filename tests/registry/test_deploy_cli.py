@@ -42,7 +42,7 @@ def _table(out: str) -> list[list[str]]:
     lines = out.splitlines()
     rule = next(i for i, line in enumerate(lines) if line.startswith("─"))
     header = lines[rule - 1]
-    starts = [m.start() for m in re.finditer(r"(?:(?<=^)|(?<=   ))\S", header)]
+    starts = [m.start() for m in re.finditer(r"(?:(?<=^)|(?<=  ))\S", header)]
     bounds = list(zip(starts, [*starts[1:], None], strict=True))
     return [[line[a:b].strip() for a, b in bounds] for line in lines[rule + 1:] if line.strip()]
 
@@ -65,9 +65,15 @@ def test_record_current_timeline_last_rollback(churn: Store, lineal_cli: Lineal,
     assert staging["config"] == {"replicas": 2, "autoscale": {"max": 4}}
     assert (staging["model_ref"], staging["status"]) == ("default/churn@v3", "live")
 
-    r = lineal_cli("deploy", "current", "--env", "prod")
-    assert _table(r.out) == [[d1.id, "prod", "churn-api", "churn@v2", "live",
+    r = lineal_cli("deploy", "current", "--env", "prod", "--wide")
+    assert _table(r.out) == [[d1.id, "prod", "churn-api", "default/churn@v2", "live",
                               _local(d1.started_at), "-"]], r
+    # By default: a prefix of 8 or more characters that names it, the time to the minute.
+    short = _table(lineal_cli("deploy", "current", "--env", "prod").out)
+    assert len(short[0][0]) >= 8 and d1.id.startswith(short[0][0]), short
+    assert short[0][1:] == ["prod", "churn-api", "default/churn@v2", "live",
+                            _local(d1.started_at)[5:16], "-"], short
+    assert lineal_cli("deploy", "show", short[0][0], "--json").json()["id"] == d1.id
     assert {d["environment"] for d in lineal_cli("deploy", "current", "--json").json()} == {
         "prod", "staging"}
     assert lineal_cli("deploy", "current", "--env", "qa").out == "Live now in qa: none\n"
@@ -87,11 +93,11 @@ def test_record_current_timeline_last_rollback(churn: Store, lineal_cli: Lineal,
     assert registry.get_version("churn@live").version == 2
     assert d3.config == d1.config and d3.comment == "latency regression"
 
-    rows = _table(lineal_cli("deploy", "timeline", "churn", "--env", "prod").out)
+    rows = _table(lineal_cli("deploy", "timeline", "churn", "--env", "prod", "--wide").out)
     assert [(row[0], row[3], row[4], row[7]) for row in rows] == [
-        (d1.id, "churn@v2", "replaced", "first"),
-        (d2.id, "churn@v3", "rolled_back", "replaces v2"),
-        (d3.id, "churn@v2", "live", "rollback to v2 (replaces v3)"),
+        (d1.id, "default/churn@v2", "replaced", "first"),
+        (d2.id, "default/churn@v3", "rolled_back", "replaces v2"),
+        (d3.id, "default/churn@v2", "live", "rollback to v2 (replaces v3)"),
     ]
     timeline = lineal_cli("deploy", "timeline", "churn", "--json").json()
     assert [d["id"] for d in timeline] == [d1.id, staging["id"], d2.id, d3.id]

@@ -205,10 +205,10 @@ def test_compare_side_by_side(churn: Store, lineal_cli: Lineal) -> None:
     registry.register_model("churn", "churn-model@v2")
     r = lineal_cli("registry", "compare", "churn@v1", "churn@v2")
     assert r.code == 0, r
-    # Rows: a label, then the two sides; cells are at least three spaces apart.
-    cells = [re.split(r"\s{3,}", line.strip()) for line in r.out.splitlines()]
+    # Rows: a label, then the two sides; cells are at least two spaces apart.
+    cells = [re.split(r"\s{2,}", line.strip()) for line in r.out.splitlines()]
     lines = {row[0]: row[1:] for row in cells if len(row) == 3}
-    assert lines["param C *"] == ["0.5", "1.0"] and lines["param penalty"] == ["l2", "l2"]
+    assert lines["param C *"] == ["0.5", "1"] and lines["param penalty"] == ["l2", "l2"]
     assert lines["metric auc *"] == ["0.81", "0.84"]
     assert lines["code commit"] == ["a" * 12, "b" * 12]
     assert lines["package scikit-learn"] == ["1.4.2", "1.5.0"]

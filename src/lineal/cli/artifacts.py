@@ -23,6 +23,7 @@ from .render import (
     print_table,
     short_digest,
     truncate,
+    wide_option,
 )
 
 if TYPE_CHECKING:
@@ -56,9 +57,10 @@ def artifacts() -> None:
 @click.option("--since", help="Only versions created at or after this time: ISO-8601 or an age "
               "(3d, 12h, 30m).")
 @click.option("--until", help="Only versions created before this time (same forms as --since).")
-@click.option("--limit", type=LIMIT, default=50, show_default=True,
+@click.option("-n", "--limit", type=LIMIT, default=50, show_default=True,
               help="At most this many versions, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@wide_option
 @click.pass_context
 def list_command(
     ctx: click.Context, project: str | None, name: str | None, kind: str | None,

@@ -7,7 +7,7 @@ import json
 import click
 
 from ..errors import IntegrityError
-from .render import LIMIT, plural
+from .render import LIMIT, plural, wide_option
 
 
 def _store(ctx: click.Context):  # type: ignore[no-untyped-def]
@@ -29,8 +29,9 @@ def audit() -> None:
 @click.option("--since", help="Only entries at or after this time: ISO-8601 or an age (3d, 12h, 30m).")
 @click.option("--after", "after_seq", type=int, default=0, show_default=True,
               help="Start after this sequence number (for paging).")
-@click.option("--limit", type=LIMIT, default=50, show_default=True, help="At most this many entries.")
+@click.option("-n", "--limit", type=LIMIT, default=50, show_default=True, help="At most this many entries.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@wide_option
 @click.pass_context
 def log_command(
     ctx: click.Context, actor: str | None, action: str | None, entity_id: str | None,
@@ -44,17 +45,11 @@ def log_command(
     if as_json:
         click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
         return
-    from rich.table import Table
+    from .render import print_table
 
-    table = Table(title="Audit ledger")
-    for column in ("seq", "time", "actor", "action", "entity", "hash"):
-        table.add_column(column)
-    for e in entries:
-        table.add_row(str(e.seq), e.timestamp.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-                      e.actor, e.action, f"{e.entity_type}:{e.entity_id}", e.hash[:12])
-    from .render import console
-
-    console().print(table)
+    print_table("Audit ledger", ("seq", "time", "actor", "action", "entity", "hash"),
+                [(e.seq, e.timestamp.astimezone().strftime("%Y-%m-%d %H:%M:%S"), e.actor,
+                  e.action, f"{e.entity_type}:{e.entity_id}", e.hash[:12]) for e in entries])
 
 
 @audit.command("verify")

@@ -22,6 +22,7 @@ from .render import (
     print_table,
     short_digest,
     truncate,
+    wide_option,
 )
 
 if TYPE_CHECKING:
@@ -47,9 +48,10 @@ def datasets() -> None:
 @click.option("--name", help="Only versions of this dataset name.")
 @click.option("--kind", default="dataset", show_default=True,
               help="Artifact kind the datasets were logged with.")
-@click.option("--limit", type=LIMIT, default=50, show_default=True,
+@click.option("-n", "--limit", type=LIMIT, default=50, show_default=True,
               help="At most this many versions, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@wide_option
 @click.pass_context
 def list_command(ctx: click.Context, project: str | None, name: str | None, kind: str,
                  limit: int, as_json: bool) -> None:

@@ -11,7 +11,7 @@ import click
 
 from ..errors import InvalidArgument
 from .registry import emit_json, open_cli_store, parse_pairs, print_table, when_text
-from .render import LIMIT
+from .render import LIMIT, wide_option
 
 if TYPE_CHECKING:
     from ..registry.entities import Deployment
@@ -37,7 +37,7 @@ def _config(config: str | None, sets: Sequence[str]) -> dict[str, Any]:
 
 def _rows(found: Sequence[Deployment]) -> list[tuple[Any, ...]]:
     return [
-        (d.id, d.environment, d.name, d.model_ref.removeprefix("default/"), str(d.status),
+        (d.id, d.environment, d.name, d.model_ref, str(d.status),
          when_text(d.started_at), when_text(d.ended_at) if d.ended_at else "-")
         for d in found
     ]
@@ -134,6 +134,7 @@ def end_command(
 @click.option("--env", "environment", help="Only this environment.")
 @click.option("--model", help="Only deployments of this model.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@wide_option
 @click.pass_context
 def current_command(ctx: click.Context, environment: str | None, model: str | None, as_json: bool) -> None:
     """What is live now."""
@@ -148,6 +149,7 @@ def current_command(ctx: click.Context, environment: str | None, model: str | No
 @click.option("--env", "environment", help="Only this environment.")
 @click.option("--model", help="Only deployments of this model.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@wide_option
 @click.pass_context
 def at_command(ctx: click.Context, when: str, environment: str | None, model: str | None, as_json: bool) -> None:
     """What was live at WHEN: an instant (2026-11-17T14:30, '3d ago') or a whole day
@@ -161,9 +163,10 @@ def at_command(ctx: click.Context, when: str, environment: str | None, model: st
 @deploy.command("timeline")
 @click.argument("model")
 @click.option("--env", "environment", help="Only this environment.")
-@click.option("--limit", type=LIMIT, default=1000, show_default=True,
+@click.option("-n", "--limit", type=LIMIT, default=1000, show_default=True,
               help="At most this many, the most recent.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@wide_option
 @click.pass_context
 def timeline_command(
     ctx: click.Context, model: str, environment: str | None, limit: int, as_json: bool
@@ -227,8 +230,9 @@ def last_command(ctx: click.Context, model: str, environment: str | None, as_jso
 @click.option("--name", help="Only this deployment name.")
 @click.option("--model", help="Only deployments of this model.")
 @click.option("--live", is_flag=True, help="Only live ones.")
-@click.option("--limit", type=LIMIT, default=50, show_default=True, help="At most this many.")
+@click.option("-n", "--limit", type=LIMIT, default=50, show_default=True, help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@wide_option
 @click.pass_context
 def list_command(
     ctx: click.Context, environment: str | None, name: str | None, model: str | None, live: bool,

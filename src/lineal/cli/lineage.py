@@ -18,6 +18,7 @@ from .render import (
     parse_time,
     print_table,
     short_digest,
+    wide_option,
 )
 
 if TYPE_CHECKING:
@@ -29,10 +30,11 @@ _FORMATS = ("table", "json", "dot", "mermaid", "prov", "openlineage")
 
 
 def _short(n: Node) -> str:
-    """A node as people read it in a path: ``raw@v2``, ``train``, ``churn@v2 (registered)``."""
+    """A node as people read it in a path: ``default/raw@v2``, ``train``, ``registered
+    default/churn@v2``. References keep their project, ``default/`` too, as in every table."""
     from ..lineage.entities import NodeType
 
-    project = "" if n.project == "default" else f"{n.project}/"
+    project = f"{n.project}/"
     if n.type is NodeType.ARTIFACT:
         return f"{project}{n.name}@v{n.version}"
     if n.type is NodeType.RUN:
@@ -94,7 +96,7 @@ def _closure_table(closure: Closure) -> None:
 @click.option("--name", help="Only nodes with this name; '*' is a wildcard.")
 @click.option("--since", help="Only nodes created/started at or after (ISO date or age: 3d).")
 @click.option("--until", help="Only nodes created/started before (ISO date or age).")
-@click.option("--limit", type=LIMIT, default=1000, show_default=True,
+@click.option("-n", "--limit", type=LIMIT, default=1000, show_default=True,
               help="Nodes per page; the footer gives the cursor of the next page.")
 @click.option("--cursor", help="Continue after this cursor (from the previous page).")
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), default="table", show_default=True,
@@ -103,6 +105,7 @@ def _closure_table(closure: Closure) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--project", envvar="LINEAL_PROJECT", default=None,
               help="Project for a REF that names none [env: LINEAL_PROJECT].")
+@wide_option
 @click.pass_context
 def lineage_command(
     ctx: click.Context, ref: str, direction: str, depth: int | None, kinds: tuple[str, ...],
@@ -203,6 +206,7 @@ def taint_command(ctx: click.Context, ref: str, reason: str, project: str | None
 @click.option("--project", envvar="LINEAL_PROJECT", default=None,
               help="Project for a REF that names none [env: LINEAL_PROJECT].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@wide_option
 @click.pass_context
 def impact_command(ctx: click.Context, ref: str, depth: int | None, project: str | None,
                    as_json: bool) -> None:
@@ -238,6 +242,7 @@ def untaint_command(ctx: click.Context, ref: str, project: str | None, as_json: 
 @click.command("taints")
 @click.option("--project", default=None, help="Only this project.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@wide_option
 @click.pass_context
 def taints_command(ctx: click.Context, project: str | None, as_json: bool) -> None:
     """Every tainted artifact version, newest first: what to clean up after."""

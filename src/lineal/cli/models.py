@@ -15,7 +15,6 @@ from .render import (
     local_time,
     metric_summary,
     note_limit,
-    number,
     open_store_from_ctx,
     parse_pairs,
     parse_time,
@@ -23,6 +22,7 @@ from .render import (
     print_table,
     short_digest,
     truncate,
+    wide_option,
 )
 
 if TYPE_CHECKING:
@@ -48,9 +48,10 @@ def models() -> None:
 @click.option("--since", help="Only versions logged at or after this time: ISO-8601 or an age "
               "(3d, 12h, 30m).")
 @click.option("--until", help="Only versions logged before this time (same forms as --since).")
-@click.option("--limit", type=LIMIT, default=50, show_default=True,
+@click.option("-n", "--limit", type=LIMIT, default=50, show_default=True,
               help="At most this many versions, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@wide_option
 @click.pass_context
 def list_command(
     ctx: click.Context, project: str | None, name: str | None, framework: str | None,
@@ -210,7 +211,7 @@ def _print_model(
                         [(k, truncate(str(v))) for k, v in sorted(run.params.items())])
         if run.metrics:
             print_table(f"Metrics of run {run.id}", ("metric", "value"),
-                        [(k, number(v)) for k, v in sorted(run.metrics.items())])
+                        [(k, v) for k, v in sorted(run.metrics.items())])
     if inputs:
         print_table("Trained from (the run's inputs)", ("role", "artifact", "kind", "digest"), [
             (i["role"], i["ref"] or f"{i['id']} (missing)", i.get("kind", ""),

@@ -23,6 +23,7 @@ from .render import (
     print_fields,
     print_table,
     short_digest,
+    wide_option,
 )
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -44,8 +45,9 @@ def _run_label(run: Any) -> str:
 
 
 def _ref(ref: str) -> str:
-    """A reference for a table: the default project goes without saying."""
-    return ref.removeprefix("default/")
+    """A reference for a table: always with its project, ``default/`` too (one rule for every
+    command, and what is printed can be pasted back whatever the current project)."""
+    return ref
 
 
 def _run_short(run: Any) -> str:
@@ -60,6 +62,7 @@ def _run_short(run: Any) -> str:
               help="Artifact kinds to list; repeat for several (dataset, file, ...).")
 @_PROJECT
 @_JSON
+@wide_option
 @click.pass_context
 def trained_on_command(ctx: click.Context, model_ref: str, kinds: tuple[str, ...],
                        project: str | None, as_json: bool) -> None:
@@ -218,9 +221,10 @@ def env_command(ctx: click.Context, model_ref: str, packages: tuple[str, ...],
 @click.command("runs-using")
 @click.argument("requirement")
 @click.option("--project", help="Only runs of this project.")
-@click.option("--limit", type=LIMIT, default=100, show_default=True,
+@click.option("-n", "--limit", type=LIMIT, default=100, show_default=True,
               help="At most this many runs, newest first.")
 @_JSON
+@wide_option
 @click.pass_context
 def runs_using_command(ctx: click.Context, requirement: str, project: str | None, limit: int,
                        as_json: bool) -> None:
@@ -404,6 +408,7 @@ def last_deployed_command(ctx: click.Context, model: str, environment: str | Non
               help="Artifact kinds to rank; repeatable.")
 @_PROJECT
 @_JSON
+@wide_option
 @click.pass_context
 def leaderboard_command(ctx: click.Context, dataset_ref: str, metric: str, lower_is_better: bool,
                         kinds: tuple[str, ...], project: str | None, as_json: bool) -> None:
@@ -424,7 +429,7 @@ def leaderboard_command(ctx: click.Context, dataset_ref: str, metric: str, lower
     order = "lower is better" if lower_is_better else "higher is better"
     click.echo(f"models downstream of {board.subject.label} by {metric} ({order}):")
     print_table(None, ("#", "model", metric, "run", "user", "created", "registered"),
-                [(e.rank or "-", _ref(e.model.ref), number(e.value) if e.value is not None else "-",
+                [(e.rank or "-", _ref(e.model.ref), e.value if e.value is not None else "-",
                   _run_short(e.metric_run or e.run), e.user or "-", local_time(e.model.created_at),
                   ", ".join(_ref(r) for r in e.registered)) for e in board.entries],
                 empty="  (no model downstream of it)")
@@ -471,7 +476,7 @@ def diff_command(ctx: click.Context, a: str, b: str, show_all: bool, project: st
     if data:
         click.echo("")
         print_table("data", ("dataset", "a", "b", "rows", "schema"),
-                    [(x.name.removeprefix("default/"), _side(x.a), _side(x.b),
+                    [(x.name, _side(x.a), _side(x.b),
                       f"{x.rows[0]} -> {x.rows[1]}" if x.rows else "", _schema_text(x))
                      for x in data])
     _section("params", d.params, lambda step, c: _pairs(step, "", c))

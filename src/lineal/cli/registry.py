@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import InvalidArgument
-from .render import emit_json, parse_pairs, print_table
+from .render import emit_json, parse_pairs, print_table, remember_store, wide_option
 
 __all__ = ["emit_json", "open_cli_store", "parse_pairs", "print_table", "when_text"]
 
@@ -27,7 +27,7 @@ def open_cli_store(ctx: click.Context) -> Store:
     # Close when the command ends: an in-process caller (tests, scripts) running many commands
     # must not pile up database connections.
     ctx.call_on_close(store.close)
-    return store
+    return remember_store(ctx, store)
 
 
 def when_text(value: datetime | None) -> str:
@@ -72,6 +72,7 @@ def registry() -> None:
 @registry.command("models")
 @click.option("--project", help="Only models of this project.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@wide_option
 @click.pass_context
 def models_command(ctx: click.Context, project: str | None, as_json: bool) -> None:
     """List registered models."""
@@ -242,6 +243,7 @@ def _versions_table(title: str, versions: Sequence[ModelVersion]) -> None:
 @click.argument("name")
 @click.option("--stage", help="Only versions in this stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@wide_option
 @click.pass_context
 def versions_command(ctx: click.Context, name: str, stage: str | None, as_json: bool) -> None:
     """List the versions of a model, newest first."""
@@ -397,6 +399,7 @@ def reject_command(ctx: click.Context, ref: str, comment: str, stage: str, as_js
 @click.option("--since", help="From this time (ISO-8601, 'yesterday', '3d ago'...).")
 @click.option("--until", help="Until this time (a day includes that whole day).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@wide_option
 @click.pass_context
 def history_command(
     ctx: click.Context, name: str, version: str | None, alias: str | None,
@@ -509,6 +512,7 @@ _STATE_ACTIONS = ("version.create", "stage.transition", "alias.set", "alias.move
 @click.option("--to", "end", default="now", show_default=True,
               help="End of the interval (a day includes that whole day).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@wide_option
 @click.pass_context
 def in_stage_command(ctx: click.Context, name: str, stage: str, start: str, end: str, as_json: bool) -> None:
     """Which versions were in STAGE at some moment between --from and --to, and when.

@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -50,7 +51,14 @@ def open_store_from_ctx(ctx: click.Context, *, create: bool = False) -> Store:
                 f"no lineal store at {location.display}",
                 hint="record a run or log an artifact first, or point --uri / LINEAL_URI at a store",
             )
-    return open_store(uri, artifacts)
+    return remember_store(ctx, open_store(uri, artifacts))
+
+
+def remember_store(ctx: click.Context, store: Store) -> Store:
+    """Note the command's store, so that tables can check that the id prefixes they print
+    name one run in the whole store, not only among the rows shown."""
+    ctx.meta[_STORE_KEY] = store
+    return store
 
 
 def sqlite_file(database_url: str) -> Path | None:
@@ -162,11 +170,10 @@ def human_duration(seconds: float | None) -> str:
 
 
 def number(value: Any) -> str:
-    """A metric or param value, short: 4 significant digits for floats."""
+    """A metric or param value, short: 4 significant digits for floats (a table given the
+    float itself shows more digits where two rows would otherwise look the same)."""
     if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return f"{value:.4g}"
+        return significant([value])[0]
     return str(value)
 
 
@@ -225,45 +232,274 @@ def console(stderr: bool = False) -> Console:
     return out
 
 
-#: Columns of free text, which wrap first when a table is wider than the terminal.
+#: Columns of free text: they wrap between words (never inside one) when a table is too wide.
 WRAPPING = frozenset({
     "path", "outputs", "inputs", "note", "reason", "error", "message", "value", "change",
     "description", "tags", "metrics", "params", "aliases", "last good", "failed", "a", "b",
-    "top values", "registered", "flags", "status",
+    "top values", "registered", "flags", "status", "policy", "schema",
 })
+#: Columns never shortened, whatever they hold (ids and times people copy into commands).
+WHOLE = ("id", "started", "ended", "created", "time", "from", "until", "run", "updated", "digest")
+#: A name or reference is cut to no fewer characters than this (or its header) before the
+#: table gives up and prints one record per block.
+NAME_MIN = 12
+#: Free text keeps at least this many characters a line.
+TEXT_MIN = 10
+#: Ids shown in tables are prefixes at least this long (any unique prefix names a run).
+SHORT_ID = 8
+#: The space between two columns.
+GAP = "  "
+
+_REF = re.compile(r"^[\w.-]+/[\w.-]+@[\w.:-]+$")
+_ULID = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b")
+_TIME = re.compile(r"^(\d{4})-(\d{2}-\d{2} \d{2}:\d{2}):\d{2}$")
+_NUMERIC = re.compile(
+    r"^[-+]?(\d[\d,]*(\.\d+)?([eE][-+]?\d+)?|nan|inf)( ?(B|KiB|MiB|GiB|TiB|ms|s|m|h|d|%))?"
+    r"( \d+(ms|s|m|h|d))?$"
+)
+_WIDE_KEY = "lineal.wide"
+_STORE_KEY = "lineal.store"
 
 
-def _kept_whole(
-    columns: Sequence[str], rows: list[Sequence[Any]], no_wrap: Sequence[str], width: int
-) -> set[str]:
-    """Columns never broken across lines.
+def _set_wide(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[_WIDE_KEY] = True
 
-    All but free text when that fits in ``width`` (a ``train-logr`` / ``eg`` reads badly).
-    Otherwise ``no_wrap`` (ids, times) plus as many of the other non-text columns as still
-    fit, narrowest first, after reserving a few characters for every column left to wrap: on a
-    narrow terminal the short columns stay whole and only the long names and free text fold.
-    """
-    def longest_line(value: Any) -> int:
-        return max(map(len, str("" if value is None else value).splitlines() or [""]))
 
-    natural = {c: max([len(c), *(longest_line(r[i]) for r in rows)]) for i, c in enumerate(columns)}
-    gaps = 3 * (len(columns) - 1)
-    needed = sum(n if c not in WRAPPING or c in no_wrap else min(n, 12)
-                 for c, n in natural.items()) + gaps
-    if needed <= width:
-        return {c for c in columns if c not in WRAPPING} | set(no_wrap)
-    keep = {c for c in columns if c in no_wrap}
-    # Free text keeps up to 12 characters a line, other columns fold at 6 if they must.
-    reserve = {c: min(n, 12 if c in WRAPPING else 6) for c, n in natural.items() if c not in keep}
-    budget = width - gaps - sum(natural[c] for c in keep) - sum(reserve.values())
-    candidates = sorted((c for c in reserve if c not in WRAPPING), key=natural.__getitem__)
-    for column in candidates:
-        extra = natural[column] - reserve[column]
-        if extra > budget:
-            break
-        keep.add(column)
-        budget -= extra
-    return keep
+#: ``--wide`` for listing commands: full ids and times (which may push a table into the
+#: one-record-per-block layout on a narrow terminal).
+wide_option = click.option(
+    "--wide", is_flag=True, expose_value=False, callback=_set_wide,
+    help="Full ids and times instead of short ones.",
+)
+
+
+def _wide_requested() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.meta.get(_WIDE_KEY))
+
+
+def terminal_width() -> int:
+    """``$COLUMNS``, else the terminal's width, else 200 for pipes and files (a pipe has no
+    width, and scripts that grep a table want whole rows)."""
+    env = os.environ.get("COLUMNS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    if sys.stdout.isatty():
+        import shutil
+
+        return shutil.get_terminal_size().columns
+    return 200
+
+
+def _cell_len(text: str) -> int:
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` cells with an ellipsis. A reference loses its start instead
+    (``…features-train@v1``): the project is mostly the same on every row, while the end of the
+    name and the version are what tell two rows apart."""
+    if _cell_len(text) <= width:
+        return text
+    from rich.cells import set_cell_size
+
+    if _REF.match(text):
+        tail = text[-(width - 1):]
+        while _cell_len(tail) > width - 1:
+            tail = tail[1:]
+        return "…" + tail
+    return set_cell_size(text, width - 1) + "…"
+
+
+def significant(values: Sequence[float], digits: int = 4) -> list[str]:
+    """Floats to ``digits`` significant digits, more where two different values would
+    otherwise print the same (``0.99771`` and ``0.99774`` need five), up to what ``repr``
+    shows (``1.0`` prints ``1``, as any metric does)."""
+    def show(value: float, n: int) -> str:
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:.{n}g}"
+
+    distinct = {v for v in values if not math.isnan(v)}
+    for n in range(digits, 18):
+        if len({show(v, n) for v in distinct}) == len(distinct):
+            return [show(v, n) for v in values]
+    return [repr(v) for v in values]
+
+
+def short_ids(ids: Sequence[str], length: int = SHORT_ID) -> dict[str, str]:
+    """Each id cut to the shortest prefix, at least ``length`` long, that no other id of
+    ``ids`` shares (ULIDs made in the same second share their first 8 characters)."""
+    unique = sorted(set(ids))
+    # One length for all, so that a column of ids lines up.
+    n = max([length, *(len(os.path.commonprefix([a, b])) + 1
+                       for a, b in zip(unique, unique[1:], strict=False))])
+    return {value: value[:n] for value in unique}
+
+
+def _unique_in_store(short: dict[str, str]) -> dict[str, str]:
+    """``short`` with prefixes lengthened until none of them matches two runs of the command's
+    store (a filtered listing leaves out runs made in the same second, which share the first 8
+    characters). One indexed query per id; nothing to do outside a command."""
+    ctx = click.get_current_context(silent=True)
+    store = ctx.meta.get(_STORE_KEY) if ctx else None
+    if store is None or not short:
+        return short
+    n = max(map(len, short.values()))
+    for full in short:
+        while n < len(full) and len(store.metadata.run_ids_with_prefix(full[:n], limit=2)) > 1:
+            n += 1
+    return {full: full[:n] for full in short}
+
+
+def _short_time(cells: list[str]) -> list[str]:
+    """``2024-05-01 14:03:12`` -> ``05-01 14:03`` when every time of the column is this
+    year, else ``2024-05-01 14:03``."""
+    year = str(datetime.now().year)
+    matches = [_TIME.match(c) for c in cells]
+    this_year = all(m is None or m.group(1) == year for m in matches)
+    return [c if m is None else (m.group(2) if this_year else f"{m.group(1)}-{m.group(2)}")
+            for c, m in zip(cells, matches, strict=True)]
+
+
+def _cells(columns: Sequence[str], rows: list[Sequence[Any]], wide: bool) -> list[list[str]]:
+    """The rows as strings, column by column: floats to the digits that tell them apart,
+    and (unless ``wide``) ids and times shortened: every id of the table to the prefix that
+    tells it apart from the others, times to the minute."""
+    table = [["" if v is None else v for v in row] for row in rows]
+    short: dict[str, str] = {}
+    if not wide:
+        short = _unique_in_store(short_ids([m for row in table for v in row if isinstance(v, str)
+                                            for m in _ULID.findall(v)]))
+    for i in range(len(columns)):
+        column = [row[i] for row in table]
+        floats = [v for v in column if isinstance(v, float)]
+        if floats:
+            shown = iter(significant(floats))
+            column = [next(shown) if isinstance(v, float) else v for v in column]
+        column = [str(v) for v in column]
+        if not wide:
+            if short:
+                column = [_ULID.sub(lambda m: short[m.group(0)], v) for v in column]
+            if any(_TIME.match(v) for v in column):
+                column = _short_time(column)
+        for row, value in zip(table, column, strict=True):
+            row[i] = value
+    return table  # type: ignore[return-value]
+
+
+def _longest_line(text: str) -> int:
+    return max(map(_cell_len, text.splitlines() or [""]))
+
+
+def _column_kinds(columns: Sequence[str], table: list[list[str]],
+                  whole: Sequence[str]) -> list[str]:
+    """``fixed`` (ids, times, numbers: never cut, never wrapped), ``text`` (wraps between
+    words) or ``name`` (cut with an ellipsis)."""
+    kinds = []
+    for i, column in enumerate(columns):
+        values = [line for row in table for line in row[i].splitlines() if line]
+        if column in whole or all(_NUMERIC.match(v) for v in values):
+            kinds.append("fixed")
+        elif column in WRAPPING:
+            kinds.append("text")
+        else:
+            kinds.append("name")
+    return kinds
+
+
+def column_widths(columns: Sequence[str], table: list[list[str]], kinds: Sequence[str],
+                  width: int) -> list[int] | None:
+    """The width of each column so that the table fits in ``width``; None when it cannot
+    without breaking a word or number (the caller then prints one record per block)."""
+    natural = [max([_cell_len(c), *(_longest_line(row[i]) for row in table)])
+               for i, c in enumerate(columns)]
+    floor = {"fixed": 10**6, "name": NAME_MIN, "text": TEXT_MIN}
+    least = [n if kind == "fixed" else min(n, max(_cell_len(c), floor[kind]))
+             for c, n, kind in zip(columns, natural, kinds, strict=True)]
+    spare = width - sum(least) - len(GAP) * (len(columns) - 1)
+    if spare < 0:
+        return None
+    widths = list(least)
+    # Names get their room first (a cut reference is worse than a wrapped sentence), then
+    # free text; within each, the space is shared evenly.
+    for kind in ("name", "text"):
+        growing = [i for i in range(len(columns)) if kinds[i] == kind and natural[i] > widths[i]]
+        while spare > 0 and growing:
+            share = max(1, spare // len(growing))
+            for i in sorted(growing, key=lambda j: natural[j] - widths[j]):
+                take = min(share, natural[i] - widths[i], spare)
+                widths[i] += take
+                spare -= take
+            growing = [i for i in growing if natural[i] > widths[i]]
+    return widths
+
+
+def _cell_lines(value: str, width: int, kind: str) -> list[str]:
+    import textwrap
+
+    lines: list[str] = []
+    for line in value.splitlines() or [""]:
+        if kind == "text" and _cell_len(line) > width:
+            # Between words only; a word longer than the column is cut, never broken.
+            lines += [_fit(part, width) for part in textwrap.wrap(
+                line, width, break_long_words=False, break_on_hyphens=False) or [""]]
+        elif kind == "fixed":
+            lines.append(line)
+        else:
+            lines.append(_fit(line, width))
+    return lines
+
+
+def table_lines(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, width: int,
+                wide: bool = False, whole: Sequence[str] = WHOLE) -> list[str]:
+    """A table as lines of at most ``width`` characters: header, rule, rows. Ids, times and
+    numbers stay whole; names are cut with an ellipsis; free text wraps between words. When
+    even that does not fit, one record per block of ``column: value`` lines."""
+    table = _cells(columns, list(rows), wide)
+    kinds = _column_kinds(columns, table, whole)
+    widths = column_widths(columns, table, kinds, width)
+    if widths is None:
+        return vertical_lines(columns, table, width)
+
+    def join(cells: Sequence[str]) -> str:
+        return GAP.join(c + " " * (w - _cell_len(c)) for c, w in zip(cells, widths, strict=True)
+                        ).rstrip()
+
+    out = [join(columns), "─" * (sum(widths) + len(GAP) * (len(widths) - 1))]
+    for row in table:
+        cells = [_cell_lines(v, w, k) for v, w, k in zip(row, widths, kinds, strict=True)]
+        for n in range(max(map(len, cells))):
+            out.append(join([c[n] if n < len(c) else "" for c in cells]))
+    return out
+
+
+def vertical_lines(columns: Sequence[str], table: list[list[str]], width: int) -> list[str]:
+    """One record per block, ``column: value`` a line, a blank line between records: what a
+    table becomes when its columns cannot share the terminal."""
+    import textwrap
+
+    label = max(map(_cell_len, columns)) + 2
+    out: list[str] = []
+    for row in table:
+        if out:
+            out.append("")
+        for column, value in zip(columns, row, strict=True):
+            head = f"{column}:".ljust(label)
+            lines = [part for line in value.splitlines() or [""] for part in (textwrap.wrap(
+                line, max(width - label, 20), break_long_words=False, break_on_hyphens=False)
+                or [""])]
+            out.append((head + lines[0]).rstrip())
+            out += [" " * label + line for line in lines[1:]]
+    return out
+
+
+def should_page(lines: int, *, is_tty: bool, height: int) -> bool:
+    """Page only what a person would scroll past: on a terminal, taller than it."""
+    return is_tty and lines > height
 
 
 def print_table(
@@ -272,34 +508,31 @@ def print_table(
     rows: Iterable[Sequence[Any]],
     *,
     empty: str = "",
-    no_wrap: Sequence[str] = ("id", "started", "ended", "created", "time", "from", "until", "run"),
+    no_wrap: Sequence[str] = WHOLE,
+    wide: bool | None = None,
 ) -> None:
-    """A rich table on stdout; ``empty`` is printed instead when there are no rows. Columns
-    named in ``no_wrap`` (ids, times) are never broken across lines."""
-    from rich.table import Table
-
+    """A table on stdout, fitted to the terminal (see ``table_lines``); ``empty`` is printed
+    instead when there are no rows. ``wide`` (default: the command's ``--wide``) keeps ids
+    and times in full. Output taller than the terminal goes through ``$PAGER``."""
     materialised = list(rows)
     if not materialised and empty:
         click.echo(empty)
         return
-    from rich import box
-    from rich.text import Text
-
-    # Light borders: on an 80-column terminal every character counts.
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    out = console()
-    whole = _kept_whole(columns, materialised, no_wrap, out.width)
-    for column in columns:
-        table.add_column(column, overflow="fold", no_wrap=column in whole)
-    for row in materialised:
-        # Text, not markup: a value such as "[red]" or "a[0]" must print as it is.
-        table.add_row(*(Text("" if v is None else str(v)) for v in row))
+    wide = _wide_requested() if wide is None else wide
+    lines = table_lines(columns, materialised, width=terminal_width(), wide=wide,
+                        whole=tuple(no_wrap))
+    is_tty = sys.stdout.isatty()
+    if is_tty and lines and not lines[0].endswith(":") and len(lines) > 1 and lines[1][:1] == "─":
+        lines[0] = click.style(lines[0], bold=True)
     if title:
-        # Printed above rather than as the table's title, which rich wraps to the table's
-        # width: a two-column table would break "Metrics (latest)" over two lines.
-        out.print()
-        out.print(Text(title, style="bold"))
-    out.print(table)
+        # Above the table rather than centred over it: a narrow table would wrap the title.
+        lines = ["", click.style(title, bold=True) if is_tty else title, *lines]
+    import shutil
+
+    if should_page(len(lines), is_tty=is_tty, height=shutil.get_terminal_size().lines):
+        click.echo_via_pager("\n".join(lines) + "\n")
+    else:
+        click.echo("\n".join(lines))
 
 
 def note_limit(shown: int, limit: int, what: str) -> None:

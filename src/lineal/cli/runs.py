@@ -17,7 +17,6 @@ from .render import (
     local_time,
     metric_summary,
     note_limit,
-    number,
     open_store_from_ctx,
     parse_age,
     parse_pairs,
@@ -26,6 +25,7 @@ from .render import (
     print_table,
     short_digest,
     truncate,
+    wide_option,
 )
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ def runs() -> None:
 @click.option("-n", "--limit", type=LIMIT, default=50,
               show_default=True, help="At most this many runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@wide_option
 @click.pass_context
 def list_command(
     ctx: click.Context, project: str | None, name: str | None, kind: str | None,
@@ -129,7 +130,7 @@ def _search(
     named = list(page.columns)
     rows = []
     for run in page:
-        values = {**{f"metrics.{k}": number(v) for k, v in run.metrics.items()},
+        values = {**{f"metrics.{k}": v for k, v in run.metrics.items()},
                   **{f"params.{k}": str(v) for k, v in run.params.items()},
                   **{f"tags.{k}": v for k, v in run.tags.items()}}
         rows.append((run.id, run.name, run.kind, run.status, local_time(run.started_at),
@@ -175,7 +176,7 @@ def show_command(
     _print_details(run, details)
     for key, points in details["history"].items():
         print_table(f"History of {key}", ("step", "time", "value"),
-                    [(p["step"], local_time(p["timestamp"]), number(p["value"])) for p in points])
+                    [(p["step"], local_time(p["timestamp"]), p["value"]) for p in points])
 
 
 @runs.command("close")
@@ -344,7 +345,7 @@ def _print_details(run: Run, details: dict[str, Any]) -> None:
                      for k, v in sorted(run.params.items())])
     if run.metrics:
         print_table("Metrics (latest)", ("metric", "value"),
-                    [(k, number(v)) for k, v in sorted(run.metrics.items())])
+                    [(k, v) for k, v in sorted(run.metrics.items())])
     if run.tags:
         # The user's tags first; lineal's own (lineal.*) after them.
         ordered = sorted(run.tags.items(), key=lambda kv: (kv[0].startswith("lineal."), kv[0]))

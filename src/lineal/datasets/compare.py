@@ -105,6 +105,10 @@ class DatasetDiff:
     row_count: tuple[int, int]
     column_shifts: list[ColumnShift] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        return (f"<DatasetDiff rows {self.row_count[0]} -> {self.row_count[1]}, +{len(self.added_columns)} "
+                f"-{len(self.removed_columns)} columns, {len(self.column_shifts)} shifted>")
+
     @property
     def flagged(self) -> list[ColumnShift]:
         """The column shifts whose score reached the threshold."""

@@ -43,6 +43,9 @@ class DatasetDescription:
     nbytes: int
     columns: list[ColumnProfile] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        return f"<DatasetDescription {self.num_rows} rows x {self.num_columns} columns {self.digest[:15]}>"
+
     def column(self, name: str) -> ColumnProfile:
         """The profile of the column called ``name`` (KeyError if there is none)."""
         for profile in self.columns:

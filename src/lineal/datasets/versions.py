@@ -51,6 +51,9 @@ class DatasetVersion:
     format: str | None = None
     digest_rules: str = ""
 
+    def __repr__(self) -> str:
+        return f"<DatasetVersion {self.artifact.ref} {self.description.num_rows} rows x {self.description.num_columns} columns>"
+
     @property
     def ref(self) -> str:
         """The canonical reference, e.g. ``default/cleaned@v2``."""

@@ -228,6 +228,9 @@ class Paths:
     paths: list[Path]
     truncated: bool
 
+    def __repr__(self) -> str:
+        return f"<Paths {self.source.label} -> {self.target.label}: {len(self.paths)} paths>"
+
     def __iter__(self) -> Iterator[Path]:
         return iter(self.paths)
 
@@ -312,6 +315,9 @@ class ImpactItem:
     """``live`` (a deployment serving now), ``production``/``staging`` (a model version's
     stage), ``tainted`` (itself marked)."""
 
+    def __repr__(self) -> str:
+        return f"<ImpactItem {self.node.label}, {len(self.path)} hops>"
+
     def to_dict(self) -> dict[str, Any]:
         return {**self.node.to_dict(), "flags": list(self.flags), "path": self.path.to_dict()}
 
@@ -330,6 +336,10 @@ class Impact:
     taint: Taint | None = None
     depth_limited: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"<Impact of {self.start.label}: {len(self.artifacts)} artifact versions, "
+                f"{len(self.model_versions)} model versions, {len(self.deployments)} deployments>")
 
     @property
     def live_deployments(self) -> list[ImpactItem]:

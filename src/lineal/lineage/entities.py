@@ -74,6 +74,9 @@ class Node:
     beyond_depth: bool = False
     """The depth limit stopped the query here: this node has neighbours that were not followed."""
 
+    def __repr__(self) -> str:
+        return f"<Node {self.label}>"
+
     @property
     def label(self) -> str:
         """How people name the node: ``default/churn@v3``, ``run train 01J...``,
@@ -191,6 +194,17 @@ class Closure:
     depth_limited: bool
     max_depth: int | None
 
+    def __repr__(self) -> str:
+        more = f" of {self.total}" if self.total > len(self.nodes) else ""
+        way = {"up": "upstream", "down": "downstream"}.get(str(self.direction), "lineage")
+        return f"<{way} of {self.start.label}: {len(self.nodes)}{more} nodes>"
+
+    def _repr_html_(self) -> str:
+        """The answer drawn left to right, the way data flowed, as inline SVG."""
+        from ..notebook import closure_html
+
+        return closure_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "start": self.start.to_dict(),
@@ -213,6 +227,16 @@ class Graph:
     edges: list[GraphEdge]
     depth_limited: bool = False
 
+    def __repr__(self) -> str:
+        return (f"<Graph of {self.start.label}: {len(self.nodes)} nodes, "
+                f"{len(self.edges)} edges>")
+
+    def _repr_html_(self) -> str:
+        """The graph drawn left to right as inline SVG (see :mod:`lineal.notebook`)."""
+        from ..notebook import graph_html
+
+        return graph_html(self)
+
     def node(self, node_id: str) -> Node:
         for node in self.nodes:
             if node.id == node_id:
@@ -234,6 +258,9 @@ class Path:
 
     nodes: tuple[Node, ...]
     roles: tuple[str | None, ...] = field(default=())
+
+    def __repr__(self) -> str:
+        return f"<Path {len(self.nodes)} nodes: {_clip(self.text())}>"
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -268,3 +295,9 @@ class Taint:
             "actor": self.actor,
             "created_at": self.created_at.isoformat(),
         }
+
+
+def _clip(text: str, width: int = 80) -> str:
+    """One line of at most ``width`` characters, for a repr."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"

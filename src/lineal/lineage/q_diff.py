@@ -188,6 +188,16 @@ class LineageDiff:
             return None
         return self.a.artifact.digest == self.b.artifact.digest
 
+    def __repr__(self) -> str:
+        from ..notebook import diff_repr
+
+        return diff_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..notebook import diff_html
+
+        return diff_html(self)
+
     def _by_step(self, pick: Any) -> dict[str, Any]:
         out = {}
         for step in self.steps:

@@ -39,6 +39,9 @@ class FailureReport:
     comparison: RunComparison | None
     """``last_good`` (a) against the failed run (b)."""
 
+    def __repr__(self) -> str:
+        return f"<FailureReport run {self.run.name} {self.run.id[:12]}: {self.error.type}>"
+
     def to_dict(self) -> dict[str, Any]:
         r = self.run
         return {

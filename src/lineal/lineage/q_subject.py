@@ -50,6 +50,9 @@ class Subject:
     run: Run | None
     model_version: ModelVersion | None = None
 
+    def __repr__(self) -> str:
+        return f"<Subject {self.label}>"
+
     @property
     def label(self) -> str:
         """The canonical name: ``default/churn@v3`` (registry), ``default/churn-model@v2``,

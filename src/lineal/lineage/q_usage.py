@@ -26,6 +26,8 @@ from .q_subject import Subject, resolve_subject, store_or_default
 from .questions import lineage_store, walk
 
 if TYPE_CHECKING:
+    import pandas
+
     from ..registry.entities import Deployment
 
 __all__ = [
@@ -104,6 +106,9 @@ class PackageUse:
     version: str
     environment_ref: str
 
+    def __repr__(self) -> str:
+        return f"<PackageUse {self.run.name} {self.run.id[:12]} {self.version}>"
+
     def to_dict(self) -> dict[str, Any]:
         r = self.run
         return {"run_id": r.id, "project": r.project, "name": r.name, "kind": r.kind,
@@ -142,6 +147,9 @@ class RunsUsing:
     not_captured: list[PackagesUnknown] = field(default_factory=list)
     """Runs whose packages were not captured (newest first, at most ``limit``): unknown."""
     not_captured_total: int = 0
+
+    def __repr__(self) -> str:
+        return f"<RunsUsing {self.package}{self.spec or ''}: {self.total} runs>"
 
     @property
     def truncated(self) -> bool:
@@ -263,6 +271,9 @@ class LastDeployment:
     deployment: Deployment
     artifact: ArtifactVersion
 
+    def __repr__(self) -> str:
+        return f"<LastDeployment {self.deployment.model_ref} as {self.deployment.name} in {self.deployment.environment}>"
+
     @property
     def live(self) -> bool:
         return self.deployment.is_live
@@ -339,6 +350,9 @@ class LeaderboardEntry:
     depth: int
     registered: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        return f"<LeaderboardEntry #{self.rank or '-'} {self.model.ref} {self.value}>"
+
     @property
     def user(self) -> str | None:
         if self.run is None:
@@ -370,6 +384,24 @@ class Leaderboard:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def __repr__(self) -> str:
+        best = f", best {self.entries[0].model.ref}" if self.entries and self.entries[0].rank else ""
+        return f"<Leaderboard {self.subject.label} by {self.metric}: {len(self.entries)} models{best}>"
+
+    def _repr_html_(self) -> str:
+        from ..notebook import html_table
+
+        return html_table(("#", "model", self.metric, "run", "user", "registered"), [
+            (e.rank or "-", e.model.ref, "-" if e.value is None else f"{e.value:.4g}",
+             e.run.id if e.run else "-", e.user or "-", ", ".join(e.registered))
+            for e in self.entries])
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """One row per model, best first (see :func:`lineal.notebook.leaderboard_frame`)."""
+        from ..notebook import leaderboard_frame
+
+        return leaderboard_frame(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {"dataset": self.subject.to_dict(), "metric": self.metric,

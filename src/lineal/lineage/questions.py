@@ -194,6 +194,9 @@ class DatasetUse:
     tainted: bool
     rows: int | None = None
 
+    def __repr__(self) -> str:
+        return f"<DatasetUse {self.ref} {self.role or '-'} depth {self.depth}>"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ref": self.ref, "project": self.project, "name": self.name, "version": self.version,
@@ -209,6 +212,9 @@ class TrainedOn:
 
     subject: Subject
     datasets: list[DatasetUse]
+
+    def __repr__(self) -> str:
+        return f"<TrainedOn {self.subject.label}: {len(self.datasets)} dataset versions>"
 
     def __iter__(self) -> Any:
         return iter(self.datasets)
@@ -269,6 +275,9 @@ class ParamsReport:
     pipeline: Run | None
     steps: list[tuple[Run, int]]
     """Upstream runs (not the producing run) with their depth, nearest first."""
+
+    def __repr__(self) -> str:
+        return f"<ParamsReport {self.subject.label}: run {self.run.name} {self.run.id[:12]}, {len(self.steps)} steps>"
 
     @property
     def params(self) -> dict[str, Any]:
@@ -341,6 +350,9 @@ class PipelineStep:
     commit_not_captured: str | None = None
     """Why the git state of this step was not captured (then ``commit`` is unknown, not None)."""
 
+    def __repr__(self) -> str:
+        return f"<PipelineStep {self.run.name} {self.run.status}>"
+
     def to_dict(self) -> dict[str, Any]:
         return {**_run_brief(self.run), "produced_subject": self.produced_subject,
                 "commit": self.commit, "commit_not_captured": self.commit_not_captured,
@@ -367,6 +379,9 @@ class PipelineReport:
     not_captured: dict[str, str] = field(default_factory=dict)
     """Parts of the producing run's code not captured (``git``, ``entry_point``), with the
     reason: their fields in ``code`` are unknown."""
+
+    def __repr__(self) -> str:
+        return f"<PipelineReport {self.subject.label}: {len(self.steps)} steps>"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -448,6 +463,9 @@ class EnvironmentReport:
     not_captured: dict[str, str] = field(default_factory=dict)
     """Sections that were not captured (``python``, ``os``, ``packages``, ``container``,
     ``conda``, ``hardware``, ``gpus``), with the reason: unknown, not empty."""
+
+    def __repr__(self) -> str:
+        return f"<EnvironmentReport {self.subject.label}: python {self.python.get('version', '?')}, {self.package_count} packages>"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -377,10 +377,14 @@ def list_versions(
     project: str | None = None,
     store: Store | None = None,
 ) -> list[ModelVersion]:
-    """Versions of a model, newest first (only those in ``stage`` if given)."""
+    """Versions of a model, newest first (only those in ``stage`` if given): a list that also
+    has ``.to_pandas()`` (one row per version)."""
     _, meta = registry_store(store)
     proj, model = model_name(name, project)
-    return meta.list_model_versions(proj, model, stage=None if stage is None else Stage.parse(stage))
+    from ..notebook import ModelVersions
+
+    return ModelVersions(meta.list_model_versions(
+        proj, model, stage=None if stage is None else Stage.parse(stage)))
 
 
 def _target(ref: str | ModelVersion, project: str | None, store: Store | None) -> ModelVersion:

@@ -48,6 +48,9 @@ class ModelSide:
     """Parts of the run's code or environment (``git``, ``packages``, ``python``) that were not
     captured, with the reason: unknown, so not compared."""
 
+    def __repr__(self) -> str:
+        return f"<ModelSide {self.ref} = {self.artifact_ref}>"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ref": self.ref,
@@ -82,6 +85,9 @@ class ModelComparison:
     packages: dict[str, dict[str, Any]]
     same_code: bool | None
     """None when either side has no recorded commit."""
+
+    def __repr__(self) -> str:
+        return f"<ModelComparison {self.a.ref} vs {self.b.ref}>"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -145,6 +145,9 @@ class RegisteredModel:
     aliases: dict[str, int] = field(default_factory=dict)
     """Alias name -> version number."""
 
+    def __repr__(self) -> str:
+        return f"<RegisteredModel {self.project}/{self.name} v{self.latest_version}>"
+
     @property
     def ref(self) -> str:
         return f"{self.project}/{self.name}"
@@ -209,6 +212,16 @@ class ModelVersion:
         """The registry reference, e.g. ``default/churn@v4``."""
         return f"{self.project}/{self.model}@v{self.version}"
 
+    def __repr__(self) -> str:
+        from ..notebook import model_version_repr
+
+        return model_version_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..notebook import model_version_html
+
+        return model_version_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["stage"] = str(self.stage)
@@ -242,6 +255,9 @@ class RegistryEvent:
     before: Any
     after: Any
     comment: str = ""
+
+    def __repr__(self) -> str:
+        return f"<RegistryEvent #{self.seq} {self.action} {self.model} by {self.actor}>"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -281,6 +297,11 @@ class Deployment:
     @property
     def model_ref(self) -> str:
         return f"{self.project}/{self.model}@v{self.model_version}"
+
+    def __repr__(self) -> str:
+        from ..notebook import deployment_repr
+
+        return deployment_repr(self)
 
     @property
     def is_live(self) -> bool:

@@ -47,28 +47,14 @@ class RunPage(Sequence[Run]):
         ``status``, ``start_time``, ``end_time``, ``experiment``, ``project``, ``kind``, then
         one ``params.X``, ``metrics.Y`` and ``tags.Z`` column per key any run of the page has
         (missing values are None/NaN)."""
-        import pandas
+        from ..notebook import runs_frame
 
-        records: list[dict[str, Any]] = []
-        for run in self.runs:
-            record: dict[str, Any] = {
-                "run_id": run.id,
-                "name": run.name,
-                "status": str(run.status),
-                "start_time": run.started_at,
-                "end_time": run.ended_at,
-                "experiment": run.experiment,
-                "project": run.project,
-                "kind": run.kind,
-            }
-            record.update({f"metrics.{k}": v for k, v in run.metrics.items()})
-            record.update({f"params.{k}": v for k, v in run.params.items()})
-            record.update({f"tags.{k}": v for k, v in run.tags.items()})
-            records.append(record)
-        base = ["run_id", "name", "status", "start_time", "end_time", "experiment", "project", "kind"]
-        extra = sorted({k for r in records for k in r if k not in base},
-                       key=lambda k: ({"metrics": 0, "params": 1, "tags": 2}[k.split(".")[0]], k))
-        return pandas.DataFrame.from_records(records, columns=[*base, *extra])
+        return runs_frame(self.runs)
+
+    def _repr_html_(self) -> str:
+        from ..notebook import Runs
+
+        return Runs(self.runs)._repr_html_()
 
 
 def query_digest(filter_text: str | None, order: Sequence[str]) -> str:
