@@ -21,8 +21,8 @@ import operator
 import os
 import sqlite3
 import struct
-from array import array
 import threading
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -130,23 +130,23 @@ def metric_digest(rows: Sequence[Sequence[Any]]) -> str:
     Raises InvalidArgument for a row the form cannot hold (a step or ts beyond int64, a value
     that is not a number): the store refuses such a point anyway.
     """
-    ordered = sorted(rows, key=_METRIC_ORDER)
-    n = len(ordered)
-    columns = list(zip(*ordered))[:5] if n else [(), (), (), (), ()]
-    run_ids, keys, steps, stamps, values = columns
     try:
+        ordered = sorted(rows, key=_METRIC_ORDER)
+        n = len(ordered)
+        columns = list(zip(*ordered, strict=True))[:5] if n else [(), (), (), (), ()]
+        run_ids, keys, steps, stamps, values = columns
         floats = array("d", values)
         if floats and math.isnan(sum(floats)):  # NaN, or inf and -inf together: rare
             floats = array("d", [_NAN if v != v else v for v in floats])
-        if len(set(stamps)) < n and len(set(zip(run_ids, keys, steps, stamps))) < n:
+        if len(set(stamps)) < n and len(set(zip(run_ids, keys, steps, stamps, strict=True))) < n:
             ordered.sort(key=lambda r: (r[0], r[1], r[2], r[3], _PACK_DOUBLE(
                 _NAN if r[4] != r[4] else r[4])))
-            run_ids, keys, steps, stamps, values = list(zip(*ordered))[:5]
+            run_ids, keys, steps, stamps, values = list(zip(*ordered, strict=True))[:5]
             floats = array("d", [_NAN if v != v else v for v in values])
         packed = [array("q", steps).tobytes(), array("q", stamps).tobytes(), floats.tobytes()]
         texts = [part for column in (run_ids, keys) for part in (
             array("q", map(len, column)).tobytes(), "".join(column).encode())]
-    except (TypeError, OverflowError, UnicodeEncodeError) as error:
+    except (TypeError, ValueError, OverflowError, UnicodeEncodeError) as error:
         raise InvalidArgument(f"a metric point cannot be stored: {error}") from error
     digest = hashlib.sha256(b"metrics/v2\n")
     digest.update(n.to_bytes(8, "little"))

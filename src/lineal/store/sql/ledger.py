@@ -34,6 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ...errors import LinealError
 from . import tables as t
 from .database import (
     GENESIS_HASH,
@@ -45,7 +46,6 @@ from .database import (
     row_text,
     rows_digest,
 )
-from ...errors import LinealError
 
 DELETE_SUFFIXES = (".delete", ".remove")
 CHUNK = 20_000

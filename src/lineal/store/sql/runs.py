@@ -12,7 +12,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ...entities import MetricPoint, MetricTuple, Run, RunError, RunStatus, datetime_to_us, us_to_datetime
+from ...entities import (
+    MetricPoint,
+    MetricTuple,
+    Run,
+    RunError,
+    RunStatus,
+    datetime_to_us,
+    us_to_datetime,
+)
 from ...errors import Conflict, InvalidArgument, NotFound
 from ...heartbeat import stopped_reason
 from ..base import RunFilter
