@@ -17,7 +17,6 @@ import functools
 import hashlib
 import json
 import math
-import operator
 import os
 import sqlite3
 import struct
@@ -103,7 +102,6 @@ def digest_lines(lines: list[str]) -> str:
 #: ``sha256:`` of the text form of :func:`digest_lines`, which every store written before, and
 #: every table but ``metrics``, uses). The verifier accepts both.
 DIGEST_V2 = "v2:"
-_METRIC_ORDER = operator.itemgetter(0, 1, 2, 3)  # run_id, key, step, ts
 _NAN = float("nan")
 _PACK_DOUBLE = struct.Struct("<d").pack
 
@@ -122,7 +120,8 @@ def metric_digest(rows: Sequence[Sequence[Any]]) -> str:
        text column (run_id, key) the lengths in characters as int64 little-endian followed by
        the texts concatenated in UTF-8, then ``step`` and ``ts`` as int64 little-endian, then
        ``value`` as IEEE-754 doubles little-endian (every NaN as Python's ``float('nan')``,
-       since a backend need not keep a NaN's payload bits);
+       since a backend need not keep a NaN's payload bits, and -0.0 as 0.0, since SQLite
+       gives back 0.0 for it: the text form failed verification there);
     3. written as ``"v2:" + hexdigest``.
 
     It costs a sort and a few C-level passes per batch instead of a ``repr`` text per value,
@@ -131,18 +130,18 @@ def metric_digest(rows: Sequence[Sequence[Any]]) -> str:
     that is not a number): the store refuses such a point anyway.
     """
     try:
-        ordered = sorted(rows, key=_METRIC_ORDER)
+        # A plain tuple sort (no key tuples built): it orders by (run_id, key, step, ts) and
+        # looks at a value only on a tie of those four, which the check below settles.
+        ordered = sorted(rows)
         n = len(ordered)
         columns = list(zip(*ordered, strict=True))[:5] if n else [(), (), (), (), ()]
         run_ids, keys, steps, stamps, values = columns
-        floats = array("d", values)
-        if floats and math.isnan(sum(floats)):  # NaN, or inf and -inf together: rare
-            floats = array("d", [_NAN if v != v else v for v in floats])
+        floats = _canonical_floats(values)
         if len(set(stamps)) < n and len(set(zip(run_ids, keys, steps, stamps, strict=True))) < n:
             ordered.sort(key=lambda r: (r[0], r[1], r[2], r[3], _PACK_DOUBLE(
-                _NAN if r[4] != r[4] else r[4])))
+                _NAN if r[4] != r[4] else r[4] + 0.0)))
             run_ids, keys, steps, stamps, values = list(zip(*ordered, strict=True))[:5]
-            floats = array("d", [_NAN if v != v else v for v in values])
+            floats = _canonical_floats(values)
         packed = [array("q", steps).tobytes(), array("q", stamps).tobytes(), floats.tobytes()]
         texts = [part for column in (run_ids, keys) for part in (
             array("q", map(len, column)).tobytes(), "".join(column).encode())]
@@ -153,6 +152,15 @@ def metric_digest(rows: Sequence[Sequence[Any]]) -> str:
     for part in (*texts, *packed):
         digest.update(part)
     return DIGEST_V2 + digest.hexdigest()
+
+
+def _canonical_floats(values: Sequence[float]) -> array[float]:
+    """``values`` packed, with every NaN as ``float('nan')`` and -0.0 as 0.0. Both scans that
+    find there is nothing to change run in C; only then is each value looked at."""
+    floats = array("d", values)
+    if 0.0 in floats or (floats and math.isnan(sum(floats))):  # NaN, or inf and -inf: rare
+        floats = array("d", [_NAN if v != v else v + 0.0 for v in floats])
+    return floats
 
 
 def rows_digest(table: str, rows: list[tuple[Any, ...]], form: str) -> str:

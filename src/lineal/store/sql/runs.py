@@ -37,7 +37,6 @@ from .database import (
     storable_float,
 )
 
-_SERIES_ORDER = operator.itemgetter(0, 1, 2, 3)  # run_id, key, step, ts: metric_digest's order
 _VALUE = operator.itemgetter(4)
 
 # Statements of the run write path, prepared once (see database.Prepared on why).
@@ -257,8 +256,8 @@ class RunsMixin:
             raise InvalidArgument(f"a metric point of run {run_id} is not a number: {error}"
                                   ) from None
         # Sorted by key, step, ts (the digest's order, so its own sort finds it done), the
-        # last row of each key is its latest point.
-        rows.sort(key=_SERIES_ORDER)
+        # last row of each key is its latest point (on a tie of all three, the larger value).
+        rows.sort()
         latest = {row[1]: row for row in rows}
         for key in latest:  # each distinct key once; SQLite would not enforce the length
             _check_key(key, "metric")
