@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -44,6 +45,7 @@ ENV_SQLITE_SYNC = "LINEAL_SQLITE_SYNC"
 #: a power loss may be lost.
 SQLITE_SYNC_MODES = {"full": "FULL", "normal": "NORMAL"}
 LEDGER_BATCH = 5_000  # pending ledger entries written in one statement
+SQLITE_MULTIROW_MIN = 64  # rows from which SQLite inserts use multi-row statements
 LEDGER_COLUMNS = [c.name for c in t.ledger.columns]
 
 
@@ -571,8 +573,23 @@ class WriteTx:
                     cursor.close()
                 return
             cursor.close()
+        if self.dialect == "sqlite" and len(rows) >= SQLITE_MULTIROW_MIN:
+            self._insert_multirow(table, columns, rows)
+            return
         # sqlite3 loops in C; PyMySQL rewrites executemany into multi-row INSERTs itself.
         self._driver("executemany", _insert_sql(dialect, table, tuple(columns)), rows)
+
+    def _insert_multirow(self, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+        """Many rows per INSERT statement on SQLite. ``executemany`` gives up the GIL around
+        each row's step and takes it back after, so while a training loop runs in another
+        thread every row of a background write waits for that thread's switch interval; a
+        statement of thousands of rows gives it up once for all of them."""
+        per = max(1, _sqlite_variables(self.conn) // len(columns))
+        names = tuple(columns)
+        for start in range(0, len(rows), per):
+            chunk = rows[start:start + per]
+            sql = _insert_sql_rows(self.conn.dialect, table, names, len(chunk))
+            self._driver("execute", sql, list(itertools.chain.from_iterable(chunk)))
 
     def update(
         self,
@@ -706,6 +723,24 @@ def _insert_sql(dialect: sa.Dialect, table: str, columns: tuple[str, ...]) -> st
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     return (f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
             f"VALUES ({', '.join([mark] * len(columns))})")
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql_rows(dialect: sa.Dialect, table: str, columns: tuple[str, ...], count: int) -> str:
+    """INSERT text of ``count`` rows in one statement, with ``?`` marks (SQLite)."""
+    quote = dialect.identifier_preparer.quote
+    row = "(" + ",".join("?" * len(columns)) + ")"
+    return (f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+            f"VALUES {','.join([row] * count)}")
+
+
+def _sqlite_variables(conn: Connection) -> int:
+    """How many ``?`` one statement may hold on this SQLite build (999 before 3.32)."""
+    dbapi = conn.connection.dbapi_connection
+    try:
+        return int(dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))  # type: ignore[union-attr]
+    except AttributeError:  # Python before 3.11
+        return 999
 
 
 @functools.cache
