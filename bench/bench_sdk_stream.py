@@ -41,6 +41,7 @@ def main() -> None:
     clock = time.perf_counter_ns
     with lineal.run("stream", capture=False, store=store) as run:
         log = run.log_metric
+        cpu_started = time.process_time()
         started = clock()
         if args.no_call_timing:
             key = keys[0]
@@ -54,6 +55,7 @@ def main() -> None:
         loop_done = clock()
         run.flush()
         flushed = clock()
+        cpu = time.process_time() - cpu_started
     load_after = os.getloadavg()
     ordered = sorted(calls)
 
@@ -64,7 +66,8 @@ def main() -> None:
     print(f"lineal {lineal.__file__}")
     print(f"points {n:,} keys {args.keys}")
     print(f"sustained {n / total_s:,.0f} points/s (loop {(loop_done - started) / 1e9:.2f} s "
-          f"+ flush {(flushed - loop_done) / 1e9:.2f} s)")
+          f"+ flush {(flushed - loop_done) / 1e9:.2f} s); process CPU {cpu / n * 1e6:.2f} us "
+          "per point (all threads: less sensitive to a noisy machine than the rate)")
     if not args.no_call_timing:
         print(f"log_metric call: p50 {pct(0.5):.1f} us  p99 {pct(0.99):.1f} us  "
               f"p99.9 {pct(0.999):.1f} us  max {ordered[-1] / 1000:.0f} us")
