@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -111,10 +112,21 @@ class RunError:
 
 @dataclass(frozen=True, slots=True)
 class MetricPoint:
+    """One point of a metric series. A store also accepts it as the plain tuple
+    :data:`MetricTuple` ``(key, value, step, timestamp_us)``, which is what a run buffers (no
+    object per point on the logging hot path); iterating a point gives that tuple's fields."""
+
     key: str
     value: float
     step: int
     timestamp_us: int
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.key, self.value, self.step, self.timestamp_us))
+
+
+MetricTuple = tuple[str, float, int, int]
+"""``(key, value, step, timestamp_us)``: a metric point as a run buffers it."""
 
 
 @dataclass(frozen=True, slots=True)

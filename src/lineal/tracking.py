@@ -7,8 +7,12 @@
 The active run is held in a ``ContextVar``, so it is per thread and per asyncio task; a run
 started inside another becomes its child (a pipeline nests its steps). Params, metrics and tags
 are buffered and written in batches: at run end, on ``run.flush()``, when the buffer grows past
-``FLUSH_POINTS`` or ``FLUSH_SECONDS``, and at interpreter exit. An exception inside the block
-marks the run failed with its traceback and propagates; Ctrl-C marks it killed.
+``FLUSH_POINTS`` or ``FLUSH_SECONDS``, and at interpreter exit. A full batch is written by the
+run's background writer (:mod:`lineal._writer`) while logging goes on; at most a few batches
+wait for it, so a store that cannot keep up slows logging down rather than filling memory. A
+failure of the writer is raised by the run's next call (log, ``flush()`` or the end). An
+exception inside the block marks the run failed with its traceback and propagates; Ctrl-C marks
+it killed.
 
 Values are checked when logged (:mod:`lineal.run_data`), so a bad one fails on its own line and
 never reaches the buffer; a batch the store refuses anyway is salvaged (what it accepts is
@@ -36,10 +40,11 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from . import run_data
+from ._writer import BatchWriter
 from .entities import (
     ArtifactVersion,
     EdgeDirection,
-    MetricPoint,
+    MetricTuple,
     Run,
     RunError,
     RunStatus,
@@ -60,6 +65,9 @@ __all__ = ["ActiveRun", "RunContext", "active_run", "run"]
 FLUSH_POINTS = 20_000
 FLUSH_SECONDS = 2.0
 F = TypeVar("F", bound=Callable[..., Any])
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+Batch = tuple[dict[str, Any], list[MetricTuple], dict[str, str]]
+"""What a flush writes: params, metric points ``(key, value, step, ts)`` and tags."""
 
 _current: contextvars.ContextVar[ActiveRun | None] = contextvars.ContextVar(
     "lineal_active_run", default=None
@@ -80,13 +88,19 @@ class ActiveRun:
         self.record = record
         self.actor = actor
         self._lock = threading.Lock()
-        self._metrics: list[MetricPoint] = []
+        self._metrics: list[MetricTuple] = []
+        self._metric_keys: set[str] = set()  # keys already checked: not checked again
         self._params: dict[str, Any] = {}
         self._tags: dict[str, str] = {}
         self._steps: dict[str, int] = {}
         self._logged_params: dict[str, Any] = dict(record.params)  # buffered or written
         self._unstored: list[str] = []  # what the store refused: the run cannot end finished
         self._unstored_count = 0
+        self._lost: list[tuple[int, str]] = []  # set aside by the writer, not yet reported
+        self._trouble = False  # the writer failed or set values aside: the next call reports it
+        self._handoff = threading.Lock()  # batches reach the writer in the order they were taken
+        self._writer: BatchWriter[Batch] = BatchWriter(self._write_batch, f"lineal-writer-{self.id}")
+        self._writer.on_failure = self._flag_trouble
         self._last_flush = time.monotonic()
         self._ended = False
         self._heartbeat: Heartbeat | None = None
@@ -121,6 +135,8 @@ class ActiveRun:
         """Record hyperparameters; a param cannot change once logged (Conflict). A key or value
         the store cannot hold is refused here (InvalidArgument), and none of ``params`` is
         taken."""
+        if self._trouble:
+            self._surface(automatic=True)
         for key, value in params.items():
             run_data.check_key(key, "param")
             run_data.param_value(key, value)
@@ -137,17 +153,29 @@ class ActiveRun:
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
         """Append one point to the metric ``key``; ``step`` defaults to the next step of that key.
         NaN and infinities are kept; a key, value or step the store cannot hold is refused here
-        (InvalidArgument) and nothing is buffered."""
-        run_data.check_key(key, "metric")
-        number = run_data.metric_value(key, value)
-        if step is not None:
+        (InvalidArgument) and nothing is buffered. A failure of the background writer since the
+        last call is raised here (see :meth:`flush`).
+
+        The hot path of a training loop: the usual key, value and step are checked by type
+        before the full checks of :mod:`lineal.run_data`, and the point is buffered as a tuple.
+        """
+        if self._trouble:
+            self._surface(automatic=True)
+        if type(key) is not str or key not in self._metric_keys:
+            run_data.check_key(key, "metric")
+            if type(key) is str:
+                self._metric_keys.add(key)
+        number = value if type(value) is float else run_data.metric_value(key, value)
+        if step is not None and not (type(step) is int and _INT64_MIN <= step <= _INT64_MAX):
             step = run_data.metric_step(key, step)
         ts = time.time_ns() // 1000
         with self._lock:
             if step is None:
-                step = run_data.metric_step(key, self._steps.get(key, -1) + 1)
+                step = self._steps.get(key, -1) + 1
+                if step > _INT64_MAX:
+                    step = run_data.metric_step(key, step)
             self._steps[key] = step
-            self._metrics.append(MetricPoint(key, number, step, ts))
+            self._metrics.append((key, number, step, ts))
             due = len(self._metrics) >= FLUSH_POINTS
         if due or time.monotonic() - self._last_flush > FLUSH_SECONDS:
             self._flush(automatic=True)
@@ -168,6 +196,8 @@ class ActiveRun:
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Set tags (a later value replaces an earlier one); a key or value the store cannot
         hold is refused here (InvalidArgument), and none of ``tags`` is taken."""
+        if self._trouble:
+            self._surface(automatic=True)
         texts = {run_data.check_key(k, "tag"): run_data.tag_value(k, v) for k, v in tags.items()}
         with self._lock:
             self._tags.update(texts)
@@ -186,39 +216,87 @@ class ActiveRun:
             self._flush(automatic=True)
 
     def flush(self) -> None:
-        """Write everything buffered so far; returns once it is durable.
+        """Write everything buffered so far; returns once it is durable (the background writer
+        has written every batch handed to it).
 
         If the store refuses part of the buffer, the rest is still written, the refused part is
         set aside (never retried, so it cannot block later writes), the run will end ``failed``
-        saying how many values were not stored, and this raises InvalidArgument (a flush made
-        automatically while logging warns instead).
+        saying how many values were not stored, and this raises InvalidArgument (when the
+        writer found it while logging went on, the next log call warns instead). If the store
+        itself failed (StoreError), that error is raised and nothing is lost: the batches not
+        written are kept, in order, and the next flush or the run's end writes them.
         """
         self._flush(automatic=False)
 
     def _flush(self, automatic: bool) -> None:
+        """Hand the buffer to the writer; unless ``automatic``, wait until it is written."""
         if self._pending_capture is not None:
             self._record_capture(wait=False)
-        with self._written() as (params, metrics, tags):
-            if not (metrics or params or tags):
-                return
-            try:
-                self.store.metadata.log_batch(self.id, self.actor, params, metrics, tags)
-                return
-            except StoreError:
-                raise  # the backend failed, not the data: keep the batch for a retry
-            except LinealError:
-                lost = self._salvage(params, metrics, tags)
+        with self._handoff:
+            with self._lock:
+                batch = self._metrics, self._params, self._tags
+                self._metrics, self._params, self._tags = [], {}, {}
+                self._last_flush = time.monotonic()
+            if batch[0] or batch[1] or batch[2]:
+                # Blocks while the writer is QUEUE_DEPTH batches behind: back-pressure.
+                self._writer.put((batch[1], batch[0], batch[2]))
+        if not automatic:
+            self._surface(automatic=False)
+
+    def _write_batch(self, batch: Batch) -> None:
+        """Write one batch (in the writer's thread). A batch the store refuses is salvaged and
+        what was set aside is reported by the run's next call; a StoreError propagates, to the
+        writer, which keeps the batch."""
+        params, metrics, tags = batch
+        try:
+            self.store.metadata.log_batch(self.id, self.actor, params, metrics, tags)
+        except StoreError:
+            raise  # the backend failed, not the data: keep the batch for a retry
+        except LinealError:
+            lost = self._salvage(params, metrics, tags)
+            if lost:
+                with self._lock:
+                    self._lost += lost
+                self._flag_trouble()
+
+    def _flag_trouble(self) -> None:
+        self._trouble = True
+
+    def _surface(self, automatic: bool) -> None:
+        """Wait for the writer; raise its failure (the batches it did not write go back to
+        the front of the buffer, for the next flush), or report what it set aside."""
+        with self._handoff:  # nothing handed off while the held batches are put back
+            self._trouble = False
+            self._writer.drain()
+            failure = self._writer.take_failure()
+            if failure is not None:
+                self._restore(failure[1])
+        if failure is not None:
+            self._trouble = bool(self._lost)
+            raise failure[0]
+        with self._lock:
+            lost, self._lost = self._lost, []
         self._report_unstored(lost, automatic)
 
+    def _restore(self, batches: list[Batch]) -> None:
+        """Put batches not written (oldest first) back before what was logged since."""
+        with self._lock:
+            metrics = [point for batch in batches for point in batch[1]]
+            params = {k: v for batch in batches for k, v in batch[0].items()}
+            tags = {k: v for batch in batches for k, v in batch[2].items()}
+            self._metrics[:0] = metrics
+            self._params = {**params, **self._params}
+            self._tags = {**tags, **self._tags}
+
     def _salvage(
-        self, params: dict[str, Any], metrics: list[MetricPoint], tags: dict[str, str]
+        self, params: dict[str, Any], metrics: list[MetricTuple], tags: dict[str, str]
     ) -> list[tuple[int, str]]:
         """Write what the store accepts of a refused batch, halving it until each refused part
         is one value; returns ``(count, reason)`` of what was set aside."""
         items: list[tuple[str, Any, Any]] = [
             *[("param", k, v) for k, v in params.items()],
             *[("tag", k, v) for k, v in tags.items()],
-            *[("metric", p.key, p) for p in metrics],
+            *[("metric", tuple(p)[0], p) for p in metrics],  # tuples, or MetricPoints
         ]
         lost: list[tuple[int, str]] = []
         pending = [items]
@@ -265,7 +343,7 @@ class ActiveRun:
     @contextlib.contextmanager
     def _written(
         self,
-    ) -> Iterator[tuple[dict[str, Any], list[MetricPoint], dict[str, str]]]:
+    ) -> Iterator[tuple[dict[str, Any], list[MetricTuple], dict[str, str]]]:
         """Take the buffered params, metrics and tags for writing; if the write fails, put back
         what was not written, so that a retry writes it."""
         with self._lock:
@@ -403,6 +481,10 @@ class ActiveRun:
         A run some of whose logged values could not be stored does not end ``finished``: it
         ends ``failed`` with a ``lineal.DataNotStored`` error saying how many (a run that failed
         or was killed keeps its status, and the count is added to its error message).
+
+        The background writer is drained first; batches it could not write (the store failed)
+        are written again here with the final status, and if the store fails again the error
+        propagates after the run was marked as ending with data not stored.
         """
         if self._ended:
             return
@@ -418,6 +500,7 @@ class ActiveRun:
         status = RunStatus(status)
         finished = False
         try:
+            self._settle_writer()
             # The last batch and the final status in one transaction, when nothing was lost.
             with self._written() as (params, metrics, tags):
                 if not self._unstored_count:
@@ -448,6 +531,21 @@ class ActiveRun:
             _open_runs.discard(self)
         if capture_failure is not None:
             raise capture_failure
+
+    def _settle_writer(self) -> None:
+        """Wait for the writer and stop it; what it could not write goes back to the buffer
+        (the end writes it) and what it set aside is counted already."""
+        with self._handoff:
+            try:
+                self._writer.drain()
+            finally:
+                failure = self._writer.take_failure()
+                if failure is not None:
+                    self._restore(failure[1])
+                self._writer.close()
+        with self._lock:
+            self._lost = []
+        self._trouble = False
 
     def _final_status(
         self, status: RunStatus, error: RunError | None, extra: str | None = None

@@ -15,12 +15,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import itertools
 import json
 import math
 import os
 import sqlite3
+import struct
 import tempfile
 import threading
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,7 @@ ENV_SQLITE_SYNC = "LINEAL_SQLITE_SYNC"
 #: a power loss may be lost.
 SQLITE_SYNC_MODES = {"full": "FULL", "normal": "NORMAL"}
 LEDGER_BATCH = 5_000  # pending ledger entries written in one statement
+SQLITE_MULTIROW_MIN = 64  # rows from which SQLite inserts use multi-row statements
 LEDGER_COLUMNS = [c.name for c in t.ledger.columns]
 
 
@@ -95,6 +99,81 @@ def payload_digest(table: str, rows: Iterable[dict[str, Any]]) -> str:
 def digest_lines(lines: list[str]) -> str:
     lines.sort()
     return "sha256:" + hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+#: The prefix of a payload digest in the packed-columns form of :func:`metric_digest` (a
+#: SHA-256 too; ``ledger.payload_digest`` holds 71 characters, so the marker replaces the
+#: ``sha256:`` of the text form of :func:`digest_lines`, which every store written before, and
+#: every table but ``metrics``, uses). The verifier accepts both.
+DIGEST_V2 = "v2:"
+_NAN = float("nan")
+_PACK_DOUBLE = struct.Struct("<d").pack
+
+
+def metric_digest(rows: Sequence[Sequence[Any]]) -> str:
+    """Digest of a set of ``metrics`` rows, independent of their order: the packed-columns form.
+
+    Each row starts ``(run_id, key, step, ts, value)`` (the table's ledgered columns; anything
+    after is ignored, so rows already stamped with their ``ledger_seq`` can be passed). The
+    canonical form, which the writer and the verifier both compute with this function:
+
+    1. rows sorted by ``(run_id, key, step, ts)``; rows equal on all four (rare: the same
+       step of a key logged twice in one microsecond) are ordered by the 8 little-endian bytes
+       of their value;
+    2. SHA-256 over ``b"metrics/v2\n"``, the row count as 8 little-endian bytes, then for each
+       text column (run_id, key) the lengths in characters as int64 little-endian followed by
+       the texts concatenated in UTF-8, then ``step`` and ``ts`` as int64 little-endian, then
+       ``value`` as IEEE-754 doubles little-endian (every NaN as Python's ``float('nan')``,
+       since a backend need not keep a NaN's payload bits, and -0.0 as 0.0, since SQLite
+       gives back 0.0 for it: the text form failed verification there);
+    3. written as ``"v2:" + hexdigest``.
+
+    It costs a sort and a few C-level passes per batch instead of a ``repr`` text per value,
+    and still covers every field of every row: a changed, added or removed point changes it.
+    Raises InvalidArgument for a row the form cannot hold (a step or ts beyond int64, a value
+    that is not a number): the store refuses such a point anyway.
+    """
+    try:
+        # A plain tuple sort (no key tuples built): it orders by (run_id, key, step, ts) and
+        # looks at a value only on a tie of those four, which the check below settles.
+        ordered = sorted(rows)
+        n = len(ordered)
+        columns = list(zip(*ordered, strict=True))[:5] if n else [(), (), (), (), ()]
+        run_ids, keys, steps, stamps, values = columns
+        floats = _canonical_floats(values)
+        if len(set(stamps)) < n and len(set(zip(run_ids, keys, steps, stamps, strict=True))) < n:
+            ordered.sort(key=lambda r: (r[0], r[1], r[2], r[3], _PACK_DOUBLE(
+                _NAN if r[4] != r[4] else r[4] + 0.0)))
+            run_ids, keys, steps, stamps, values = list(zip(*ordered, strict=True))[:5]
+            floats = _canonical_floats(values)
+        packed = [array("q", steps).tobytes(), array("q", stamps).tobytes(), floats.tobytes()]
+        texts = [part for column in (run_ids, keys) for part in (
+            array("q", map(len, column)).tobytes(), "".join(column).encode())]
+    except (TypeError, ValueError, OverflowError, UnicodeEncodeError) as error:
+        raise InvalidArgument(f"a metric point cannot be stored: {error}") from error
+    # One buffer, hashed in one call: hashlib gives up the GIL for each large update, and a
+    # background writer waits for a busy training loop's switch interval to get it back.
+    data = b"".join([b"metrics/v2\n", n.to_bytes(8, "little"), *texts, *packed])
+    return DIGEST_V2 + hashlib.sha256(data).hexdigest()
+
+
+def _canonical_floats(values: Sequence[float]) -> array[float]:
+    """``values`` packed, with every NaN as ``float('nan')`` and -0.0 as 0.0. Both scans that
+    find there is nothing to change run in C; only then is each value looked at."""
+    floats = array("d", values)
+    if 0.0 in floats or (floats and math.isnan(sum(floats))):  # NaN, or inf and -inf: rare
+        floats = array("d", [_NAN if v != v else v + 0.0 for v in floats])
+    return floats
+
+
+def rows_digest(table: str, rows: list[tuple[Any, ...]], form: str) -> str:
+    """The digest of ``rows`` (tuples in ledgered-column order) in the form of ``form``, an
+    existing digest: the verifier recomputes each entry's digest in the form it was written."""
+    if form.startswith(DIGEST_V2):
+        if table != "metrics":
+            raise ValueError(f"no packed digest form for table {table}")
+        return metric_digest(rows)
+    return digest_lines([tuple_text(table, row) for row in rows])
 
 
 @functools.cache
@@ -383,11 +462,31 @@ class WriteTx:
         if not rows:
             return 0
         columns = ledgered_columns(table.name)
-        digest = digest_lines([tuple_text(table.name, row) for row in rows])
+        if table.name == "metrics":
+            digest = metric_digest(rows)
+        else:
+            digest = digest_lines([tuple_text(table.name, row) for row in rows])
         seq = self._append(action, table.name, entity_id, digest)
         if stored is not None:
             columns, rows = stored
         self._execute_many(table.name, [*columns, "ledger_seq"], [(*row, seq) for row in rows])
+        return seq
+
+    def insert_stamped(
+        self, table: sa.Table, rows: list[tuple[Any, ...]], digest: str, action: str,
+        entity_id: str, columns: list[str] | None = None,
+    ) -> int:
+        """Insert rows that already end with their ``ledger_seq``, which must be
+        :meth:`next_seq`, under one ledger entry with ``digest``: the metric hot path, which
+        builds each row once instead of copying it to stamp it. ``columns``: the columns
+        before ``ledger_seq`` (default: the ledgered ones)."""
+        if not rows:
+            return 0
+        seq = self._append(action, table.name, entity_id, digest)
+        if rows[0][-1] != seq or rows[-1][-1] != seq:
+            raise RuntimeError(f"rows stamped {rows[0][-1]}, but the ledger entry is {seq}")
+        names = [*(columns or ledgered_columns(table.name)), "ledger_seq"]
+        self._execute_many(table.name, names, rows)
         return seq
 
     def insert_unledgered(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -488,8 +587,23 @@ class WriteTx:
                     cursor.close()
                 return
             cursor.close()
+        if self.dialect == "sqlite" and len(rows) >= SQLITE_MULTIROW_MIN:
+            self._insert_multirow(table, columns, rows)
+            return
         # sqlite3 loops in C; PyMySQL rewrites executemany into multi-row INSERTs itself.
         self._driver("executemany", _insert_sql(dialect, table, tuple(columns)), rows)
+
+    def _insert_multirow(self, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+        """Many rows per INSERT statement on SQLite. ``executemany`` gives up the GIL around
+        each row's step and takes it back after, so while a training loop runs in another
+        thread every row of a background write waits for that thread's switch interval; a
+        statement of thousands of rows gives it up once for all of them."""
+        per = max(1, _sqlite_variables(self.conn) // len(columns))
+        names = tuple(columns)
+        for start in range(0, len(rows), per):
+            chunk = rows[start:start + per]
+            sql = _insert_sql_rows(self.conn.dialect, table, names, len(chunk))
+            self._driver("execute", sql, list(itertools.chain.from_iterable(chunk)))
 
     def update(
         self,
@@ -623,6 +737,24 @@ def _insert_sql(dialect: sa.Dialect, table: str, columns: tuple[str, ...]) -> st
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     return (f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
             f"VALUES ({', '.join([mark] * len(columns))})")
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql_rows(dialect: sa.Dialect, table: str, columns: tuple[str, ...], count: int) -> str:
+    """INSERT text of ``count`` rows in one statement, with ``?`` marks (SQLite)."""
+    quote = dialect.identifier_preparer.quote
+    row = "(" + ",".join("?" * len(columns)) + ")"
+    return (f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+            f"VALUES {','.join([row] * count)}")
+
+
+def _sqlite_variables(conn: Connection) -> int:
+    """How many ``?`` one statement may hold on this SQLite build (999 before 3.32)."""
+    dbapi = conn.connection.dbapi_connection
+    try:
+        return int(dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))  # type: ignore[union-attr]
+    except AttributeError:  # Python before 3.11
+        return 999
 
 
 @functools.cache

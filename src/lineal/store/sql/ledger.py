@@ -9,7 +9,10 @@ ledgered row carries the ``ledger_seq`` of the entry that last wrote it. Verific
    inserted or reordered breaks one of these);
 2. every ledgered row is vouched for: its ``ledger_seq`` names an entry of its table, and the
    digest of the rows stamped with that entry equals the entry's payload digest (a row modified,
-   or inserted without an entry, fails here);
+   or inserted without an entry, fails here). A digest is recomputed in the form it was written
+   in: ``v2:...`` is the packed-columns form of metric batches
+   (:func:`lineal.store.sql.database.metric_digest`), a plain ``sha256:...`` the text form of
+   everything else and of stores written before it;
 3. nothing vouched for has vanished: every entry for an append-only table still has its rows, and
    the latest entry of each mutable row is either a deletion or matches a present row;
 4. derived tables agree with their ledgered source: ``latest_metrics`` (what ``runs list``, run
@@ -31,6 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ...errors import LinealError
 from . import tables as t
 from .database import (
     GENESIS_HASH,
@@ -40,6 +44,7 @@ from .database import (
     entity_key,
     ledgered_columns,
     row_text,
+    rows_digest,
 )
 
 DELETE_SUFFIXES = (".delete", ".remove")
@@ -226,7 +231,11 @@ def _check_append_only(
             )
             continue
         seen.add(seq)
-        digest = digest_lines([row_text(table.name, row, columns) for row in rows])
+        try:
+            digest = rows_digest(table.name, [tuple([row[c] for c in columns]) for row in rows],
+                                 entries[seq].digest)
+        except (LinealError, ValueError):  # a field no longer of its type: altered
+            digest = None
         if digest != entries[seq].digest:
             report.problems.append(
                 Problem("row-altered", f"rows of {table.name} written by entry {seq} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -11,7 +12,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ...entities import MetricPoint, Run, RunError, RunStatus, datetime_to_us, us_to_datetime
+from ...entities import (
+    MetricPoint,
+    MetricTuple,
+    Run,
+    RunError,
+    RunStatus,
+    datetime_to_us,
+    us_to_datetime,
+)
 from ...errors import Conflict, InvalidArgument, NotFound
 from ...heartbeat import stopped_reason
 from ...inputs import check_param_value
@@ -25,8 +34,11 @@ from .database import (
     decode_float,
     encode_float,
     ledgered_columns,
+    metric_digest,
     storable_float,
 )
+
+_VALUE = operator.itemgetter(4)
 
 # Statements of the run write path, prepared once (see database.Prepared on why).
 _PROJECT = Prepared(
@@ -231,44 +243,51 @@ class RunsMixin:
             elif present[0] != str(value):
                 tx.update(t.run_tags, row_key, {"value": str(value)}, "run.tag")
 
-    def _insert_metrics(self, tx: WriteTx, run_id: str, points: Sequence[MetricPoint]) -> None:
-        # Column order of `metrics`: run_id, key, step, ts, value.
-        rows = []
-        coded = False
-        latest: dict[str, MetricPoint] = {}
-        for point in points:
-            # A float column gives back 3.0 for an int 3; the ledger digest must hash what a
-            # verifier will read back, so store and hash the float.
-            value = float(point.value)
-            coded = coded or (not math.isfinite(value)
-                              and storable_float(value, tx.dialect) is None)
-            rows.append((run_id, point.key, point.step, point.timestamp_us, value))
-            seen = latest.get(point.key)
-            if seen is None or (point.step, point.timestamp_us) >= (seen.step, seen.timestamp_us):
-                latest[point.key] = point
+    def _insert_metrics(
+        self, tx: WriteTx, run_id: str, points: Sequence[MetricPoint | MetricTuple]
+    ) -> None:
+        # Each row is built once, already stamped with its ledger entry's sequence number, in
+        # the column order of `metrics`: run_id, key, step, ts, value, ledger_seq. A float
+        # column gives back 3.0 for an int 3; the ledger digest must hash what a verifier will
+        # read back, so store and hash the float.
+        seq = tx.next_seq()
+        try:
+            rows = [(run_id, key, step, ts, float(value), seq) for key, value, step, ts in points]
+        except (TypeError, ValueError) as error:
+            raise InvalidArgument(f"a metric point of run {run_id} is not a number: {error}"
+                                  ) from None
+        # Sorted by key, step, ts (the digest's order, so its own sort finds it done), the
+        # last row of each key is its latest point (on a tie of all three, the larger value).
+        rows.sort()
+        latest = {row[1]: row for row in rows}
         for key in latest:  # each distinct key once; SQLite would not enforce the length
             _check_key(key, "metric")
-        stored = None
-        if coded:  # a value the backend cannot hold: NULL plus its code, the digest of the value
+        digest = metric_digest(rows)
+        columns = None
+        if any(storable_float(v, tx.dialect) is None for v in _nonfinite(rows)):
+            # A value the backend cannot hold: NULL plus its code; the digest covers the value.
             columns = [*ledgered_columns("metrics"), t.NONFINITE]
-            stored = (columns, [(*row[:4], *encode_float(row[4], tx.dialect)) for row in rows])
-        tx.insert_tuples(t.metrics, rows, "run.metrics", run_id, stored)
+            rows = [(*row[:4], *encode_float(row[4], tx.dialect), seq) for row in rows]
+        tx.insert_stamped(t.metrics, rows, digest, "run.metrics", run_id, columns)
         self._update_latest(tx, run_id, latest)
 
-    def _update_latest(self, tx: WriteTx, run_id: str, latest: dict[str, MetricPoint]) -> None:
+    def _update_latest(
+        self, tx: WriteTx, run_id: str, latest: dict[str, tuple[Any, ...]]
+    ) -> None:
         # All of the run's keys (a few, usually): a prepared statement cannot take an IN list.
+        # ``latest``: key -> row (run_id, key, step, ts, value, ...).
         current = {
             key: (step, ts)
             for key, step, ts in tx.execute(_LATEST, {"run_id": run_id}).fetchall()
         }
         inserts = []
-        for key, point in latest.items():
-            value, code = encode_float(float(point.value), tx.dialect)
-            values = {"value": value, "value_nonfinite": code,
-                      "step": point.step, "ts": point.timestamp_us}
+        for key, row in latest.items():
+            step, ts = row[2], row[3]
+            value, code = encode_float(row[4], tx.dialect)
+            values = {"value": value, "value_nonfinite": code, "step": step, "ts": ts}
             if key not in current:
                 inserts.append({"run_id": run_id, "key": key, **values})
-            elif (point.step, point.timestamp_us) >= current[key]:
+            elif (step, ts) >= current[key]:
                 tx.execute(_LATEST_MOVE, {"match_run": run_id, "match_key": key, **values})
         tx.insert_unledgered(t.latest_metrics, inserts)
 
@@ -371,6 +390,14 @@ class RunsMixin:
                 MetricPoint(k, decode_float(v, code), s, ts)
                 for k, v, s, ts, code in conn.execute(query)
             ]
+
+
+def _nonfinite(rows: list[tuple[Any, ...]]) -> list[float]:
+    """The values of ``rows`` (field 4) that are NaN or infinite: a sum in C finds that there
+    are none, the usual case; only a sum that is not finite looks at each value."""
+    if math.isfinite(sum(map(_VALUE, rows))):
+        return []
+    return [row[4] for row in rows if not math.isfinite(row[4])]
 
 
 def _run_from_row(
