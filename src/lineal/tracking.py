@@ -603,18 +603,18 @@ def start_run(
 ) -> ActiveRun:
     """Start a run without a ``with`` block; call ``run.end()`` when done (or it is ended at
     interpreter exit)."""
-    import os
+    from .config import capture_enabled, default_project
 
     parent_handle = parent if isinstance(parent, ActiveRun) else _current.get() if parent is None else None
     parent_id = parent if isinstance(parent, str) else parent_handle.id if parent_handle else None
     store = store or (parent_handle.store if parent_handle else default_store())
     project = project or (parent_handle.project if parent_handle else None)
-    project = validate_name(project or os.environ.get("LINEAL_PROJECT") or "default", "project")
+    project = validate_name(default_project(project), "project")
     validate_display_name(name, "run name")
     validate_name(kind, "run kind")
     if experiment is not None:
         validate_name(experiment, "experiment")
-    capture_bound = _capture_bound() if capture else None
+    capture_bound = _capture_bound() if capture and capture_enabled() else None
     record = Run(
         id=new_id(),
         project=project,

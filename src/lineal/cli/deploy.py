@@ -95,7 +95,7 @@ def record_command(
     d = deployments.record_deployment(
         model_ref, name=name, environment=environment, target=target,
         config=_config(config, sets), started_at=started_at, comment=comment,
-        expected_live=expected, alias=alias, capture=not no_capture, store=open_cli_store(ctx),
+        expected_live=expected, alias=alias, capture=not no_capture, store=open_cli_store(ctx, write=True),
     )
     if as_json:
         emit_json(d.to_dict())
@@ -122,7 +122,7 @@ def end_command(
     from .. import deployments
 
     d = deployments.end(deployment, environment, status="failed" if failed else "stopped",
-                        ended_at=ended_at, comment=comment, store=open_cli_store(ctx))
+                        ended_at=ended_at, comment=comment, store=open_cli_store(ctx, write=True))
     if as_json:
         emit_json(d.to_dict())
         return
@@ -282,7 +282,7 @@ def recover_command(
     from .. import deployments
     from ..artifacts import download as fetch
 
-    store = open_cli_store(ctx)
+    store = open_cli_store(ctx, write=True)
     rec = deployments.recover(deployment, environment, when=when, store=store)
     if download is not None:
         fetch(store, rec.artifact, download)
@@ -334,7 +334,7 @@ def rollback_command(
     from .. import deployments
 
     d = deployments.rollback(name, environment, to=to, comment=comment, alias=alias,
-                             capture=not no_capture, store=open_cli_store(ctx))
+                             capture=not no_capture, store=open_cli_store(ctx, write=True))
     if as_json:
         emit_json(d.to_dict())
         return

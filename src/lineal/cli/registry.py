@@ -19,11 +19,12 @@ if TYPE_CHECKING:
 
 
 # -- shared with cli/deploy.py -------------------------------------------------------------------
-def open_cli_store(ctx: click.Context) -> Store:
-    from ..store import open_store
+def open_cli_store(ctx: click.Context, *, write: bool = False) -> Store:
+    """The store of the global options: the write path for commands that change it, else the
+    read path (a missing store is refused, never created)."""
+    from .render import open_store_from_ctx
 
-    obj = ctx.find_root().obj or {}
-    store = open_store(obj.get("uri"), obj.get("artifacts"))
+    store = open_store_from_ctx(ctx, create=write)
     # Close when the command ends: an in-process caller (tests, scripts) running many commands
     # must not pile up database connections.
     ctx.call_on_close(store.close)
@@ -141,7 +142,7 @@ def create_command(
         name, description=description, owner=owner, tags=parse_pairs(tags),
         require_approval_for_production=require_approval, protected_aliases=protect,
         approval_environments=gate, separation_of_duties=separation_of_duties,
-        store=open_cli_store(ctx),
+        store=open_cli_store(ctx, write=True),
     )
     emit_json(model.to_dict()) if as_json else click.echo(f"registered model {model.ref}")
 
@@ -172,7 +173,7 @@ def register_command(
 
     version = reg.register_model(
         name, source, run=run_id, artifact=artifact, description=description,
-        tags=parse_pairs(tags), aliases=aliases, store=open_cli_store(ctx),
+        tags=parse_pairs(tags), aliases=aliases, store=open_cli_store(ctx, write=True),
     )
     if as_json:
         emit_json(version.to_dict())
@@ -268,7 +269,7 @@ def update_command(
     """Change the description, owner or tags of a model (NAME) or a version (NAME@v4)."""
     from .. import registry as reg
 
-    store = open_cli_store(ctx)
+    store = open_cli_store(ctx, write=True)
     if "@" in ref:
         if owner is not None:
             raise InvalidArgument("--owner applies to a model, not a version")
@@ -297,7 +298,7 @@ def alias_command(
     """
     from .. import registry as reg
 
-    store = open_cli_store(ctx)
+    store = open_cli_store(ctx, write=True)
     version = reg.get_version(ref, store=store)
     current = reg.get_model(f"{version.project}/{version.model}", store=store).aliases.get(alias)
     expected: Any = expect if expect is not None else current
@@ -322,7 +323,7 @@ def unalias_command(
     """Remove ALIAS from model NAME (compare-and-set, like `alias`)."""
     from .. import registry as reg
 
-    store = open_cli_store(ctx)
+    store = open_cli_store(ctx, write=True)
     current = reg.get_model(name, store=store).aliases.get(alias)
     if current is None and expect is None:
         from ..errors import NotFound
@@ -349,7 +350,7 @@ def stage_command(
     from .. import registry as reg
 
     v = reg.transition_stage(ref, stage, archive_others=archive_others, comment=comment,
-                             store=open_cli_store(ctx))
+                             store=open_cli_store(ctx, write=True))
     emit_json(v.to_dict()) if as_json else click.echo(f"{v.ref} is in {v.stage}")
 
 
@@ -359,7 +360,7 @@ def _review(
     from .. import registry as reg
 
     fn = reg.approve if approve else reg.reject
-    a = fn(ref, comment=comment, stage=stage, store=open_cli_store(ctx))
+    a = fn(ref, comment=comment, stage=stage, store=open_cli_store(ctx, write=True))
     if as_json:
         emit_json({"ref": ref, **a.to_dict()})
         return
@@ -555,7 +556,7 @@ def policy_command(
     """
     from .. import registry as reg
 
-    store = open_cli_store(ctx)
+    store = open_cli_store(ctx, write=True)
     if (require_approval is None and separation_of_duties is None
             and not (protect or unprotect or gate or ungate)):
         model = reg.get_model(name, store=store)
@@ -582,7 +583,7 @@ def admins_command(ctx: click.Context, users: str | None, clear: bool, as_json: 
     """
     from .. import registry as reg
 
-    store = open_cli_store(ctx)
+    store = open_cli_store(ctx, write=True)
     if users is not None or clear:
         names = [] if clear else [u for u in users.split(",") if u.strip()]  # type: ignore[union-attr]
         current = reg.set_admins(names, store=store)

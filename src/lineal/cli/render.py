@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import InvalidArgument, NotFound
+from ..errors import InvalidArgument
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -33,24 +33,18 @@ PROGRESS_MIN_BYTES = 8 * 1024 * 1024
 
 # -- the store -----------------------------------------------------------------------------------
 def open_store_from_ctx(ctx: click.Context, *, create: bool = False) -> Store:
-    """The store named by ``--uri``/``--artifacts`` (or ``LINEAL_URI``/``LINEAL_ARTIFACTS``).
+    """The store named by ``--uri``/``--artifacts`` (or ``LINEAL_URI``/``LINEAL_ARTIFACTS``, or
+    the config file, or the nearest ``.lineal/`` upward).
 
-    Commands that only read pass ``create=False``: a local store that does not exist is then
-    reported as NotFound instead of being created empty, so a mistyped ``--uri`` is noticed.
+    Commands that only read pass ``create=False``: the read path
+    (:func:`lineal.store.open_store_for_reading`) refuses a store that does not exist instead of
+    creating it empty, so a mistyped ``--uri`` is noticed. Commands that write pass ``True``.
     """
-    from ..store import open_store, resolve_location
+    from ..store import open_store_for_reading, open_store_for_writing
 
     obj = ctx.find_root().obj or {}
-    uri, artifacts = obj.get("uri"), obj.get("artifacts")
-    if not create:
-        location = resolve_location(uri, artifacts)
-        db_file = sqlite_file(location.database_url)
-        if db_file is not None and not db_file.exists():
-            raise NotFound(
-                f"no lineal store at {location.display}",
-                hint="record a run or log an artifact first, or point --uri / LINEAL_URI at a store",
-            )
-    return open_store(uri, artifacts)
+    opener = open_store_for_writing if create else open_store_for_reading
+    return opener(obj.get("uri"), obj.get("artifacts"))
 
 
 def sqlite_file(database_url: str) -> Path | None:

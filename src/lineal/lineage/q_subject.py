@@ -16,11 +16,11 @@ links it (if any), and the run that produced it (or the run itself).
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..api import RUN_PREFIX, ULID, get_run
+from ..config import setting
 from ..entities import ArtifactVersion, Run, RunStatus
 from ..errors import InvalidArgument, NotFound
 from ..refs import parse_ref
@@ -115,7 +115,7 @@ def resolve_subject(
             pass
     registry_only = text.startswith("model:")
     text = text.removeprefix("model:")
-    project = project or os.environ.get("LINEAL_PROJECT") or None
+    project = project or setting("project") or None
     parsed = parse_ref(text, project)
     registry = _registry(store)
     if registry is not None and registry.find_registered_model(parsed.project, parsed.name):

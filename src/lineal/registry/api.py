@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..config import default_project
 from ..entities import ArtifactVersion, EdgeDirection, us_to_datetime
 from ..errors import InvalidArgument, NotFound
 from ..identity import current_principal
@@ -83,7 +84,7 @@ def registry_store(store: Store | None) -> tuple[Store, RegistryStore]:
 
 
 def _project(project: str | None) -> str:
-    return validate_name(project or os.environ.get("LINEAL_PROJECT") or "default", "project")
+    return validate_name(default_project(project), "project")
 
 
 def model_name(name: str, project: str | None = None) -> tuple[str, str]:
