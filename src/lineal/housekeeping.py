@@ -120,15 +120,15 @@ def _cutoff(older_than: timedelta | str) -> float:
         if older_than < timedelta(0):
             raise InvalidArgument(f"older_than must not be negative, got {older_than}")
         return time.time() - older_than.total_seconds()
-    from .registry.times import parse_when
+    from .registry.times import EXAMPLES, parse_when
 
     if not isinstance(older_than, str) or not older_than.strip():
         raise InvalidArgument(f"older_than must be an age like '1h' or '30m', got {older_than!r}")
     try:
         return parse_when(older_than.strip()).start_us / 1_000_000
     except InvalidArgument:
-        raise InvalidArgument(f"older_than {older_than!r} is not an age",
-                              hint="e.g. 30m, 1h, 2d, or a date such as 2026-11-17") from None
+        raise InvalidArgument(f"older_than {older_than!r} is not an age or a time",
+                              hint=f"use e.g. 30m, 1h, 2d, or {EXAMPLES}") from None
 
 
 # -- purge ---------------------------------------------------------------------------------------

@@ -59,15 +59,19 @@ def sqlite_file(database_url: str) -> Path | None:
 
 # -- parsing -------------------------------------------------------------------------------------
 def parse_time(text: str | None, option: str = "--since") -> datetime | None:
-    """``3d``, ``12h``, ``30m``, ``45s``, ``2w`` (that long ago), ``yesterday`` or an ISO-8601
-    date/time (naive means local time) as an aware UTC datetime: the one time parser of lineal,
+    """``3d``, ``12h``, ``30m``, ``45s``, ``2w`` (that long ago), ``yesterday 15:00``, ``last
+    tuesday``, epoch seconds or an ISO-8601 date/time (naive means local time) as an aware UTC
+    datetime (for ``--until``, a day means its end): the one time parser of lineal,
     :func:`lineal.registry.times.parse_when`, with the option named in its errors."""
     from ..registry.times import parse_when, us_datetime
 
     if text is None:
         return None
     try:
-        return us_datetime(parse_when(text).start_us)
+        when = parse_when(text)
+        # "--until 2026-11-17" includes the 17th: a day ends at its (exclusive) end.
+        end = when.end_us if option == "--until" else None
+        return us_datetime(end if end is not None else when.start_us)
     except InvalidArgument as error:
         raise InvalidArgument(f"{option}: {error.message}", hint=error.hint) from None
 
