@@ -217,20 +217,12 @@ def purge(
 
 
 def _resolve(store: Store, ref: str, project: str | None) -> ArtifactVersion:
-    """An artifact reference (``customers@v3``), else a registry reference (``churn@prod``)
-    naming a registered model version: its model artifact."""
-    from .refs import parse_ref
+    """What ``ref`` names by the one reference rule (:mod:`lineal.resolve`): a registered
+    model's version (its model artifact) when a registered model has the name, else an
+    artifact version (``customers@v3``); a digest always an artifact."""
+    from .resolve import resolve
 
-    parsed = parse_ref(ref, project)
-    try:
-        return store.metadata.resolve(parsed)
-    except NotFound as error:
-        try:
-            from .registry import resolve_model_ref
-
-            return resolve_model_ref(ref, project=project, store=store)[1]
-        except (NotFound, ImportError):
-            raise error from None
+    return resolve(ref, store, project=project, want="any").require_artifact()
 
 
 def _blobs_of(store: Store, version: ArtifactVersion) -> list[str]:

@@ -52,7 +52,7 @@ from .errors import Conflict, InvalidArgument, LinealError, StoreError
 from .heartbeat import Heartbeat
 from .heartbeat import interval_s as heartbeat_interval_s
 from .inputs import check_params
-from .refs import parse_ref, validate_display_name, validate_name
+from .refs import validate_display_name, validate_name
 from .store import Store, default_store
 
 __all__ = ["ActiveRun", "RunContext", "active_run", "run"]
@@ -332,7 +332,9 @@ class ActiveRun:
         return path
 
     def _resolve(self, ref: str) -> ArtifactVersion:
-        return self.store.metadata.resolve(parse_ref(ref, self.project))
+        from .resolve import resolve_artifact
+
+        return resolve_artifact(ref, self.store, project=self.project)
 
     def use_version(self, ref: str | ArtifactVersion, *, role: str = "input") -> ArtifactVersion:
         """Record the input edge and return the version, without fetching its bytes."""
