@@ -196,32 +196,6 @@ def _change(d: Deployment, by_id: dict[str, Deployment]) -> str:
     return f"replaces {version_of(d.replaces_id)}" if d.replaces_id else "first"
 
 
-@deploy.command("last")
-@click.argument("model")
-@click.option("--env", "environment", help="Only deployments to this environment.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (null if never deployed).")
-@click.pass_context
-def last_command(ctx: click.Context, model: str, environment: str | None, as_json: bool) -> None:
-    """The version of MODEL deployed most recently (to --env), whether it is still live or not.
-
-    \b
-    lineal deploy last churn --env prod
-    """
-    from .. import deployments
-
-    d = deployments.last(model, environment, store=open_cli_store(ctx))
-    if as_json:
-        emit_json(d.to_dict() if d else None)
-        return
-    where = f" to {environment}" if environment else ""
-    if d is None:
-        click.echo(f"{model} was never deployed{where}")
-        return
-    state = "live now" if d.is_live else f"{d.status} at {when_text(d.ended_at)}"
-    click.echo(f"{d.model_ref} deployed as {d.name} in {d.environment} at "
-               f"{when_text(d.started_at)} by {d.created_by} ({state}); deployment {d.id}")
-
-
 @deploy.command("list")
 @click.option("--env", "environment", help="Only this environment.")
 @click.option("--name", help="Only this deployment name.")
@@ -361,3 +335,14 @@ def _git_text(git: dict[str, Any]) -> str:
     if reason is not None:
         return f"not captured ({reason})"
     return f"{git.get('commit') or '-'} {git.get('remote_url') or ''}".strip()
+
+
+def _add_last_alias() -> None:
+    """``lineal deploy last`` is ``lineal last-deployed`` under another name: the same command
+    object, so the same options and identical output and JSON."""
+    from .questions import last_deployed_command
+
+    deploy.add_command(last_deployed_command, "last")
+
+
+_add_last_alias()

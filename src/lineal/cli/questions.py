@@ -372,7 +372,7 @@ def last_deployed_command(ctx: click.Context, model: str, environment: str | Non
     """Which version of MODEL was deployed last (to --env), and whether it is still live.
 
     MODEL is a registered model (churn), one of its versions (churn@v3), or the name of a model
-    artifact.
+    artifact. `lineal deploy last` is the same command under another name.
 
     \b
     lineal last-deployed churn --env prod
