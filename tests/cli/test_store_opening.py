@@ -86,3 +86,24 @@ def test_upward_search_stops_at_home(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.chdir(home / "work")
     r = cli("runs", "list")
     assert r.code == 3 and str(home / "work" / ".lineal") in r.err
+
+
+def test_project_option_alike_on_questions_registry_and_deploy(tmp_path: Path) -> None:
+    """--project after the command, on the questions and on `registry` / `deploy` alike."""
+    where = tmp_path / "s"
+    model = tmp_path / "m.bin"
+    model.write_text("weights")
+    store = lineal.open_store(where)
+    try:
+        with lineal.run("train", project="team", capture=False, store=store) as run:
+            run.log_artifact(model, name="churn-model", kind="model")
+        lineal.registry.register_model("churn", "churn-model@v1", project="team", store=store)
+    finally:
+        store.close()
+    for args in (["registry", "show", "churn@v1"], ["registry", "versions", "churn"],
+                 ["registry", "resolve", "churn@v1"], ["deploy", "timeline", "churn"],
+                 ["params", "churn@v1"]):
+        r = cli(*args, "--project", "team", "--json", uri=where)
+        assert r.code == 0, (args, r.err)
+        missing = cli(*args, "--json", uri=where)
+        assert missing.code == 3, (args, missing)

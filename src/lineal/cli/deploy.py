@@ -11,7 +11,7 @@ import click
 
 from ..errors import InvalidArgument
 from .registry import emit_json, open_cli_store, parse_pairs, print_table, when_text
-from .render import LIMIT
+from .render import LIMIT, PROJECT_OPTION
 
 if TYPE_CHECKING:
     from ..registry.entities import Deployment
@@ -134,12 +134,13 @@ def end_command(
 @click.option("--env", "environment", help="Only this environment.")
 @click.option("--model", help="Only deployments of this model.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
-def current_command(ctx: click.Context, environment: str | None, model: str | None, as_json: bool) -> None:
+def current_command(ctx: click.Context, project: str | None, environment: str | None, model: str | None, as_json: bool) -> None:
     """What is live now."""
     from .. import deployments
 
-    found = deployments.current(environment, model=model, store=open_cli_store(ctx))
+    found = deployments.current(environment, model=model, project=project, store=open_cli_store(ctx))
     _show("Live now" + (f" in {environment}" if environment else ""), found, as_json)
 
 
@@ -148,13 +149,14 @@ def current_command(ctx: click.Context, environment: str | None, model: str | No
 @click.option("--env", "environment", help="Only this environment.")
 @click.option("--model", help="Only deployments of this model.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
-def at_command(ctx: click.Context, when: str, environment: str | None, model: str | None, as_json: bool) -> None:
+def at_command(ctx: click.Context, project: str | None, when: str, environment: str | None, model: str | None, as_json: bool) -> None:
     """What was live at WHEN: an instant (2026-11-17T14:30, '3d ago') or a whole day
     (2026-11-17, yesterday, 'last tuesday')."""
     from .. import deployments
 
-    found = deployments.at(when, environment, model=model, store=open_cli_store(ctx))
+    found = deployments.at(when, environment, model=model, project=project, store=open_cli_store(ctx))
     _show(f"Live at {when}" + (f" in {environment}" if environment else ""), found, as_json)
 
 
@@ -164,16 +166,17 @@ def at_command(ctx: click.Context, when: str, environment: str | None, model: st
 @click.option("--limit", type=LIMIT, default=1000, show_default=True,
               help="At most this many, the most recent.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
 def timeline_command(
-    ctx: click.Context, model: str, environment: str | None, limit: int, as_json: bool
+    ctx: click.Context, project: str | None, model: str, environment: str | None, limit: int, as_json: bool
 ) -> None:
     """Every deployment of MODEL (churn) or of one version (churn@v3), oldest first: the last row
     is what was deployed most recently. REPLACES and RESTORES name the records a deployment took
     over from and, for a rollback, redeployed."""
     from .. import deployments
 
-    found = deployments.timeline(model, environment, limit=limit, store=open_cli_store(ctx))
+    found = deployments.timeline(model, environment, limit=limit, project=project, store=open_cli_store(ctx))
     if as_json or not found:
         _show(f"Deployments of {model}", found, as_json)
         return
@@ -203,16 +206,17 @@ def _change(d: Deployment, by_id: dict[str, Deployment]) -> str:
 @click.option("--live", is_flag=True, help="Only live ones.")
 @click.option("--limit", type=LIMIT, default=50, show_default=True, help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
 def list_command(
-    ctx: click.Context, environment: str | None, name: str | None, model: str | None, live: bool,
+    ctx: click.Context, project: str | None, environment: str | None, name: str | None, model: str | None, live: bool,
     limit: int, as_json: bool,
 ) -> None:
     """Deployment records, newest first."""
     from .. import deployments
 
     found = deployments.list_deployments(environment=environment, name=name, model=model,
-                                         live=live, limit=limit, store=open_cli_store(ctx))
+                                         live=live, limit=limit, project=project, store=open_cli_store(ctx))
     _show("Deployments", found, as_json)
 
 

@@ -15,6 +15,7 @@ import click
 
 from .render import (
     LIMIT,
+    PROJECT_OPTION,
     emit_json,
     human_duration,
     local_time,
@@ -26,8 +27,7 @@ from .render import (
 )
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-_PROJECT = click.option("--project", help="Project of references that name none "
-                        "[default: LINEAL_PROJECT or 'default'].")
+_PROJECT = PROJECT_OPTION
 
 
 def _yes(value: bool | None) -> str:

@@ -57,6 +57,14 @@ def sqlite_file(database_url: str) -> Path | None:
     return Path(path)
 
 
+#: ``--project`` of every command that takes references: the questions, ``registry`` and
+#: ``deploy`` alike.
+PROJECT_OPTION = click.option(
+    "--project", default=None,
+    help="Project of references that name none [default: LINEAL_PROJECT, else `project` in "
+    "lineal.toml, else 'default'].")
+
+
 # -- parsing -------------------------------------------------------------------------------------
 def parse_time(text: str | None, option: str = "--since") -> datetime | None:
     """``3d``, ``12h``, ``30m``, ``45s``, ``2w`` (that long ago), ``yesterday 15:00``, ``last
