@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import InvalidArgument
+from .complete import complete_refs
 from .registry import emit_json, open_cli_store, parse_pairs, print_table, when_text
 from .render import LIMIT, PROJECT_OPTION
 
@@ -62,7 +63,7 @@ def deploy() -> None:
 
 
 @deploy.command("record")
-@click.argument("model_ref")
+@click.argument("model_ref", shell_complete=complete_refs)
 @click.option("--name", required=True, help="Deployment name, e.g. the service: churn-api.")
 @click.option("--env", "environment", required=True, help="Environment: staging, prod, ...")
 @click.option("--target", default="", help="Where it serves: endpoint URL or service name.")
@@ -161,7 +162,7 @@ def at_command(ctx: click.Context, project: str | None, when: str, environment: 
 
 
 @deploy.command("timeline")
-@click.argument("model")
+@click.argument("model", shell_complete=complete_refs)
 @click.option("--env", "environment", help="Only this environment.")
 @click.option("--limit", type=LIMIT, default=1000, show_default=True,
               help="At most this many, the most recent.")

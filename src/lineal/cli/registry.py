@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import InvalidArgument
+from .complete import complete_models, complete_refs
 from .render import PROJECT_OPTION, emit_json, parse_pairs, print_table
 
 __all__ = ["emit_json", "open_cli_store", "parse_pairs", "print_table", "when_text"]
@@ -117,7 +118,7 @@ def _policy(model: RegisteredModel) -> str:
 
 
 @registry.command("create")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.option("--description", default="", help="What the model is for.")
 @click.option("--owner", help="Owner (default: you).")
 @click.option("--tag", "tags", multiple=True, help="KEY=VALUE, repeatable.")
@@ -149,7 +150,7 @@ def create_command(
 
 
 @registry.command("register")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.option("--from", "source",
               help="The model artifact: churn-model@v3 (an artifact of that name first, then "
               "a registry ref).")
@@ -184,7 +185,7 @@ def register_command(
 
 
 @registry.command("show")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @PROJECT_OPTION
 @click.pass_context
@@ -243,7 +244,7 @@ def _versions_table(title: str, versions: Sequence[ModelVersion]) -> None:
 
 
 @registry.command("versions")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.option("--stage", help="Only versions in this stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @PROJECT_OPTION
@@ -260,7 +261,7 @@ def versions_command(ctx: click.Context, project: str | None, name: str, stage: 
 
 
 @registry.command("update")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--description", help="New description.")
 @click.option("--owner", help="New owner (models only).")
 @click.option("--tag", "tags", multiple=True, help="KEY=VALUE, repeatable.")
@@ -287,7 +288,7 @@ def update_command(
 
 
 @registry.command("alias")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.argument("alias")
 @click.option("--expect", help="The version the alias must hold now (v3), or 'none'. Default: "
               "what it holds when the command reads it.")
@@ -318,7 +319,7 @@ def alias_command(
 
 
 @registry.command("unalias")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.argument("alias")
 @click.option("--expect", help="The version the alias must hold now (v3).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -344,7 +345,7 @@ def unalias_command(
 
 
 @registry.command("stage")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.argument("stage")
 @click.option("--archive-others", is_flag=True, help="Archive the versions already in STAGE.")
 @click.option("--comment", default="", help="Why.")
@@ -376,7 +377,7 @@ def _review(ctx: click.Context, ref: str, comment: str, stage: str, approve: boo
 
 
 @registry.command("approve")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--comment", default="", help="Why.")
 @click.option("--stage", default="production", show_default=True, help="What the approval is for.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -389,7 +390,7 @@ def approve_command(ctx: click.Context, ref: str, comment: str, stage: str, as_j
 
 
 @registry.command("reject")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--comment", default="", help="Why.")
 @click.option("--stage", default="production", show_default=True, help="What the review is for.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -402,7 +403,7 @@ def reject_command(ctx: click.Context, ref: str, comment: str, stage: str, as_js
 
 
 @registry.command("history")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.option("--version", "version", help="Only events of this version (3 or v3).")
 @click.option("--alias", help="Only events of this alias.")
 @click.option("--action", "actions", multiple=True,
@@ -451,7 +452,7 @@ def _event_row(e: RegistryEvent) -> tuple[Any, ...]:
 
 
 @registry.command("as-of")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.argument("when")
 @click.option("--alias", help="Only this alias: which version held it at WHEN.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -517,7 +518,7 @@ _STATE_ACTIONS = ("version.create", "stage.transition", "alias.set", "alias.move
 
 
 @registry.command("in-stage")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.argument("stage")
 @click.option("--from", "start", required=True,
               help="Start of the interval (a day starts at its midnight).")
@@ -544,7 +545,7 @@ def in_stage_command(ctx: click.Context, project: str | None, name: str, stage: 
 
 
 @registry.command("policy")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.option("--require-approval/--no-require-approval", default=None,
               help="Whether production needs an approval (turning it off needs an admin).")
 @click.option("--protect", multiple=True, help="Protect an alias, repeatable.")
@@ -612,8 +613,8 @@ def admins_command(ctx: click.Context, users: str | None, clear: bool, as_json: 
 
 
 @registry.command("compare")
-@click.argument("ref_a")
-@click.argument("ref_b")
+@click.argument("ref_a", shell_complete=complete_refs)
+@click.argument("ref_b", shell_complete=complete_refs)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @PROJECT_OPTION
 @click.pass_context
@@ -673,7 +674,7 @@ def _input(inputs: list[dict[str, Any]], name: str) -> str:
 
 
 @registry.command("resolve")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @PROJECT_OPTION
 @click.pass_context

@@ -7,9 +7,11 @@ import sys
 
 import click
 
+from .complete import complete_refs
+
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("-o", "--output", "directory", type=click.Path(file_okay=False),
               help="Folder to write the bundle into [default: ./reproduce-<name>-v<N>].")
 @click.option("--run", "execute", is_flag=True,
