@@ -4,7 +4,9 @@ Precedence, in order:
 
 1. ``run:ID`` (an id or a unique id prefix) names a run, and so does a full 26-character run id
    of a run that exists.
-2. ``name@sha256:PREFIX`` always names an artifact version (a digest is the artifact's).
+2. ``name@sha256:PREFIX`` names content: the version of the registered model ``name`` whose
+   artifact has that digest when there is one, else the artifact ``name`` with that digest
+   (so a digest always reaches the artifact with that content, whatever shares its name).
 3. ``model:name@sel`` names a registered model version, and nothing else.
 4. ``name``, ``name@v3``, ``name@alias``, ``name@latest``: when a registered model called
    ``name`` exists in the project, the reference is that model's version (and the model
@@ -94,7 +96,8 @@ def resolve(
 
     parsed = parse_ref(ref if isinstance(ref, ArtifactRef) else text, default_project(project))
     label = ref if isinstance(ref, str) else str(parsed)
-    registry = None if parsed.kind is SelectorKind.DIGEST else _registry(store)
+    registry = _registry(store)
+    digest = parsed.kind is SelectorKind.DIGEST
     if registry_only and registry is None:
         raise NotFound(f"no registered model named {parsed.name!r} in project {parsed.project!r}")
     if want == "artifact" and not registry_only:
@@ -103,23 +106,31 @@ def resolve(
         except NotFound as error:
             if registry is None or "no artifact named" not in error.message:
                 raise
-    if registry is not None and registry.find_registered_model(parsed.project, parsed.name):
-        version = registry.resolve_model_version(parsed)
-        artifact = store.metadata.get_artifact_version(version.artifact_version_id)
-        return Resolved(label, artifact, version)
-    if registry_only or want == "artifact":
-        raise NotFound(
-            f"no registered model {'' if registry_only else 'or artifact '}named "
-            f"{parsed.name!r} in project {parsed.project!r}",
-            hint="list models with `lineal registry models`",
-        )
+            if not registry.find_registered_model(parsed.project, parsed.name):
+                raise
+    model = registry.find_registered_model(parsed.project, parsed.name) if registry else None
+    if model is not None:
+        try:
+            version = registry.resolve_model_version(parsed)
+        except NotFound:
+            # A digest names content: the registered model's version with that content, else
+            # the artifact of that name with that content.
+            if not digest or registry_only:
+                raise
+        else:
+            artifact = store.metadata.get_artifact_version(version.artifact_version_id)
+            return Resolved(label, artifact, version)
+    elif registry_only:
+        raise NotFound(f"no registered model named {parsed.name!r} in project {parsed.project!r}",
+                       hint="list models with `lineal registry models`")
     try:
         artifact = store.metadata.resolve(parsed)
     except NotFound as error:
         if "no artifact named" not in error.message:
             raise
+        run = " run," if _looks_like_run_id(text) else ""
         raise NotFound(
-            f"no registered model or {'model ' if want == 'model' else ''}artifact named "
+            f"no{run} registered model or {'model ' if want == 'model' else ''}artifact named "
             f"{parsed.name!r} in project {parsed.project!r}",
             hint="list models with `lineal registry models`, artifacts with "
             "`lineal artifacts list`",
@@ -145,10 +156,14 @@ def names_nothing(error: NotFound) -> bool:
     return "artifact named" in error.message or "registered model named" in error.message
 
 
-def _is_run_id(text: str, store: Store) -> bool:
+def _looks_like_run_id(text: str) -> bool:
     from .api import ULID
 
-    if not ULID.fullmatch(text):
+    return bool(ULID.fullmatch(text))
+
+
+def _is_run_id(text: str, store: Store) -> bool:
+    if not _looks_like_run_id(text):
         return False
     try:
         store.metadata.get_run(text)

@@ -184,7 +184,17 @@ def _artifact_of(store: Store, source: str | ArtifactVersion | ModelVersion, pro
         return resolve_model_ref(source, project=project, store=store)[1]
     from ..resolve import resolve
 
-    found = resolve(source, store, project=_project(project), want="artifact")
+    try:
+        found = resolve(source, store, project=_project(project), want="artifact")
+    except NotFound as error:
+        if "no artifact named" not in error.message:
+            raise
+        parsed = parse_ref(source, _project(project))
+        raise NotFound(
+            f"no registered model or model artifact named {parsed.name!r} in project "
+            f"{parsed.project!r}",
+            hint="list models with `lineal registry models`",
+        ) from None
     return _require_model_kind(found.require_artifact())
 
 
