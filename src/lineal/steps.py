@@ -159,7 +159,7 @@ def step(
             from .tracking import active_run
 
             parent = active_run()
-            store = parent.store if parent else default_store()
+            store = parent.store if parent else default_store(write=True)
             proj = project or (parent.project if parent else None) or "default"
             bound = signature.bind_partial(*args, **kwargs)
             bound.apply_defaults()

@@ -609,7 +609,7 @@ def start_run(
 
     parent_handle = parent if isinstance(parent, ActiveRun) else _current.get() if parent is None else None
     parent_id = parent if isinstance(parent, str) else parent_handle.id if parent_handle else None
-    store = store or (parent_handle.store if parent_handle else default_store())
+    store = store or (parent_handle.store if parent_handle else default_store(write=True))
     project = project or (parent_handle.project if parent_handle else None)
     project = validate_name(default_project(project), "project")
     validate_display_name(name, "run name")

@@ -141,3 +141,24 @@ def test_shell_completion_of_runs_models_and_references(tmp_path: Path) -> None:
     # Silent, and nothing created, where there is no store.
     assert _complete("lineal params ch", tmp_path / "none") == []
     assert not (tmp_path / "none").exists()
+
+
+def test_sdk_reads_on_the_default_store_never_create_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lineal import store as store_module
+
+    where = tmp_path / "fresh"
+    monkeypatch.setenv("LINEAL_URI", str(where))
+    store_module.set_default_store(None)
+    try:
+        with pytest.raises(NotFound, match="no lineal store"):
+            lineal.list_runs()
+        with pytest.raises(NotFound, match="no lineal store"):
+            lineal.get_artifact("x@v1")
+        assert not where.exists()
+        with lineal.run("first", capture=False):  # a write creates it
+            pass
+        assert [r.name for r in lineal.list_runs()] == ["first"]
+    finally:
+        store_module.set_default_store(None)

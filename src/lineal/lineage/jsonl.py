@@ -192,7 +192,7 @@ def import_jsonl(
         raise InvalidArgument(f"no file {str(file)!r} to import", hint="give a .jsonl file")
     with file.open(encoding="utf-8") as handle:
         batch, lines = read_jsonl(handle, project=project)
-    target = store or default_store()
+    target = store or default_store(write=True)
     try:
         ids = target.metadata.import_lineage(batch, current_principal(), progress)
         return ImportResult(len(batch.runs), len(batch.artifacts), len(batch.edges),

@@ -77,7 +77,7 @@ __all__ = [
 # -- plumbing ------------------------------------------------------------------------------------
 def registry_store(store: Store | None) -> tuple[Store, RegistryStore]:
     """The store, and its metadata store as a :class:`RegistryStore`."""
-    store = store or default_store()
+    store = store or default_store(write=True)  # create_model may be the first write
     if not isinstance(store.metadata, RegistryStore):
         raise InvalidArgument(f"the store at {store.location} has no model registry")
     return store, store.metadata

@@ -174,15 +174,21 @@ _default_key: tuple[str | None, str | None] | None = None
 _default_lock = threading.Lock()
 
 
-def default_store() -> Store:
-    """The process-wide store for the current ``LINEAL_URI``; reopened when it changes."""
+def default_store(*, write: bool = False) -> Store:
+    """The process-wide store for the current ``LINEAL_URI``; reopened when it changes.
+
+    SDK reads call it as is: the read path, so a location with no store raises NotFound and
+    nothing is created. What may be the first write to a new store (starting a run, an import,
+    the registry) passes ``write=True``.
+    """
     global _default, _default_key
     key = (os.environ.get(ENV_URI), os.environ.get(ENV_ARTIFACTS))
     with _default_lock:
         if _default is None or key != _default_key:
+            opened = open_store() if write else open_store_for_reading()
             if _default is not None:
                 _default.close()
-            _default = open_store()
+            _default = opened
             _default_key = key
         return _default
 
