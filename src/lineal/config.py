@@ -65,7 +65,26 @@ def find_upward(start: Path, test: Any) -> Path | None:
     return None
 
 
+#: Parsed files by path, kept while the file's size and modification time stay the same: the
+#: settings are read on every store opening and reference resolution.
+_CACHE: dict[Path, tuple[tuple[int, int], dict[str, Any] | None]] = {}
+
+
 def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    stamp = (info.st_mtime_ns, info.st_size)
+    cached = _CACHE.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    values = _parse(path)
+    _CACHE[path] = (stamp, values)
+    return values
+
+
+def _parse(path: Path) -> dict[str, Any] | None:
     try:
         with path.open("rb") as f:
             data = tomllib.load(f)
