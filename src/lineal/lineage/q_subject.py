@@ -166,9 +166,3 @@ def require_run(subject: Subject, question: str) -> Run:
             hint="log artifacts from inside `with lineal.run(...)` so their lineage is kept",
         )
     return subject.run
-
-
-def _registry(store: Store) -> Any:
-    from ..store.registry_base import RegistryStore
-
-    return store.metadata if isinstance(store.metadata, RegistryStore) else None
