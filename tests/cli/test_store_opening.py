@@ -162,3 +162,24 @@ def test_sdk_reads_on_the_default_store_never_create_it(
         assert [r.name for r in lineal.list_runs()] == ["first"]
     finally:
         store_module.set_default_store(None)
+
+
+@pytest.mark.parametrize("server", ["pg_url", "mysql_url"])
+def test_an_empty_server_database_is_not_a_store_for_reading(
+    server: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
+
+    url = request.getfixturevalue(server)
+    r = cli("runs", "list", uri=url, artifacts=tmp_path / "blobs")
+    assert r.code == 3 and "no lineal store at" in r.err, r
+    from lineal.store import resolve_location
+
+    engine = sa.create_engine(resolve_location(url, "unused").database_url)
+    try:
+        with engine.connect() as conn:
+            assert sa.inspect(conn).get_table_names() == []  # nothing was created
+    finally:
+        engine.dispose()
+    assert cli("store", "init", uri=url, artifacts=tmp_path / "blobs").code == 0
+    assert cli("runs", "list", "--json", uri=url, artifacts=tmp_path / "blobs").code == 0

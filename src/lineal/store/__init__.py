@@ -149,10 +149,23 @@ def _sqlite_file(database_url: str) -> Path | None:
 
 
 def store_exists(location: Location) -> bool:
-    """Whether a store is at ``location``: its SQLite file exists (a server database is taken
-    as existing; it gets the lineal schema on first open, as a migration would give it)."""
+    """Whether a store is at ``location``: its SQLite file exists, or the server database has
+    the lineal schema (an empty PostgreSQL/MySQL database is not a store yet)."""
     db_file = _sqlite_file(location.database_url)
-    return db_file is None or db_file.exists()
+    if db_file is not None:
+        return db_file.exists()
+    if not location.database_url.startswith(tuple(_DRIVERS.values())):
+        return True  # in-memory SQLite: nothing to find, nothing left behind
+    import sqlalchemy as sa
+
+    from .sql.database import Database
+
+    db = Database(location.database_url)
+    try:
+        with db.read() as conn:
+            return bool(sa.inspect(conn).has_table("alembic_version"))
+    finally:
+        db.dispose()
 
 
 def open_store_for_reading(uri: str | os.PathLike[str] | None = None,
