@@ -9,8 +9,8 @@ from pathlib import Path
 
 from .entities import ArtifactVersion, MetricPoint, Run, RunStatus
 from .errors import InvalidArgument, NotFound
-from .refs import parse_ref
 from .registry.times import to_us
+from .resolve import resolve_artifact
 from .search.page import RunPage
 from .store import Store, default_store
 from .store.base import ArtifactFilter, RunFilter
@@ -123,7 +123,7 @@ def metric_history(run_id: str, key: str, *, store: Store | None = None) -> list
 def get_artifact(ref: str, *, project: str | None = None, store: Store | None = None) -> ArtifactVersion:
     """The artifact version a reference names: ``name``, ``name@v3``, ``name@alias``,
     ``name@sha256:<prefix>``, optionally prefixed by ``project/``."""
-    return (store or default_store()).metadata.resolve(parse_ref(ref, project))
+    return resolve_artifact(ref, store or default_store(), project=project)
 
 
 def list_artifacts(
@@ -173,7 +173,7 @@ def download_artifact(
     from .artifacts import download
 
     store = store or default_store()
-    version = store.metadata.resolve(parse_ref(ref, project))
+    version = resolve_artifact(ref, store, project=project)
     return download(store, version, Path(dest))
 
 
@@ -187,7 +187,7 @@ def artifact_path(ref: str, *, project: str | None = None, store: Store | None =
     from .artifacts import local_path
 
     store = store or default_store()
-    return local_path(store, store.metadata.resolve(parse_ref(ref, project)))
+    return local_path(store, resolve_artifact(ref, store, project=project))
 
 
 def set_alias(ref: str, alias: str, *, store: Store | None = None) -> ArtifactVersion:
@@ -195,7 +195,7 @@ def set_alias(ref: str, alias: str, *, store: Store | None = None) -> ArtifactVe
     from .entities import default_actor
 
     store = store or default_store()
-    version = store.metadata.resolve(parse_ref(ref))
+    version = resolve_artifact(ref, store, want="artifact")  # an artifact alias
     store.metadata.set_alias(version.project, version.name, alias, version.version, default_actor())
     return store.metadata.get_artifact_version(version.id)
 

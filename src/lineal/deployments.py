@@ -7,9 +7,11 @@
     deployments.current("prod")                    # what is live in prod now
     deployments.at("last tuesday", "prod")         # what was live then
     deployments.timeline("churn")                  # every deployment of every version of churn
-    deployments.last("churn", "prod")              # the version deployed to prod most recently
     deployments.recover("churn-api", "prod")       # everything needed to redeploy exactly that
     deployments.rollback("churn-api", "prod")      # redeploy what the live record replaced
+
+The version deployed most recently is one question with one answer:
+:func:`lineal.lineage.last_deployed` (CLI ``lineal last-deployed``, alias ``lineal deploy last``).
 
 A deployment is a lineage node: recording one starts a run of kind ``deploy`` that consumes the
 model artifact with role ``model`` (and captures the deploying process's environment), so
@@ -46,7 +48,6 @@ __all__ = [
     "current",
     "end",
     "get",
-    "last",
     "list_deployments",
     "record_deployment",
     "recover",
@@ -256,23 +257,6 @@ def timeline(
     # element is always the latest deployment.
     newest = meta.list_deployments(replace(flt, newest_first=True, limit=limit))
     return newest[::-1]
-
-
-def last(
-    model: str,
-    environment: str | None = None,
-    *,
-    project: str | None = None,
-    store: Store | None = None,
-) -> Deployment | None:
-    """The most recent deployment of a model (``churn``) or version (``churn@v3``), in
-    ``environment`` if given, live or not; None if it was never deployed there.
-
-    >>> deployments.last("churn", "prod").model_ref            # doctest: +SKIP
-    'default/churn@v4'
-    """
-    found = timeline(model, environment, limit=1, project=project, store=store)
-    return found[-1] if found else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,15 +120,15 @@ def _cutoff(older_than: timedelta | str) -> float:
         if older_than < timedelta(0):
             raise InvalidArgument(f"older_than must not be negative, got {older_than}")
         return time.time() - older_than.total_seconds()
-    from .registry.times import parse_when
+    from .registry.times import EXAMPLES, parse_when
 
     if not isinstance(older_than, str) or not older_than.strip():
         raise InvalidArgument(f"older_than must be an age like '1h' or '30m', got {older_than!r}")
     try:
         return parse_when(older_than.strip()).start_us / 1_000_000
     except InvalidArgument:
-        raise InvalidArgument(f"older_than {older_than!r} is not an age",
-                              hint="e.g. 30m, 1h, 2d, or a date such as 2026-11-17") from None
+        raise InvalidArgument(f"older_than {older_than!r} is not an age or a time",
+                              hint=f"use e.g. 30m, 1h, 2d, or {EXAMPLES}") from None
 
 
 # -- purge ---------------------------------------------------------------------------------------
@@ -217,20 +217,12 @@ def purge(
 
 
 def _resolve(store: Store, ref: str, project: str | None) -> ArtifactVersion:
-    """An artifact reference (``customers@v3``), else a registry reference (``churn@prod``)
-    naming a registered model version: its model artifact."""
-    from .refs import parse_ref
+    """What ``ref`` names by the one reference rule (:mod:`lineal.resolve`): a registered
+    model's version (its model artifact) when a registered model has the name, else an
+    artifact version (``customers@v3``); a digest always an artifact."""
+    from .resolve import resolve
 
-    parsed = parse_ref(ref, project)
-    try:
-        return store.metadata.resolve(parsed)
-    except NotFound as error:
-        try:
-            from .registry import resolve_model_ref
-
-            return resolve_model_ref(ref, project=project, store=store)[1]
-        except (NotFound, ImportError):
-            raise error from None
+    return resolve(ref, store, project=project, want="any").require_artifact()
 
 
 def _blobs_of(store: Store, version: ArtifactVersion) -> list[str]:

@@ -36,8 +36,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .entities import ArtifactVersion, EdgeDirection, Run, RunStatus
-from .errors import AlreadyExists, InvalidArgument, NotFound
-from .refs import parse_ref
+from .errors import AlreadyExists, InvalidArgument
 from .store import Store, default_store
 
 if TYPE_CHECKING:
@@ -67,7 +66,6 @@ BUNDLE_FILES = (
     "run.sh",
     "lineage.json",
 )
-_RUN_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 _RERUNNABLE = ("script", "module", "pytest")
 # Left out of requirements.txt: the installer itself, and lineal (install the one you use).
 _NOT_PINNED = frozenset({"pip", "lineal"})
@@ -278,40 +276,20 @@ def plan(ref: str, *, store: Store | None = None, project: str | None = None) ->
 
 
 def _resolve(store: Store, ref: str, project: str | None) -> tuple[Run, ArtifactVersion | None]:
-    text = ref.strip() if isinstance(ref, str) else ref
-    if isinstance(text, str) and _RUN_ID.fullmatch(text):
-        try:
-            return store.metadata.get_run(text), None
-        except NotFound:
-            pass  # a 26-character artifact name is possible, if unlikely
-        try:
-            version = store.metadata.resolve(parse_ref(text, project))
-        except NotFound:
-            raise NotFound(f"no run or artifact {text!r}", hint="pass a run id or name@vN") from None
-    else:
-        version = _artifact_or_registered(store, text, project)
+    """A run (``run:ID``, a run id), or the run that produced what ``ref`` names by the one
+    reference rule (:mod:`lineal.resolve`): a registered model's version, else an artifact."""
+    from .resolve import resolve
+
+    found = resolve(ref, store, project=project)
+    if found.run is not None:
+        return found.run, None
+    version = found.require_artifact()
     if version.producer_run_id is None:
         raise InvalidArgument(
             f"{version.ref} was not produced by a run, so there is no run to reproduce",
             hint="it was logged outside lineal.run(...)",
         )
     return store.metadata.get_run(version.producer_run_id), version
-
-
-def _artifact_or_registered(store: Store, text: str, project: str | None) -> ArtifactVersion:
-    """``name@vN`` of an artifact, or of a registered model (``churn@v3``, ``churn@prod``):
-    the registry's version stands for the model artifact it links."""
-    try:
-        return store.metadata.resolve(parse_ref(text, project))
-    except NotFound as error:
-        if "no artifact named" not in error.message:
-            raise
-        from .registry.api import resolve_model_ref
-
-        try:
-            return resolve_model_ref(text, project=project, store=store)[1]
-        except NotFound:
-            raise error from None
 
 
 def _not_captured(value: Any) -> str | None:

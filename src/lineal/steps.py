@@ -55,7 +55,7 @@ from .entities import (
     us_to_datetime,
 )
 from .errors import InvalidArgument, NotFound
-from .refs import parse_ref, validate_name
+from .refs import validate_name
 from .store import Store, default_store
 from .store.base import RunFilter
 
@@ -159,7 +159,7 @@ def step(
             from .tracking import active_run
 
             parent = active_run()
-            store = parent.store if parent else default_store()
+            store = parent.store if parent else default_store(write=True)
             proj = project or (parent.project if parent else None) or "default"
             bound = signature.bind_partial(*args, **kwargs)
             bound.apply_defaults()
@@ -190,7 +190,9 @@ def _resolve(store: Store, ref: Any, project: str) -> ArtifactVersion:
         return ref
     if not isinstance(ref, str):
         raise InvalidArgument(f"step inputs take artifact references, got {type(ref).__name__}")
-    return store.metadata.resolve(parse_ref(ref, project))
+    from .resolve import resolve_artifact
+
+    return resolve_artifact(ref, store, project=project)
 
 
 def _outputs_of(store: Store, run_id: str) -> dict[str, ArtifactVersion]:

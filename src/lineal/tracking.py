@@ -57,7 +57,7 @@ from .errors import Conflict, InvalidArgument, LinealError, StoreError
 from .heartbeat import Heartbeat
 from .heartbeat import interval_s as heartbeat_interval_s
 from .inputs import check_params
-from .refs import parse_ref, validate_display_name, validate_name
+from .refs import validate_display_name, validate_name
 from .store import Store, default_store
 
 __all__ = ["ActiveRun", "RunContext", "active_run", "run"]
@@ -410,7 +410,9 @@ class ActiveRun:
         return path
 
     def _resolve(self, ref: str) -> ArtifactVersion:
-        return self.store.metadata.resolve(parse_ref(ref, self.project))
+        from .resolve import resolve_artifact
+
+        return resolve_artifact(ref, self.store, project=self.project)
 
     def use_version(self, ref: str | ArtifactVersion, *, role: str = "input") -> ArtifactVersion:
         """Record the input edge and return the version, without fetching its bytes."""
@@ -701,18 +703,18 @@ def start_run(
 ) -> ActiveRun:
     """Start a run without a ``with`` block; call ``run.end()`` when done (or it is ended at
     interpreter exit)."""
-    import os
+    from .config import capture_enabled, default_project
 
     parent_handle = parent if isinstance(parent, ActiveRun) else _current.get() if parent is None else None
     parent_id = parent if isinstance(parent, str) else parent_handle.id if parent_handle else None
-    store = store or (parent_handle.store if parent_handle else default_store())
+    store = store or (parent_handle.store if parent_handle else default_store(write=True))
     project = project or (parent_handle.project if parent_handle else None)
-    project = validate_name(project or os.environ.get("LINEAL_PROJECT") or "default", "project")
+    project = validate_name(default_project(project), "project")
     validate_display_name(name, "run name")
     validate_name(kind, "run kind")
     if experiment is not None:
         validate_name(experiment, "experiment")
-    capture_bound = _capture_bound() if capture else None
+    capture_bound = _capture_bound() if capture and capture_enabled() else None
     record = Run(
         id=new_id(),
         project=project,

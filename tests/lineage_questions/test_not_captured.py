@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -165,7 +166,7 @@ def test_not_captured_is_unknown_in_every_answer(recorded: Recorded) -> None:
     assert differences["not_captured"] == {"git": [None, GIT_FAILED]}
     out = recorded.cli("why-failed", runs["F"])
     assert "same params, inputs, code and environment (not captured, so unknown: git)" in out
-    assert "not captured   git   captured    not captured (git rev-parse failed" in out
+    assert re.search(r"not captured +git +captured +not captured \(git rev-parse failed", out), out
 
     # pipeline and env of the model whose run timed out.
     pipe = recorded.json("pipeline", "m@v2")
@@ -186,7 +187,8 @@ def test_not_captured_is_unknown_in_every_answer(recorded: Recorded) -> None:
     assert using["not_captured"][0]["run_id"] == runs["B"]
     assert using["not_captured"][0]["reason"] == TIMED_OUT
     out = recorded.cli("runs-using", "pytest")
-    assert "1 run(s) whose packages were not captured" in out and runs["B"] in out
+    assert "1 run(s) whose packages were not captured" in out
+    assert any(len(t) >= 8 and runs["B"].startswith(t) for t in out.split())  # a short id
 
     # runs show: "not captured (reason)" is not "not a git checkout", which N really was.
     out = recorded.cli("runs", "show", runs["B"])

@@ -273,19 +273,25 @@ def test_data_to_model_to_deployment_is_one_traversal(churn: Store) -> None:
 
 
 def test_last_deployment_per_environment(churn: Store) -> None:
-    assert deployments.last("churn") is None
+    """The one "last deployed": lineal.lineage.last_deployed (deployments.last is gone)."""
+    from lineal.lineage import last_deployed
+
+    assert not hasattr(deployments, "last")
+    with pytest.raises(NotFound, match="never deployed"):
+        last_deployed("churn")
     d1 = deployments.record_deployment("churn@v1", name="api", environment="prod", capture=False)
     s1 = deployments.record_deployment("churn@v3", name="api", environment="staging",
                                        capture=False)
     d2 = deployments.record_deployment("churn@v2", name="api", environment="prod", capture=False)
     deployments.end(d2, comment="retired")
-    assert deployments.last("churn").id == d2.id  # type: ignore[union-attr]
-    assert deployments.last("churn", "staging").id == s1.id  # type: ignore[union-attr]
-    last_prod = deployments.last("churn", "prod")
-    assert last_prod is not None and last_prod.id == d2.id and not last_prod.is_live
-    assert deployments.last("churn@v1", "prod").id == d1.id  # type: ignore[union-attr]
-    assert deployments.last("churn", "qa") is None
-    with pytest.raises(NotFound, match="no registered model 'ghost'"):
-        deployments.last("ghost")
+    assert last_deployed("churn").deployment.id == d2.id
+    assert last_deployed("churn", "staging").deployment.id == s1.id
+    last_prod = last_deployed("churn", "prod")
+    assert last_prod.deployment.id == d2.id and not last_prod.live
+    assert last_deployed("churn@v1", "prod").deployment.id == d1.id
+    with pytest.raises(NotFound, match="never deployed to qa"):
+        last_deployed("churn", "qa")
+    with pytest.raises(NotFound, match="ghost"):
+        last_deployed("ghost")
     # The timeline keeps the most recent records when it is cut.
     assert [d.id for d in deployments.timeline("churn", limit=2)] == [s1.id, d2.id]

@@ -106,16 +106,18 @@ def test_record_current_timeline_last_rollback(churn: Store, lineal_cli: Lineal,
     assert [d["id"] for d in lineal_cli("deploy", "timeline", "churn@v3", "--json").json()] == [
         staging["id"], d2.id]
 
-    # The last deployment of a model, per environment, live or not.
+    # The last deployment of a model, per environment, live or not: `deploy last` is an alias
+    # of `last-deployed`, with identical output and JSON.
     r = lineal_cli("deploy", "last", "churn", "--env", "prod")
-    assert r.out == (f"default/churn@v2 deployed as churn-api in prod at {_local(d3.started_at)} "
-                     f"by {d3.created_by} (live now); deployment {d3.id}\n"), r
-    assert lineal_cli("deploy", "last", "churn@v3", "--json").json()["id"] == d2.id
-    r = lineal_cli("deploy", "last", "churn@v3", "--env", "prod")
-    assert "(rolled_back at " in r.out, r
-    assert lineal_cli("deploy", "last", "churn", "--env", "qa").out == (
-        "churn was never deployed to qa\n")
-    assert lineal_cli("deploy", "last", "churn", "--env", "qa", "--json").json() is None
+    assert r.out == lineal_cli("last-deployed", "churn", "--env", "prod").out
+    assert "default/churn@v2" in r.out and d3.id in r.out and "live" in r.out, r
+    last = lineal_cli("deploy", "last", "churn@v3", "--json").json()
+    assert last == lineal_cli("last-deployed", "churn@v3", "--json").json()
+    assert last["deployment"]["id"] == d2.id and last["model_version"] == "default/churn@v3"
+    r = lineal_cli("deploy", "last", "churn@v3", "--env", "prod", "--json")
+    assert r.json()["deployment"]["status"] == "rolled_back", r
+    r = lineal_cli("deploy", "last", "churn", "--env", "qa")
+    assert r.code == 3 and "churn was never deployed to qa" in r.err
 
     # What was live at an instant, over a whole day, and long ago.
     at_d2 = lineal_cli("deploy", "at", d2.started_at.isoformat(), "--env", "prod", "--json").json()
@@ -247,7 +249,7 @@ BAD_INPUT = [
     (["timeline", "ghost"], 3, "no registered model 'ghost'"),
     (["timeline", "churn-model@v1"], 2, "churn-model@v1 is not a registered model version"),
     (["timeline", "churn", "--limit", "0"], 2, "--limit must be a whole number from 1"),
-    (["last", "ghost"], 3, "no registered model 'ghost'"),
+    (["last", "ghost"], 3, "no registered model or model artifact named 'ghost'"),
     (["last", "churn", "--env", "pr od"], 2, "invalid environment"),
     (["recover", "api", "--env", "qa"], 3, "no deployment named 'api' is live now in 'qa'"),
     (["recover", "churn-api", "--env", "prod", "--at", "4 days ago"], 3,

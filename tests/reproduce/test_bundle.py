@@ -193,7 +193,7 @@ def test_bad_references_fail_clearly_and_write_nothing(
     code, _, err = cli(capsys, "reproduce", "bad name!")
     assert code == 2 and "invalid" in err
     code, _, err = cli(capsys, "reproduce", "01ARZ3NDEKTSV4RRFFQ69G5FAV")
-    assert code == 3 and "no run or artifact '01ARZ3NDEKTSV4RRFFQ69G5FAV'" in err
+    assert code == 3 and "no run, registered model or artifact named '01ARZ3NDEKTSV4RRFFQ69G5FAV'" in err
     loose = tmp_path / "loose.txt"
     loose.write_text("no run made me")
     log_content(trained.store, loose, name="loose", project="default", kind="file", metadata=None,
@@ -241,4 +241,4 @@ def test_a_registered_model_version_reproduces_its_model_artifact(
     result = json.loads(out)
     assert result["run"] == lineal.get_artifact("model@v1").producer_run_id
     code, _, err = cli(capsys, "reproduce", "no-such-model@v1")
-    assert code != 0 and "no artifact named 'no-such-model'" in err
+    assert code != 0 and "no registered model or artifact named 'no-such-model'" in err

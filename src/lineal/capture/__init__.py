@@ -139,15 +139,22 @@ def not_captured_reason(value: Any) -> str | None:
 
 
 def capture_timeout(value: str | float | None = None) -> float:
-    """The capture bound in seconds: ``value``, else ``LINEAL_CAPTURE_TIMEOUT``, else 30.
+    """The capture bound in seconds: ``value``, else ``LINEAL_CAPTURE_TIMEOUT``, else
+    ``capture_timeout`` in the config file (:mod:`lineal.config`), else 30.
 
     Raises :class:`lineal.InvalidArgument` when it is not a non-negative number.
     """
     if value is None:
+        from ..config import load_config
+
         raw = os.environ.get(TIMEOUT_VARIABLE, "")
-        if not raw.strip():
+        configured = load_config().values.get("capture_timeout") if not raw.strip() else None
+        if not raw.strip() and configured is None:
             return DEFAULT_TIMEOUT_S
-        value, source = raw, f"{TIMEOUT_VARIABLE}={raw!r}"
+        if configured is not None:
+            value, source = configured, f"capture_timeout = {configured!r} in the config file"
+        else:
+            value, source = raw, f"{TIMEOUT_VARIABLE}={raw!r}"
     else:
         source = f"capture timeout {value!r}"
     try:

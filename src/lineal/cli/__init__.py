@@ -47,7 +47,39 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: Global options that may also be given after the command (``lineal runs list --uri X``).
+GLOBAL_OPTIONS = ("--uri", "--artifacts")
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move ``--uri``/``--artifacts`` (``--uri X`` or ``--uri=X``) found anywhere before a
+    ``--`` to the front, so they work at any position of the command line."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.partition("=")[0]
+        if name in GLOBAL_OPTIONS and "=" in arg:
+            front.append(arg)
+        elif arg in GLOBAL_OPTIONS and i + 1 < len(args):
+            front.extend(args[i:i + 2])
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 class LazyGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            args = hoist_global_options(list(args))
+        return super().parse_args(ctx, args)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*COMMANDS, *self.commands})
 
@@ -70,13 +102,15 @@ class LazyGroup(click.Group):
     envvar="LINEAL_URI",
     default=None,
     help="Store location: a folder, sqlite:///..., postgresql://..., mysql://... "
-    "[env: LINEAL_URI; default: .lineal/ at the git root or here]",
+    "(may also follow the command) [env: LINEAL_URI; else `uri` in lineal.toml or "
+    "[tool.lineal]; else the nearest .lineal/ upward, or .lineal/ at the git root or here]",
 )
 @click.option(
     "--artifacts",
     envvar="LINEAL_ARTIFACTS",
     default=None,
-    help="Where artifact bytes live: a folder or s3://bucket/prefix [env: LINEAL_ARTIFACTS]",
+    help="Where artifact bytes live: a folder or s3://bucket/prefix (may also follow the "
+    "command) [env: LINEAL_ARTIFACTS; else `artifacts` in lineal.toml]",
 )
 @click.pass_context
 def cli(ctx: click.Context, uri: str | None, artifacts: str | None) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import AlreadyExists, InvalidArgument, NotFound
+from .complete import complete_refs
 from .render import (
     LIMIT,
     byte_progress,
@@ -97,7 +98,7 @@ def list_command(
 
 
 @artifacts.command("show", epilog=_REF_HELP)
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @_project_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_context
@@ -138,7 +139,7 @@ def show_command(ctx: click.Context, ref: str, project: str | None, as_json: boo
 
 
 @artifacts.command("get", epilog=_REF_HELP)
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Where to write the content (default: ./NAME). An existing folder receives "
               "it as FOLDER/NAME.")

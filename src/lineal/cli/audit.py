@@ -11,10 +11,9 @@ from .render import LIMIT, plural, wide_option
 
 
 def _store(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from ..store import open_store
+    from .render import open_store_from_ctx
 
-    obj = ctx.find_root().obj or {}
-    return open_store(obj.get("uri"), obj.get("artifacts"))
+    return open_store_from_ctx(ctx)
 
 
 @click.group()

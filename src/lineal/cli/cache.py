@@ -21,10 +21,9 @@ def explain_command(ctx: click.Context, ref: str, project: str | None, as_json: 
     """Tell why step run REF (a run id, or a step name for its latest run) was or was not
     served from cache: which part of its key (code, params, inputs, environment) changed."""
     from ..steps import explain
-    from ..store import open_store
+    from .render import open_store_from_ctx
 
-    obj = ctx.find_root().obj or {}
-    report = explain(ref, store=open_store(obj.get("uri"), obj.get("artifacts")), project=project)
+    report = explain(ref, store=open_store_from_ctx(ctx), project=project)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import InvalidArgument
+from .complete import complete_refs
 from .registry import emit_json, open_cli_store, parse_pairs, print_table, when_text
-from .render import LIMIT, wide_option
+from .render import LIMIT, PROJECT_OPTION, wide_option
 
 if TYPE_CHECKING:
     from ..registry.entities import Deployment
@@ -62,7 +63,7 @@ def deploy() -> None:
 
 
 @deploy.command("record")
-@click.argument("model_ref")
+@click.argument("model_ref", shell_complete=complete_refs)
 @click.option("--name", required=True, help="Deployment name, e.g. the service: churn-api.")
 @click.option("--env", "environment", required=True, help="Environment: staging, prod, ...")
 @click.option("--target", default="", help="Where it serves: endpoint URL or service name.")
@@ -95,7 +96,7 @@ def record_command(
     d = deployments.record_deployment(
         model_ref, name=name, environment=environment, target=target,
         config=_config(config, sets), started_at=started_at, comment=comment,
-        expected_live=expected, alias=alias, capture=not no_capture, store=open_cli_store(ctx),
+        expected_live=expected, alias=alias, capture=not no_capture, store=open_cli_store(ctx, write=True),
     )
     if as_json:
         emit_json(d.to_dict())
@@ -122,7 +123,7 @@ def end_command(
     from .. import deployments
 
     d = deployments.end(deployment, environment, status="failed" if failed else "stopped",
-                        ended_at=ended_at, comment=comment, store=open_cli_store(ctx))
+                        ended_at=ended_at, comment=comment, store=open_cli_store(ctx, write=True))
     if as_json:
         emit_json(d.to_dict())
         return
@@ -135,12 +136,13 @@ def end_command(
 @click.option("--model", help="Only deployments of this model.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @wide_option
+@PROJECT_OPTION
 @click.pass_context
-def current_command(ctx: click.Context, environment: str | None, model: str | None, as_json: bool) -> None:
+def current_command(ctx: click.Context, project: str | None, environment: str | None, model: str | None, as_json: bool) -> None:
     """What is live now."""
     from .. import deployments
 
-    found = deployments.current(environment, model=model, store=open_cli_store(ctx))
+    found = deployments.current(environment, model=model, project=project, store=open_cli_store(ctx))
     _show("Live now" + (f" in {environment}" if environment else ""), found, as_json)
 
 
@@ -150,33 +152,35 @@ def current_command(ctx: click.Context, environment: str | None, model: str | No
 @click.option("--model", help="Only deployments of this model.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @wide_option
+@PROJECT_OPTION
 @click.pass_context
-def at_command(ctx: click.Context, when: str, environment: str | None, model: str | None, as_json: bool) -> None:
+def at_command(ctx: click.Context, project: str | None, when: str, environment: str | None, model: str | None, as_json: bool) -> None:
     """What was live at WHEN: an instant (2026-11-17T14:30, '3d ago') or a whole day
     (2026-11-17, yesterday, 'last tuesday')."""
     from .. import deployments
 
-    found = deployments.at(when, environment, model=model, store=open_cli_store(ctx))
+    found = deployments.at(when, environment, model=model, project=project, store=open_cli_store(ctx))
     _show(f"Live at {when}" + (f" in {environment}" if environment else ""), found, as_json)
 
 
 @deploy.command("timeline")
-@click.argument("model")
+@click.argument("model", shell_complete=complete_refs)
 @click.option("--env", "environment", help="Only this environment.")
 @click.option("-n", "--limit", type=LIMIT, default=1000, show_default=True,
               help="At most this many, the most recent.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @wide_option
+@PROJECT_OPTION
 @click.pass_context
 def timeline_command(
-    ctx: click.Context, model: str, environment: str | None, limit: int, as_json: bool
+    ctx: click.Context, project: str | None, model: str, environment: str | None, limit: int, as_json: bool
 ) -> None:
     """Every deployment of MODEL (churn) or of one version (churn@v3), oldest first: the last row
     is what was deployed most recently. REPLACES and RESTORES name the records a deployment took
     over from and, for a rollback, redeployed."""
     from .. import deployments
 
-    found = deployments.timeline(model, environment, limit=limit, store=open_cli_store(ctx))
+    found = deployments.timeline(model, environment, limit=limit, project=project, store=open_cli_store(ctx))
     if as_json or not found:
         _show(f"Deployments of {model}", found, as_json)
         return
@@ -199,32 +203,6 @@ def _change(d: Deployment, by_id: dict[str, Deployment]) -> str:
     return f"replaces {version_of(d.replaces_id)}" if d.replaces_id else "first"
 
 
-@deploy.command("last")
-@click.argument("model")
-@click.option("--env", "environment", help="Only deployments to this environment.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (null if never deployed).")
-@click.pass_context
-def last_command(ctx: click.Context, model: str, environment: str | None, as_json: bool) -> None:
-    """The version of MODEL deployed most recently (to --env), whether it is still live or not.
-
-    \b
-    lineal deploy last churn --env prod
-    """
-    from .. import deployments
-
-    d = deployments.last(model, environment, store=open_cli_store(ctx))
-    if as_json:
-        emit_json(d.to_dict() if d else None)
-        return
-    where = f" to {environment}" if environment else ""
-    if d is None:
-        click.echo(f"{model} was never deployed{where}")
-        return
-    state = "live now" if d.is_live else f"{d.status} at {when_text(d.ended_at)}"
-    click.echo(f"{d.model_ref} deployed as {d.name} in {d.environment} at "
-               f"{when_text(d.started_at)} by {d.created_by} ({state}); deployment {d.id}")
-
-
 @deploy.command("list")
 @click.option("--env", "environment", help="Only this environment.")
 @click.option("--name", help="Only this deployment name.")
@@ -233,16 +211,17 @@ def last_command(ctx: click.Context, model: str, environment: str | None, as_jso
 @click.option("-n", "--limit", type=LIMIT, default=50, show_default=True, help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @wide_option
+@PROJECT_OPTION
 @click.pass_context
 def list_command(
-    ctx: click.Context, environment: str | None, name: str | None, model: str | None, live: bool,
+    ctx: click.Context, project: str | None, environment: str | None, name: str | None, model: str | None, live: bool,
     limit: int, as_json: bool,
 ) -> None:
     """Deployment records, newest first."""
     from .. import deployments
 
     found = deployments.list_deployments(environment=environment, name=name, model=model,
-                                         live=live, limit=limit, store=open_cli_store(ctx))
+                                         live=live, limit=limit, project=project, store=open_cli_store(ctx))
     _show("Deployments", found, as_json)
 
 
@@ -286,7 +265,7 @@ def recover_command(
     from .. import deployments
     from ..artifacts import download as fetch
 
-    store = open_cli_store(ctx)
+    store = open_cli_store(ctx, write=True)
     rec = deployments.recover(deployment, environment, when=when, store=store)
     if download is not None:
         fetch(store, rec.artifact, download)
@@ -338,7 +317,7 @@ def rollback_command(
     from .. import deployments
 
     d = deployments.rollback(name, environment, to=to, comment=comment, alias=alias,
-                             capture=not no_capture, store=open_cli_store(ctx))
+                             capture=not no_capture, store=open_cli_store(ctx, write=True))
     if as_json:
         emit_json(d.to_dict())
         return
@@ -365,3 +344,14 @@ def _git_text(git: dict[str, Any]) -> str:
     if reason is not None:
         return f"not captured ({reason})"
     return f"{git.get('commit') or '-'} {git.get('remote_url') or ''}".strip()
+
+
+def _add_last_alias() -> None:
+    """``lineal deploy last`` is ``lineal last-deployed`` under another name: the same command
+    object, so the same options and identical output and JSON."""
+    from .questions import last_deployed_command
+
+    deploy.add_command(last_deployed_command, "last")
+
+
+_add_last_alias()

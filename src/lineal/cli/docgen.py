@@ -30,7 +30,7 @@ _HEADER = f"""# lineal command-line reference
 Every command prints a readable table or text by default and JSON with `--json`. Errors print
 one line on stderr and exit non-zero: 2 bad input, 3 not found, 4 already exists, 5 conflict,
 6 permission denied, 7 integrity failure (corrupt content), 8 store unavailable.
-Global options (`--uri`, `--artifacts`) go before the command: `lineal --uri ./store runs list`.
+Global options (`--uri`, `--artifacts`) go before or after the command: `lineal --uri ./store runs list` and `lineal runs list --uri ./store` are the same.
 """
 
 

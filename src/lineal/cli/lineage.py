@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import InvalidArgument
+from .complete import complete_refs
 from .render import (
     LIMIT,
     console,
@@ -81,7 +82,7 @@ def _closure_table(closure: Closure) -> None:
 
 
 @click.command("lineage")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--up", "direction", flag_value="up", default=True,
               help="What REF was made from (default).")
 @click.option("--down", "direction", flag_value="down", help="What was made from REF.")
@@ -180,7 +181,7 @@ def _show_impact(report: Impact, *, marked: bool) -> None:
 
 
 @click.command("taint")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--reason", required=True, help="Why it is bad (leaked labels, corrupt rows...).")
 @click.option("--project", envvar="LINEAL_PROJECT", default=None,
               help="Project for a REF that names none [env: LINEAL_PROJECT].")
@@ -201,7 +202,7 @@ def taint_command(ctx: click.Context, ref: str, reason: str, project: str | None
 
 
 @click.command("impact")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--depth", type=click.IntRange(min=1), help="At most N hops.")
 @click.option("--project", envvar="LINEAL_PROJECT", default=None,
               help="Project for a REF that names none [env: LINEAL_PROJECT].")
@@ -221,7 +222,7 @@ def impact_command(ctx: click.Context, ref: str, depth: int | None, project: str
 
 
 @click.command("untaint")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--project", envvar="LINEAL_PROJECT", default=None,
               help="Project for a REF that names none [env: LINEAL_PROJECT].")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

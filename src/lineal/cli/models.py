@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import NotFound
+from .complete import complete_refs
 from .render import (
     LIMIT,
     emit_json,
@@ -88,7 +89,7 @@ def list_command(
 
 @models.command("show", epilog="REF is an artifact reference (iris@v3, iris@latest, "
                 "iris@sha256:PREFIX, PROJECT/iris) or a registry one (churn@prod).")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--project", envvar="LINEAL_PROJECT", default=None,
               help="Project for a REF that names none [env: LINEAL_PROJECT; default: default].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")

@@ -13,8 +13,10 @@ from typing import Any
 
 import click
 
+from .complete import complete_refs
 from .render import (
     LIMIT,
+    PROJECT_OPTION,
     emit_json,
     human_duration,
     local_time,
@@ -27,8 +29,7 @@ from .render import (
 )
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-_PROJECT = click.option("--project", help="Project of references that name none "
-                        "[default: LINEAL_PROJECT or 'default'].")
+_PROJECT = PROJECT_OPTION
 
 
 def _yes(value: bool | None) -> str:
@@ -57,7 +58,7 @@ def _run_short(run: Any) -> str:
 
 # -- 1 -------------------------------------------------------------------------------------------
 @click.command("trained-on")
-@click.argument("model_ref")
+@click.argument("model_ref", shell_complete=complete_refs)
 @click.option("--kind", "kinds", multiple=True, default=("dataset",), show_default=True,
               help="Artifact kinds to list; repeat for several (dataset, file, ...).")
 @_PROJECT
@@ -91,7 +92,7 @@ def trained_on_command(ctx: click.Context, model_ref: str, kinds: tuple[str, ...
 
 # -- 2 -------------------------------------------------------------------------------------------
 @click.command("params")
-@click.argument("model_ref")
+@click.argument("model_ref", shell_complete=complete_refs)
 @_PROJECT
 @_JSON
 @click.pass_context
@@ -117,7 +118,7 @@ def params_command(ctx: click.Context, model_ref: str, project: str | None, as_j
 
 # -- 3 -------------------------------------------------------------------------------------------
 @click.command("pipeline")
-@click.argument("model_ref")
+@click.argument("model_ref", shell_complete=complete_refs)
 @_PROJECT
 @_JSON
 @click.pass_context
@@ -170,7 +171,7 @@ def pipeline_command(ctx: click.Context, model_ref: str, project: str | None, as
 
 # -- 4 -------------------------------------------------------------------------------------------
 @click.command("env")
-@click.argument("model_ref")
+@click.argument("model_ref", shell_complete=complete_refs)
 @click.option("--package", "packages", multiple=True,
               help="Only packages whose name contains this (or matches this glob); repeatable.")
 @_PROJECT
@@ -263,7 +264,7 @@ def runs_using_command(ctx: click.Context, requirement: str, project: str | None
 
 # -- 5 -------------------------------------------------------------------------------------------
 @click.command("why-failed")
-@click.argument("run_or_ref")
+@click.argument("run_or_ref", shell_complete=complete_refs)
 @click.option("--tail", type=click.IntRange(min=0), default=12, show_default=True,
               help="Lines of the traceback to show.")
 @_PROJECT
@@ -366,7 +367,7 @@ def _cell(value: Any) -> str:
 
 # -- 6 -------------------------------------------------------------------------------------------
 @click.command("last-deployed")
-@click.argument("model")
+@click.argument("model", shell_complete=complete_refs)
 @click.option("--env", "environment", help="Only deployments to this environment.")
 @_PROJECT
 @_JSON
@@ -376,7 +377,7 @@ def last_deployed_command(ctx: click.Context, model: str, environment: str | Non
     """Which version of MODEL was deployed last (to --env), and whether it is still live.
 
     MODEL is a registered model (churn), one of its versions (churn@v3), or the name of a model
-    artifact.
+    artifact. `lineal deploy last` is the same command under another name.
 
     \b
     lineal last-deployed churn --env prod
@@ -401,7 +402,7 @@ def last_deployed_command(ctx: click.Context, model: str, environment: str | Non
 
 # -- 7 -------------------------------------------------------------------------------------------
 @click.command("leaderboard")
-@click.argument("dataset_ref")
+@click.argument("dataset_ref", shell_complete=complete_refs)
 @click.option("--metric", required=True, help="The metric to rank by, e.g. accuracy.")
 @click.option("--lower-is-better", is_flag=True, help="Rank the lowest value first (losses).")
 @click.option("--kind", "kinds", multiple=True, default=("model",), show_default=True,
@@ -437,8 +438,8 @@ def leaderboard_command(ctx: click.Context, dataset_ref: str, metric: str, lower
 
 # -- diff ----------------------------------------------------------------------------------------
 @click.command("diff")
-@click.argument("a")
-@click.argument("b")
+@click.argument("a", shell_complete=complete_refs)
+@click.argument("b", shell_complete=complete_refs)
 @click.option("--all", "show_all", is_flag=True, help="Also list unchanged datasets and steps.")
 @_PROJECT
 @_JSON

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import InvalidArgument
-from .render import emit_json, parse_pairs, print_table, remember_store, wide_option
+from .complete import complete_models, complete_refs
+from .render import PROJECT_OPTION, emit_json, parse_pairs, print_table, remember_store, wide_option
 
 __all__ = ["emit_json", "open_cli_store", "parse_pairs", "print_table", "when_text"]
 
@@ -19,11 +20,12 @@ if TYPE_CHECKING:
 
 
 # -- shared with cli/deploy.py -------------------------------------------------------------------
-def open_cli_store(ctx: click.Context) -> Store:
-    from ..store import open_store
+def open_cli_store(ctx: click.Context, *, write: bool = False) -> Store:
+    """The store of the global options: the write path for commands that change it, else the
+    read path (a missing store is refused, never created)."""
+    from .render import open_store_from_ctx
 
-    obj = ctx.find_root().obj or {}
-    store = open_store(obj.get("uri"), obj.get("artifacts"))
+    store = open_store_from_ctx(ctx, create=write)
     # Close when the command ends: an in-process caller (tests, scripts) running many commands
     # must not pile up database connections.
     ctx.call_on_close(store.close)
@@ -117,7 +119,7 @@ def _policy(model: RegisteredModel) -> str:
 
 
 @registry.command("create")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.option("--description", default="", help="What the model is for.")
 @click.option("--owner", help="Owner (default: you).")
 @click.option("--tag", "tags", multiple=True, help="KEY=VALUE, repeatable.")
@@ -129,9 +131,10 @@ def _policy(model: RegisteredModel) -> str:
 @click.option("--separation-of-duties/--no-separation-of-duties", default=True,
               help="Whether whoever registered a version is refused as its approver (default: on).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
 def create_command(
-    ctx: click.Context, name: str, description: str, owner: str | None, tags: tuple[str, ...],
+    ctx: click.Context, project: str | None, name: str, description: str, owner: str | None, tags: tuple[str, ...],
     require_approval: bool, protect: tuple[str, ...], gate: tuple[str, ...],
     separation_of_duties: bool, as_json: bool,
 ) -> None:
@@ -142,13 +145,13 @@ def create_command(
         name, description=description, owner=owner, tags=parse_pairs(tags),
         require_approval_for_production=require_approval, protected_aliases=protect,
         approval_environments=gate, separation_of_duties=separation_of_duties,
-        store=open_cli_store(ctx),
+        project=project, store=open_cli_store(ctx, write=True),
     )
     emit_json(model.to_dict()) if as_json else click.echo(f"registered model {model.ref}")
 
 
 @registry.command("register")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.option("--from", "source",
               help="The model artifact: churn-model@v3 (an artifact of that name first, then "
               "a registry ref).")
@@ -158,9 +161,10 @@ def create_command(
 @click.option("--tag", "tags", multiple=True, help="KEY=VALUE, repeatable.")
 @click.option("--alias", "aliases", multiple=True, help="Set this alias on the new version.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
 def register_command(
-    ctx: click.Context, name: str, source: str | None, run_id: str | None, artifact: str | None,
+    ctx: click.Context, project: str | None, name: str, source: str | None, run_id: str | None, artifact: str | None,
     description: str, tags: tuple[str, ...], aliases: tuple[str, ...], as_json: bool,
 ) -> None:
     """Register a model artifact as the next version of NAME (creating NAME if needed).
@@ -173,7 +177,7 @@ def register_command(
 
     version = reg.register_model(
         name, source, run=run_id, artifact=artifact, description=description,
-        tags=parse_pairs(tags), aliases=aliases, store=open_cli_store(ctx),
+        tags=parse_pairs(tags), aliases=aliases, project=project, store=open_cli_store(ctx, write=True),
     )
     if as_json:
         emit_json(version.to_dict())
@@ -182,23 +186,24 @@ def register_command(
 
 
 @registry.command("show")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
-def show_command(ctx: click.Context, ref: str, as_json: bool) -> None:
+def show_command(ctx: click.Context, project: str | None, ref: str, as_json: bool) -> None:
     """Show a model and its versions (NAME), or one version (NAME@v4, NAME@prod)."""
     from .. import registry as reg
 
     store = open_cli_store(ctx)
     if "@" in ref:
-        version = reg.get_version(ref, store=store)
+        version = reg.get_version(ref, project=project, store=store)
         if as_json:
             emit_json(version.to_dict())
             return
         _print_version(version)
         return
-    model = reg.get_model(ref, store=store)
-    versions = reg.list_versions(ref, store=store)
+    model = reg.get_model(ref, project=project, store=store)
+    versions = reg.list_versions(ref, project=project, store=store)
     if as_json:
         emit_json({**model.to_dict(), "versions": [v.to_dict() for v in versions]})
         return
@@ -240,16 +245,17 @@ def _versions_table(title: str, versions: Sequence[ModelVersion]) -> None:
 
 
 @registry.command("versions")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.option("--stage", help="Only versions in this stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @wide_option
+@PROJECT_OPTION
 @click.pass_context
-def versions_command(ctx: click.Context, name: str, stage: str | None, as_json: bool) -> None:
+def versions_command(ctx: click.Context, project: str | None, name: str, stage: str | None, as_json: bool) -> None:
     """List the versions of a model, newest first."""
     from .. import registry as reg
 
-    versions = reg.list_versions(name, stage=stage, store=open_cli_store(ctx))
+    versions = reg.list_versions(name, stage=stage, project=project, store=open_cli_store(ctx))
     if as_json:
         emit_json([v.to_dict() for v in versions])
         return
@@ -257,40 +263,42 @@ def versions_command(ctx: click.Context, name: str, stage: str | None, as_json: 
 
 
 @registry.command("update")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--description", help="New description.")
 @click.option("--owner", help="New owner (models only).")
 @click.option("--tag", "tags", multiple=True, help="KEY=VALUE, repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
 def update_command(
-    ctx: click.Context, ref: str, description: str | None, owner: str | None,
+    ctx: click.Context, project: str | None, ref: str, description: str | None, owner: str | None,
     tags: tuple[str, ...], as_json: bool,
 ) -> None:
     """Change the description, owner or tags of a model (NAME) or a version (NAME@v4)."""
     from .. import registry as reg
 
-    store = open_cli_store(ctx)
+    store = open_cli_store(ctx, write=True)
     if "@" in ref:
         if owner is not None:
             raise InvalidArgument("--owner applies to a model, not a version")
-        v = reg.update_version(ref, description=description, tags=parse_pairs(tags), store=store)
+        v = reg.update_version(ref, description=description, tags=parse_pairs(tags), project=project, store=store)
         emit_json(v.to_dict()) if as_json else click.echo(f"updated {v.ref}")
     else:
         m = reg.update_model(ref, description=description, owner=owner, tags=parse_pairs(tags),
-                             store=store)
+                             project=project, store=store)
         emit_json(m.to_dict()) if as_json else click.echo(f"updated {m.ref}")
 
 
 @registry.command("alias")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.argument("alias")
 @click.option("--expect", help="The version the alias must hold now (v3), or 'none'. Default: "
               "what it holds when the command reads it.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
 def alias_command(
-    ctx: click.Context, ref: str, alias: str, expect: str | None, as_json: bool
+    ctx: click.Context, project: str | None, ref: str, alias: str, expect: str | None, as_json: bool
 ) -> None:
     """Point ALIAS at the version REF names, moving it if it exists.
 
@@ -299,11 +307,11 @@ def alias_command(
     """
     from .. import registry as reg
 
-    store = open_cli_store(ctx)
-    version = reg.get_version(ref, store=store)
-    current = reg.get_model(f"{version.project}/{version.model}", store=store).aliases.get(alias)
+    store = open_cli_store(ctx, write=True)
+    version = reg.get_version(ref, project=project, store=store)
+    current = reg.get_model(f"{version.project}/{version.model}", project=project, store=store).aliases.get(alias)
     expected: Any = expect if expect is not None else current
-    moved = reg.set_alias(version, alias, expected=expected, store=store)
+    moved = reg.set_alias(version, alias, expected=expected, project=project, store=store)
     if as_json:
         emit_json({"model": f"{moved.project}/{moved.model}", "alias": alias,
                    "version": moved.version, "previous": current})
@@ -313,24 +321,25 @@ def alias_command(
 
 
 @registry.command("unalias")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.argument("alias")
 @click.option("--expect", help="The version the alias must hold now (v3).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
 def unalias_command(
-    ctx: click.Context, name: str, alias: str, expect: str | None, as_json: bool
+    ctx: click.Context, project: str | None, name: str, alias: str, expect: str | None, as_json: bool
 ) -> None:
     """Remove ALIAS from model NAME (compare-and-set, like `alias`)."""
     from .. import registry as reg
 
-    store = open_cli_store(ctx)
-    current = reg.get_model(name, store=store).aliases.get(alias)
+    store = open_cli_store(ctx, write=True)
+    current = reg.get_model(name, project=project, store=store).aliases.get(alias)
     if current is None and expect is None:
         from ..errors import NotFound
 
         raise NotFound(f"{name} has no alias {alias!r}")
-    reg.remove_alias(name, alias, expected=expect if expect is not None else current, store=store)
+    reg.remove_alias(name, alias, expected=expect if expect is not None else current, project=project, store=store)
     if as_json:
         emit_json({"model": name, "alias": alias, "removed": True, "previous": current})
         return
@@ -338,30 +347,31 @@ def unalias_command(
 
 
 @registry.command("stage")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.argument("stage")
 @click.option("--archive-others", is_flag=True, help="Archive the versions already in STAGE.")
 @click.option("--comment", default="", help="Why.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
 def stage_command(
-    ctx: click.Context, ref: str, stage: str, archive_others: bool, comment: str, as_json: bool
+    ctx: click.Context, project: str | None, ref: str, stage: str, archive_others: bool, comment: str, as_json: bool
 ) -> None:
     """Move a version to STAGE: none, staging, production or archived."""
     from .. import registry as reg
 
     v = reg.transition_stage(ref, stage, archive_others=archive_others, comment=comment,
-                             store=open_cli_store(ctx))
+                             project=project, store=open_cli_store(ctx, write=True))
     emit_json(v.to_dict()) if as_json else click.echo(f"{v.ref} is in {v.stage}")
 
 
-def _review(
-    ctx: click.Context, ref: str, comment: str, stage: str, approve: bool, as_json: bool
-) -> None:
+def _review(ctx: click.Context, ref: str, comment: str, stage: str, approve: bool, as_json: bool,
+            project: str | None = None) -> None:
     from .. import registry as reg
 
     fn = reg.approve if approve else reg.reject
-    a = fn(ref, comment=comment, stage=stage, store=open_cli_store(ctx))
+    a = fn(ref, comment=comment, stage=stage, project=project,
+           store=open_cli_store(ctx, write=True))
     if as_json:
         emit_json({"ref": ref, **a.to_dict()})
         return
@@ -369,29 +379,33 @@ def _review(
 
 
 @registry.command("approve")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--comment", default="", help="Why.")
 @click.option("--stage", default="production", show_default=True, help="What the approval is for.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
-def approve_command(ctx: click.Context, ref: str, comment: str, stage: str, as_json: bool) -> None:
+def approve_command(ctx: click.Context, ref: str, comment: str, stage: str, as_json: bool,
+                   project: str | None) -> None:
     """Approve a version (recorded with you as the reviewer)."""
-    _review(ctx, ref, comment, stage, True, as_json)
+    _review(ctx, ref, comment, stage, True, as_json, project)
 
 
 @registry.command("reject")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--comment", default="", help="Why.")
 @click.option("--stage", default="production", show_default=True, help="What the review is for.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
-def reject_command(ctx: click.Context, ref: str, comment: str, stage: str, as_json: bool) -> None:
+def reject_command(ctx: click.Context, ref: str, comment: str, stage: str, as_json: bool,
+                   project: str | None) -> None:
     """Reject a version; under a policy requiring approval it cannot enter production."""
-    _review(ctx, ref, comment, stage, False, as_json)
+    _review(ctx, ref, comment, stage, False, as_json, project)
 
 
 @registry.command("history")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.option("--version", "version", help="Only events of this version (3 or v3).")
 @click.option("--alias", help="Only events of this alias.")
 @click.option("--action", "actions", multiple=True,
@@ -400,9 +414,10 @@ def reject_command(ctx: click.Context, ref: str, comment: str, stage: str, as_js
 @click.option("--until", help="Until this time (a day includes that whole day).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @wide_option
+@PROJECT_OPTION
 @click.pass_context
 def history_command(
-    ctx: click.Context, name: str, version: str | None, alias: str | None,
+    ctx: click.Context, project: str | None, name: str, version: str | None, alias: str | None,
     actions: tuple[str, ...], since: str | None, until: str | None, as_json: bool,
 ) -> None:
     """Every change to a model, in order: who, when, what, before -> after.
@@ -415,7 +430,7 @@ def history_command(
 
     events = reg.history(name, version=_version_number(version), alias=alias,
                          actions=actions or None, since=since, until=until,
-                         store=open_cli_store(ctx))
+                         project=project, store=open_cli_store(ctx))
     if as_json:
         emit_json([e.to_dict() for e in events])
         return
@@ -440,13 +455,14 @@ def _event_row(e: RegistryEvent) -> tuple[Any, ...]:
 
 
 @registry.command("as-of")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.argument("when")
 @click.option("--alias", help="Only this alias: which version held it at WHEN.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
 def as_of_command(
-    ctx: click.Context, name: str, when: str, alias: str | None, as_json: bool
+    ctx: click.Context, project: str | None, name: str, when: str, alias: str | None, as_json: bool
 ) -> None:
     """A model's aliases and stages as they were at WHEN, replayed from its history.
 
@@ -462,12 +478,12 @@ def as_of_command(
 
     store = open_cli_store(ctx)
     span = parse_when(when)
-    state = reg.state_at(name, us_datetime(span.start_us), store=store)
+    state = reg.state_at(name, us_datetime(span.start_us), project=project, store=store)
     changes: list[RegistryEvent] = []
     if span.end_us is not None:
         changes = reg.history(
             name, actions=_STATE_ACTIONS, since=us_datetime(span.start_us + 1),
-            until=us_datetime(span.end_us - 1), store=store,
+            until=us_datetime(span.end_us - 1), project=project, store=store,
         )
     if alias is not None:
         changes = [e for e in changes if e.alias == alias]
@@ -505,7 +521,7 @@ _STATE_ACTIONS = ("version.create", "stage.transition", "alias.set", "alias.move
 
 
 @registry.command("in-stage")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.argument("stage")
 @click.option("--from", "start", required=True,
               help="Start of the interval (a day starts at its midnight).")
@@ -513,8 +529,9 @@ _STATE_ACTIONS = ("version.create", "stage.transition", "alias.set", "alias.move
               help="End of the interval (a day includes that whole day).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @wide_option
+@PROJECT_OPTION
 @click.pass_context
-def in_stage_command(ctx: click.Context, name: str, stage: str, start: str, end: str, as_json: bool) -> None:
+def in_stage_command(ctx: click.Context, project: str | None, name: str, stage: str, start: str, end: str, as_json: bool) -> None:
     """Which versions were in STAGE at some moment between --from and --to, and when.
 
     \b
@@ -522,7 +539,7 @@ def in_stage_command(ctx: click.Context, name: str, stage: str, start: str, end:
     """
     from .. import registry as reg
 
-    spans = reg.versions_in_stage_between(name, stage, start, end, store=open_cli_store(ctx))
+    spans = reg.versions_in_stage_between(name, stage, start, end, project=project, store=open_cli_store(ctx))
     if as_json:
         emit_json([s.to_dict() for s in spans])
         return
@@ -532,7 +549,7 @@ def in_stage_command(ctx: click.Context, name: str, stage: str, start: str, end:
 
 
 @registry.command("policy")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.option("--require-approval/--no-require-approval", default=None,
               help="Whether production needs an approval (turning it off needs an admin).")
 @click.option("--protect", multiple=True, help="Protect an alias, repeatable.")
@@ -545,9 +562,10 @@ def in_stage_command(ctx: click.Context, name: str, stage: str, start: str, end:
               help="Whether whoever registered a version is refused as its approver "
               "(turning it off needs an admin).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
 def policy_command(
-    ctx: click.Context, name: str, require_approval: bool | None, protect: tuple[str, ...],
+    ctx: click.Context, project: str | None, name: str, require_approval: bool | None, protect: tuple[str, ...],
     unprotect: tuple[str, ...], gate: tuple[str, ...], ungate: tuple[str, ...],
     separation_of_duties: bool | None, as_json: bool,
 ) -> None:
@@ -559,14 +577,14 @@ def policy_command(
     """
     from .. import registry as reg
 
-    store = open_cli_store(ctx)
+    store = open_cli_store(ctx, write=True)
     if (require_approval is None and separation_of_duties is None
             and not (protect or unprotect or gate or ungate)):
-        model = reg.get_model(name, store=store)
+        model = reg.get_model(name, project=project, store=store)
     else:
         model = reg.set_policy(name, require_approval_for_production=require_approval,
                                protect=protect, unprotect=unprotect, gate=gate, ungate=ungate,
-                               separation_of_duties=separation_of_duties, store=store)
+                               separation_of_duties=separation_of_duties, project=project, store=store)
     if as_json:
         emit_json({"model": model.ref, **model.policy.to_dict()})
         return
@@ -586,7 +604,7 @@ def admins_command(ctx: click.Context, users: str | None, clear: bool, as_json: 
     """
     from .. import registry as reg
 
-    store = open_cli_store(ctx)
+    store = open_cli_store(ctx, write=True)
     if users is not None or clear:
         names = [] if clear else [u for u in users.split(",") if u.strip()]  # type: ignore[union-attr]
         current = reg.set_admins(names, store=store)
@@ -599,16 +617,17 @@ def admins_command(ctx: click.Context, users: str | None, clear: bool, as_json: 
 
 
 @registry.command("compare")
-@click.argument("ref_a")
-@click.argument("ref_b")
+@click.argument("ref_a", shell_complete=complete_refs)
+@click.argument("ref_b", shell_complete=complete_refs)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
-def compare_command(ctx: click.Context, ref_a: str, ref_b: str, as_json: bool) -> None:
+def compare_command(ctx: click.Context, project: str | None, ref_a: str, ref_b: str, as_json: bool) -> None:
     """Two model versions side by side: params, metrics, input datasets (with digests), code
     commit and package differences of the runs that produced them."""
     from .. import registry as reg
 
-    result = reg.compare(ref_a, ref_b, store=open_cli_store(ctx))
+    result = reg.compare(ref_a, ref_b, project=project, store=open_cli_store(ctx))
     if as_json:
         emit_json(result.to_dict())
         return
@@ -659,14 +678,15 @@ def _input(inputs: list[dict[str, Any]], name: str) -> str:
 
 
 @registry.command("resolve")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@PROJECT_OPTION
 @click.pass_context
-def resolve_command(ctx: click.Context, ref: str, as_json: bool) -> None:
+def resolve_command(ctx: click.Context, project: str | None, ref: str, as_json: bool) -> None:
     """Resolve a model reference (registry first, then model artifacts) to its artifact."""
     from .. import registry as reg
 
-    version, artifact = reg.resolve_model_ref(ref, store=open_cli_store(ctx))
+    version, artifact = reg.resolve_model_ref(ref, project=project, store=open_cli_store(ctx))
     if as_json:
         emit_json({"model_version": version.to_dict() if version else None,
                    "artifact": artifact.to_dict()})

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import InvalidArgument, NotFound
+from ..errors import InvalidArgument
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,24 +34,18 @@ PROGRESS_MIN_BYTES = 8 * 1024 * 1024
 
 # -- the store -----------------------------------------------------------------------------------
 def open_store_from_ctx(ctx: click.Context, *, create: bool = False) -> Store:
-    """The store named by ``--uri``/``--artifacts`` (or ``LINEAL_URI``/``LINEAL_ARTIFACTS``).
+    """The store named by ``--uri``/``--artifacts`` (or ``LINEAL_URI``/``LINEAL_ARTIFACTS``, or
+    the config file, or the nearest ``.lineal/`` upward).
 
-    Commands that only read pass ``create=False``: a local store that does not exist is then
-    reported as NotFound instead of being created empty, so a mistyped ``--uri`` is noticed.
+    Commands that only read pass ``create=False``: the read path
+    (:func:`lineal.store.open_store_for_reading`) refuses a store that does not exist instead of
+    creating it empty, so a mistyped ``--uri`` is noticed. Commands that write pass ``True``.
     """
-    from ..store import open_store, resolve_location
+    from ..store import open_store_for_reading, open_store_for_writing
 
     obj = ctx.find_root().obj or {}
-    uri, artifacts = obj.get("uri"), obj.get("artifacts")
-    if not create:
-        location = resolve_location(uri, artifacts)
-        db_file = sqlite_file(location.database_url)
-        if db_file is not None and not db_file.exists():
-            raise NotFound(
-                f"no lineal store at {location.display}",
-                hint="record a run or log an artifact first, or point --uri / LINEAL_URI at a store",
-            )
-    return remember_store(ctx, open_store(uri, artifacts))
+    opener = open_store_for_writing if create else open_store_for_reading
+    return remember_store(ctx, opener(obj.get("uri"), obj.get("artifacts")))
 
 
 def remember_store(ctx: click.Context, store: Store) -> Store:
@@ -71,17 +65,29 @@ def sqlite_file(database_url: str) -> Path | None:
     return Path(path)
 
 
+#: ``--project`` of every command that takes references: the questions, ``registry`` and
+#: ``deploy`` alike.
+PROJECT_OPTION = click.option(
+    "--project", default=None,
+    help="Project of references that name none [default: LINEAL_PROJECT, else `project` in "
+    "lineal.toml, else 'default'].")
+
+
 # -- parsing -------------------------------------------------------------------------------------
 def parse_time(text: str | None, option: str = "--since") -> datetime | None:
-    """``3d``, ``12h``, ``30m``, ``45s``, ``2w`` (that long ago), ``yesterday`` or an ISO-8601
-    date/time (naive means local time) as an aware UTC datetime: the one time parser of lineal,
+    """``3d``, ``12h``, ``30m``, ``45s``, ``2w`` (that long ago), ``yesterday 15:00``, ``last
+    tuesday``, epoch seconds or an ISO-8601 date/time (naive means local time) as an aware UTC
+    datetime (for ``--until``, a day means its end): the one time parser of lineal,
     :func:`lineal.registry.times.parse_when`, with the option named in its errors."""
     from ..registry.times import parse_when, us_datetime
 
     if text is None:
         return None
     try:
-        return us_datetime(parse_when(text).start_us)
+        when = parse_when(text)
+        # "--until 2026-11-17" includes the 17th: a day ends at its (exclusive) end.
+        end = when.end_us if option == "--until" else None
+        return us_datetime(end if end is not None else when.start_us)
     except InvalidArgument as error:
         raise InvalidArgument(f"{option}: {error.message}", hint=error.hint) from None
 

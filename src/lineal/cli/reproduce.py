@@ -7,9 +7,11 @@ import sys
 
 import click
 
+from .complete import complete_refs
+
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_refs)
 @click.option("-o", "--output", "directory", type=click.Path(file_okay=False),
               help="Folder to write the bundle into [default: ./reproduce-<name>-v<N>].")
 @click.option("--run", "execute", is_flag=True,
@@ -39,10 +41,9 @@ def reproduce(
     """
     from .. import reproduce as library
     from ..errors import IntegrityError, InvalidArgument
-    from ..store import open_store
+    from .render import open_store_from_ctx
 
-    obj = ctx.find_root().obj or {}
-    store = open_store(obj.get("uri"), obj.get("artifacts"))
+    store = open_store_from_ctx(ctx)
     plan = library.plan(ref, store=store, project=project)
     result: dict[str, object] = {"run": plan.run.id, "ref": plan.ref, "warnings": list(plan.warnings)}
     if directory is not None or not execute:

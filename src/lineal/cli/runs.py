@@ -9,6 +9,7 @@ import click
 
 from ..entities import us_to_datetime
 from ..errors import NotFound
+from .complete import complete_runs
 from .render import (
     LIMIT,
     emit_json,
@@ -144,7 +145,7 @@ def _search(
 
 
 @runs.command("show")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=complete_runs)
 @click.option("--metric", "metric_keys", multiple=True, metavar="KEY",
               help="Also show every point logged for this metric (step, time, value); "
               "repeatable.")

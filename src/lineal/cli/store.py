@@ -31,6 +31,27 @@ def store() -> None:
     """The store: where lineal keeps metadata and bytes, and its database schema."""
 
 
+@store.command("init")
+@click.option("--json", "as_json", is_flag=True, help="Print the location as JSON.")
+@click.pass_context
+def init_command(ctx: click.Context, as_json: bool) -> None:
+    """Create a store at --uri (default: .lineal/ at the git root or here); an existing store is
+    left as it is. Commands that only read never create one."""
+    from ..store import resolve_location, store_exists
+
+    obj = ctx.find_root().obj or {}
+    existed = store_exists(resolve_location(obj.get("uri"), obj.get("artifacts")))
+    opened = open_store_from_ctx(ctx, create=True)
+    try:
+        if as_json:
+            emit_json({"location": opened.location, "created": not existed})
+        else:
+            click.echo(f"{'store already at' if existed else 'created a lineal store at'} "
+                       f"{opened.location}")
+    finally:
+        opened.close()
+
+
 @store.command("info")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_context

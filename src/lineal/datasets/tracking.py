@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import ArtifactVersion, EdgeDirection, Storage
 from ..errors import IntegrityError, InvalidArgument, NotFound
-from ..refs import parse_ref, validate_name
+from ..refs import validate_name
+from ..resolve import resolve_artifact
 from ..store.base import ArtifactFilter, NewArtifactVersion
 from .errors import EmptyDatasetError
 
@@ -251,7 +252,7 @@ def _is_reference(value: Any) -> bool:
 
 
 def _resolve(store: Store, ref: str | ArtifactVersion, project: str) -> ArtifactVersion:
-    version = ref if isinstance(ref, ArtifactVersion) else store.metadata.resolve(parse_ref(ref, project))
+    version = resolve_artifact(ref, store, project=project, want="artifact")
     if "dataset" not in version.metadata:
         raise InvalidArgument(
             f"{version.ref} is a {version.kind} artifact, not a dataset",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import ArtifactVersion, Storage
 from ..errors import IntegrityError, InvalidArgument
-from ..refs import parse_ref
+from ..resolve import resolve_artifact
 from ..store.base import ArtifactFilter
 from .compare import DEFAULT_THRESHOLD, DatasetDiff
 from .description import DatasetDescription
@@ -129,7 +129,7 @@ def get_dataset(ref: str | ArtifactVersion, *, project: str | None = None,
     ``cleaned@sha256:3f2a``; the digest selector matches the stored artifact's digest)."""
     if isinstance(ref, ArtifactVersion):
         return DatasetVersion.from_artifact(ref)
-    version = _store(store).metadata.resolve(parse_ref(ref, project))
+    version = resolve_artifact(ref, _store(store), project=project, want="artifact")
     return DatasetVersion.from_artifact(version)
 
 

@@ -1,12 +1,12 @@
 """The lineage SDK: closures, paths, subgraphs, taints and impact reports over the default store
 (or an explicit one). Every walk is one recursive SQL query in the store.
 
-A reference names a node:
+A reference names a node, by the one reference rule of :mod:`lineal.resolve`:
 
-- an artifact version: ``churn-data@v3``, ``name@latest``, ``project/name@alias``,
-  ``name@sha256:ab12``;
-- a registered model version: ``churn@prod``, ``churn@v2`` (when no artifact has that name; or
-  explicitly ``model:churn@prod``);
+- a registered model version: ``churn@prod``, ``churn@v2`` when a registered model ``churn``
+  exists in the project (explicitly ``model:churn@prod``);
+- else an artifact version: ``churn-data@v3``, ``name@latest``, ``project/name@alias``; and
+  ``name@sha256:ab12`` always (explicitly ``artifact:churn@v3``);
 - a run or deployment id (``01J...``), or explicitly ``run:ID``, ``deployment:ID``; a run also
   by a unique id prefix of 6 or more characters (``run:01JC3K``);
 - a :class:`~lineal.lineage.entities.Node` from an earlier answer.
@@ -77,15 +77,13 @@ def node(ref: str | Node, *, project: str | None = None, store: Store | None = N
             except NotFound:
                 continue
         raise NotFound(f"no run, artifact version, deployment or model version with id {text!r}")
+    from ..resolve import names_nothing, resolve
+
     try:
-        return _typed(store, meta, NodeType.ARTIFACT, text, project)
+        found = resolve(text, store, project=project)
     except NotFound as error:
-        if "no artifact named" not in error.message:
+        if not names_nothing(error):
             raise
-        try:
-            return _typed(store, meta, NodeType.MODEL_VERSION, text, project)
-        except NotFound:
-            pass
         if RUN_PREFIX.fullmatch(text):  # a run id prefix, as `lineal runs list` prints them
             with contextlib.suppress(NotFound):
                 return _typed(store, meta, NodeType.RUN, text, project)
@@ -94,6 +92,12 @@ def node(ref: str | Node, *, project: str | None = None, store: Store | None = N
             hint="list artifacts with `lineal artifacts list`, models with "
             "`lineal registry models`",
         ) from None
+    if found.model_version is not None:
+        return meta.lineage_node(found.model_version.id, NodeType.MODEL_VERSION)
+    if found.artifact is not None:
+        return meta.lineage_node(found.artifact.id, NodeType.ARTIFACT)
+    assert found.run is not None
+    return meta.lineage_node(found.run.id, NodeType.RUN)
 
 
 def _typed(store: Store, meta: LineageStore, ntype: NodeType, text: str, project: str | None) -> Node:

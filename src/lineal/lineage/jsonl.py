@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import setting
 from ..entities import datetime_to_us, now_us
 from ..errors import InvalidArgument
 from ..identity import current_principal
@@ -139,7 +140,7 @@ def read_jsonl(
 ) -> tuple[ImportBatch, dict[str, list[int]]]:
     """Parse JSON Lines into a batch; also returns the line number of each run, artifact and
     edge (by section and position), for error messages."""
-    default_project = project or os.environ.get("LINEAL_PROJECT") or "default"
+    default_project = project or setting("project") or "default"
     now = now_us()
     runs: list[ImportRun] = []
     artifacts: list[ImportArtifact] = []
@@ -191,7 +192,7 @@ def import_jsonl(
         raise InvalidArgument(f"no file {str(file)!r} to import", hint="give a .jsonl file")
     with file.open(encoding="utf-8") as handle:
         batch, lines = read_jsonl(handle, project=project)
-    target = store or default_store()
+    target = store or default_store(write=True)
     try:
         ids = target.metadata.import_lineage(batch, current_principal(), progress)
         return ImportResult(len(batch.runs), len(batch.artifacts), len(batch.edges),

@@ -3,7 +3,8 @@
 The questions (:mod:`lineal.lineage.questions`) and the diff (:mod:`lineal.lineage.q_diff`) accept
 every way people name things:
 
-    churn@v3, churn@prod, churn          a registered model version (the registry is asked first)
+    churn@v3, churn@prod, churn          a registered model version when a registered model has
+                                         that name, else an artifact (lineal.resolve's rule)
     model:default/churn@v3               the same, as printed in lineage output
     churn-model@v2, raw@sha256:3f2a      an artifact version (any kind)
     run:01J0..., 01J0...                 a run by id, or by a unique id prefix (6+ characters)
@@ -16,14 +17,15 @@ links it (if any), and the run that produced it (or the run itself).
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..api import RUN_PREFIX, ULID, get_run
+from ..config import setting
 from ..entities import ArtifactVersion, Run, RunStatus
 from ..errors import InvalidArgument, NotFound
 from ..refs import parse_ref
+from ..resolve import names_nothing, resolve
 from ..store import Store, default_store
 from ..store.base import RunFilter
 from .entities import Node, NodeType
@@ -116,42 +118,37 @@ def resolve_subject(
             return Subject(text, None, meta.get_run(text))
         except NotFound:
             pass
-    registry_only = text.startswith("model:")
-    text = text.removeprefix("model:")
-    project = project or os.environ.get("LINEAL_PROJECT") or None
-    parsed = parse_ref(text, project)
-    registry = _registry(store)
-    if registry is not None and registry.find_registered_model(parsed.project, parsed.name):
-        version = registry.resolve_model_version(parsed)
-        artifact = meta.get_artifact_version(version.artifact_version_id)
-        return Subject(ref, artifact, producer_of(store, artifact), version)
-    if registry_only:
-        raise NotFound(f"no registered model named {parsed.name!r} in project {parsed.project!r}",
-                       hint="list models with `lineal registry models`")
+    project = project or setting("project") or None
     try:
-        artifact = meta.resolve(parsed)
+        found = resolve(text, store, project=project)
     except NotFound as error:
+        if not names_nothing(error) or text.startswith("model:"):
+            raise
+        parsed = parse_ref(text, project)
         if "@" not in text and RUN_PREFIX.fullmatch(text):
             with contextlib.suppress(NotFound):  # a run id prefix, as `runs list` prints them
                 run = get_run(text, store=store)
                 return Subject(f"run:{run.id}", None, run)
-        if not run_names or "@" in text or "no artifact named" not in error.message:
+        if not run_names or "@" in text:
             raise NotFound(
                 f"{text!r} names no registered model, artifact version"
                 + (" or run" if run_names else "") + f" in project {parsed.project!r}",
                 hint="use a model ref (churn@v3), an artifact ref (name@v2) or run:RUN_ID",
             ) from None
-        found = meta.list_runs(RunFilter(project=parsed.project, name=parsed.name,
-                                         status=run_status, limit=1))
-        if not found:
+        runs = meta.list_runs(RunFilter(project=parsed.project, name=parsed.name,
+                                        status=run_status, limit=1))
+        if not runs:
             what = f"{run_status} run" if run_status else "run"
             raise NotFound(
                 f"no registered model, artifact or {what} named {parsed.name!r} in project "
                 f"{parsed.project!r}",
                 hint="list runs with `lineal runs list`",
             ) from None
-        return Subject(ref, None, meta.get_run(found[0].id))
-    return Subject(ref, artifact, producer_of(store, artifact))
+        return Subject(ref, None, meta.get_run(runs[0].id))
+    if found.artifact is None:
+        assert found.run is not None
+        return Subject(found.ref, None, found.run)
+    return Subject(ref, found.artifact, producer_of(store, found.artifact), found.model_version)
 
 
 def producer_of(store: Store, artifact: ArtifactVersion) -> Run | None:
@@ -172,9 +169,3 @@ def require_run(subject: Subject, question: str) -> Run:
             hint="log artifacts from inside `with lineal.run(...)` so their lineage is kept",
         )
     return subject.run
-
-
-def _registry(store: Store) -> Any:
-    from ..store.registry_base import RegistryStore
-
-    return store.metadata if isinstance(store.metadata, RegistryStore) else None

@@ -292,7 +292,9 @@ def last_deployed(
     project: str | None = None,
     store: Store | None = None,
 ) -> LastDeployment:
-    """Which version of a model was deployed last (to ``environment``), live or since ended.
+    """Which version of a model was deployed last (to ``environment``), live or since ended:
+    the one "last deployed" of lineal (CLI ``lineal last-deployed`` and its alias
+    ``lineal deploy last``). NotFound when it was never deployed there.
 
     ``model`` is a registered model (``churn``), one of its versions (``churn@v3``: when that
     version was last deployed), or a model artifact name that was never registered (its
@@ -307,11 +309,11 @@ def last_deployed(
     where = f" to {environment}" if environment else ""
     parsed = parse_ref(model, project)
     if registry.find_registered_model(parsed.project, parsed.name) is not None:
-        found = deployments.last(model, environment, project=project, store=store)
-        if found is None:
+        found = deployments.timeline(model, environment, limit=1, project=project, store=store)
+        if not found:
             raise NotFound(f"{model} was never deployed{where}",
                            hint="record deployments with `lineal deploy record`")
-        last = found
+        last = found[-1]
     else:
         try:
             artifact = store.metadata.resolve(parsed)

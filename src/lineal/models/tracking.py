@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import ArtifactVersion, EdgeDirection
 from ..errors import InvalidArgument
-from ..refs import parse_ref
 from ..store import Store, default_store
 
 if TYPE_CHECKING:
@@ -85,20 +84,12 @@ def example_json(example: Any) -> Any:
 
 
 def resolve_model(ref: str | ArtifactVersion, store: Store, project: str | None = None) -> ArtifactVersion:
-    """The model artifact version ``ref`` names: a registry reference (``churn@prod``) when the
-    registry knows the name, else an artifact reference."""
-    if isinstance(ref, ArtifactVersion):
-        version = ref
-    else:
-        version = None
-        try:
-            from ..registry import resolve_model_ref
-        except ImportError:
-            resolve_model_ref = None  # type: ignore[assignment]
-        if resolve_model_ref is not None:
-            version = resolve_model_ref(ref, project=project, store=store)[1]
-        if version is None:
-            version = store.metadata.resolve(parse_ref(ref, project))
+    """The model artifact version ``ref`` names, by the one reference rule
+    (:mod:`lineal.resolve`): a registered model's version when a registered model has the name
+    (``churn@prod``), else an artifact reference."""
+    from ..resolve import resolve
+
+    version = resolve(ref, store, project=project).require_artifact()
     if version.kind != "model":
         raise InvalidArgument(f"{version.ref} is a {version.kind}, not a model")
     return version

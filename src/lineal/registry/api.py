@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..config import default_project
 from ..entities import ArtifactVersion, EdgeDirection, us_to_datetime
 from ..errors import InvalidArgument, NotFound
 from ..identity import current_principal
@@ -76,14 +77,14 @@ __all__ = [
 # -- plumbing ------------------------------------------------------------------------------------
 def registry_store(store: Store | None) -> tuple[Store, RegistryStore]:
     """The store, and its metadata store as a :class:`RegistryStore`."""
-    store = store or default_store()
+    store = store or default_store(write=True)  # create_model may be the first write
     if not isinstance(store.metadata, RegistryStore):
         raise InvalidArgument(f"the store at {store.location} has no model registry")
     return store, store.metadata
 
 
 def _project(project: str | None) -> str:
-    return validate_name(project or os.environ.get("LINEAL_PROJECT") or "default", "project")
+    return validate_name(default_project(project), "project")
 
 
 def model_name(name: str, project: str | None = None) -> tuple[str, str]:
@@ -116,32 +117,20 @@ def resolve_model_ref(
     project: str | None = None,
     store: Store | None = None,
 ) -> tuple[ModelVersion | None, ArtifactVersion]:
-    """The model a reference names: the registry first (``churn@prod``, ``churn@v4``, ``churn``
-    = latest), then plain model artifacts (``churn-model@v3``). Returns the registry version (None
-    for a plain artifact) and the model artifact version.
+    """The model a reference names, by the one reference rule (:mod:`lineal.resolve`): a
+    registered model's version when a registered model of that name exists (``churn@prod``,
+    ``churn@v4``, ``churn`` = latest), else a model artifact (``churn-model@v3``). Returns the
+    registry version (None for a plain artifact) and the model artifact version.
 
     >>> version, artifact = resolve_model_ref("churn@prod")      # doctest: +SKIP
     """
-    store, meta = registry_store(store)
+    from ..resolve import resolve
+
+    store, _meta = registry_store(store)
     if isinstance(ref, ModelVersion):
         return ref, store.metadata.get_artifact_version(ref.artifact_version_id)
-    if isinstance(ref, ArtifactVersion):
-        return None, _require_model_kind(ref)
-    parsed = parse_ref(ref, _project(project))
-    if meta.find_registered_model(parsed.project, parsed.name) is not None:
-        version = meta.resolve_model_version(parsed)
-        return version, store.metadata.get_artifact_version(version.artifact_version_id)
-    try:
-        artifact = store.metadata.resolve(parsed)
-    except NotFound as error:
-        if "no artifact named" not in error.message:
-            raise
-        raise NotFound(
-            f"no registered model or model artifact named {parsed.name!r} in project "
-            f"{parsed.project!r}",
-            hint="list models with `lineal registry models`",
-        ) from None
-    return None, _require_model_kind(artifact)
+    found = resolve(ref, store, project=_project(project), want="model")
+    return found.model_version, found.require_artifact()
 
 
 def _require_model_kind(artifact: ArtifactVersion) -> ArtifactVersion:
@@ -186,21 +175,27 @@ def _source_artifact(
 
 
 def _artifact_of(store: Store, source: str | ArtifactVersion | ModelVersion, project: str) -> ArtifactVersion:
-    """The model artifact a registration source names. A reference means a model artifact
-    first: ``churn@v1`` is version 1 of the artifact ``churn`` even when a registered model is
-    also named ``churn``. Only when no artifact has that name is it a registry reference
-    (``other-model@prod``: that version's artifact). This is the reverse of
-    :func:`resolve_model_ref`, which looks in the registry first, because what is registered is
-    always an artifact version."""
-    if not isinstance(source, str):
+    """The model artifact a registration source names: an artifact first (``want="artifact"``
+    of :func:`lineal.resolve.resolve`): ``churn@v1`` is version 1 of the artifact ``churn`` even
+    when a registered model is also named ``churn``, because what is registered is always an
+    artifact version. Only when no artifact has that name is it a registry reference
+    (``other-model@prod``: that version's artifact)."""
+    if isinstance(source, ModelVersion):
         return resolve_model_ref(source, project=project, store=store)[1]
-    parsed = parse_ref(source, _project(project))
+    from ..resolve import resolve
+
     try:
-        return _require_model_kind(store.metadata.resolve(parsed))
+        found = resolve(source, store, project=_project(project), want="artifact")
     except NotFound as error:
         if "no artifact named" not in error.message:
             raise
-    return resolve_model_ref(source, project=project, store=store)[1]
+        parsed = parse_ref(source, _project(project))
+        raise NotFound(
+            f"no registered model or model artifact named {parsed.name!r} in project "
+            f"{parsed.project!r}",
+            hint="list models with `lineal registry models`",
+        ) from None
+    return _require_model_kind(found.require_artifact())
 
 
 # -- models --------------------------------------------------------------------------------------

@@ -1,12 +1,18 @@
 """Times as people type them, for as-of questions: "what was live last Tuesday".
 
     parse_when("2026-11-17T14:30")     an instant (naive means local time)
+    parse_when("2026-11-17T14:30Z"), ("2026-11-17T14:30+01:00")   an instant with its zone
     parse_when("2026-11-17")           the whole local day
     parse_when("last tuesday")         the whole local day, the most recent Tuesday before today
     parse_when("yesterday"), ("today")
-    parse_when("3d"), ("3d ago"), ("90m")   an instant that long ago (s, m, h, d, w; m is minutes)
+    parse_when("yesterday 15:00"), ("today 09:30"), ("last tuesday 14:00")   a time on that day
+    parse_when("3d"), ("3d ago"), ("90m"), ("2h")   that long ago (s, m, h, d, w; m is minutes)
     parse_when("3 days ago"), ("an hour ago"), ("2 weeks ago")    the same in words
+    parse_when("1764000000"), ("1764000000.5")   epoch seconds (9 digits or more)
     parse_when("now")
+
+This is the one time parser of lineal: every ``--since``, ``--until``, ``--at``, as-of argument
+and SDK time argument goes through it, so each accepts every form above.
 
 Returns a :class:`When`: ``start_us`` and, for a day, ``end_us`` (exclusive).
 """
@@ -20,8 +26,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from ..entities import datetime_to_us, now_us
 from ..errors import InvalidArgument
 
-__all__ = ["When", "age_seconds", "datetime_us", "end_us", "parse_when", "to_us", "us_datetime"]
+__all__ = ["EXAMPLES", "When", "age_seconds", "datetime_us", "end_us", "parse_when", "to_us", "us_datetime"]
 
+_CLOCK = re.compile(r"^(?:at\s+)?(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_EPOCH_TEXT = re.compile(r"^\d{9,}(?:\.\d+)?$")
+#: The examples every "not a time" error shows.
+EXAMPLES = "2026-11-03, 2026-11-03T14:00, yesterday 15:00, last tuesday, 3 days ago, 2h"
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-z]+)(?:\s+ago)?$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # Words for the units; months and years are left out on purpose (their length varies, and "m"
@@ -93,31 +103,59 @@ def parse_when(value: TimeLike, *, today: date | None = None) -> When:
             raise InvalidArgument(f"time {value!r} is out of range",
                                   hint="give epoch seconds, a datetime or an ISO-8601 string") from None
     if not isinstance(value, str) or not value.strip():
-        raise InvalidArgument(f"not a time: {value!r}")
+        raise _not_a_time(value)
     text = " ".join(value.strip().lower().split())
     today = today or date.today()
     if text == "now":
         return When(now_us())
-    if text in ("today", "yesterday"):
-        return _day(today - timedelta(days=0 if text == "today" else 1))
-    if text.startswith("last ") and text[5:] in _DAYS:
-        back = (today.weekday() - _DAYS.index(text[5:])) % 7 or 7
-        return _day(today - timedelta(days=back))
+    day, clock = _named_day(text, today)
+    if day is not None:
+        if clock is None:
+            return _day(day)
+        return When(datetime_us(datetime.combine(day, _clock(clock, value))))
     if text.startswith(("a ", "an ")):
         text = "1 " + text.partition(" ")[2]  # "an hour ago"
     if (match := _AGO.fullmatch(text)) and match.group(2) in _UNIT_WORDS:
         seconds = float(match.group(1)) * _UNITS[_UNIT_WORDS[match.group(2)]]
         return _checked(When(now_us() - int(seconds * 1_000_000)), value)
+    if _EPOCH_TEXT.fullmatch(text):
+        return parse_when(float(text))
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             return _checked(_day(date.fromisoformat(text)), value)
         return _checked(When(datetime_us(datetime.fromisoformat(value.strip()))), value)
     except (ValueError, OverflowError):
-        raise InvalidArgument(
-            f"not a time: {value!r}",
-            hint="use ISO-8601 (2026-11-17T14:30, 2026-11-17), 'yesterday', 'last tuesday', "
-            "'3 days ago', '3d' or 'now'",
-        ) from None
+        raise _not_a_time(value) from None
+
+
+def _not_a_time(value: object) -> InvalidArgument:
+    return InvalidArgument(f"not a time: {value!r}", hint=f"use e.g. {EXAMPLES}")
+
+
+def _named_day(text: str, today: date) -> tuple[date | None, str | None]:
+    """``(day, rest)`` for text starting with today, yesterday or last <weekday>; the rest is
+    the time of day, if any."""
+    for word in ("today", "yesterday"):
+        if text == word or text.startswith(word + " "):
+            back = 0 if word == "today" else 1
+            return today - timedelta(days=back), text[len(word):].strip() or None
+    words = text.split(" ", 2)
+    if len(words) >= 2 and words[0] == "last" and words[1] in _DAYS:
+        back = (today.weekday() - _DAYS.index(words[1])) % 7 or 7
+        return today - timedelta(days=back), (words[2] if len(words) == 3 else None)
+    return None, None
+
+
+def _clock(text: str, value: object) -> time:
+    """A time of day, ``HH:MM`` or ``HH:MM:SS`` (24-hour), optionally after ``at``."""
+    match = _CLOCK.fullmatch(text)
+    try:
+        if match is None:
+            raise ValueError(text)
+        return time(int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
+    except ValueError:
+        raise InvalidArgument(f"not a time: {value!r} (the time of day must be HH:MM)",
+                              hint=f"use e.g. {EXAMPLES}") from None
 
 
 def _checked(when: When, value: TimeLike) -> When:

@@ -1,7 +1,15 @@
 """Where lineal keeps things, and the ``Store`` pair (metadata + blobs) the SDK works on.
 
-Resolution order for the location: an explicit ``uri`` argument, then ``LINEAL_URI``, then a
-``.lineal/`` folder at the root of the current git repository, else in the working directory.
+Resolution order for the location: an explicit ``uri`` argument, then ``LINEAL_URI``, then
+``uri`` in the config file (``lineal.toml`` or ``[tool.lineal]`` in ``pyproject.toml``, see
+:mod:`lineal.config`), then the nearest existing ``.lineal/`` folder looking upward from the
+working directory (stopping at the filesystem root or the home folder, as git and DVC do); when
+there is none, ``.lineal/`` at the root of the current git repository, else in the working
+directory (where a write creates it).
+
+Reading never creates a store: :func:`open_store_for_reading` (every read-only command and SDK
+read) refuses a location with no store, naming it and how to create one; :func:`open_store`
+(also :func:`open_store_for_writing`) creates the store on first use.
 
     /path/to/folder  or  file:///path      embedded: <folder>/lineal.db + <folder>/blobs/
     sqlite:////abs/path/meta.db            SQLite file; blobs in LINEAL_ARTIFACTS or beside it
@@ -19,10 +27,18 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, NotFound
 from .base import BlobStore, MetadataStore
 
-__all__ = ["Store", "default_location", "open_store", "resolve_location"]
+__all__ = [
+    "Store",
+    "default_location",
+    "open_store",
+    "open_store_for_reading",
+    "open_store_for_writing",
+    "resolve_location",
+    "store_exists",
+]
 
 ENV_URI = "LINEAL_URI"
 ENV_ARTIFACTS = "LINEAL_ARTIFACTS"
@@ -54,18 +70,25 @@ class Location:
 
 
 def default_location(cwd: Path | None = None) -> Path:
-    """``.lineal/`` at the root of the enclosing git repository, else in ``cwd``."""
+    """The nearest existing ``.lineal/`` from ``cwd`` upward (stopping at the filesystem root or
+    the home folder); else ``.lineal/`` at the root of the enclosing git repository, else in
+    ``cwd``."""
+    from ..config import find_upward
+
     start = (cwd or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists():
-            return folder / ".lineal"
-    return start / ".lineal"
+    found = find_upward(start, lambda folder: (folder / ".lineal").is_dir())
+    if found is not None:
+        return found / ".lineal"
+    git = find_upward(start, lambda folder: (folder / ".git").exists())
+    return (git or start) / ".lineal"
 
 
 def resolve_location(uri: str | os.PathLike[str] | None = None, artifacts: str | None = None) -> Location:
     """Turn a user-facing location into a database URL and an artifact root."""
-    text = str(uri) if uri is not None else os.environ.get(ENV_URI) or ""
-    artifacts = artifacts or os.environ.get(ENV_ARTIFACTS) or None
+    from ..config import setting
+
+    text = str(uri) if uri is not None else setting("uri") or ""
+    artifacts = artifacts or setting("artifacts") or None
     if not text:
         text = str(default_location())
     scheme, sep, rest = text.partition("://")
@@ -101,7 +124,10 @@ def resolve_location(uri: str | os.PathLike[str] | None = None, artifacts: str |
 
 
 def open_store(uri: str | os.PathLike[str] | None = None, artifacts: str | None = None) -> Store:
-    """Open (creating if needed) the store at ``uri``; see the module docstring for the forms."""
+    """Open (creating if needed) the store at ``uri``; see the module docstring for the forms.
+
+    This is the write path; to read, use :func:`open_store_for_reading`, which never creates.
+    """
     from .blobs import open_blob_store
     from .sql import SqlMetadataStore
 
@@ -110,20 +136,72 @@ def open_store(uri: str | os.PathLike[str] | None = None, artifacts: str | None 
     return Store(metadata, open_blob_store(location.artifacts), location.display)
 
 
+open_store_for_writing = open_store
+
+
+def _sqlite_file(database_url: str) -> Path | None:
+    if not database_url.startswith("sqlite:"):
+        return None
+    path = database_url.removeprefix("sqlite:///")
+    if not path or path == ":memory:" or path == database_url:
+        return None
+    return Path(path)
+
+
+def store_exists(location: Location) -> bool:
+    """Whether a store is at ``location``: its SQLite file exists, or the server database has
+    the lineal schema (an empty PostgreSQL/MySQL database is not a store yet)."""
+    db_file = _sqlite_file(location.database_url)
+    if db_file is not None:
+        return db_file.exists()
+    if not location.database_url.startswith(tuple(_DRIVERS.values())):
+        return True  # in-memory SQLite: nothing to find, nothing left behind
+    import sqlalchemy as sa
+
+    from .sql.database import Database
+
+    db = Database(location.database_url)
+    try:
+        with db.read() as conn:
+            return bool(sa.inspect(conn).has_table("alembic_version"))
+    finally:
+        db.dispose()
+
+
+def open_store_for_reading(uri: str | os.PathLike[str] | None = None,
+                           artifacts: str | None = None) -> Store:
+    """Open the existing store at ``uri`` for reading; NotFound (nothing created) if there is
+    none, so a mistyped location is noticed instead of answered from an empty store."""
+    location = resolve_location(uri, artifacts)
+    if not store_exists(location):
+        raise NotFound(
+            f"no lineal store at {location.display}",
+            hint="create one with `lineal store init` (or any write: a run, a logged artifact), "
+            "or point --uri / LINEAL_URI at an existing store",
+        )
+    return open_store(uri, artifacts)
+
+
 _default: Store | None = None
 _default_key: tuple[str | None, str | None] | None = None
 _default_lock = threading.Lock()
 
 
-def default_store() -> Store:
-    """The process-wide store for the current ``LINEAL_URI``; reopened when it changes."""
+def default_store(*, write: bool = False) -> Store:
+    """The process-wide store for the current ``LINEAL_URI``; reopened when it changes.
+
+    SDK reads call it as is: the read path, so a location with no store raises NotFound and
+    nothing is created. What may be the first write to a new store (starting a run, an import,
+    the registry) passes ``write=True``.
+    """
     global _default, _default_key
     key = (os.environ.get(ENV_URI), os.environ.get(ENV_ARTIFACTS))
     with _default_lock:
         if _default is None or key != _default_key:
+            opened = open_store() if write else open_store_for_reading()
             if _default is not None:
                 _default.close()
-            _default = open_store()
+            _default = opened
             _default_key = key
         return _default
 
