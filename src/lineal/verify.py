@@ -361,7 +361,7 @@ def _check_aliases(metadata: MetadataStore, version_ids: set[str], report: Verif
 def content_digest(path: Path) -> str:
     """The digest lineal gives ``path``: of the bytes for a file, of the manifest of its files
     for a directory."""
-    from .content import manifest_bytes
+    from .content import manifest_digest
     from .store.blobs.local import hash_file
 
     path = Path(path)
@@ -371,7 +371,7 @@ def content_digest(path: Path) -> str:
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
         digest, size = hash_file(file)
         entries.append({"path": file.relative_to(path).as_posix(), "digest": digest, "size": size})
-    return "sha256:" + hashlib.sha256(manifest_bytes(entries)).hexdigest()
+    return manifest_digest(entries)
 
 
 def check_local_copy(version: ArtifactVersion, path: Path) -> None:

@@ -14,7 +14,7 @@ from lineal.errors import InvalidArgument, NotFound
 from lineal.refs import parse_ref
 from lineal.store import Store
 from lineal.store.base import ArtifactFilter, MetadataStore, NewArtifactVersion
-from lineal.store.sql.database import GENESIS_HASH
+from lineal.store.types import GENESIS_HASH
 
 ACTOR = "tester"
 

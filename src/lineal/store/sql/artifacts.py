@@ -10,12 +10,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ...canonical import canonical_json
 from ...entities import ArtifactVersion, Edge, EdgeDirection, Purge, Storage, new_id, us_to_datetime
 from ...errors import InvalidArgument, NotFound, Purged
 from ...refs import ArtifactRef, SelectorKind, validate_alias, validate_name
 from ..base import ArtifactFilter, NewArtifactVersion
 from . import tables as t
-from .database import Database, WriteTx, canonical_json
+from .database import Database, WriteTx
 
 av = t.artifact_versions
 

@@ -26,12 +26,14 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ...entities import RunStatus
+from ...canonical import canonical_json
+from ...entities import ULID_ALPHABET, RunStatus
 from ...errors import InvalidArgument, NotFound, StoreError
 from ...refs import _NAME_RE, parse_ref
 from ..lineage_base import ImportArtifact, ImportBatch, ImportRun
+from ..types import BadImport
 from . import tables as t
-from .database import WriteTx, canonical_json, encode_float, ledgered_columns
+from .database import WriteTx, encode_float, ledgered_columns
 
 if TYPE_CHECKING:
     from .lineage import LineageMixin
@@ -46,7 +48,7 @@ Progress = Callable[[int, int], None]
 _DIGEST = re.compile(r"^[a-z0-9]{2,16}:[0-9a-f]{8,64}$")
 _STATUSES = {str(s) for s in RunStatus}
 _DIRECTIONS = ("input", "output")
-_ULID_ALPHABET = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+_ULID_ALPHABET = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ULID_ALPHABET)
 
 
 # Rows are built as tuples in these column orders (the fast path of WriteTx.insert_tuples);
@@ -73,22 +75,12 @@ def _layout_ok() -> None:
                              hint="update lineal.store.sql.lineage_import._LAYOUTS")
 
 
-class BadImport(InvalidArgument):
-    """An item of the batch is invalid. ``section`` ("runs", "artifacts", "edges") and ``index``
-    locate it, so a file reader can name the line it came from."""
-
-    def __init__(self, section: str, index: int, message: str, *, hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.section = section
-        self.index = index
-
-
 def _ids(count: int) -> list[str]:
     """``count`` fresh ULIDs made in bulk, increasing within the batch (the random part counts up
     from a random start, as the ULID spec allows within one millisecond): ordered keys make the
     inserts append to the primary-key B-trees instead of splitting pages all over them."""
     ms = time.time_ns() // 1_000_000
-    prefix = "".join("0123456789ABCDEFGHJKMNPQRSTVWXYZ"[(ms >> s) & 31] for s in range(45, -1, -5))
+    prefix = "".join(ULID_ALPHABET[(ms >> s) & 31] for s in range(45, -1, -5))
     start = int.from_bytes(os.urandom(10), "big") >> 8  # leaves room to count up
     raw = b"".join([(start + i).to_bytes(10, "big") for i in range(count)])
     tails = base64.b32encode(raw).decode("ascii").translate(_ULID_ALPHABET)

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ...canonical import canonical_json
 from ...entities import new_id, now_us, us_to_datetime
 from ...errors import AlreadyExists, InvalidArgument, NotFound
 from ...refs import ArtifactRef, SelectorKind, validate_name
@@ -34,7 +35,7 @@ from ...registry.entities import (
 from ..registry_base import RegistryStore
 from . import tables as t
 from . import tables_registry as tr
-from .database import Database, WriteTx, canonical_json
+from .database import Database, WriteTx
 from .deployments import DeploymentsMixin
 from .registry_events import event_ts, record_event
 from .registry_policy import (

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ...canonical import canonical_json
 from ...entities import MetricPoint, Run, RunError, RunStatus, datetime_to_us, us_to_datetime
 from ...errors import Conflict, InvalidArgument, NotFound
 from ...heartbeat import stopped_reason
@@ -21,7 +22,6 @@ from .database import (
     Database,
     Prepared,
     WriteTx,
-    canonical_json,
     decode_float,
     encode_float,
     ledgered_columns,
