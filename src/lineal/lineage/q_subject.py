@@ -68,9 +68,9 @@ class Subject:
     def node(self, store: Store) -> Node:
         """The lineage node a walk starts from: the artifact version, or the run."""
         if self.artifact is not None:
-            return store.metadata.lineage_node(self.artifact.id, NodeType.ARTIFACT)  # type: ignore[attr-defined]
+            return store.metadata.lineage_node(self.artifact.id, NodeType.ARTIFACT)
         assert self.run is not None
-        return store.metadata.lineage_node(self.run.id, NodeType.RUN)  # type: ignore[attr-defined]
+        return store.metadata.lineage_node(self.run.id, NodeType.RUN)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,9 +117,8 @@ def resolve_subject(
     text = text.removeprefix("model:")
     project = project or os.environ.get("LINEAL_PROJECT") or None
     parsed = parse_ref(text, project)
-    registry = _registry(store)
-    if registry is not None and registry.find_registered_model(parsed.project, parsed.name):
-        version = registry.resolve_model_version(parsed)
+    if meta.find_registered_model(parsed.project, parsed.name):
+        version = meta.resolve_model_version(parsed)
         artifact = meta.get_artifact_version(version.artifact_version_id)
         return Subject(ref, artifact, producer_of(store, artifact), version)
     if registry_only:
@@ -170,8 +169,3 @@ def require_run(subject: Subject, question: str) -> Run:
         )
     return subject.run
 
-
-def _registry(store: Store) -> Any:
-    from ..store.registry_base import RegistryStore
-
-    return store.metadata if isinstance(store.metadata, RegistryStore) else None

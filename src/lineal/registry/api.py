@@ -75,10 +75,9 @@ __all__ = [
 
 # -- plumbing ------------------------------------------------------------------------------------
 def registry_store(store: Store | None) -> tuple[Store, RegistryStore]:
-    """The store, and its metadata store as a :class:`RegistryStore`."""
+    """The store (the default one if None), and its metadata store, which implements the whole
+    contract the registry needs."""
     store = store or default_store()
-    if not isinstance(store.metadata, RegistryStore):
-        raise InvalidArgument(f"the store at {store.location} has no model registry")
     return store, store.metadata
 
 

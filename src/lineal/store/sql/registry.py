@@ -32,7 +32,6 @@ from ...registry.entities import (
     Stage,
     _NotSet,
 )
-from ..registry_base import RegistryStore
 from . import tables as t
 from . import tables_registry as tr
 from .database import Database, WriteTx
@@ -56,7 +55,7 @@ av = t.artifact_versions
 UNREVIEWED = "unreviewed"
 
 
-class RegistryMixin(DeploymentsMixin, RegistryStore):
+class RegistryMixin(DeploymentsMixin):
     db: Database
 
     def _ensure_project(self, tx: WriteTx, project: str) -> None:  # provided by RunsMixin
