@@ -7,6 +7,7 @@ when the check failed). These tests need no database: they read classes and sour
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import typing
@@ -76,3 +77,35 @@ def test_no_caller_reaches_past_the_contract_into_sql() -> None:
     ignored = [f"{path.relative_to(SRC)}" for path, text in _sources_outside_sql()
                if re.search(r"metadata\.\w+\(.*# type: ignore\[attr-defined\]", text)]
     assert ignored == []
+
+
+_SQL_REACH = re.compile(r"\.db\b|sqlalchemy|\bsa\.|store\.sql|exec_driver_sql|SqlMetadataStore")
+CONFORMANCE = ("test_metadata_*.py", "test_search.py", "test_blob_contract.py")
+
+
+def _marked_sql(node: ast.AST) -> bool:
+    return any(ast.unparse(d).startswith("pytest.mark.sql")
+               for d in getattr(node, "decorator_list", ()))
+
+
+def test_conformance_tests_use_only_the_contract_unless_marked_sql() -> None:
+    """The conformance suite must run unchanged against another MetadataStore: a test that
+    reaches into the SQL implementation is marked ``sql`` (run on the SQL backends only), and
+    so is every test calling a helper that does."""
+    folder = Path(__file__).parent
+    unmarked = []
+    for pattern in CONFORMANCE:
+        for path in sorted(folder.glob(pattern)):
+            tree = ast.parse(path.read_text())
+            if any(isinstance(n, ast.Assign) and ast.unparse(n).startswith("pytestmark = pytest.mark.sql")
+                   for n in tree.body):
+                continue
+            functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+            reaching = {name for name, n in functions.items() if _SQL_REACH.search(ast.unparse(n))}
+            for name, node in functions.items():
+                if not name.startswith("test_") or _marked_sql(node):
+                    continue
+                called = {c.id for c in ast.walk(node) if isinstance(c, ast.Name)}
+                if name in reaching or called & reaching:
+                    unmarked.append(f"{path.name}::{name}")
+    assert unmarked == []
