@@ -158,10 +158,9 @@ def _seal(store: Store, version: ArtifactVersion, target: Path, cache: HashCache
 def _local_digest(path: Path, is_directory: bool, cache: HashCache) -> str | None:
     """The content digest of the file or folder at ``path`` (None when it is missing, or holds
     a symlink or anything but regular files and folders), using ``cache`` for unchanged files."""
-    import hashlib
     import stat
 
-    from .content import manifest_bytes
+    from .content import manifest_digest
 
     def file_digest(file: Path) -> tuple[str, int] | None:
         st = os.lstat(file)
@@ -192,7 +191,7 @@ def _local_digest(path: Path, is_directory: bool, cache: HashCache) -> str | Non
                     return None
                 entries.append({"path": file.relative_to(path).as_posix(), "digest": found[0],
                                 "size": found[1]})
-        return "sha256:" + hashlib.sha256(manifest_bytes(entries)).hexdigest()
+        return manifest_digest(entries)
     except OSError:
         return None
 
@@ -404,8 +403,8 @@ def record_capture(
     not given). A part that was not captured is stored as its ``not_captured`` marker, so that
     the record says it is unknown rather than leaving it out.
     """
+    from .canonical import canonical_json
     from .capture import not_captured_reason
-    from .store.sql.database import canonical_json
 
     store, project, actor = handle.store, handle.project, handle.actor
     # Where and by whom it ran is about the run, not the environment or the code: kept out of

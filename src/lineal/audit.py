@@ -13,7 +13,7 @@ from .errors import InvalidArgument
 from .inputs import check_limit
 from .registry.times import to_us
 from .store import Store, default_store
-from .store.sql.ledger import AuditReport, Problem
+from .store.types import AuditReport, Problem
 
 __all__ = ["AuditReport", "Problem", "log", "verify"]
 

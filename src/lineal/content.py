@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .canonical import canonical_bytes
 from .errors import IntegrityError, InvalidArgument
 from .store.base import BlobStore
 
@@ -163,9 +164,15 @@ def store_path(
 
 
 def manifest_bytes(entries: list[dict[str, Any]]) -> bytes:
+    """The manifest of a directory's files (``path``, ``digest``, ``size`` each): its digest is
+    the directory's digest (:func:`manifest_digest`)."""
     ordered = sorted(entries, key=lambda e: e["path"])
-    body = {"format": MANIFEST_FORMAT, "files": ordered}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return canonical_bytes({"format": MANIFEST_FORMAT, "files": ordered})
+
+
+def manifest_digest(entries: list[dict[str, Any]]) -> str:
+    """The digest lineal gives a directory with these files: of its manifest's bytes."""
+    return "sha256:" + hashlib.sha256(manifest_bytes(entries)).hexdigest()
 
 
 def read_manifest(blobs: BlobStore, digest: str) -> list[dict[str, Any]]:
@@ -193,8 +200,7 @@ def reference_digest(path_or_uri: str, cache: HashCache) -> tuple[str, int, str,
                 entries.append({"path": normalise_member(file.relative_to(path).as_posix()),
                                 "digest": digest, "size": size})
                 total += size
-            manifest = manifest_bytes(entries)
-            return "sha256:" + hashlib.sha256(manifest).hexdigest(), total, path.as_uri(), {
+            return manifest_digest(entries), total, path.as_uri(), {
                 "files": len(entries)
             }
         digest, size = _hash_cached(path, cache)

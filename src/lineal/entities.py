@@ -36,7 +36,8 @@ __all__ = [
     "datetime_to_us",
 ]
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+ULID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+"""Crockford base32, the digits of a ULID (:func:`new_id`); bulk ids and ULID decoding use it too."""
 
 
 def new_id() -> str:
@@ -47,7 +48,7 @@ def new_id() -> str:
     value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(secrets.token_bytes(10), "big")
     chars = []
     for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
+        chars.append(ULID_ALPHABET[value & 31])
         value >>= 5
     return "".join(reversed(chars))
 

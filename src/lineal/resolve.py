@@ -56,9 +56,8 @@ class Resolved:
 
 
 def _registry(store: Store) -> Any:
-    from .store.registry_base import RegistryStore
-
-    return store.metadata if isinstance(store.metadata, RegistryStore) else None
+    # Every metadata store implements the whole contract, the registry included.
+    return store.metadata
 
 
 def resolve(

@@ -82,7 +82,7 @@ class CacheKey:
 
 
 def _digest(value: Any) -> str:
-    from .store.sql.database import canonical_json
+    from .canonical import canonical_json
 
     return "sha256:" + hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
@@ -224,7 +224,7 @@ def _record_hit(
     store: Store, hit: tuple[Run, dict[str, ArtifactVersion]], name: str, kind: str,
     project: str, key: CacheKey, inputs: Mapping[str, ArtifactVersion], parent: Any,
 ) -> StepResult:
-    from .store.sql.database import canonical_json
+    from .canonical import canonical_json
 
     original, outputs = hit
     actor = default_actor()
@@ -253,7 +253,7 @@ def _execute(
     inputs: Mapping[str, ArtifactVersion], params: dict[str, Any], output_kinds: dict[str, str],
     wants_run: bool, bound: inspect.BoundArguments,
 ) -> StepResult:
-    from .store.sql.database import canonical_json
+    from .canonical import canonical_json
     from .tracking import RunContext
 
     context = RunContext(name, kind=kind, params=params, project=project, store=store,

@@ -332,36 +332,23 @@ def _check_references(
 
 def _check_aliases(metadata: MetadataStore, version_ids: set[str], report: VerifyReport) -> None:
     """Aliases are only visible through the versions they point at, so a dangling one never
-    shows in the contract's reads: look at the SQL table directly when there is one."""
-    from .store.sql import SqlMetadataStore
-
-    if not isinstance(metadata, SqlMetadataStore):
-        return
-    import sqlalchemy as sa
-
-    from .store.sql import tables as t
-
-    aa, av = t.artifact_aliases, t.artifact_versions
-    query = sa.select(aa.c.artifact_id, aa.c.alias, aa.c.version_id, av.c.artifact_id).outerjoin(
-        av, av.c.id == aa.c.version_id
-    )
-    with metadata.db.read() as conn:
-        for artifact_id, alias, version_id, owner in conn.execute(query):
-            report.references += 1
-            subject = f"alias {alias!r} of artifact {artifact_id}"
-            if version_id not in version_ids or owner is None:
-                report.add("dangling-alias", subject, f"it points at version {version_id}, "
-                           "which does not exist")
-            elif owner != artifact_id:
-                report.add("dangling-alias", subject, f"it points at version {version_id}, "
-                           f"which belongs to another artifact ({owner})")
+    shows in the other reads: the contract lists them as stored."""
+    for record in metadata.artifact_aliases():
+        report.references += 1
+        subject = f"alias {record.alias!r} of artifact {record.artifact_id}"
+        if record.version_id not in version_ids or record.version_artifact_id is None:
+            report.add("dangling-alias", subject, f"it points at version {record.version_id}, "
+                       "which does not exist")
+        elif record.version_artifact_id != record.artifact_id:
+            report.add("dangling-alias", subject, f"it points at version {record.version_id}, "
+                       f"which belongs to another artifact ({record.version_artifact_id})")
 
 
 # -- local copies --------------------------------------------------------------------------------
 def content_digest(path: Path) -> str:
     """The digest lineal gives ``path``: of the bytes for a file, of the manifest of its files
     for a directory."""
-    from .content import manifest_bytes
+    from .content import manifest_digest
     from .store.blobs.local import hash_file
 
     path = Path(path)
@@ -371,7 +358,7 @@ def content_digest(path: Path) -> str:
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
         digest, size = hash_file(file)
         entries.append({"path": file.relative_to(path).as_posix(), "digest": digest, "size": size})
-    return "sha256:" + hashlib.sha256(manifest_bytes(entries)).hexdigest()
+    return manifest_digest(entries)
 
 
 def check_local_copy(version: ArtifactVersion, path: Path) -> None:

@@ -130,6 +130,29 @@ def test_verify_detects_dangling_references(fresh_world: World) -> None:
     assert {"dangling-producer", "dangling-edge"} <= kinds
 
 
+def test_verify_detects_dangling_aliases(fresh_world: World) -> None:
+    """An alias is only seen beside its version, so verify reads them all from the contract
+    (``MetadataStore.artifact_aliases``): one naming a deleted version, or a version of
+    another artifact, is reported."""
+    raw, features = fresh_world.versions["raw"], fresh_world.versions["features"]
+    meta = fresh_world.store.metadata
+    meta.set_alias(raw.project, raw.name, "golden", raw.version, "tester")
+    meta.set_alias(features.project, features.name, "best", features.version, "tester")
+    db = sa.create_engine(f"sqlite:///{fresh_world.uri}/lineal.db")
+    with db.begin() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.exec_driver_sql("UPDATE artifact_aliases SET version_id = 'NOPE' WHERE alias = 'golden'")
+        conn.exec_driver_sql("UPDATE artifact_aliases SET version_id = ? WHERE alias = 'best'",
+                             (raw.id,))
+    db.dispose()
+    result = fresh_world.cli("verify", "--json")
+    assert result.code == 7
+    details = [p["detail"] for p in json.loads(result.out)["problems"] if p["kind"] == "dangling-alias"]
+    assert len(details) == 2
+    assert any("NOPE, which does not exist" in d for d in details)
+    assert any("belongs to another artifact" in d for d in details)
+
+
 def test_unused_blob_is_counted_not_a_problem(fresh_world: World) -> None:
     raw = fresh_world.versions["raw"]
     orphan_digest = "sha256:" + "0" * 64

@@ -12,8 +12,8 @@ import pytest
 from lineal import lineage
 from lineal.errors import InvalidArgument, NotFound
 from lineal.store import Store
+from lineal.store.import_check import bulk_ids as _ids
 from lineal.store.lineage_base import ImportArtifact, ImportBatch, ImportEdge, ImportRun
-from lineal.store.sql.lineage_import import _ids
 
 from .conftest import T0, chain, digest
 

@@ -18,7 +18,7 @@ Train = Callable[..., ArtifactVersion]
 
 
 def _json_artifact(store: Store, name: str, kind: str, body: dict[str, Any]) -> ArtifactVersion:
-    from lineal.store.sql.database import canonical_json
+    from lineal.canonical import canonical_json
 
     blob = store.blobs.put_bytes(canonical_json(body).encode())
     spec = NewArtifactVersion(project="default", name=name, kind=kind, digest=blob.digest,

@@ -1,7 +1,12 @@
 """Fixtures of the store conformance suite.
 
 - ``blob_store``: every BlobStore implementation behind one fixture (folder, memory, S3 on moto).
-- ``backend_store``: overrides the shared fixture of the same name for this folder with the same
+- ``backend_store``: the store conformance suite takes its store only from this fixture and uses
+  it only through the contract (:class:`lineal.store.base.MetadataStore`), so another
+  implementation (an HTTP client of a lineal server) is tested by adding it to ``BACKENDS``.
+  Tests that reach into the SQL implementation (tables, engines, raw SQL: tampering behind the
+  ledger's back, query plans, indexes) are marked ``@pytest.mark.sql`` and run only on
+  ``SQL_BACKENDS``. It overrides the shared fixture of the same name for this folder with the same
   contract (a Store whose metadata database holds nothing but what migrations put there, blobs
   in a fresh folder) made cheaper: the PostgreSQL and MariaDB databases are created and migrated
   once per session, then restored to their just-migrated content before each test. Migrating
@@ -118,7 +123,12 @@ def migrated_database() -> Iterator[Callable[[str], MigratedDatabase]]:
             found.drop()
 
 
-@pytest.fixture(params=["sqlite", "postgres", "mysql"])
+SQL_BACKENDS = ("sqlite", "postgres", "mysql")
+BACKENDS = SQL_BACKENDS
+"""Every MetadataStore implementation the conformance suite runs against."""
+
+
+@pytest.fixture(params=BACKENDS)
 def backend_store(
     request: pytest.FixtureRequest,
     tmp_path: Path,
@@ -126,6 +136,8 @@ def backend_store(
 ) -> Iterator[Store]:
     """The same store contract on each metadata backend (blobs in a local folder), made the
     default store."""
+    if request.node.get_closest_marker("sql") and request.param not in SQL_BACKENDS:
+        pytest.skip(f"about the SQL implementation, not the contract: not run on {request.param}")
     if request.param == "sqlite":
         store = open_store(tmp_path / "store", artifacts=str(tmp_path / "blobs"))
     else:

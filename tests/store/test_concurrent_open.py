@@ -15,6 +15,8 @@ from lineal.store.sql.store import SCHEMA_REVISION
 
 from ._concurrent_opener import open_and_write
 
+pytestmark = pytest.mark.sql  # the SQL implementation itself, not the contract
+
 PROCESSES = 4
 
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 
 from lineal.entities import Run, RunStatus, new_id
 from lineal.store import Store
+
+pytestmark = pytest.mark.sql  # the SQL implementation itself, not the contract
 
 
 def _unindexed_foreign_keys(engine: sa.Engine) -> list[str]:

@@ -14,7 +14,7 @@ from lineal.errors import InvalidArgument, NotFound
 from lineal.refs import parse_ref
 from lineal.store import Store
 from lineal.store.base import ArtifactFilter, MetadataStore, NewArtifactVersion
-from lineal.store.sql.database import GENESIS_HASH
+from lineal.store.types import GENESIS_HASH
 
 ACTOR = "tester"
 
@@ -313,3 +313,32 @@ def test_ledger_entries_filters_and_paging(backend_store: Store) -> None:
     assert all(e.action.startswith("artifact") for e in meta.ledger_entries(action="artifact"))
     assert meta.ledger_entries(actor="someone-else") == []
     assert meta.ledger_entries(since_us=now_us() + 10**9) == []
+
+
+# -- what verify and store info read through the contract ----------------------------------------
+def test_artifact_aliases_lists_every_alias_with_its_versions_artifact(backend_store: Store) -> None:
+    from lineal.store.types import AliasRecord
+
+    meta = backend_store.metadata
+    assert meta.artifact_aliases() == []
+    add(meta, content="a1")
+    v2 = add(meta, content="a2")
+    other = add(meta, name="other", content="o1")
+    meta.set_alias("default", "data", "prod", 2, ACTOR)
+    meta.set_alias("default", "other", "best", 1, ACTOR)
+    records = meta.artifact_aliases()
+    assert sorted((r.alias, r.version_id) for r in records) == [("best", other.id), ("prod", v2.id)]
+    assert all(isinstance(r, AliasRecord) and r.version_artifact_id == r.artifact_id for r in records)
+
+
+def test_info_reports_backend_schema_counts_and_sizes(backend_store: Store) -> None:
+    meta = backend_store.metadata
+    add(meta, content="i1")
+    info = meta.info()
+    assert info["backend"] in ("sqlite", "postgresql", "mysql", "mariadb")
+    assert info["schema_revision"] == info["schema_head"]
+    assert info["counts"]["artifact_versions"] == 1 and info["counts"]["ledger"] >= 1
+    assert info["database_bytes"] is None or info["database_bytes"] > 0
+    if info["database_file"] is not None:
+        assert info["database_file"]["bytes"] > 0
+        assert info["database_bytes"] == info["database_file"]["bytes"] + info["database_file"]["wal_bytes"]

@@ -240,6 +240,7 @@ def test_nan_and_infinite_metrics(backend_store: Store) -> None:
     assert meta.verify_ledger().ok
 
 
+@pytest.mark.sql
 def test_a_non_finite_value_changed_behind_the_ledger_is_detected(backend_store: Store) -> None:
     import sqlalchemy as sa
 

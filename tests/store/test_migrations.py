@@ -18,6 +18,8 @@ from lineal.store.sql.database import Database
 from lineal.store.sql.migrate import head_revision, upgrade
 from lineal.store.sql.store import SCHEMA_REVISION
 
+pytestmark = pytest.mark.sql  # the SQL implementation itself, not the contract
+
 OLDEST = "0001"
 
 

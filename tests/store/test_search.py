@@ -265,6 +265,7 @@ def _plans(store: Store, call: Any) -> list[str]:
     return plans
 
 
+@pytest.mark.sql
 @pytest.mark.parametrize("backend_store", ["sqlite"], indirect=True)
 def test_listings_and_searches_by_start_time_need_no_sort(
     backend_store: Store, runs: dict[str, Run]

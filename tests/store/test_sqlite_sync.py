@@ -13,6 +13,8 @@ from lineal.store import open_store
 from lineal.store.lineage_base import ImportArtifact, ImportBatch, ImportEdge, ImportRun
 from lineal.store.sql import lineage_import
 
+pytestmark = pytest.mark.sql  # the SQL implementation itself, not the contract
+
 FULL, NORMAL = 2, 1
 
 

@@ -85,6 +85,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from ..canonical import canonical_bytes as canonical_json  # the capture's public name: bytes
 from . import _container, _entry_point, _git, _hardware, _packages, _system
 from ._runner import Deadline, ProcessOnce, describe_exception, format_seconds, run_probes
 
@@ -167,20 +168,6 @@ def capture_timeout(value: str | float | None = None) -> float:
         raise InvalidArgument(f"{source} is not a number of seconds",
                               hint=f"set {TIMEOUT_VARIABLE} to e.g. 30, or unset it")
     return seconds
-
-
-def canonical_json(obj: Any) -> bytes:
-    """Serialize ``obj`` to the one byte string that digests are computed over.
-
-    Keys are sorted, there is no insignificant whitespace and non-ASCII text is
-    kept as UTF-8, so equal values always give equal bytes:
-
-    >>> canonical_json({"b": 1, "a": ["é", None]})
-    b'{"a":["\\xc3\\xa9",null],"b":1}'
-    """
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
 
 
 def _sha256_digest(obj: Any) -> str:

@@ -3,7 +3,6 @@ in it."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -85,7 +84,6 @@ def info_command(ctx: click.Context, as_json: bool) -> None:
 def store_info(opened: Store) -> dict[str, Any]:
     """Everything ``lineal store info`` prints, as a dict."""
     from ..store.blobs.local import LocalBlobStore
-    from ..store.sql.store import SCHEMA_REVISION
     from ..verify import list_blobs
 
     meta = opened.metadata.info()
@@ -94,55 +92,18 @@ def store_info(opened: Store) -> dict[str, Any]:
         # Listing an object store means paging through every key: only done by `lineal verify`.
         sizes = list_blobs(opened)
         blobs = {"count": len(sizes), "bytes": sum(sizes.values())}
-    database = None
-    database_bytes = None
-    db_file = sqlite_file(getattr(opened.metadata, "url", ""))
-    if db_file is not None and db_file.exists():
-        wal = Path(str(db_file) + "-wal")
-        database = {"path": str(db_file), "bytes": db_file.stat().st_size,
-                    "wal_bytes": wal.stat().st_size if wal.exists() else 0}
-        database_bytes = database["bytes"] + database["wal_bytes"]
-    else:
-        database_bytes = server_database_bytes(opened)
     return {
         "location": opened.location,
-        "backend": meta.get("backend"),
-        "database_url": meta.get("url"),
-        "schema_revision": meta.get("schema_revision"),
-        "schema_head": SCHEMA_REVISION,
-        "counts": meta.get("counts", {}),
-        "database_file": database,
-        "database_bytes": database_bytes,
+        "backend": meta["backend"],
+        "database_url": meta["url"],
+        "schema_revision": meta["schema_revision"],
+        "schema_head": meta["schema_head"],
+        "counts": meta["counts"],
+        "database_file": meta["database_file"],
+        "database_bytes": meta["database_bytes"],
         "blob_store": opened.blobs.root_uri,
         "blobs": blobs,
     }
-
-
-def server_database_bytes(opened: Store) -> int | None:
-    """Data plus index bytes of a PostgreSQL or MySQL/MariaDB database as the server reports
-    them (MySQL's figures are estimates); None for other stores or when the server will not
-    say."""
-    from ..store.sql import SqlMetadataStore
-
-    if not isinstance(opened.metadata, SqlMetadataStore):
-        return None
-    import sqlalchemy as sa
-
-    queries = {
-        "postgresql": "SELECT pg_database_size(current_database())",
-        "mysql": "SELECT SUM(data_length + index_length) FROM information_schema.tables "
-                 "WHERE table_schema = DATABASE()",
-    }
-    dialect = opened.metadata.db.dialect
-    query = queries.get("mysql" if dialect == "mariadb" else dialect)
-    if query is None:
-        return None
-    try:
-        with opened.metadata.db.read() as conn:
-            value = conn.execute(sa.text(query)).scalar()
-    except sa.exc.SQLAlchemyError:  # a role without the privilege: the size is optional
-        return None
-    return None if value is None else int(value)
 
 
 @store.command("upgrade")
@@ -173,7 +134,7 @@ def upgrade_database(uri: str | None) -> tuple[str | None, str | None, str]:
     store that does not exist (nothing is created).
     """
     from ..store import resolve_location
-    from ..store.sql.store import SqlMetadataStore
+    from ..store.sql.store import upgrade_database as upgrade
 
     # Only the database matters here; a placeholder artifact root keeps resolve_location from
     # insisting on LINEAL_ARTIFACTS for PostgreSQL/MySQL, where it would be irrelevant.
@@ -181,30 +142,7 @@ def upgrade_database(uri: str | None) -> tuple[str | None, str | None, str]:
     db_file = sqlite_file(location.database_url)
     if db_file is not None and not db_file.exists():
         raise NotFound(f"no lineal store at {location.display}", hint="check --uri")
-    before = current_revision(location.database_url)
-    metadata = SqlMetadataStore(location.database_url, auto_upgrade=True)
-    try:
-        return before, metadata.schema_revision(), metadata.safe_url
-    finally:
-        metadata.close()
-
-
-def current_revision(database_url: str) -> str | None:
-    """The schema revision recorded in a database, without changing anything; None if it has
-    no lineal schema yet."""
-    import sqlalchemy as sa
-
-    from ..store.sql.database import Database
-
-    db = Database(database_url)
-    try:
-        with db.read() as conn:
-            if not sa.inspect(conn).has_table("alembic_version"):
-                return None
-            value = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-            return None if value is None else str(value)
-    finally:
-        db.dispose()
+    return upgrade(location.database_url)
 
 
 @click.command("verify")

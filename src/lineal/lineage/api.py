@@ -53,8 +53,6 @@ _PREFIXES = {"run": NodeType.RUN, "deployment": NodeType.DEPLOYMENT,
 
 def _lineage(store: Store | None) -> tuple[Store, LineageStore]:
     store = store or default_store()
-    if not isinstance(store.metadata, LineageStore):
-        raise InvalidArgument(f"the store at {store.location} cannot answer lineage queries")
     return store, store.metadata
 
 

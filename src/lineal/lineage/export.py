@@ -23,6 +23,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
+from ..entities import ULID_ALPHABET
 from ..errors import InvalidArgument
 from .entities import Graph, GraphEdge, Node, NodeType
 
@@ -31,7 +32,7 @@ __all__ = ["FORMATS", "export_graph", "openlineage_events", "to_dot", "to_mermai
 FORMATS = ("json", "dot", "mermaid", "prov", "openlineage")
 OPENLINEAGE_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 _FACETS = "https://openlineage.io/spec/facets"
-_CROCKFORD = {c: i for i, c in enumerate("0123456789ABCDEFGHJKMNPQRSTVWXYZ")}
+_CROCKFORD = {c: i for i, c in enumerate(ULID_ALPHABET)}
 
 
 def export_graph(graph: Graph, fmt: str) -> str:

@@ -184,7 +184,7 @@ def import_jsonl(
         result = lineal.lineage.import_jsonl("graph.jsonl")
         run_id = result.ids["train-1"]
     """
-    from ..store.sql.lineage_import import BadImport
+    from ..store.types import BadImport
 
     started = time.perf_counter()
     file = Path(path)

@@ -73,9 +73,9 @@ class Subject:
     def node(self, store: Store) -> Node:
         """The lineage node a walk starts from: the artifact version, or the run."""
         if self.artifact is not None:
-            return store.metadata.lineage_node(self.artifact.id, NodeType.ARTIFACT)  # type: ignore[attr-defined]
+            return store.metadata.lineage_node(self.artifact.id, NodeType.ARTIFACT)
         assert self.run is not None
-        return store.metadata.lineage_node(self.run.id, NodeType.RUN)  # type: ignore[attr-defined]
+        return store.metadata.lineage_node(self.run.id, NodeType.RUN)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -323,7 +323,7 @@ def last_deployed(
                 f"{parsed.project!r}",
                 hint="list models with `lineal registry models`",
             ) from None
-        ids = store.metadata.deployments_of_artifact(  # type: ignore[attr-defined]
+        ids = store.metadata.deployments_of_artifact(
             parsed.project, parsed.name, environment, limit=1 if "@" not in model else 1000
         )
         records = [deployments.get(i, store=store) for i in ids]

@@ -76,10 +76,9 @@ __all__ = [
 
 # -- plumbing ------------------------------------------------------------------------------------
 def registry_store(store: Store | None) -> tuple[Store, RegistryStore]:
-    """The store, and its metadata store as a :class:`RegistryStore`."""
+    """The store (the default one if None), and its metadata store, which implements the whole
+    contract the registry needs."""
     store = store or default_store(write=True)  # create_model may be the first write
-    if not isinstance(store.metadata, RegistryStore):
-        raise InvalidArgument(f"the store at {store.location} has no model registry")
     return store, store.metadata
 
 

@@ -156,16 +156,9 @@ def store_exists(location: Location) -> bool:
         return db_file.exists()
     if not location.database_url.startswith(tuple(_DRIVERS.values())):
         return True  # in-memory SQLite: nothing to find, nothing left behind
-    import sqlalchemy as sa
+    from .sql.opening import has_lineal_schema
 
-    from .sql.database import Database
-
-    db = Database(location.database_url)
-    try:
-        with db.read() as conn:
-            return bool(sa.inspect(conn).has_table("alembic_version"))
-    finally:
-        db.dispose()
+    return has_lineal_schema(location.database_url)
 
 
 def open_store_for_reading(uri: str | os.PathLike[str] | None = None,

@@ -1,5 +1,12 @@
 """The two store contracts: metadata and blobs.
 
+:class:`MetadataStore` is the one metadata contract. It is composed, for reading's sake, of
+:class:`TrackingStore` (runs, artifacts, edges, the audit ledger; here),
+:class:`~lineal.store.registry_base.RegistryStore` (registry and deployments) and
+:class:`~lineal.store.lineage_base.LineageStore` (walks, taints, bulk import); every
+implementation implements all of it, so callers never test what a store can do. The types it
+speaks besides the entities are in :mod:`lineal.store.types`.
+
 The SDK, CLI and server speak only these interfaces. Implementations: ``SqlMetadataStore``
 (SQLite, PostgreSQL, MySQL/MariaDB) and, for bytes, ``LocalBlobStore`` (a folder),
 ``FsspecBlobStore`` (S3, GCS, Azure...) and ``MemoryBlobStore`` (tests). A remote lineal server
@@ -30,6 +37,9 @@ from ..entities import (
 from ..inputs import check_page
 from ..refs import ArtifactRef
 from ..search.page import RunPage
+from .lineage_base import LineageStore
+from .registry_base import RegistryStore
+from .types import AliasRecord, AuditReport
 
 __all__ = [
     "ArtifactFilter",
@@ -39,6 +49,7 @@ __all__ = [
     "MetadataStore",
     "NewArtifactVersion",
     "RunFilter",
+    "TrackingStore",
 ]
 
 
@@ -98,8 +109,9 @@ class NewArtifactVersion:
     """The role of the producer's one output edge (``log_artifact(role=...)``)."""
 
 
-class MetadataStore(abc.ABC):
-    """Runs, artifact versions, edges, aliases and the audit ledger."""
+class TrackingStore(abc.ABC):
+    """Runs, artifact versions, edges, aliases and the audit ledger: the part of
+    :class:`MetadataStore` the tracking SDK writes."""
 
     # -- runs ----------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -208,6 +220,12 @@ class MetadataStore(abc.ABC):
         """Remove an alias; NotFound if it does not exist."""
 
     @abc.abstractmethod
+    def artifact_aliases(self) -> list[AliasRecord]:
+        """Every artifact alias as stored, with the artifact of the version it names (None if
+        that version does not exist): what ``lineal verify`` checks, since reads through the
+        contract only ever show an alias beside its version."""
+
+    @abc.abstractmethod
     def set_artifact_tags(self, version_id: str, tags: Mapping[str, str], actor: str) -> None:
         """Set or overwrite tags on a version."""
 
@@ -241,15 +259,28 @@ class MetadataStore(abc.ABC):
         """Audit entries in chain order."""
 
     @abc.abstractmethod
-    def verify_ledger(self) -> Any:
-        """An ``AuditReport``: the hash chain checked, and every ledgered row against it."""
+    def verify_ledger(self) -> AuditReport:
+        """The hash chain checked, and every ledgered row against it."""
 
     @abc.abstractmethod
     def info(self) -> dict[str, Any]:
-        """Backend, location, schema revision and row counts."""
+        """What ``lineal store info`` shows about the metadata store, as JSON-ready values:
+
+        ``backend`` (``sqlite``, ``postgresql``, ``mysql``...), ``url`` (no password),
+        ``schema_revision`` (the database's) and ``schema_head`` (what this lineal expects),
+        ``counts`` (rows per main table), ``database_file`` (``{path, bytes, wal_bytes}`` for
+        a local file, else None) and ``database_bytes`` (the database's size, None when the
+        backend will not say)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+
+class MetadataStore(TrackingStore, RegistryStore, LineageStore):
+    """The metadata contract: runs, artifacts, edges, the audit ledger, the model registry,
+    deployments and lineage walks. ``Store.metadata`` is one of these, and every
+    implementation (``SqlMetadataStore``; later an HTTP client) implements every method, so
+    the SDK and CLI call them without asking what the store is."""
 
 
 @dataclass(frozen=True, slots=True)

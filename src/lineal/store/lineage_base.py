@@ -1,7 +1,8 @@
 """The lineage contract: graph walks, taints and bulk import.
 
-``SqlMetadataStore`` implements it next to :class:`~lineal.store.base.MetadataStore` with one
-recursive SQL query per walk (SQLite, PostgreSQL, MySQL/MariaDB); a remote server client would
+One part of the metadata contract, :class:`~lineal.store.base.MetadataStore`, which every
+implementation implements whole. ``SqlMetadataStore`` implements it with one recursive SQL
+query per walk (SQLite, PostgreSQL, MySQL/MariaDB); a remote server client would
 implement the same methods over HTTP. The SDK (:mod:`lineal.lineage`) speaks only this.
 """
 

@@ -1,7 +1,8 @@
 """The registry contract: registered models, versions, aliases, stages, approvals, the registry's
 event history, and deployments.
 
-``SqlMetadataStore`` implements it next to :class:`~lineal.store.base.MetadataStore`; a remote
+One part of the metadata contract, :class:`~lineal.store.base.MetadataStore`, which every
+implementation implements whole (``SqlMetadataStore``); a remote
 lineal server client implements the same methods over HTTP. Policy (protected aliases,
 approvals before production) is enforced here, inside the write transaction, so no client can
 skip it and no concurrent writer can slip between the check and the change.
@@ -293,3 +294,12 @@ class RegistryStore(abc.ABC):
     @abc.abstractmethod
     def list_deployments(self, flt: DeploymentFilter) -> list[Deployment]:
         """Deployments matching the filter, by start time."""
+
+    @abc.abstractmethod
+    def deployments_of_artifact(
+        self, project: str, name: str, environment: str | None = None, limit: int = 1
+    ) -> list[str]:
+        """Ids of the deployment records (to ``environment``, if given) of any version of the
+        artifact ``project/name``, newest first, at most ``limit``. The registry knows
+        deployments by registered model; this finds them by the model artifact they serve
+        (``lineal last-deployed`` of an artifact that is not a registered model)."""

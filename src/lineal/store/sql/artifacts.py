@@ -10,12 +10,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ...canonical import canonical_json
 from ...entities import ArtifactVersion, Edge, EdgeDirection, Purge, Storage, new_id, us_to_datetime
 from ...errors import InvalidArgument, NotFound, Purged
 from ...refs import ArtifactRef, SelectorKind, validate_alias, validate_name
 from ..base import ArtifactFilter, NewArtifactVersion
+from ..types import AliasRecord
 from . import tables as t
-from .database import Database, WriteTx, canonical_json
+from .database import Database, WriteTx
 
 av = t.artifact_versions
 
@@ -162,6 +164,13 @@ class ArtifactsMixin:
             if present is None:
                 raise NotFound(f"{project}/{name} has no alias {alias!r}")
             tx.delete(aa, {"artifact_id": artifact_id, "alias": alias}, "alias.remove")
+
+    def artifact_aliases(self) -> list[AliasRecord]:
+        aa = t.artifact_aliases
+        query = (sa.select(aa.c.artifact_id, aa.c.alias, aa.c.version_id, av.c.artifact_id)
+                 .outerjoin(av, av.c.id == aa.c.version_id).order_by(aa.c.artifact_id, aa.c.alias))
+        with self.db.read() as conn:
+            return [AliasRecord(*row) for row in conn.execute(query)]
 
     def set_artifact_tags(self, version_id: str, tags: Mapping[str, str], actor: str) -> None:
         with self.db.write(actor) as tx:

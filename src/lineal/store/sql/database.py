@@ -16,7 +16,6 @@ import contextlib
 import functools
 import hashlib
 import itertools
-import json
 import math
 import os
 import sqlite3
@@ -34,11 +33,10 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from ...entities import now_us
 from ...errors import AlreadyExists, Conflict, InvalidArgument, StoreError
+from ..types import GENESIS_HASH
 from . import tables as t
 from .opening import create_engine_for, prepare_sqlite_file
 
-GENESIS_HASH = "0" * 64
-_json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C, ensure_ascii=False
 WAL_CHECKPOINT_PAGES = 10_000
 ENV_SQLITE_SYNC = "LINEAL_SQLITE_SYNC"
 #: ``PRAGMA synchronous`` levels a user may choose. FULL (the default) fsyncs the WAL at every
@@ -49,24 +47,6 @@ SQLITE_SYNC_MODES = {"full": "FULL", "normal": "NORMAL"}
 LEDGER_BATCH = 5_000  # pending ledger entries written in one statement
 SQLITE_MULTIROW_MIN = 64  # rows from which SQLite inserts use multi-row statements
 LEDGER_COLUMNS = [c.name for c in t.ledger.columns]
-
-
-def canonical_json(value: Any) -> str:
-    """The canonical text of a JSON value: sorted keys, no spaces, UTF-8 kept as is."""
-    # Scalars (nearly every param) directly, as json.dumps would write them: a run start
-    # canonicalises each of its params, and the general encoder costs several times more.
-    kind = type(value)
-    if kind is str:
-        return _json_string(value)
-    if kind is int:
-        return int.__repr__(value)
-    if kind is float and math.isfinite(value):
-        return float.__repr__(value)
-    if kind is bool:
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _field(value: Any) -> str:

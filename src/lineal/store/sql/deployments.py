@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ...canonical import canonical_json
 from ...entities import new_id, now_us, us_to_datetime
 from ...errors import Conflict, InvalidArgument, NotFound
 from ...refs import validate_name
@@ -22,7 +23,7 @@ from ...registry.entities import NOT_SET, Deployment, DeploymentStatus, ModelPol
 from ..registry_base import DeploymentFilter, NewDeployment
 from . import tables as t
 from . import tables_registry as tr
-from .database import Database, WriteTx, canonical_json
+from .database import Database, WriteTx
 from .registry_events import event_ts, record_event
 from .registry_policy import check_alias, guard_protected, require_approval
 

@@ -28,16 +28,16 @@ a notary) and compare later to close that gap.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ...errors import LinealError
+from ..types import GENESIS_HASH, AuditReport, Problem
 from . import tables as t
 from .database import (
-    GENESIS_HASH,
     chain_hash,
     decode_float,
     digest_lines,
@@ -49,42 +49,6 @@ from .database import (
 
 DELETE_SUFFIXES = (".delete", ".remove")
 CHUNK = 20_000
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    kind: str
-    """chain-broken | entry-altered | head-mismatch | row-without-entry | row-altered |
-    row-missing | derived-mismatch"""
-    detail: str
-    seq: int | None = None
-    table: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "detail": self.detail, "seq": self.seq, "table": self.table}
-
-
-@dataclass
-class AuditReport:
-    entries: int = 0
-    rows: int = 0
-    head_seq: int = 0
-    head_hash: str = GENESIS_HASH
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "entries": self.entries,
-            "rows": self.rows,
-            "head_seq": self.head_seq,
-            "head_hash": self.head_hash,
-            "problems": [p.to_dict() for p in self.problems],
-        }
 
 
 @dataclass(slots=True)

@@ -1,8 +1,8 @@
 """Bulk import of runs, artifact versions and edges: one transaction, all or nothing.
 
-The batch is checked completely before anything is written (keys, names, statuses, directions,
-versions, digests, references to stored nodes), so bad input raises :class:`BadImport` naming
-the item and writes nothing; a problem only the database can see (a version number taken
+The batch is checked completely before anything is written (:mod:`lineal.store.import_check`:
+keys, names, statuses, directions, versions, digests; here: references to stored nodes), so bad
+input raises :class:`~lineal.store.types.BadImport` naming the item and writes nothing; a problem only the database can see (a version number taken
 meanwhile) rolls the whole transaction back.
 
 Speed comes from writing each table with batched statements (``executemany``, which the drivers
@@ -14,39 +14,30 @@ written in one batched statement (:meth:`WriteTx.insert_each`).
 
 from __future__ import annotations
 
-import base64
-import os
-import re
-import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ...entities import RunStatus
 from ...errors import InvalidArgument, NotFound, StoreError
-from ...refs import _NAME_RE, parse_ref
-from ..lineage_base import ImportArtifact, ImportBatch, ImportRun
+from ...refs import parse_ref
+from ..import_check import ImportPlan, bulk_ids, check_batch, fail
+from ..lineage_base import ImportArtifact, ImportBatch
 from . import tables as t
-from .database import WriteTx, canonical_json, encode_float, ledgered_columns
+from .database import WriteTx, encode_float, ledgered_columns
 
 if TYPE_CHECKING:
     from .lineage import LineageMixin
 
-__all__ = ["BadImport", "Progress", "import_batch"]
+__all__ = ["Progress", "import_batch"]
 
 CHUNK = 5000
 """Rows per statement and per ledger entry of an append-only table."""
 Progress = Callable[[int, int], None]
 """Called with (rows written, rows in the batch) as the import advances."""
 
-_DIGEST = re.compile(r"^[a-z0-9]{2,16}:[0-9a-f]{8,64}$")
-_STATUSES = {str(s) for s in RunStatus}
-_DIRECTIONS = ("input", "output")
-_ULID_ALPHABET = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 
 
 # Rows are built as tuples in these column orders (the fast path of WriteTx.insert_tuples);
@@ -73,205 +64,7 @@ def _layout_ok() -> None:
                              hint="update lineal.store.sql.lineage_import._LAYOUTS")
 
 
-class BadImport(InvalidArgument):
-    """An item of the batch is invalid. ``section`` ("runs", "artifacts", "edges") and ``index``
-    locate it, so a file reader can name the line it came from."""
-
-    def __init__(self, section: str, index: int, message: str, *, hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.section = section
-        self.index = index
-
-
-def _ids(count: int) -> list[str]:
-    """``count`` fresh ULIDs made in bulk, increasing within the batch (the random part counts up
-    from a random start, as the ULID spec allows within one millisecond): ordered keys make the
-    inserts append to the primary-key B-trees instead of splitting pages all over them."""
-    ms = time.time_ns() // 1_000_000
-    prefix = "".join("0123456789ABCDEFGHJKMNPQRSTVWXYZ"[(ms >> s) & 31] for s in range(45, -1, -5))
-    start = int.from_bytes(os.urandom(10), "big") >> 8  # leaves room to count up
-    raw = b"".join([(start + i).to_bytes(10, "big") for i in range(count)])
-    tails = base64.b32encode(raw).decode("ascii").translate(_ULID_ALPHABET)
-    return [prefix + tails[i : i + 16] for i in range(0, 16 * count, 16)]
-
-
-def _fail(section: str, index: int, message: str, hint: str | None = None) -> BadImport:
-    return BadImport(section, index, message, hint=hint)
-
-
-def _name(value: Any, section: str, index: int, what: str, ok: set[str]) -> None:
-    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
-        raise _fail(section, index, f"invalid {what} {value!r}",
-                    "use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit")
-    ok.add(value)  # a batch repeats few names many times: each is checked once
-
-
-def _not_int(value: Any, section: str, index: int, what: str) -> BadImport:
-    return _fail(section, index, f"{what} must be an integer, got {value!r}")
-
-
-@dataclass
-class _Plan:
-    """The batch checked and laid out for writing: every key has its id."""
-
-    ids: dict[str, str] = field(default_factory=dict)
-    runs: list[ImportRun] = field(default_factory=list)  # parents before children
-    stored_runs: set[str] = field(default_factory=set)
-    stored_versions: dict[str, str] = field(default_factory=dict)  # edge artifact text -> id
-    params: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # run key -> JSON
-    metadata: list[str] = field(default_factory=list)  # per artifact, canonical JSON
-    names: set[str] = field(default_factory=set)  # names already validated
-
-
-def _check(batch: ImportBatch) -> _Plan:
-    """Everything that can be checked without the database. Hot loops build no message text
-    unless something is wrong: this runs over every item of batches of millions."""
-    plan = _Plan()
-    keys: dict[str, str] = {}
-    for section, items in (("runs", batch.runs), ("artifacts", batch.artifacts)):
-        for index, item in enumerate(items):
-            key = item.key
-            if type(key) is not str or not key or len(key) > 250:
-                raise _fail(section, index, f"{section[:-1]} #{index + 1} has no valid key: {key!r}",
-                            "give every run and artifact a unique 'key' (1-250 characters)")
-            if key in keys:
-                raise _fail(section, index, f"duplicate key {key!r} (already used by a "
-                            f"{keys[key][:-1]})", "keys must be unique across runs and artifacts")
-            keys[key] = section
-    for index, run in enumerate(batch.runs):
-        _check_run(run, index, keys, plan)
-    seen_versions: dict[tuple[str, str, Any], str] = {}
-    for index, art in enumerate(batch.artifacts):
-        _check_artifact(art, index, plan)
-        for what, value in (("digest", art.digest), ("version", art.version)):
-            if value is None:
-                continue
-            mark = (art.project, art.name, value)
-            if mark in seen_versions:
-                raise _fail("artifacts", index, f"artifact {art.key!r}: {art.project}/{art.name} "
-                            f"has {what} {value} twice (also {seen_versions[mark]!r})")
-            seen_versions[mark] = art.key
-    seen_edges: dict[tuple[str, str, str, str], int] = {}
-    names = plan.names
-    for index, edge in enumerate(batch.edges):
-        if edge.direction not in _DIRECTIONS:
-            raise _fail("edges", index, f"edge #{index + 1} ({edge.run} - {edge.artifact}) has "
-                        f"direction {edge.direction!r}", "use 'input' or 'output'")
-        if edge.role not in names:
-            _name(edge.role, "edges", index, f"role of edge #{index + 1}", names)
-        if type(edge.run) is not str or not edge.run:
-            raise _fail("edges", index, f"edge #{index + 1} has no run")
-        if type(edge.artifact) is not str or not edge.artifact:
-            raise _fail("edges", index, f"edge #{index + 1} has no artifact")
-        if keys.get(edge.run, "runs") != "runs":
-            raise _fail("edges", index, f"edge #{index + 1}: {edge.run!r} is an artifact key, "
-                        "not a run")
-        if keys.get(edge.artifact, "artifacts") != "artifacts":
-            raise _fail("edges", index, f"edge #{index + 1}: {edge.artifact!r} is a run key, "
-                        "not an artifact")
-        mark = (edge.run, edge.artifact, edge.direction, edge.role)
-        if mark in seen_edges:
-            raise _fail("edges", index, f"edge #{index + 1} repeats edge #{seen_edges[mark] + 1} "
-                        f"({edge.run} {edge.direction} {edge.artifact} as {edge.role})")
-        seen_edges[mark] = index
-    plan.runs = _parents_first(batch.runs)
-    plan.ids = dict(zip(keys, _ids(len(keys)), strict=True))
-    return plan
-
-
-def _check_run(run: ImportRun, index: int, keys: dict[str, str], plan: _Plan) -> None:
-    names = plan.names
-    if run.project not in names:
-        _name(run.project, "runs", index, f"project of run {run.key!r}", names)
-    if run.name not in names:
-        _name(run.name, "runs", index, f"name of run {run.key!r}", names)
-    if type(run.kind) is not str or not run.kind or len(run.kind) > 64:
-        raise _fail("runs", index, f"run {run.key!r} has an invalid kind {run.kind!r}")
-    if run.status not in _STATUSES:
-        raise _fail("runs", index, f"run {run.key!r} has status {run.status!r}",
-                    f"use one of {', '.join(sorted(_STATUSES))}")
-    if type(run.started_at_us) is not int:
-        raise _not_int(run.started_at_us, "runs", index, f"start time of run {run.key!r}")
-    if run.ended_at_us is not None and type(run.ended_at_us) is not int:
-        raise _not_int(run.ended_at_us, "runs", index, f"end time of run {run.key!r}")
-    if run.parent is not None and keys.get(run.parent, "runs") != "runs":
-        raise _fail("runs", index, f"run {run.key!r}: parent {run.parent!r} is an artifact key")
-    if run.params or run.tags or run.metrics:
-        _check_run_values(run, index, plan)
-
-
-def _check_run_values(run: ImportRun, index: int, plan: _Plan) -> None:
-    label = f"run {run.key!r}"
-    for mapping, what in ((run.params, "param"), (run.tags, "tag"), (run.metrics, "metric")):
-        for key in mapping:
-            if not isinstance(key, str) or not key or len(key) > t.KEY:
-                raise _fail("runs", index, f"{label} has an invalid {what} key {key!r}")
-    for key, value in run.metrics.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _fail("runs", index, f"{label}: metric {key!r} is not a number: {value!r}")
-    texts = []
-    for key, value in run.params.items():
-        try:
-            texts.append((key, canonical_json(value)))
-        except (TypeError, ValueError):
-            raise _fail("runs", index, f"{label}: param {key!r} is not JSON: {value!r}") from None
-    plan.params[run.key] = texts
-
-
-def _check_artifact(art: ImportArtifact, index: int, plan: _Plan) -> None:
-    names = plan.names
-    if art.project not in names:
-        _name(art.project, "artifacts", index, f"project of artifact {art.key!r}", names)
-    if art.name not in names:
-        _name(art.name, "artifacts", index, f"name of artifact {art.key!r}", names)
-    if type(art.kind) is not str or not art.kind or len(art.kind) > 64:
-        raise _fail("artifacts", index, f"artifact {art.key!r} has an invalid kind {art.kind!r}")
-    if type(art.digest) is not str or len(art.digest) > 71 or not _DIGEST.fullmatch(art.digest):
-        raise _fail("artifacts", index, f"artifact {art.key!r} has digest {art.digest!r}",
-                    "give the content digest as 'sha256:' and lowercase hex")
-    if type(art.uri) is not str:
-        raise _fail("artifacts", index, f"artifact {art.key!r} has a non-text uri {art.uri!r}")
-    if type(art.size) is not int or art.size < 0:
-        raise _fail("artifacts", index, f"size of artifact {art.key!r} must be a whole number "
-                    f"of bytes, got {art.size!r}")
-    if type(art.created_at_us) is not int:
-        raise _not_int(art.created_at_us, "artifacts", index, f"creation time of {art.key!r}")
-    if art.version is not None and (type(art.version) is not int or art.version < 1):
-        raise _fail("artifacts", index, f"artifact {art.key!r} has version {art.version!r}",
-                    "versions are whole numbers from 1")
-    if not art.metadata:
-        plan.metadata.append("{}")
-        return
-    try:
-        plan.metadata.append(canonical_json(dict(art.metadata)))
-    except (TypeError, ValueError):
-        raise _fail("artifacts", index, f"artifact {art.key!r}: metadata is not JSON") from None
-
-
-def _parents_first(runs: Sequence[ImportRun]) -> list[ImportRun]:
-    """Runs ordered so that a parent in the batch is inserted before its children (foreign keys
-    are checked row by row on MySQL); a cycle of parents is an error."""
-    by_key = {run.key: run for run in runs}
-    index = {run.key: i for i, run in enumerate(runs)}
-    ordered: list[ImportRun] = []
-    state: dict[str, int] = {}  # 1: on the stack, 2: placed
-    for run in runs:
-        chain = []
-        current: ImportRun | None = run
-        while current is not None and state.get(current.key) != 2:
-            if state.get(current.key) == 1:
-                raise _fail("runs", index[current.key],
-                            f"run {current.key!r} is its own ancestor (parent cycle)")
-            state[current.key] = 1
-            chain.append(current)
-            current = by_key.get(current.parent) if current.parent is not None else None
-        for item in reversed(chain):
-            state[item.key] = 2
-            ordered.append(item)
-    return ordered
-
-
-def _resolve_stored(store: LineageMixin, conn: Connection, batch: ImportBatch, plan: _Plan) -> None:
+def _resolve_stored(store: LineageMixin, conn: Connection, batch: ImportBatch, plan: ImportPlan) -> None:
     """References to runs and artifact versions already in the store."""
     run_refs: dict[str, tuple[str, int]] = {}
     for index, run in enumerate(batch.runs):
@@ -283,7 +76,7 @@ def _resolve_stored(store: LineageMixin, conn: Connection, batch: ImportBatch, p
     found = _existing(conn, t.runs, list(run_refs))
     for ref, (section, index) in run_refs.items():
         if ref not in found:
-            raise _fail(section, index, f"{_where(section, index)} names run {ref!r}, which is "
+            raise fail(section, index, f"{_where(section, index)} names run {ref!r}, which is "
                         "neither a run key of this file nor a stored run id",
                         "define the run before using it, or give the id of a stored run")
     plan.stored_runs = found
@@ -302,9 +95,9 @@ def _resolve_stored(store: LineageMixin, conn: Connection, batch: ImportBatch, p
                 plan.stored_versions[ref] = store._resolve(conn, parse_ref(ref)).id  # type: ignore[attr-defined]
                 continue
             except (NotFound, InvalidArgument) as error:
-                raise _fail("edges", index, f"edge #{index + 1}: artifact {ref!r} does not "
+                raise fail("edges", index, f"edge #{index + 1}: artifact {ref!r} does not "
                             f"resolve: {error.message}") from None
-        raise _fail("edges", index, f"edge #{index + 1} names artifact {ref!r}, which is not an "
+        raise fail("edges", index, f"edge #{index + 1} names artifact {ref!r}, which is not an "
                     "artifact key of this file, a stored version id or a reference",
                     "define the artifact before the edge, or write a reference such as name@v3")
 
@@ -327,7 +120,7 @@ def import_batch(
     """Write ``batch`` in one transaction; returns ``{key: stored id}`` (an artifact whose name
     and digest are already stored maps to the stored version, which is not written again)."""
     _layout_ok()
-    plan = _check(batch)
+    plan = check_batch(batch)
     with store.db.read() as conn:
         _resolve_stored(store, conn, batch, plan)
     total = batch.size
@@ -385,7 +178,7 @@ def _bulk_settings(tx: WriteTx, rows: int) -> None:
 
 
 class _Writer:
-    def __init__(self, tx: WriteTx, plan: _Plan, batch: ImportBatch, actor: str,
+    def __init__(self, tx: WriteTx, plan: ImportPlan, batch: ImportBatch, actor: str,
                  advance: Callable[[int], None]) -> None:
         self.tx, self.plan, self.batch, self.actor, self.advance = tx, plan, batch, actor, advance
         self.entity = f"import:{plan.ids[next(iter(plan.ids))] if plan.ids else 'empty'}"
@@ -454,7 +247,7 @@ class _Writer:
         stored = _stored_versions(self.tx.conn, names, arts)
         next_version = {key: info[1] for key, info in names.items()}
         new_names: dict[tuple[str, str], tuple[str, str]] = {}
-        fresh = iter(_ids(len({(a.project, a.name) for a in arts} - set(names))))
+        fresh = iter(bulk_ids(len({(a.project, a.name) for a in arts} - set(names))))
         rows = []
         skipped = 0
         for index, art in enumerate(arts):
@@ -466,7 +259,7 @@ class _Writer:
             same = stored["digests"].get((artifact_id, art.digest))
             if same is not None:
                 if art.version is not None and art.version != same[1]:
-                    raise _fail("artifacts", index, f"artifact {art.key!r}: {art.project}/"
+                    raise fail("artifacts", index, f"artifact {art.key!r}: {art.project}/"
                                 f"{art.name} already has this digest as v{same[1]}, not "
                                 f"v{art.version}")
                 self.plan.ids[art.key] = same[0]
@@ -476,7 +269,7 @@ class _Writer:
             if version is None:
                 version = next_version[where] + 1
             elif (artifact_id, version) in stored["versions"]:
-                raise _fail("artifacts", index, f"artifact {art.key!r}: {art.project}/{art.name}"
+                raise fail("artifacts", index, f"artifact {art.key!r}: {art.project}/{art.name}"
                             f"@v{version} is already stored with another digest",
                             "leave out 'version' to append as the next version")
             next_version[where] = max(next_version[where], version)
@@ -505,7 +298,7 @@ class _Writer:
                 # An explicit version equal to one numbered automatically earlier in the file.
                 index = next(j for j, a in enumerate(self.batch.artifacts)
                              if self.plan.ids.get(a.key) == row[0])
-                raise _fail("artifacts", index, f"artifact {self.batch.artifacts[index].key!r}: "
+                raise fail("artifacts", index, f"artifact {self.batch.artifacts[index].key!r}: "
                             f"version {row[4]} of {row[2]}/{row[3]} is given twice",
                             "number every version of a name explicitly, or none")
             seen[mark] = i

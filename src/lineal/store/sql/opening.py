@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 
 from ...errors import StoreError
 
-__all__ = ["create_engine_for", "migration_lock", "not_a_store", "prepare_sqlite_file"]
+__all__ = ["create_engine_for", "has_lineal_schema", "migration_lock", "not_a_store", "prepare_sqlite_file"]
 
 #: The extra that installs each backend's driver, for the error when it is missing.
 _DRIVER_EXTRAS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
@@ -178,3 +178,18 @@ def _folder_lock(folder: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def has_lineal_schema(database_url: str) -> bool:
+    """Whether the database at ``database_url`` holds a lineal schema (an empty server
+    database is not a store: reading must not create one there)."""
+    import sqlalchemy as sa
+
+    from .database import Database
+
+    db = Database(database_url)
+    try:
+        with db.read() as conn:
+            return bool(sa.inspect(conn).has_table("alembic_version"))
+    finally:
+        db.dispose()

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ...canonical import canonical_json
 from ...entities import new_id, now_us, us_to_datetime
 from ...errors import AlreadyExists, InvalidArgument, NotFound
 from ...refs import ArtifactRef, SelectorKind, validate_name
@@ -31,10 +32,9 @@ from ...registry.entities import (
     Stage,
     _NotSet,
 )
-from ..registry_base import RegistryStore
 from . import tables as t
 from . import tables_registry as tr
-from .database import Database, WriteTx, canonical_json
+from .database import Database, WriteTx
 from .deployments import DeploymentsMixin
 from .registry_events import event_ts, record_event
 from .registry_policy import (
@@ -55,7 +55,7 @@ av = t.artifact_versions
 UNREVIEWED = "unreviewed"
 
 
-class RegistryMixin(DeploymentsMixin, RegistryStore):
+class RegistryMixin(DeploymentsMixin):
     db: Database
 
     def _ensure_project(self, tx: WriteTx, project: str) -> None:  # provided by RunsMixin

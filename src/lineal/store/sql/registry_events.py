@@ -6,9 +6,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ...canonical import canonical_json
 from ...entities import new_id, now_us
 from . import tables_registry as tr
-from .database import WriteTx, canonical_json
+from .database import WriteTx
 
 ev = tr.registry_events
 

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ...canonical import canonical_json
 from ...entities import (
     MetricPoint,
     MetricTuple,
@@ -30,7 +31,6 @@ from .database import (
     Database,
     Prepared,
     WriteTx,
-    canonical_json,
     decode_float,
     encode_float,
     ledgered_columns,

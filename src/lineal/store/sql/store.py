@@ -1,7 +1,8 @@
-"""``SqlMetadataStore``: the MetadataStore contract over SQLAlchemy Core.
+"""``SqlMetadataStore``: the whole MetadataStore contract over SQLAlchemy Core.
 
-The class is assembled from one mixin per resource (runs, artifacts); this module owns opening
-the database and keeping its schema at the revision this version of lineal expects.
+The class is assembled from one mixin per resource (runs, search, artifacts, registry and
+deployments, lineage); this module owns opening the database, keeping its schema at the
+revision this version of lineal expects, and what ``lineal store info`` reports about it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import sqlalchemy as sa
 from ...entities import LedgerEntry, us_to_datetime
 from ...errors import SchemaOutdated, StoreError
 from ..base import MetadataStore
+from ..types import AuditReport
 from . import tables as t
 from .artifacts import ArtifactsMixin
 from .database import Database, first_line
-from .ledger import AuditReport, verify_ledger
+from .ledger import verify_ledger
 from .lineage import LineageMixin
 from .opening import migration_lock, not_a_store
 from .registry import RegistryMixin
@@ -34,6 +36,37 @@ def _head_from_files() -> str:
 
 
 SCHEMA_REVISION = _head_from_files()
+_SIZE_QUERIES = {
+    "postgresql": "SELECT pg_database_size(current_database())",
+    "mysql": "SELECT SUM(data_length + index_length) FROM information_schema.tables "
+             "WHERE table_schema = DATABASE()",
+}
+
+
+def current_revision(database_url: str) -> str | None:
+    """The schema revision recorded in a database, without creating or changing anything;
+    None if it has no lineal schema yet."""
+    db = Database(database_url)
+    try:
+        with db.read() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            value = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            return None if value is None else str(value)
+    finally:
+        db.dispose()
+
+
+def upgrade_database(database_url: str) -> tuple[str | None, str | None, str]:
+    """Migrate the database at ``database_url`` to this lineal's schema (``lineal store
+    upgrade``); returns ``(revision before, revision after, URL without password)``. Raises
+    SchemaOutdated if the database is newer than this lineal."""
+    before = current_revision(database_url)
+    metadata = SqlMetadataStore(database_url, auto_upgrade=True)
+    try:
+        return before, metadata.schema_revision(), metadata.safe_url
+    finally:
+        metadata.close()
 
 
 class SqlMetadataStore(RunsMixin, SearchMixin, ArtifactsMixin, RegistryMixin, LineageMixin, MetadataStore):
@@ -158,12 +191,36 @@ class SqlMetadataStore(RunsMixin, SearchMixin, ArtifactsMixin, RegistryMixin, Li
             for name in ("projects", "runs", "metrics", "artifact_versions", "edges", "ledger"):
                 table = t.metadata.tables[name]
                 counts[name] = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+        database = None
+        path = self.db.sqlite_path
+        in_memory = sa.engine.make_url(self.url).database in (None, "", ":memory:")
+        if path is not None and not in_memory and path.exists():
+            wal = Path(str(path) + "-wal")
+            database = {"path": str(path), "bytes": path.stat().st_size,
+                        "wal_bytes": wal.stat().st_size if wal.exists() else 0}
         return {
             "backend": self.db.dialect,
             "url": self.safe_url,
             "schema_revision": self.schema_revision(),
+            "schema_head": SCHEMA_REVISION,
             "counts": counts,
+            "database_file": database,
+            "database_bytes": (database["bytes"] + database["wal_bytes"] if database is not None
+                               else self._server_bytes()),
         }
+
+    def _server_bytes(self) -> int | None:
+        """Data plus index bytes of a PostgreSQL or MySQL/MariaDB database as the server
+        reports them (MySQL's figures are estimates); None when it will not say."""
+        query = _SIZE_QUERIES.get("mysql" if self.db.dialect == "mariadb" else self.db.dialect)
+        if query is None:
+            return None
+        try:
+            with self.db.read() as conn:
+                value = conn.execute(sa.text(query)).scalar()
+        except sa.exc.SQLAlchemyError:  # a role without the privilege: the size is optional
+            return None
+        return None if value is None else int(value)
 
     def close(self) -> None:
         self.db.dispose()
