@@ -50,3 +50,43 @@ def test_processes_opening_an_empty_database_at_once_all_succeed(
         assert lineal.audit.verify(store=store).ok
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgres", "mysql"])
+def test_an_opener_waits_for_a_migration_in_progress(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A database part-way through its migrations (MySQL commits each DDL statement) while
+    another process holds the migration lock: opening it waits for that process instead of
+    reporting the part-way revision as an outdated schema."""
+    import threading
+    import time
+
+    import sqlalchemy as sa
+
+    from lineal.store.sql.migrate import upgrade
+    from lineal.store.sql.opening import migration_lock
+
+    uri = request.getfixturevalue("pg_url" if backend == "postgres" else "mysql_url")
+    engine = sa.create_engine(uri)
+    upgrade(engine, "0001")
+    held, done = threading.Event(), threading.Event()
+
+    def migrate_slowly() -> None:
+        with migration_lock(engine, None):
+            held.set()
+            time.sleep(1.5)
+            upgrade(engine)
+        done.set()
+
+    thread = threading.Thread(target=migrate_slowly)
+    thread.start()
+    try:
+        assert held.wait(30)
+        store = open_store(uri, artifacts=str(tmp_path / "blobs"))  # waits for the lock
+        assert done.is_set()
+        assert store.metadata.schema_revision() == SCHEMA_REVISION
+        store.close()
+    finally:
+        thread.join(60)
+        engine.dispose()

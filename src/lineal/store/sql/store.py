@@ -119,6 +119,13 @@ class SqlMetadataStore(RunsMixin, SearchMixin, ArtifactsMixin, RegistryMixin, Li
         if revision is None or auto_upgrade:
             self.upgrade(only_if_older=True)
             return
+        # Older: another process may be creating this database right now (MySQL commits each
+        # DDL statement, so a migration in progress shows a part-way revision). Wait for its
+        # migration lock, then look again.
+        with migration_lock(self.db.write_engine, self.db.sqlite_path):
+            revision = self.schema_revision()
+        if revision is not None and revision >= SCHEMA_REVISION:
+            return
         raise SchemaOutdated(
             f"the metadata database is at schema {revision}; this lineal needs {SCHEMA_REVISION}",
             hint=f"run: lineal store upgrade --uri '{self.safe_url}'",
