@@ -15,7 +15,6 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -53,16 +52,6 @@ def remember_store(ctx: click.Context, store: Store) -> Store:
     name one run in the whole store, not only among the rows shown."""
     ctx.meta[_STORE_KEY] = store
     return store
-
-
-def sqlite_file(database_url: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URL; None for in-memory or server databases."""
-    if not database_url.startswith("sqlite:"):
-        return None
-    path = database_url.removeprefix("sqlite:///")
-    if not path or path == ":memory:" or path == database_url:
-        return None
-    return Path(path)
 
 
 #: ``--project`` of every command that takes references: the questions, ``registry`` and

@@ -16,7 +16,6 @@ from .render import (
     plural,
     print_fields,
     print_table,
-    sqlite_file,
 )
 
 if TYPE_CHECKING:
@@ -133,7 +132,7 @@ def upgrade_database(uri: str | None) -> tuple[str | None, str | None, str]:
     Raises SchemaOutdated if the database is newer than this lineal, NotFound for a local
     store that does not exist (nothing is created).
     """
-    from ..store import resolve_location
+    from ..store import resolve_location, sqlite_file
     from ..store.sql.store import upgrade_database as upgrade
 
     # Only the database matters here; a placeholder artifact root keeps resolve_location from

@@ -37,6 +37,7 @@ __all__ = [
     "open_store_for_reading",
     "open_store_for_writing",
     "resolve_location",
+    "sqlite_file",
     "store_exists",
 ]
 
@@ -139,7 +140,8 @@ def open_store(uri: str | os.PathLike[str] | None = None, artifacts: str | None 
 open_store_for_writing = open_store
 
 
-def _sqlite_file(database_url: str) -> Path | None:
+def sqlite_file(database_url: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL; None for in-memory or server databases."""
     if not database_url.startswith("sqlite:"):
         return None
     path = database_url.removeprefix("sqlite:///")
@@ -151,7 +153,7 @@ def _sqlite_file(database_url: str) -> Path | None:
 def store_exists(location: Location) -> bool:
     """Whether a store is at ``location``: its SQLite file exists, or the server database has
     the lineal schema (an empty PostgreSQL/MySQL database is not a store yet)."""
-    db_file = _sqlite_file(location.database_url)
+    db_file = sqlite_file(location.database_url)
     if db_file is not None:
         return db_file.exists()
     if not location.database_url.startswith(tuple(_DRIVERS.values())):
