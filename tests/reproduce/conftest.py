@@ -15,6 +15,7 @@ import pytest
 
 import lineal
 import lineal.store as store_module
+from lineal.cli import main
 from lineal.store import Store, open_store
 
 # Deterministic unless MODEL_NOISE is set; with TIMESTAMP=1 the model file holds the time, so no
@@ -139,6 +140,17 @@ def trained(_trained_once: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
     monkeypatch.setenv("LINEAL_URI", _trained_once.store.location)
     store_module.set_default_store(_trained_once.store)
     return _trained_once
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the real console entry point; returns (exit code, stdout, stderr)."""
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as done:
+        code = int(done.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def tags_of(store: Store, run_id: str) -> dict[str, str]:

@@ -15,20 +15,8 @@ import pytest
 
 import lineal
 from lineal.artifacts import log_content
-from lineal.cli import main
 
-from .conftest import Project, assert_captured, git
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the real console entry point; returns (exit code, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from .conftest import Project, assert_captured, cli, git
 
 
 def test_bundle_records_every_part_of_the_run(

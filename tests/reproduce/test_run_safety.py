@@ -12,20 +12,9 @@ import pytest
 
 import lineal
 from lineal.artifacts import replayable_env
-from lineal.cli import main
 from lineal.store.base import RunFilter
 
-from .conftest import Project, report_of, tags_of
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from .conftest import Project, cli, report_of, tags_of
 
 
 def test_only_seed_thread_device_and_locale_variables_are_replayed() -> None:
