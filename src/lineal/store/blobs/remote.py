@@ -23,6 +23,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
@@ -297,8 +298,10 @@ class FsspecBlobStore(BlobStore):
         while True:
             try:
                 page = self.fs.call_s3("list_parts", **request)
-            except Exception:  # aborted meanwhile, or not allowed: the upload's start decides
-                return total, latest
+            except Exception:  # noqa: BLE001 - aborted meanwhile, or not allowed to list parts
+                # Unknown whether a writer is still sending parts: count the upload as written
+                # now, so gc keeps it (verify still lists it) rather than abort a live upload.
+                return total, time.time()
             for part in page.get("Parts", []) or []:
                 total += int(part.get("Size", 0))
                 if part.get("LastModified") is not None:
