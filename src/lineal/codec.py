@@ -27,6 +27,7 @@ from .errors import InvalidArgument
 __all__ = ["from_dict", "to_dict"]
 
 T = TypeVar("T")
+_NONFINITE = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 
 
 def to_dict(entity: Any) -> dict[str, Any]:
@@ -180,6 +181,8 @@ def _plain(tp: type, value: Any) -> Any:
             raise TypeError(f"expected an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str) and value in _NONFINITE:
+            return _NONFINITE[value]  # JSON has no NaN or infinity: the wire spells them
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"expected a number, got {value!r}")
         return float(value)

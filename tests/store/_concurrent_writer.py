@@ -9,6 +9,7 @@ from typing import Any
 
 from lineal.entities import MetricPoint, Run, RunStatus, Storage, new_id, now_us
 from lineal.store.base import NewArtifactVersion
+from lineal.store.http import open_http_store
 from lineal.store.sql import SqlMetadataStore
 
 SHARED_NAME = "shared-model"
@@ -20,7 +21,7 @@ def write(url: str, worker: int, count: int, barrier: Any, results: Any) -> None
     errors: list[str] = []
     versions: list[int] = []
     try:
-        meta = SqlMetadataStore(url)
+        meta = open_http_store(url).metadata if url.startswith("http") else SqlMetadataStore(url)
         actor = f"worker-{worker}"
         barrier.wait(timeout=60)  # start together: maximum contention
         for i in range(count):

@@ -124,8 +124,28 @@ def migrated_database() -> Iterator[Callable[[str], MigratedDatabase]]:
 
 
 SQL_BACKENDS = ("sqlite", "postgres", "mysql")
-BACKENDS = SQL_BACKENDS
-"""Every MetadataStore implementation the conformance suite runs against."""
+HTTP_BACKENDS = ("http", "http-server")
+BACKENDS = SQL_BACKENDS + HTTP_BACKENDS
+"""Every MetadataStore implementation the conformance suite runs against: the SQL store on
+three databases, and the HTTP store against the server in-process (``http``: httpx over ASGI,
+SQLite behind it) and in a real uvicorn process (``http-server``: PostgreSQL behind it)."""
+
+
+@pytest.fixture(scope="session")
+def server_process(tmp_path_factory: pytest.TempPathFactory,
+                   migrated_database: Callable[[str], MigratedDatabase]) -> Iterator[Any]:
+    """One ``lineal server`` process for the session, over a migrated PostgreSQL database of
+    its own (restored before each test, behind the server's back: the server keeps nothing)."""
+    from lineal.server.testing import ServerProcess
+
+    database = MigratedDatabase(ADMIN_URLS["postgres"]) if migrated_database("postgres") else None
+    assert database is not None
+    blobs = tmp_path_factory.mktemp("server-blobs")
+    server = ServerProcess(backend=database.url, artifacts=str(blobs))
+    server.database = database  # type: ignore[attr-defined]
+    yield server
+    server.stop()
+    database.drop()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -138,6 +158,25 @@ def backend_store(
     default store."""
     if request.node.get_closest_marker("sql") and request.param not in SQL_BACKENDS:
         pytest.skip(f"about the SQL implementation, not the contract: not run on {request.param}")
+    if request.param == "http":
+        from lineal.server.testing import in_process
+
+        embedded = open_store(tmp_path / "store", artifacts=str(tmp_path / "blobs"))
+        with in_process(embedded) as store:
+            store_module.set_default_store(store)
+            yield store
+        embedded.close()
+        return
+    if request.param == "http-server":
+        from lineal.store.http import open_http_store
+
+        server = request.getfixturevalue("server_process")
+        server.database.restore()
+        store = open_http_store(server.url)
+        store_module.set_default_store(store)
+        yield store
+        store.close()
+        return
     if request.param == "sqlite":
         store = open_store(tmp_path / "store", artifacts=str(tmp_path / "blobs"))
     else:
@@ -152,6 +191,11 @@ def backend_store(
 
 def store_env(store: Store) -> dict[str, Any]:
     """``LINEAL_URI``/``LINEAL_ARTIFACTS`` that make another process open ``store``."""
+    url = store.metadata.url  # type: ignore[attr-defined]
+    if url.startswith("http://lineal.test"):
+        pytest.skip("the in-process server is not reachable from another process")
+    if url.startswith("http"):
+        return {"LINEAL_URI": url}
     return {
         "LINEAL_URI": store.metadata.url,  # type: ignore[attr-defined]
         "LINEAL_ARTIFACTS": store.blobs.root_uri.removeprefix("file://"),

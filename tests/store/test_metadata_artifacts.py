@@ -11,12 +11,15 @@ import pytest
 
 from lineal.entities import ArtifactVersion, EdgeDirection, Run, RunStatus, Storage, new_id, now_us
 from lineal.errors import InvalidArgument, NotFound
+from lineal.identity import os_account
 from lineal.refs import parse_ref
 from lineal.store import Store
 from lineal.store.base import ArtifactFilter, MetadataStore, NewArtifactVersion
 from lineal.store.types import GENESIS_HASH
 
-ACTOR = "tester"
+# What every backend records: the SQL store the actor it is told, an HTTP store the server's
+# principal (here the same OS account).
+ACTOR = os_account()
 
 
 def digest_of(text: str) -> str:

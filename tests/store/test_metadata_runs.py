@@ -13,10 +13,13 @@ import pytest
 
 from lineal.entities import MetricPoint, Run, RunError, RunStatus, new_id, now_us
 from lineal.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from lineal.identity import os_account
 from lineal.store import Store
 from lineal.store.base import MetadataStore, RunFilter
 
-ACTOR = "tester"
+# What every backend records: the SQL store the actor it is told, an HTTP store the server's
+# principal (here the same OS account).
+ACTOR = os_account()
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 

@@ -10,10 +10,13 @@ import pytest
 
 from lineal.entities import EdgeDirection, MetricPoint, Run, RunStatus, Storage, new_id
 from lineal.errors import InvalidArgument
+from lineal.identity import os_account
 from lineal.store import Store
 from lineal.store.base import MetadataStore, NewArtifactVersion
 
-ACTOR = "tester"
+# What every backend records: the SQL store the actor it is told, an HTTP store the server's
+# principal (here the same OS account).
+ACTOR = os_account()
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 

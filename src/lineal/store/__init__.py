@@ -15,6 +15,8 @@ read) refuses a location with no store, naming it and how to create one; :func:`
     sqlite:////abs/path/meta.db            SQLite file; blobs in LINEAL_ARTIFACTS or beside it
     postgresql://user@host/db              PostgreSQL; blobs in LINEAL_ARTIFACTS (required)
     mysql://root@host/db                   MySQL/MariaDB; blobs in LINEAL_ARTIFACTS (required)
+    http://host:8080  or  https://...      a lineal server (``lineal server``); LINEAL_TOKEN
+                                           holds the credential when it runs with --auth
 
 ``LINEAL_ARTIFACTS`` (or ``artifacts=``) is a folder or an fsspec URL such as
 ``s3://bucket/prefix``; for S3-compatible servers set ``LINEAL_S3_ENDPOINT_URL`` too.
@@ -100,10 +102,7 @@ def resolve_location(uri: str | os.PathLike[str] | None = None, artifacts: str |
         )
     base = scheme.split("+")[0]
     if base in ("http", "https"):
-        raise InvalidArgument(
-            f"{text}: connecting to a lineal server is not available in this version",
-            hint="use a folder or a database URL",
-        )
+        return Location(text, "", text)
     if base == "sqlite":
         db_path = Path(text.removeprefix("sqlite:///"))
         default_blobs = str(db_path.parent / "blobs") if rest and rest != "/" else None
@@ -133,8 +132,17 @@ def open_store(uri: str | os.PathLike[str] | None = None, artifacts: str | None 
     from .sql import SqlMetadataStore
 
     location = resolve_location(uri, artifacts)
+    if is_server_url(location.database_url):
+        from .http import open_http_store
+
+        return open_http_store(location.database_url)
     metadata = SqlMetadataStore(location.database_url)
     return Store(metadata, open_blob_store(location.artifacts), location.display)
+
+
+def is_server_url(url: str) -> bool:
+    """Whether a location is a lineal server (``http://`` or ``https://``)."""
+    return url.split("://", 1)[0] in ("http", "https")
 
 
 open_store_for_writing = open_store
@@ -153,6 +161,8 @@ def sqlite_file(database_url: str) -> Path | None:
 def store_exists(location: Location) -> bool:
     """Whether a store is at ``location``: its SQLite file exists, or the server database has
     the lineal schema (an empty PostgreSQL/MySQL database is not a store yet)."""
+    if is_server_url(location.database_url):
+        return True  # the server answers for its store; a request names what is missing
     db_file = sqlite_file(location.database_url)
     if db_file is not None:
         return db_file.exists()

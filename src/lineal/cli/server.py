@@ -1,0 +1,48 @@
+"""``lineal server``: serve a store over HTTP for a team."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("server")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface; put TLS in front).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256),
+              help="Server processes (each stateless; use PostgreSQL or MySQL beyond one).")
+@click.option("--backend", metavar="URL",
+              help="Metadata store: a folder, sqlite:///..., postgresql://..., mysql://... "
+              "(default: --uri, LINEAL_URI, then the nearest .lineal/).")
+@click.option("--artifacts", "artifacts_url", metavar="URL",
+              help="Artifact bytes: a folder or s3://bucket/prefix (default: LINEAL_ARTIFACTS, "
+              "else beside a folder store).")
+@click.option("--auth/--no-auth", default=False, show_default=True,
+              help="Require a credential on every request (tokens, OIDC or a trusted proxy).")
+@click.option("--no-webhooks", is_flag=True, help="Do not deliver webhooks from this server.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+              help="Log level of the server and its request log.")
+@click.pass_context
+def server_command(ctx: click.Context, host: str, port: int, workers: int, backend: str | None,
+                   artifacts_url: str | None, auth: bool, no_webhooks: bool,
+                   log_level: str) -> None:
+    """Serve the store over HTTP: the REST API under /api/v1 (OpenAPI at
+    /api/v1/openapi.json), /healthz, /readyz and Prometheus /metrics. Point the SDK and the CLI
+    at it with LINEAL_URI=http://HOST:PORT."""
+    import os
+
+    import uvicorn
+
+    from ..server.run import ENV_SETTINGS, settings_from_options, settings_to_json
+
+    settings = settings_from_options(
+        backend=backend or (ctx.obj or {}).get("uri"),
+        artifacts=artifacts_url or (ctx.obj or {}).get("artifacts"),
+        auth=auth, webhooks=not no_webhooks)
+    os.environ[ENV_SETTINGS] = settings_to_json(settings)
+    click.echo(f"lineal server on http://{host}:{port} (store: {settings.backend or 'default'},"
+               f" auth {'on' if auth else 'off'})", err=True)
+    uvicorn.run("lineal.server.run:app_from_environment", factory=True, host=host, port=port,
+                workers=workers, log_level=log_level, access_log=False)

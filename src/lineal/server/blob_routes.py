@@ -1,0 +1,205 @@
+"""Artifact bytes over HTTP: the :class:`~lineal.store.base.BlobStore` contract.
+
+Uploads stream to a temporary file while they are hashed (never a whole file in memory), and
+publish only when the bytes hash to the digest the client named; downloads stream from the
+blob store and answer ``Range`` requests (206), so an interrupted download resumes where it
+stopped. A client asks ``HEAD`` first: content the store holds is never sent twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from ..errors import InvalidArgument
+from ..store.blobs.local import split_digest
+from ..store.http.routes import ADMIN, READER, WRITER, encode
+from .context import ServerContext
+from .store_routes import caller_of, json_response
+
+__all__ = ["add_blob_routes"]
+
+CHUNK = 1024 * 1024
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def add_blob_routes(app: FastAPI) -> None:
+    """Register the blob routes under ``/api/v1/blobs``."""
+    base = "/api/v1/blobs"
+
+    @app.get("/api/v1/blob-store", tags=["blobs"], operation_id="blob_store")
+    async def blob_store(request: Request) -> Response:
+        """Where this server keeps artifact bytes (``root_uri``)."""
+        context = _allowed(request, READER)
+        return json_response({"root_uri": context.store.blobs.root_uri})
+
+    @app.put(base + "/{digest}", tags=["blobs"], operation_id="put_blob")
+    async def put_blob(digest: str, request: Request) -> Response:
+        """Upload the bytes of ``digest`` as the raw body; 400 if they hash to anything else."""
+        context = _allowed(request, WRITER)
+        split_digest(digest)
+        info = await _receive(request, context, digest)
+        return json_response(encode(info))
+
+    @app.post(base, tags=["blobs"], operation_id="post_blob")
+    async def post_blob(request: Request) -> Response:
+        """Upload bytes whose digest the client did not compute; the answer names it."""
+        context = _allowed(request, WRITER)
+        info = await _receive(request, context, None)
+        return json_response(encode(info))
+
+    @app.head(base + "/{digest}", tags=["blobs"], operation_id="head_blob")
+    async def head_blob(digest: str, request: Request) -> Response:
+        """200 with the size if the store holds ``digest``, else 404."""
+        context = _allowed(request, READER)
+        split_digest(digest)
+        size = await run_in_threadpool(context.store.blobs.size, digest)
+        return Response(headers={"content-length": str(size), "accept-ranges": "bytes"})
+
+    @app.get(base + "/{digest}/info", tags=["blobs"], operation_id="blob_info")
+    async def blob_info(digest: str, request: Request) -> Response:
+        """Size, last write time and storage URI of a blob."""
+        context = _allowed(request, READER)
+        split_digest(digest)
+        blobs = context.store.blobs
+
+        def read() -> dict[str, Any]:
+            return {"digest": digest, "size": blobs.size(digest),
+                    "modified": blobs.modified(digest), "uri": blobs.uri(digest)}
+
+        return json_response(await run_in_threadpool(read))
+
+    @app.post(base + "/{digest}/reuse", tags=["blobs"], operation_id="reuse_blob")
+    async def reuse_blob(digest: str, request: Request) -> Response:
+        """Whether the store holds ``digest``, asked by a writer about to reference it."""
+        context = _allowed(request, WRITER)
+        split_digest(digest)
+        return json_response({"exists": await run_in_threadpool(context.store.blobs.reuse,
+                                                                digest)})
+
+    @app.get(base + "/{digest}", tags=["blobs"], operation_id="get_blob")
+    async def get_blob(digest: str, request: Request) -> Response:
+        """The bytes, streamed; a ``Range: bytes=a-b`` header gets that part (206)."""
+        context = _allowed(request, READER)
+        split_digest(digest)
+        blobs = context.store.blobs
+        size = await run_in_threadpool(blobs.size, digest)
+        start, end = _range(request.headers.get("range"), size)
+        stream = await run_in_threadpool(blobs.open, digest)
+        headers = {"accept-ranges": "bytes", "content-length": str(end - start),
+                   "etag": f'"{digest}"'}
+        status = 200
+        if request.headers.get("range"):
+            status = 206
+            headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
+        return StreamingResponse(iterate_in_threadpool(_chunks(stream, start, end)),
+                                 status_code=status, headers=headers,
+                                 media_type="application/octet-stream")
+
+    @app.get(base, tags=["blobs"], operation_id="list_blobs")
+    async def list_blobs(request: Request) -> Response:
+        """Every digest the store holds, one per line (``lineal verify``, ``lineal gc``)."""
+        context = _allowed(request, ADMIN)
+        lines = (d + "\n" for d in context.store.blobs.iter_digests())
+        return StreamingResponse(iterate_in_threadpool(lines), media_type="text/plain")
+
+    @app.delete(base + "/{digest}", tags=["blobs"], operation_id="delete_blob")
+    async def delete_blob(digest: str, request: Request) -> Response:
+        """Remove a blob (``lineal gc``, ``lineal purge``)."""
+        context = _allowed(request, ADMIN)
+        split_digest(digest)
+        return json_response({"deleted": await run_in_threadpool(context.store.blobs.delete,
+                                                                 digest)})
+
+    @app.get("/api/v1/blob-leftovers", tags=["blobs"], operation_id="blob_leftovers")
+    async def leftovers(request: Request) -> Response:
+        """What interrupted writes left in the blob store."""
+        context = _allowed(request, ADMIN)
+        found = await run_in_threadpool(lambda: list(context.store.blobs.leftovers()))
+        return json_response([item.to_dict() for item in found])
+
+    @app.delete("/api/v1/blob-leftovers", tags=["blobs"], operation_id="remove_blob_leftover")
+    async def remove_leftover(name: str, request: Request) -> Response:
+        """Remove the leftover called ``name`` (gone already is not an error)."""
+        context = _allowed(request, ADMIN)
+        blobs = context.store.blobs
+
+        def remove() -> bool:
+            for item in blobs.leftovers():
+                if item.name == name:
+                    blobs.remove_leftover(item)
+                    return True
+            return False
+
+        return json_response({"removed": await run_in_threadpool(remove)})
+
+
+def _allowed(request: Request, role: str) -> ServerContext:
+    context: ServerContext = request.app.state.lineal
+    context.require(caller_of(request), None, role, f"{request.method} {request.url.path}")
+    return context
+
+
+async def _receive(request: Request, context: ServerContext, digest: str | None) -> Any:
+    """Stream the body to a temporary file, hashing it, then publish it under its digest."""
+    fd, name = tempfile.mkstemp(prefix="lineal-upload-")
+    path = Path(name)
+    sha = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in request.stream():
+                sha.update(chunk)
+                await run_in_threadpool(out.write, chunk)
+        actual = "sha256:" + sha.hexdigest()
+        if digest is not None and actual != digest:
+            raise InvalidArgument(f"the uploaded bytes hash to {actual}, not {digest}",
+                                  hint="the upload was damaged or cut short: send it again")
+        return await run_in_threadpool(context.store.blobs.put_file, path, actual)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _range(header: str | None, size: int) -> tuple[int, int]:
+    """``[start, end)`` of a ``Range`` header over ``size`` bytes (the whole blob without one)."""
+    if not header:
+        return 0, size
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or match.groups() == ("", ""):
+        raise _unsatisfiable(f"unsupported Range {header!r}", size)
+    first, last = match.groups()
+    if first == "":
+        start, end = max(0, size - int(last)), size
+    else:
+        start = int(first)
+        end = min(size, int(last) + 1) if last else size
+    if start >= size or start >= end:
+        raise _unsatisfiable(f"Range {header!r} is outside the {size} bytes", size)
+    return start, end
+
+
+def _unsatisfiable(message: str, size: int) -> InvalidArgument:
+    error = InvalidArgument(message, hint=f"ask for bytes within 0-{max(size - 1, 0)}")
+    error.http_status = 416
+    return error
+
+
+def _chunks(stream: Any, start: int, end: int) -> Iterator[bytes]:
+    with stream:
+        if start:
+            stream.seek(start)
+        left = end - start
+        while left > 0:
+            chunk = stream.read(min(CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk

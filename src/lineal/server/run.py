@@ -1,0 +1,57 @@
+"""How ``lineal server`` hands its settings to uvicorn's worker processes.
+
+uvicorn starts each worker from an import string, so the settings travel as JSON in
+``LINEAL_SERVER_SETTINGS`` (set by ``lineal server`` itself, read here at start-up).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+from fastapi import FastAPI
+
+from .app import create_app
+from .settings import ServerSettings
+
+__all__ = ["app_from_environment", "settings_from_options"]
+
+ENV_SETTINGS = "LINEAL_SERVER_SETTINGS"
+
+
+def settings_from_options(*, backend: str | None, artifacts: str | None, auth: bool,
+                          webhooks: bool = True, auth_options: dict[str, Any] | None = None
+                          ) -> ServerSettings:
+    """The settings ``lineal server``'s options describe."""
+    auth_settings = None
+    if auth:
+        from ..auth import AuthSettings
+
+        auth_settings = AuthSettings(enabled=True, **(auth_options or {}))
+    return ServerSettings(backend=backend, artifacts=artifacts, auth=auth_settings,
+                          webhooks=webhooks)
+
+
+def settings_to_json(settings: ServerSettings) -> str:
+    data = dataclasses.asdict(dataclasses.replace(settings, auth=None))
+    if settings.auth is not None:
+        data["auth"] = dataclasses.asdict(settings.auth)
+    return json.dumps(data)
+
+
+def settings_from_json(text: str) -> ServerSettings:
+    data = json.loads(text)
+    auth = data.pop("auth", None)
+    if auth is not None:
+        from ..auth import AuthSettings
+
+        auth = AuthSettings(**auth)
+    return ServerSettings(**data, auth=auth)
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn's factory: the application for the settings ``lineal server`` chose."""
+    text = os.environ.get(ENV_SETTINGS)
+    return create_app(settings_from_json(text) if text else ServerSettings())
