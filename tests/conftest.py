@@ -87,9 +87,24 @@ def mysql_url() -> Iterator[str]:
     yield from _fresh_database(MYSQL_ADMIN, "MariaDB at 127.0.0.1:3306")
 
 
-@pytest.fixture(params=["sqlite", "postgres", "mysql"])
+@pytest.fixture(params=["sqlite", "postgres", "mysql", "http"])
 def backend_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """The same store contract on each metadata backend (blobs in a local folder)."""
+    """The same store contract on each metadata backend (blobs in a local folder), and through
+    a lineal server in this process (``http``: SQLite behind it). Tests about the SQL
+    implementation itself are marked ``sql`` and skip ``http``."""
+    if request.param == "http":
+        if request.node.get_closest_marker("sql"):
+            pytest.skip("about the SQL implementation, not the contract: not run over HTTP")
+        if request.node.get_closest_marker("principals"):
+            pytest.skip("several principals in one process: over HTTP each is authenticated")
+        from lineal.server.testing import in_process
+
+        embedded = open_store(tmp_path / "store", artifacts=str(tmp_path / "blobs"))
+        with in_process(embedded) as remote:
+            store_module.set_default_store(remote)
+            yield remote
+        embedded.close()
+        return
     if request.param == "sqlite":
         uri = str(tmp_path / "store")
     else:

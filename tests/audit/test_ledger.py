@@ -117,6 +117,7 @@ def test_clean_store_verifies(backend_store: Store, tmp_path: Path) -> None:
     assert report.head_seq == last_seq(backend_store)
 
 
+@pytest.mark.sql
 @pytest.mark.parametrize("case", sorted(TAMPERING))
 def test_tampering_is_detected(backend_store: Store, tmp_path: Path, case: str) -> None:
     run_id = populate(backend_store, tmp_path)

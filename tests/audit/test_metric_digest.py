@@ -69,6 +69,7 @@ TAMPERING = {
 }
 
 
+@pytest.mark.sql
 @pytest.mark.parametrize("case", sorted(TAMPERING))
 def test_a_changed_metric_field_is_caught(backend_store: Store, case: str) -> None:
     logged_run(backend_store)
@@ -122,6 +123,7 @@ def _write_old_form(store: Store, run_id: str, points: list[tuple[str, float, in
         tx._execute_many("metrics", columns, stamped)  # noqa: SLF001
 
 
+@pytest.mark.sql
 def test_a_store_written_in_the_old_form_still_verifies(backend_store: Store) -> None:
     run_id = logged_run(backend_store)
     _write_old_form(backend_store, run_id, [("old", 0.5, 0, 10), ("old", float("nan"), 1, 11),

@@ -52,6 +52,7 @@ def _logged(store: Store, root: Path) -> dict[str, lineal.ArtifactVersion]:
 
 
 # -- the store contract, on every backend ----------------------------------------------------------
+@pytest.mark.principals
 def test_purge_is_recorded_once_with_who_when_why(backend_store: Store) -> None:
     meta = backend_store.metadata
     blob = backend_store.blobs.put_bytes(b"personal data")
@@ -80,6 +81,7 @@ def test_purge_is_recorded_once_with_who_when_why(backend_store: Store) -> None:
     assert meta.verify_ledger().ok
 
 
+@pytest.mark.principals
 def test_purged_content_is_not_recorded_again_under_its_name(backend_store: Store) -> None:
     meta = backend_store.metadata
     blob = backend_store.blobs.put_bytes(b"erased data")

@@ -11,12 +11,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from lineal import lineage
 from lineal.store import Store
 
 from .conftest import chain, make_graph
+
+pytestmark = pytest.mark.sql  # counts the SQL statements the store runs
 
 
 @contextmanager

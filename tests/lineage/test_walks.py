@@ -139,6 +139,7 @@ def test_pagination_is_complete_without_duplicates(backend_store: Store) -> None
         lineage.downstream("shared@v1", limit=0)
 
 
+@pytest.mark.sql
 def test_deep_chain_walks_in_one_select_per_page(backend_store: Store) -> None:
     chain(backend_store, 300)  # 600 hops
     with count_selects(backend_store) as selects:

@@ -27,6 +27,7 @@ def churn(backend_store: Store, train: Callable) -> Store:
     return backend_store
 
 
+@pytest.mark.principals
 def test_gated_environments_take_only_approved_versions(
     churn: Store, ledger_size: Callable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -158,6 +159,7 @@ def test_record_replace_current_at_timeline_and_end(churn: Store, ledger_size: C
         deployments.end(late, status="replaced")
 
 
+@pytest.mark.principals
 @pytest.mark.usefixtures("patient_capture")
 def test_a_deployment_moves_an_alias_in_the_same_transaction(
     churn: Store, ledger_size: Callable, monkeypatch: pytest.MonkeyPatch

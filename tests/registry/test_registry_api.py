@@ -78,6 +78,7 @@ def test_versions_references_and_bad_input(backend_store: Store, train: Callable
     assert [m.name for m in registry.list_models()] == ["churn", "fraud"]
 
 
+@pytest.mark.principals
 def test_stages_approvals_policy_and_updates(backend_store: Store, train: Callable,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     registry.create_model("churn", require_approval_for_production=True,

@@ -24,6 +24,8 @@ def _race(store: Store, target: Callable[..., None], args_for: Callable[[int], t
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(n), ctx.Queue()
     uri = store.metadata.url  # type: ignore[attr-defined]
+    if uri.startswith("http://lineal.test"):  # in this process only
+        pytest.skip("the in-process server is not reachable from other processes")
     artifacts = store.blobs.root_uri.removeprefix("file://")
     procs = [
         ctx.Process(target=target, args=(uri, artifacts, *args_for(i), barrier, results))

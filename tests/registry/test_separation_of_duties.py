@@ -18,6 +18,7 @@ from lineal.store import Store
 Lineal = Callable[..., Any]  # the lineal_cli fixture (tests/registry/conftest.py)
 
 
+@pytest.mark.principals
 def test_the_registrant_cannot_approve_its_version(
     backend_store: Store, train: Callable, ledger_size: Callable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -58,6 +59,7 @@ def test_the_registrant_cannot_approve_its_version(
         ("root-of-trust", False), ("alice", True)]
 
 
+@pytest.mark.principals
 def test_self_approvals_recorded_before_the_policy_do_not_count(
     backend_store: Store, train: Callable
 ) -> None:

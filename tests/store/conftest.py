@@ -39,10 +39,18 @@ ADMIN_URLS = {
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-@pytest.fixture(params=["local", "memory", "s3"])
+@pytest.fixture(params=["local", "memory", "s3", "http"])
 def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
-    """The same BlobStore contract on a folder, in memory, and on S3 (moto server)."""
-    if request.param == "local":
+    """The same BlobStore contract on a folder, in memory, on S3 (moto server), and through a
+    lineal server in this process (a folder behind it)."""
+    if request.param == "http":
+        from lineal.server.testing import in_process
+
+        embedded = open_store(tmp_path / "store", artifacts=str(tmp_path / "blobs"))
+        with in_process(embedded) as remote:
+            yield remote.blobs
+        embedded.close()
+    elif request.param == "local":
         yield LocalBlobStore(tmp_path / "blobs")
     elif request.param == "memory":
         yield MemoryBlobStore()
@@ -192,7 +200,7 @@ def backend_store(
 def store_env(store: Store) -> dict[str, Any]:
     """``LINEAL_URI``/``LINEAL_ARTIFACTS`` that make another process open ``store``."""
     url = store.metadata.url  # type: ignore[attr-defined]
-    if url.startswith("http://lineal.test"):
+    if url.startswith("http://lineal.test"):  # in this process only
         pytest.skip("the in-process server is not reachable from another process")
     if url.startswith("http"):
         return {"LINEAL_URI": url}

@@ -20,7 +20,7 @@ WRITES = 200
 def test_concurrent_writers(backend_store: Store) -> None:
     meta = backend_store.metadata
     url = meta.url  # type: ignore[attr-defined]
-    if url.startswith("http://lineal.test"):
+    if url.startswith("http://lineal.test"):  # in this process only
         pytest.skip("the in-process server is not reachable from other processes")
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(PROCESSES)

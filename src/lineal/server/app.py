@@ -67,7 +67,10 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
 
     @app.exception_handler(LinealError)
     async def lineal_error(request: Request, error: LinealError) -> JSONResponse:
-        details = {"hint": error.hint} if error.hint else {}
+        details: dict[str, Any] = {"hint": error.hint} if error.hint else {}
+        for name in ("section", "index"):  # where a bulk import's bad item is (BadImport)
+            if hasattr(error, name):
+                details[name] = getattr(error, name)
         return JSONResponse(error_body(type(error).__name__, error.message, details),
                             status_code=error.http_status)
 

@@ -78,6 +78,13 @@ def add_blob_routes(app: FastAPI) -> None:
 
         return json_response(await run_in_threadpool(read))
 
+    @app.get(base + "/{digest}/uri", tags=["blobs"], operation_id="blob_uri")
+    async def blob_uri(digest: str, request: Request) -> Response:
+        """Where the blob of ``digest`` lives (or would live) in the server's storage."""
+        context = _allowed(request, READER)
+        split_digest(digest)
+        return json_response({"uri": await run_in_threadpool(context.store.blobs.uri, digest)})
+
     @app.post(base + "/{digest}/reuse", tags=["blobs"], operation_id="reuse_blob")
     async def reuse_blob(digest: str, request: Request) -> Response:
         """Whether the store holds ``digest``, asked by a writer about to reference it."""

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -35,15 +36,22 @@ def in_process(store: Store, settings: ServerSettings | None = None) -> Iterator
     check and encoding, as over a socket."""
     from starlette.testclient import TestClient
 
-    from ..store.http import open_http_store
+    from ..store import http
 
+    url = f"http://lineal.test:{next(_ports)}"
     app = create_app(settings or ServerSettings(webhooks=False), store=store)
-    with TestClient(app, base_url="http://lineal.test") as client:
-        remote = open_http_store("http://lineal.test", client=client)  # type: ignore[arg-type]
+    with TestClient(app, base_url=url) as client:
+        http._in_process[url] = client
+        remote = http.open_http_store(url)
         try:
             yield remote
         finally:
+            del http._in_process[url]
             remote.metadata.close()
+
+
+_ports = itertools.count(1)
+"""Each in-process server gets its own URL (a port number nobody listens on)."""
 
 
 def free_port() -> int:

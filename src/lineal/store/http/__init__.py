@@ -8,7 +8,7 @@ and CLI command then goes through the server, which authenticates the caller
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import httpx
@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from .. import Store
 
 __all__ = ["open_http_store"]
+
+_in_process: dict[str, Any] = {}
+"""Base URLs served by an application in this process (``lineal.server.testing.in_process``),
+with the client that reaches it: opening such a URL (``--uri``, ``LINEAL_URI``) uses it."""
 
 
 def open_http_store(url: str, *, token: str | None = None,
@@ -25,5 +29,7 @@ def open_http_store(url: str, *, token: str | None = None,
     from .blobs import HttpBlobStore
     from .client import HttpMetadataStore
 
+    if client is None:
+        client = _in_process.get(url.rstrip("/"))
     metadata = HttpMetadataStore(url, token=token, client=client)
     return Store(metadata, HttpBlobStore(metadata.transport), url)  # type: ignore[abstract]

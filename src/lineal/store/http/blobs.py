@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 
 from ...errors import IntegrityError, NotFound, StoreError
 from ..base import BlobInfo, BlobStore, Leftover
-from ..blobs.local import hash_file, split_digest
+from ..blobs.local import check_source, hash_file, split_digest
 from .transport import Transport
 
 __all__ = ["HttpBlobStore"]
@@ -44,7 +44,7 @@ class HttpBlobStore(BlobStore):
 
     # -- writing ------------------------------------------------------------------------------
     def put_file(self, src: Path, digest: str | None = None) -> BlobInfo:
-        src = Path(src)
+        src = check_source(Path(src))
         actual, size = hash_file(src)
         if digest is not None and digest != actual:
             raise IntegrityError(f"{src} hashes to {actual}, not {digest}")
@@ -92,13 +92,16 @@ class HttpBlobStore(BlobStore):
         dest.parent.mkdir(parents=True, exist_ok=True)
         partial = dest.with_name(f".{dest.name}.lineal-partial")
         sha = hashlib.sha256()
-        with open(partial, "wb") as out:
-            with self.open(digest) as stream:
+        try:
+            with open(partial, "wb") as out, self.open(digest) as stream:
                 while chunk := stream.read(CHUNK):
                     sha.update(chunk)
                     out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         if sha.hexdigest() != expected:
             partial.unlink(missing_ok=True)
             raise IntegrityError(f"the bytes downloaded for {digest} hash to "
@@ -106,7 +109,8 @@ class HttpBlobStore(BlobStore):
         os.replace(partial, dest)
 
     def uri(self, digest: str) -> str:
-        return str(self._info(digest)["uri"])
+        split_digest(digest)
+        return str(self.transport.request("GET", f"{BASE}/{digest}/uri").json()["uri"])
 
     def size(self, digest: str) -> int:
         return int(self._info(digest)["size"])

@@ -244,8 +244,8 @@ def encode_args(method: str, args: Mapping[str, Any]) -> tuple[dict[str, str], d
         if param.name not in args:
             continue
         value = args[param.name]
-        if value is NOT_SET:
-            continue
+        if value is NOT_SET or (value is None and param.default is None):
+            continue  # the default: a query string could not tell None from the text "null"
         if param.name in route.path_params:
             text = str(encode(value))
             if not text:

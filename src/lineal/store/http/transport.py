@@ -54,11 +54,16 @@ class Transport:
         headers = {"user-agent": "lineal-client"}
         if token:
             headers["authorization"] = f"Bearer {token}"
+        self._owns_client = client is None
         self.client = client or httpx.Client(base_url=self.base_url, timeout=timeout)
-        self.client.headers.update(headers)
+        if self._owns_client:
+            self.client.headers.update(headers)
+        else:
+            self._headers = headers
 
     def close(self) -> None:
-        self.client.close()
+        if self._owns_client:
+            self.client.close()
 
     def request(self, verb: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send with retries; the answer of a 2xx, else the error it carries, raised."""
@@ -80,7 +85,7 @@ class Transport:
             response.close()
 
     def _send(self, verb: str, url: str, *, stream: bool, **kwargs: Any) -> httpx.Response:
-        headers = dict(kwargs.pop("headers", None) or {})
+        headers = {**getattr(self, "_headers", {}), **(kwargs.pop("headers", None) or {})}
         if verb in WRITE_VERBS:
             headers.setdefault("idempotency-key", uuid.uuid4().hex)
         attempt = 0
@@ -124,10 +129,17 @@ def error_from(response: httpx.Response) -> LinealError:
             f"{text or response.reason_phrase or response.status_code}"
         return cls(message) if cls is not LinealError else StoreError(
             f"lineal server answered {response.status_code}: {text or 'no body'}")
+    details = error.get("details") or {}
+    if code == "BadImport" and {"section", "index"} <= set(details):
+        from ..types import BadImport
+
+        return BadImport(str(details["section"]), int(details["index"]), message, hint=hint)
     cls = getattr(error_tree, code, None)
     if not (isinstance(cls, type) and issubclass(cls, LinealError)):
         cls = _by_status(response.status_code)
-    return cls(message, hint=hint)
+    failure = cls(message, hint=hint)
+    failure.http_status = response.status_code  # e.g. 413 or 416 beside InvalidArgument's 400
+    return failure
 
 
 def _by_status(status: int) -> type[LinealError]:
