@@ -168,3 +168,22 @@ def test_acting_as_records_the_authenticated_principal(auth_store: Store) -> Non
     assert token.created_by == "token:01ABC"
     assert current_principal() != "token:01ABC"
     assert local_principal("srv").roles == {"*": Role.ADMIN}
+
+
+def test_settings_from_a_configuration_table() -> None:
+    settings = AuthSettings.from_mapping({
+        "enabled": True, "oidc_issuer": "https://login.example.test",
+        "oidc_jwks_file": "/etc/lineal/jwks.json", "oidc_role_claim": "groups",
+        "role_map": {"ml-admins": ["admin"]}, "default_roles": ["reader"], "jwks_cache_s": 600,
+        "proxy_header": "X-Forwarded-User", "trusted_proxies": ["10.0.0.0/8"],
+    })
+    assert settings.oidc_jwks_file is not None and settings.oidc_jwks_file.name == "jwks.json"
+    assert settings.role_map == {"ml-admins": ("admin",)} and settings.jwks_cache_s == 600.0
+    for bad, message in [({"enabeld": True}, "unknown auth setting"),
+                         ({"enabled": "yes"}, "true or false"),
+                         ({"trusted_proxies": "10.0.0.0/8"}, "list of strings"),
+                         ({"role_map": {"g": "admin"}}, "lists of grants"),
+                         ({"jwks_cache_s": -1}, "0 or more"),
+                         ({"oidc_issuer": 3}, "text")]:
+        with pytest.raises(InvalidArgument, match=message):
+            AuthSettings.from_mapping(bad)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import InvalidArgument
 from .roles import Role, parse_grant
@@ -110,6 +112,26 @@ class AuthSettings:
         self.mapped_grants()
         self.default_grants()
 
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> AuthSettings:
+        """Settings from a configuration table (a ``[server.auth]`` section of
+        ``lineal.toml``, say): the keys are the field names; an unknown key or a value of the
+        wrong type is InvalidArgument naming it.
+
+        >>> AuthSettings.from_mapping({"enabled": True, "proxy_header": "X-Forwarded-User",
+        ...                            "trusted_proxies": ["10.0.0.0/8"]}).trusted_proxies
+        ('10.0.0.0/8',)
+        """
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise InvalidArgument(f"unknown auth setting(s): {', '.join(unknown)}",
+                                  hint=f"known: {', '.join(sorted(known))}")
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            values[name] = _typed(name, value)
+        return cls(**values)
+
     def networks(self) -> list[Network]:
         """``trusted_proxies`` parsed; InvalidArgument names a bad one."""
         out = []
@@ -127,3 +149,39 @@ class AuthSettings:
 
     def default_grants(self) -> list[tuple[str, Role]]:
         return [parse_grant(g) for g in self.default_roles]
+
+
+_BOOL = {"enabled"}
+_NUMBER = {"oidc_leeway_s", "jwks_cache_s", "jwks_refetch_min_s", "jwks_timeout_s"}
+_LISTS = {"trusted_proxies", "default_roles", "oidc_algorithms"}
+
+
+def _typed(name: str, value: Any) -> Any:
+    """``value`` checked for the setting ``name``: what a TOML or JSON table can hold."""
+    def wrong(expected: str) -> InvalidArgument:
+        return InvalidArgument(f"auth setting {name} must be {expected}, not {value!r}")
+
+    if name in _BOOL:
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+        return value
+    if name in _NUMBER:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise wrong("a number of seconds, 0 or more")
+        return float(value)
+    if name in _LISTS:
+        if isinstance(value, str) or not isinstance(value, Sequence) or not all(
+                isinstance(v, str) for v in value):
+            raise wrong("a list of strings")
+        return tuple(value)
+    if name == "role_map":
+        if not isinstance(value, Mapping) or not all(
+                isinstance(v, Sequence) and not isinstance(v, str)
+                and all(isinstance(g, str) for g in v) for v in value.values()):
+            raise wrong('a table of lists of grants, e.g. {"ml-admins" = ["admin"]}')
+        return {str(k): tuple(v) for k, v in value.items()}
+    if value is not None and not isinstance(value, str):
+        raise wrong("text")
+    if name == "oidc_jwks_file" and value is not None:
+        return Path(value)
+    return value
