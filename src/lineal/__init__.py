@@ -36,10 +36,12 @@ _EXPORTS: dict[str, str] = {
     "RunStatus": "lineal.entities",
     "Store": "lineal.store",
     "StoreError": "lineal.errors",
+    "Unauthenticated": "lineal.errors",
     "active_run": "lineal.tracking",
     "artifact_path": "lineal.api",
     "audit": "lineal.audit",
     "close_stale_runs": "lineal.heartbeat",
+    "create_token": "lineal.tokens",
     "datasets": "lineal.datasets",
     "deployments": "lineal.deployments",
     "download_artifact": "lineal.api",
@@ -49,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "lineage": "lineal.lineage",
     "list_artifacts": "lineal.api",
     "list_runs": "lineal.api",
+    "list_tokens": "lineal.tokens",
     "load_model": "lineal.models.tracking",
     "metric_history": "lineal.api",
     "models": "lineal.models",
@@ -56,6 +59,7 @@ _EXPORTS: dict[str, str] = {
     "purge": "lineal.housekeeping",
     "registry": "lineal.registry",
     "reproduce": "lineal.reproduce",
+    "revoke_token": "lineal.tokens",
     "run": "lineal.tracking",
     "search_runs": "lineal.api",
     "set_alias": "lineal.api",
@@ -105,6 +109,7 @@ if TYPE_CHECKING:
         PermissionDenied,
         Purged,
         StoreError,
+        Unauthenticated,
     )
     from .heartbeat import close_stale_runs
     from .housekeeping import gc, purge
@@ -112,4 +117,5 @@ if TYPE_CHECKING:
     from .search.page import RunPage
     from .steps import step
     from .store import Store, open_store
+    from .tokens import create_token, list_tokens, revoke_token
     from .tracking import ActiveRun, active_run, run, start_run

@@ -17,9 +17,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from .auth.roles import Role
 from .identity import current_principal
 
 __all__ = [
+    "ApiToken",
     "ArtifactVersion",
     "Edge",
     "EdgeDirection",
@@ -306,6 +308,59 @@ class LedgerEntry:
         data = asdict(self)
         data["timestamp"] = self.timestamp.isoformat()
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """An API token of ``lineal server``: who made it, what role it grants, in which project
+    (None: every project), until when. The secret is shown once, when the token is made
+    (:func:`lineal.create_token`); the store keeps only its SHA-256, and neither ever appears
+    here."""
+
+    id: str
+    name: str
+    role: Role
+    project: str | None
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+
+    def status_at(self, at: datetime) -> str:
+        """``revoked``, ``expired`` or ``active`` at the instant ``at``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= at:
+            return "expired"
+        return "active"
+
+    @property
+    def status(self) -> str:
+        """``revoked``, ``expired`` or ``active`` now."""
+        return self.status_at(datetime.now(UTC))
+
+    @property
+    def scope(self) -> str:
+        """The project the token acts in, or ``*`` for every project."""
+        return self.project if self.project is not None else "*"
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.id} {self.name!r} {self.role}@{self.scope} {self.status}>"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": str(self.role),
+            "project": self.project,
+            "created_at": self.created_at.isoformat(),
+            "created_by": self.created_by,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "revoked_by": self.revoked_by,
+            "status": self.status,
+        }
 
 
 def _clip(text: str, width: int = 80) -> str:

@@ -6,7 +6,9 @@
     ├── AlreadyExists              409 / exit 4   creating what is already there
     ├── InvalidArgument            400 / exit 2   bad name, bad reference, bad path, bad value
     ├── Conflict                   409 / exit 5   a concurrent writer won (alias moved, version taken)
-    ├── PermissionDenied           403 / exit 6   policy forbids it (protected alias, approval missing)
+    ├── PermissionDenied           403 / exit 6   policy forbids it (protected alias, approval missing,
+    │                                             a role too low for the operation)
+    ├── Unauthenticated            401 / exit 9   no credential, or one that is unknown, expired or invalid
     ├── IntegrityError             500 / exit 7   stored data does not match its digest or ledger
     ├── StoreError                 503 / exit 8   the backend (database, object store) failed
     │   └── SchemaOutdated                        the database needs `lineal store upgrade`
@@ -33,6 +35,7 @@ __all__ = [
     "Purged",
     "SchemaOutdated",
     "StoreError",
+    "Unauthenticated",
     "UnsupportedModelError",
     "UntrustedModelError",
 ]
@@ -89,6 +92,15 @@ class PermissionDenied(LinealError):
     exit_code = 6
 
 
+class Unauthenticated(LinealError):
+    """The server could not tell who is asking: no credential, or an API token or OIDC token
+    that is unknown, revoked, expired or fails validation. Distinct from PermissionDenied (403),
+    which is about who is asking and what they may do."""
+
+    http_status = 401
+    exit_code = 9
+
+
 class IntegrityError(LinealError):
     http_status = 500
     exit_code = 7
@@ -127,6 +139,7 @@ ERROR_CLASSES: dict[str, type[LinealError]] = {
         InvalidArgument,
         Conflict,
         PermissionDenied,
+        Unauthenticated,
         IntegrityError,
         StoreError,
         SchemaOutdated,

@@ -14,6 +14,7 @@ EXPECTED = {
     "audit", "search_runs",
     "download_artifact", "get_artifact", "get_run", "list_artifacts", "list_runs",
     "metric_history", "open_store", "run", "set_alias", "start_run",
+    "Unauthenticated", "create_token", "list_tokens", "revoke_token",
 }
 
 

@@ -135,6 +135,16 @@ def _answers(scenario: Scenario, tmp_path: Path) -> list[Any]:
     out.append(reproduce.plan(v1, store=store))
     meta.set_alias("default", "iris-raw", "golden", 1, "tester")
     out += meta.artifact_aliases()
+    # API tokens (one revoked) and the principal one of them authenticates as
+    from lineal import tokens
+    from lineal.auth import Authenticator, AuthSettings
+
+    _, secret = tokens.create_token("writer", project="default", expires="30d", name="ci",
+                                    store=store)
+    tokens.revoke_token(tokens.create_token("admin", store=store)[0].id, store=store)
+    out += tokens.list_tokens(store=store)
+    out.append(Authenticator(AuthSettings(enabled=True), store).authenticate(
+        {"Authorization": f"Bearer {secret}"}, None))
     out.append(q_usage.PackagesUnknown(runs[0], "packages were not captured", versions[0].ref))
     # problems: a leftover temp file, a blob gone, a row changed behind the ledger's back
     (Path(scenario.artifacts) / "tmp").mkdir(exist_ok=True)

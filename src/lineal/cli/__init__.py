@@ -45,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "leaderboard": "lineal.cli.questions:leaderboard_command",
     "diff": "lineal.cli.questions:diff_command",
     "server": "lineal.cli.server:server_command",
+    "token": "lineal.cli.tokens:token",
 }
 
 

@@ -37,6 +37,7 @@ from ..entities import (
 from ..inputs import check_page
 from ..refs import ArtifactRef
 from ..search.page import RunPage
+from .auth_base import AuthStore
 from .lineage_base import LineageStore
 from .registry_base import RegistryStore
 from .types import AliasRecord, AuditReport
@@ -276,9 +277,10 @@ class TrackingStore(abc.ABC):
         """Release connections."""
 
 
-class MetadataStore(TrackingStore, RegistryStore, LineageStore):
+class MetadataStore(TrackingStore, RegistryStore, LineageStore, AuthStore):
     """The metadata contract: runs, artifacts, edges, the audit ledger, the model registry,
-    deployments and lineage walks. ``Store.metadata`` is one of these, and every
+    deployments, lineage walks and the server's API tokens (``AuthStore``, in
+    ``auth_base.py``). ``Store.metadata`` is one of these, and every
     implementation (``SqlMetadataStore``; later an HTTP client) implements every method, so
     the SDK and CLI call them without asking what the store is."""
 
