@@ -20,14 +20,29 @@ import click
               "else beside a folder store).")
 @click.option("--auth/--no-auth", default=False, show_default=True,
               help="Require a credential on every request (tokens, OIDC or a trusted proxy).")
+@click.option("--auth-config", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="A TOML file of auth settings (keys as in lineal.auth.AuthSettings: "
+              "oidc_issuer, oidc_jwks_url, role_map...); implies --auth.")
+@click.option("--oidc-issuer", metavar="URL", help="Accept OIDC bearer tokens of this issuer.")
+@click.option("--oidc-audience", metavar="AUD", help="The audience OIDC tokens must carry.")
+@click.option("--oidc-jwks-url", metavar="URL", help="Where the issuer publishes its keys.")
+@click.option("--oidc-role-claim", metavar="CLAIM", help="The claim holding roles or groups "
+              "(default: roles; dotted paths reach into objects).")
+@click.option("--proxy-header", metavar="HEADER", help="Trust this header (X-Forwarded-User) "
+              "from --trusted-proxy addresses as the user's name.")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="CIDR",
+              help="An address or CIDR of an authenticating proxy (repeatable).")
 @click.option("--no-webhooks", is_flag=True, help="Do not deliver webhooks from this server.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               help="Log level of the server and its request log.")
 @click.pass_context
 def server_command(ctx: click.Context, host: str, port: int, workers: int, backend: str | None,
-                   artifacts_url: str | None, auth: bool, no_webhooks: bool,
-                   log_level: str) -> None:
+                   artifacts_url: str | None, auth: bool, auth_config: str | None,
+                   oidc_issuer: str | None, oidc_audience: str | None,
+                   oidc_jwks_url: str | None, oidc_role_claim: str | None,
+                   proxy_header: str | None, trusted_proxies: tuple[str, ...],
+                   no_webhooks: bool, log_level: str) -> None:
     """Serve the store over HTTP: the REST API under /api/v1 (OpenAPI at
     /api/v1/openapi.json), /healthz, /readyz and Prometheus /metrics. Point the SDK and the CLI
     at it with LINEAL_URI=http://HOST:PORT."""
@@ -37,12 +52,26 @@ def server_command(ctx: click.Context, host: str, port: int, workers: int, backe
 
     from ..server.run import ENV_SETTINGS, settings_from_options, settings_to_json
 
+    options: dict[str, object] = {}
+    if auth_config:
+        import tomllib
+
+        with open(auth_config, "rb") as file:
+            options.update(tomllib.load(file))
+    for key, value in (("oidc_issuer", oidc_issuer), ("oidc_audience", oidc_audience),
+                       ("oidc_jwks_url", oidc_jwks_url), ("oidc_role_claim", oidc_role_claim),
+                       ("proxy_header", proxy_header)):
+        if value:
+            options[key] = value
+    if trusted_proxies:
+        options["trusted_proxies"] = list(trusted_proxies)
+    options.pop("enabled", None)
     settings = settings_from_options(
         backend=backend or (ctx.obj or {}).get("uri"),
         artifacts=artifacts_url or (ctx.obj or {}).get("artifacts"),
-        auth=auth, webhooks=not no_webhooks)
+        auth=auth or bool(options), webhooks=not no_webhooks, auth_options=options)
     os.environ[ENV_SETTINGS] = settings_to_json(settings)
     click.echo(f"lineal server on http://{host}:{port} (store: {settings.backend or 'default'},"
-               f" auth {'on' if auth else 'off'})", err=True)
+               f" auth {'on' if settings.auth else 'off'})", err=True)
     uvicorn.run("lineal.server.run:app_from_environment", factory=True, host=host, port=port,
                 workers=workers, log_level=log_level, access_log=False)

@@ -71,8 +71,9 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
         for name in ("section", "index"):  # where a bulk import's bad item is (BadImport)
             if hasattr(error, name):
                 details[name] = getattr(error, name)
+        headers = {"www-authenticate": "Bearer"} if error.http_status == 401 else None
         return JSONResponse(error_body(type(error).__name__, error.message, details),
-                            status_code=error.http_status)
+                            status_code=error.http_status, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

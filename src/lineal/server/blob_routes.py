@@ -151,9 +151,33 @@ def add_blob_routes(app: FastAPI) -> None:
 
 
 def _allowed(request: Request, role: str) -> ServerContext:
+    """Bytes belong to no project: writing needs the role in some project (the version that
+    will name them is checked when it is recorded); reading, for a principal without the
+    reader role everywhere, needs a version of that content in a project it may read;
+    listing and deleting need admin everywhere."""
     context: ServerContext = request.app.state.lineal
-    context.require(caller_of(request), None, role, f"{request.method} {request.url.path}")
+    caller = caller_of(request)
+    what = f"{request.method} {request.url.path}"
+    if role == ADMIN:
+        context.require(caller, None, role, what)
+        return context
+    context.require_somewhere(caller, role, what)
+    digest = request.path_params.get("digest")
+    if role == READER and digest and caller.role_in(None) is None:
+        _readable(context, caller, str(digest), what)
     return context
+
+
+def _readable(context: ServerContext, caller: Any, digest: str, what: str) -> None:
+    from ..store.base import ArtifactFilter
+
+    split_digest(digest)
+    versions = context.store.metadata.list_artifact_versions(
+        ArtifactFilter(digest_prefix=digest, limit=1000))
+    projects = sorted({v.project for v in versions if v.digest == digest})
+    if any(caller.role_in(project) is not None for project in projects):
+        return
+    context.require(caller, projects[0] if projects else None, READER, what)
 
 
 async def _receive(request: Request, context: ServerContext, digest: str | None) -> Any:

@@ -5,30 +5,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from ..errors import NotFound, PermissionDenied, StoreError
+from ..errors import Conflict, NotFound, PermissionDenied, StoreError
 from ..identity import _acting_as, os_account
 from ..store import Store, open_store
-from ..store.http.routes import ADMIN, READER, WRITER, Route, takes_principal
+from ..store.http.routes import Route, takes_principal
 from .settings import ServerSettings
 
-__all__ = ["Caller", "ServerContext"]
+if TYPE_CHECKING:
+    from ..auth import Principal
+
+__all__ = ["ServerContext"]
 
 log = logging.getLogger("lineal.server")
-_RANK = {READER: 1, WRITER: 2, ADMIN: 3}
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The authenticated principal of a request and how to ask its role on a project."""
-
-    name: str
-    via: str
-    role_in: Callable[[str | None], str | None]
-    """The caller's role on a project (None: on every project), or None for no role."""
 
 
 class ServerContext:
@@ -52,10 +43,10 @@ class ServerContext:
             self.ready_error = f"{type(error).__name__}: {error}"
             log.error("store not available: %s", self.ready_error)
             return
-        if self.settings.auth is not None and getattr(self.settings.auth, "enabled", False):
+        if self.settings.auth is not None and self.settings.auth.enabled:
             from ..auth import Authenticator
 
-            self._authenticator = Authenticator(self.settings.auth, self.store.metadata)
+            self._authenticator = Authenticator(self.settings.auth, self.store)
         if self.settings.webhooks:
             self._start_webhooks()
 
@@ -85,35 +76,70 @@ class ServerContext:
         return self._store
 
     # -- who is calling -----------------------------------------------------------------------
-    def authenticate(self, headers: Mapping[str, str], client_host: str | None) -> Caller:
+    def authenticate(self, headers: Mapping[str, str], client_host: str | None) -> Principal:
         """The caller of a request; Unauthenticated (401) when auth is on and the credential
         is missing or bad. With auth off, the server's own OS account, admin everywhere
         (single-user local use: the person who started the server)."""
         if self._authenticator is None:
-            return Caller(os_account(), "local", lambda project: ADMIN)
-        principal = self._authenticator.authenticate(headers, client_host)
+            from ..auth import local_principal
 
-        def role_in(project: str | None) -> str | None:
-            role = principal.role_in(project)
-            return None if role is None else str(getattr(role, "value", role))
+            return local_principal(os_account())
+        principal: Principal = self._authenticator.authenticate(headers, client_host)
+        return principal
 
-        return Caller(principal.name, str(getattr(principal, "via", "token")), role_in)
-
-    def require(self, caller: Caller, project: str | None, role: str, what: str) -> None:
+    def require(self, caller: Principal, project: str | None, role: str, what: str) -> None:
         """PermissionDenied (403) unless ``caller`` holds ``role`` (or more) on ``project``
         (None: on every project)."""
-        held = caller.role_in(project)
-        if held is not None and _RANK.get(held, 0) >= _RANK[role]:
+        from ..auth import require
+
+        try:
+            require(caller, project, role)
+        except PermissionDenied as error:
+            raise PermissionDenied(f"{what}: {error.message}", hint=error.hint) from None
+
+    def require_somewhere(self, caller: Principal, role: str, what: str) -> None:
+        """PermissionDenied (403) unless ``caller`` holds ``role`` on at least one project:
+        checked before a request is even decoded, so a reader learns nothing of a writer's
+        route but that it may not use it."""
+        from ..auth import Role
+
+        if any(held >= Role(role) for held in caller.roles.values()):
             return
-        where = f"project {project!r}" if project else "every project"
+        best = max(caller.roles.values(), default=None)
         raise PermissionDenied(
-            f"{what} needs the {role} role on {where}; {caller.name!r} has "
-            f"{held or 'no role'} there",
-            hint="ask an admin for a token with that role (`lineal token create --role ...`)",
-        )
+            f"{what} needs the {role} role; {caller.name!r} "
+            f"{'is ' + str(best) if best else 'has no role'} in every project it can reach",
+            hint="ask an admin for a token with that role (`lineal token create --role ...`)")
 
     # -- calling the store ------------------------------------------------------------------
-    def call(self, caller: Caller, route: Route, kwargs: dict[str, Any]) -> Any:
+    def call_once(self, caller: Principal, route: Route, kwargs: dict[str, Any],
+                  key: str | None) -> str:
+        """:meth:`call` a write at most once per idempotency ``key``, as JSON text: a retry
+        of an applied request gets the first attempt's answer and writes nothing."""
+        from ..store.http.routes import encode
+        from ..store.idempotency import Replayed, applying
+        from .store_routes import json_text
+
+        if not key:
+            return json_text(encode(self.call(caller, route, kwargs)))
+        scoped = f"{caller.name}:{key}"  # one caller cannot replay another's answers
+        metadata = self.store.metadata
+        try:
+            with applying(scoped, route.method):
+                body = json_text(encode(self.call(caller, route, kwargs)))
+        except Replayed:
+            applied, saved = metadata.request_response(scoped)
+            if saved is not None:
+                return saved
+            if _returns_none(route.method):
+                return "null"
+            raise Conflict(f"{route.method}: this request was applied before, and its answer "
+                           "was lost with the server that applied it",
+                           hint="read the result back (nothing was written twice)") from None
+        metadata.save_request_response(scoped, body)
+        return body
+
+    def call(self, caller: Principal, route: Route, kwargs: dict[str, Any]) -> Any:
         """Authorize and run one contract call as ``caller`` (in a worker thread)."""
         from .policy import needed_role, project_of
 
@@ -133,3 +159,10 @@ class ServerContext:
             except OSError as error:
                 raise StoreError(f"{route.method}: {error}") from error
 
+
+
+def _returns_none(method: str) -> bool:
+    from ..store.http.routes import signature
+
+    _, hints = signature(method)
+    return hints.get("return") is type(None)

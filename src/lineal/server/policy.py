@@ -40,7 +40,7 @@ def project_of(metadata: MetadataStore, method: str, kwargs: dict[str, Any]) -> 
     on every project). NotFound when the id it names does not exist."""
     if isinstance(kwargs.get("project"), str):
         return str(kwargs["project"])
-    for name in ("run", "spec", "flt", "ref", "start", "batch"):
+    for name in ("run", "spec", "flt", "ref", "start", "batch", "token"):
         value = kwargs.get(name)
         project = getattr(value, "project", None)
         if isinstance(project, str):
@@ -57,6 +57,8 @@ def project_of(metadata: MetadataStore, method: str, kwargs: dict[str, Any]) -> 
         return metadata.get_model_version_by_id(kwargs["model_version_id"]).project
     if isinstance(kwargs.get("deployment_id"), str):
         return metadata.get_deployment(kwargs["deployment_id"]).project
+    if isinstance(kwargs.get("token_id"), str):
+        return metadata.get_api_token(kwargs["token_id"]).project
     if method == "lineage_node":
         return metadata.lineage_node(kwargs["node_id"], kwargs["node_type"]).project
     return None

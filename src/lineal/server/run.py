@@ -29,7 +29,7 @@ def settings_from_options(*, backend: str | None, artifacts: str | None, auth: b
     if auth:
         from ..auth import AuthSettings
 
-        auth_settings = AuthSettings(enabled=True, **(auth_options or {}))
+        auth_settings = AuthSettings.from_mapping({**(auth_options or {}), "enabled": True})
     return ServerSettings(backend=backend, artifacts=artifacts, auth=auth_settings,
                           webhooks=webhooks)
 
@@ -38,7 +38,7 @@ def settings_to_json(settings: ServerSettings) -> str:
     data = dataclasses.asdict(dataclasses.replace(settings, auth=None))
     if settings.auth is not None:
         data["auth"] = dataclasses.asdict(settings.auth)
-    return json.dumps(data)
+    return json.dumps(data, default=str)
 
 
 def settings_from_json(text: str) -> ServerSettings:
@@ -47,7 +47,8 @@ def settings_from_json(text: str) -> ServerSettings:
     if auth is not None:
         from ..auth import AuthSettings
 
-        auth = AuthSettings(**auth)
+        auth = AuthSettings.from_mapping(
+            {k: v for k, v in auth.items() if v is not None})
     return ServerSettings(**data, auth=auth)
 
 

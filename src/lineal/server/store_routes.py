@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import InvalidArgument
-from ..store.http.routes import ROUTES, Route, decode_args, encode, signature, travelling
+from ..store.http.routes import ROUTES, Route, decode_args, signature, travelling
 from .context import ServerContext
 
 __all__ = ["add_store_routes", "json_response", "read_json"]
@@ -41,6 +41,7 @@ def _endpoint(route: Route) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         context: ServerContext = request.app.state.lineal
         caller = caller_of(request)
+        context.require_somewhere(caller, route.role, route.method.replace("_", " "))
         if route.verb == "GET":
             values: dict[str, Any] = dict(request.query_params)
         else:
@@ -48,8 +49,9 @@ def _endpoint(route: Route) -> Callable[[Request], Awaitable[Response]]:
         kwargs = decode_args(route.method, request.path_params, values,
                              from_query=route.verb == "GET")
         _check_page(kwargs, context.settings.max_page)
-        result = await run_in_threadpool(context.call, caller, route, kwargs)
-        return json_response(encode(result))
+        key = request.headers.get("idempotency-key") if route.verb != "GET" else None
+        body = await run_in_threadpool(context.call_once, caller, route, kwargs, key)
+        return Response(body, media_type="application/json")
 
     endpoint.__name__ = route.method
     return endpoint
@@ -115,8 +117,12 @@ def _check_page(kwargs: dict[str, Any], max_page: int) -> None:
 
 def json_response(data: Any, status_code: int = 200) -> Response:
     """JSON as the API writes it (UTF-8, no NaN: the encoder already spelled them out)."""
-    body = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return Response(body, status_code=status_code, media_type="application/json")
+    return Response(json_text(data), status_code=status_code, media_type="application/json")
+
+
+def json_text(data: Any) -> str:
+    """The API's JSON text of ``data``."""
+    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 # -- OpenAPI -------------------------------------------------------------------------------------

@@ -263,6 +263,18 @@ class TrackingStore(abc.ABC):
     def verify_ledger(self) -> AuditReport:
         """The hash chain checked, and every ledgered row against it."""
 
+    # -- server requests -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def request_response(self, key: str) -> tuple[bool, str | None]:
+        """``(applied, response)`` of the server request with idempotency ``key``: whether a
+        write recorded it (:mod:`lineal.store.idempotency`), and the JSON answer saved for it
+        (None until saved). The server's own bookkeeping: no HTTP route serves it."""
+
+    @abc.abstractmethod
+    def save_request_response(self, key: str, response: str) -> None:
+        """Keep the JSON answer of an applied request, for its retries; keys older than a day
+        are forgotten as new ones are saved."""
+
     @abc.abstractmethod
     def info(self) -> dict[str, Any]:
         """What ``lineal store info`` shows about the metadata store, as JSON-ready values:

@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 
+from ...errors import PermissionDenied
 from ..base import MetadataStore
-from .routes import ROUTES, Route, decode_result, encode_args, query_string, signature
+from .routes import ROUTES, SERVER_ONLY, Route, decode_result, encode_args, query_string, signature
 from .transport import Transport
 
 __all__ = ["HttpMetadataStore"]
@@ -145,10 +146,20 @@ def _method(route: Route) -> Callable[..., Any]:
     return call
 
 
+def _server_only(name: str) -> Callable[..., Any]:
+    def refuse(self: _HttpMetadataStoreBase, *args: Any, **kwargs: Any) -> Any:
+        raise PermissionDenied(f"{name} is the server's own lookup; a client cannot call it")
+
+    refuse.__name__ = name
+    return refuse
+
+
 def _build() -> type[MetadataStore]:
     namespace: dict[str, Any] = {"__module__": __name__, "__doc__": __doc__}
     for route in ROUTES:
         namespace[route.method] = _method(route)
+    for name in SERVER_ONLY:
+        namespace[name] = _server_only(name)
     cls = type("HttpMetadataStore", (_HttpMetadataStoreBase,), namespace)
     missing = sorted(getattr(cls, "__abstractmethods__", ()))
     if missing:  # a contract method without a route: caught by the import, not by a user

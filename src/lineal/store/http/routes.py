@@ -135,7 +135,16 @@ ROUTES: tuple[Route, ...] = (
     R("clear_taint", "DELETE", "/taints/{version_id}", WRITER),
     R("list_taints", "GET", "/taints"),
     R("import_lineage", "POST", "/lineage/import", WRITER),
+    # API tokens (the server looks tokens up by hash itself: api_token_by_hash has no route)
+    R("create_api_token", "POST", "/tokens", ADMIN),
+    R("list_api_tokens", "GET", "/tokens", ADMIN),
+    R("get_api_token", "GET", "/tokens/{token_id}", ADMIN),
+    R("revoke_api_token", "POST", "/tokens/{token_id}/revoke", ADMIN),
 )
+
+SERVER_ONLY = frozenset({"api_token_by_hash", "request_response", "save_request_response"})
+"""Contract methods only the server itself calls: no route serves them, and the HTTP client
+refuses them."""
 
 SERVER_SUPPLIED = frozenset({"self", "actor", "progress"})
 """Arguments that never travel: the principal, and callbacks."""

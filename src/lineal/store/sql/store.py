@@ -12,13 +12,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ...entities import LedgerEntry, us_to_datetime
+from ...entities import LedgerEntry, now_us, us_to_datetime
 from ...errors import SchemaOutdated, StoreError
 from ..base import MetadataStore
 from ..types import AuditReport
 from . import tables as t
 from .artifacts import ArtifactsMixin
-from .database import Database, first_line
+from .database import Database, first_line, translate
 from .ledger import verify_ledger
 from .lineage import LineageMixin
 from .opening import migration_lock, not_a_store
@@ -68,6 +68,10 @@ def upgrade_database(database_url: str) -> tuple[str | None, str | None, str]:
         return before, metadata.schema_revision(), metadata.safe_url
     finally:
         metadata.close()
+
+
+KEEP_REQUESTS_US = 24 * 3600 * 1_000_000
+"""How long a request's idempotency key is remembered (its retries come within seconds)."""
 
 
 class SqlMetadataStore(RunsMixin, SearchMixin, ArtifactsMixin, RegistryMixin, LineageMixin,
@@ -193,6 +197,22 @@ class SqlMetadataStore(RunsMixin, SearchMixin, ArtifactsMixin, RegistryMixin, Li
         """Check the audit chain and that every ledgered row matches its entry."""
         with self.db.read() as conn:
             return verify_ledger(conn)
+
+    def request_response(self, key: str) -> tuple[bool, str | None]:
+        keys = t.idempotency_keys
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(keys.c.response).where(keys.c.key == key)).first()
+        return (False, None) if row is None else (True, row[0])
+
+    def save_request_response(self, key: str, response: str) -> None:
+        keys = t.idempotency_keys
+        now = now_us()
+        try:  # outside the ledger, like a heartbeat: bookkeeping of the server
+            with self.db.write_engine.begin() as conn:
+                conn.execute(keys.update().where(keys.c.key == key).values(response=response))
+                conn.execute(keys.delete().where(keys.c.created_at < now - KEEP_REQUESTS_US))
+        except sa.exc.SQLAlchemyError as error:
+            raise translate(error) from error
 
     def info(self) -> dict[str, Any]:
         counts = {}

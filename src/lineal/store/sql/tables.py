@@ -259,6 +259,17 @@ ledger_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("method", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False, index=True),
+    Column("response", Text, nullable=True),
+)
+"""Keys of the server requests whose writes were applied (:mod:`lineal.store.idempotency`):
+written in the transaction of the write, outside the ledger (bookkeeping, not history)."""
+
 # Tables whose rows are rewritten in place or deleted: each row is its own ledger entity, so a
 # later entry for the same entity supersedes an earlier one. All other ledgered tables are
 # append-only and an entry may cover a batch of their rows.
