@@ -245,6 +245,13 @@ def test_cli(mlflow_store: dict[str, Any], tmp_path: Path) -> None:
     assert_one_line_error(cli("import", "mlflow", "--from", "sqlite:////nope/mlflow.db",
                               uri=uri), 2, "no MLflow database")
     assert cli("import", "mlflow", uri=uri).code == 2  # --from is required
+    # A server that is not there fails at once (MLflow's client would retry for minutes).
+    from tests.conftest import free_port
+
+    down = f"http://127.0.0.1:{free_port()}"
+    fresh = tmp_path / "never-created"
+    assert_one_line_error(cli("import", "mlflow", "--from", down, uri=fresh), 8, "cannot reach")
+    assert not fresh.exists()
 
 
 def test_import_file_still_works(tmp_path: Path) -> None:

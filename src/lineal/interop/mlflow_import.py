@@ -160,7 +160,8 @@ def tracking_uri(source: str | os.PathLike[str]) -> str:
     """The MLflow tracking URI ``source`` names: a URI as given (``sqlite:///...``,
     ``http://host:5000``, ``postgresql://...``), an MLflow SQLite file, or an ``mlruns``
     folder. InvalidArgument, before MLflow is even imported, for a path that is neither: MLflow
-    would silently create an empty store there."""
+    would silently create an empty store there; StoreError for a tracking server that does not
+    answer."""
     text = str(source).strip()
     hint = "give a tracking URI (sqlite:///mlflow.db, http://host:5000) or an mlruns folder"
     if not text:
@@ -170,6 +171,7 @@ def tracking_uri(source: str | os.PathLike[str]) -> str:
             path = Path(text.split(":///", 1)[-1]) if ":///" in text else None
             if path is None or not path.is_file():
                 raise InvalidArgument(f"no MLflow database at {text}", hint=hint)
+        _check_reachable(text)
         return text
     path = Path(text.removeprefix("file://")).expanduser()
     if path.is_file():
@@ -198,6 +200,25 @@ def _file_store_allowed(uri: str) -> Iterator[None]:
         yield
     finally:
         os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
+
+
+def _check_reachable(uri: str, timeout: float = 10.0) -> None:
+    """A tracking server that cannot be reached fails at once, in one line: MLflow's client
+    would retry with backoff for minutes first. Any HTTP answer (even 401) means reachable."""
+    import urllib.error
+    import urllib.request
+
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+            return
+    except urllib.error.HTTPError:
+        return
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        raise StoreError(f"cannot reach the MLflow tracking server at {uri}: {reason}",
+                         hint="check the URI and that the server is up") from None
 
 
 def _client(uri: str) -> Any:
@@ -371,7 +392,9 @@ class _Importer:
             self._guard("run", run.info.run_id, lambda r=run, e=exp: self._run(r, e))
             self._step("runs")
         for exp in chosen:
-            for model in models_by_exp[exp.experiment_id]:
+            # Oldest first (MLflow lists newest first), so version numbers follow history.
+            for model in sorted(models_by_exp[exp.experiment_id],
+                                key=lambda m: (m.creation_timestamp or 0, m.model_id)):
                 self._guard("logged_model", model.model_id, lambda m=model: self._logged_model(m))
                 self._step("logged models")
         self._model_inputs()
@@ -547,6 +570,7 @@ class _Importer:
                     continue
                 self.run_artifacts[(mlflow_id, entry.path)] = version.id
                 self._count_version(version, run_id)
+                self.summary.count("edges")  # the run's output edge, new or already there
         return trouble
 
     def _count_version(self, version: ArtifactVersion, run_id: str | None) -> None:
