@@ -162,6 +162,23 @@ def test_second_import_writes_nothing(mlflow_store: dict[str, Any], lineal_store
     assert _ledger(lineal_store) == entries
 
 
+def test_every_backend_imports_once(mlflow_store: dict[str, Any], backend_store: Store) -> None:
+    """The import speaks only the store contract: the same on PostgreSQL and MariaDB, where the
+    registry, tags and metric points take their own SQL."""
+    steps: list[tuple[str, int, int]] = []
+    first = import_mlflow(mlflow_store["uri"], store=backend_store,
+                          progress=lambda what, done, total: steps.append((what, done, total)))
+    assert not first.failed, first.to_dict()
+    assert [done for _, done, _ in steps] == list(range(1, len(steps) + 1))
+    assert steps[-1][1] == steps[-1][2] and steps[-1][0] == "registered models"
+    entries = _ledger(backend_store)
+    assert import_mlflow(mlflow_store["uri"], store=backend_store).nothing_new
+    assert _ledger(backend_store) == entries
+    trained = lineage.trained_on("churn-model@champion", store=backend_store)
+    assert [d.name for d in trained] == ["churn-train"]
+    assert backend_store.metadata.verify_ledger().ok
+
+
 def test_dry_run_writes_nothing(mlflow_store: dict[str, Any], lineal_store: Store) -> None:
     entries = _ledger(lineal_store)
     summary = import_mlflow(mlflow_store["uri"], store=lineal_store, dry_run=True)

@@ -75,14 +75,6 @@ class ImportGroup(click.Group):
     def help(self, value: str | None) -> None:
         pass
 
-    def get_short_help_str(self, limit: int = 45) -> str:
-        return _short(("Bulk-load runs, artifact versions and edges from FILE.jsonl, or import "
-                       "another tool's history (mlflow)."), limit)
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
-
 
 @click.command("mlflow")
 @click.option("--from", "source", required=True, metavar="URI",

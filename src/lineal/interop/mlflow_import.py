@@ -342,7 +342,6 @@ class _Importer:
         self.run_artifacts: dict[tuple[str, str], str] = {}  # (run id, top path) -> version id
         self.models: dict[str, str] = {}  # MLflow model id -> lineal artifact version id
         self.model_inputs: list[tuple[str, str]] = []  # (MLflow run id, model id)
-        self.experiment_ids: set[str] = set()
         self.selected = False  # experiments were chosen: the registry follows the choice
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -429,7 +428,6 @@ class _Importer:
                                   f"experiment {exp.name!r} is deleted in MLflow")
                 continue
             live.append(exp)
-        self.experiment_ids = {e.experiment_id for e in live}
         return live
 
     # -- runs ------------------------------------------------------------------------------------
