@@ -211,6 +211,42 @@ def test_interrupted_import_is_resumed(mlflow_store: dict[str, Any], lineal_stor
     assert len(lineal_store.metadata.metric_history(done.id, "loss")) == 3
 
 
+def test_content_that_fails_is_retried(mlflow_store: dict[str, Any], lineal_store: Store,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """An artifact that cannot be imported is reported as failed, its run ends marked
+    ``partial``, and the next import brings the artifact in and marks the run complete."""
+    import lineal.artifacts
+
+    real = lineal.artifacts.log_content
+
+    def flaky(store: Store, path: Any, **kwargs: Any) -> Any:
+        if Path(path).name == "same.txt":
+            raise OSError("object store timed out")
+        return real(store, path, **kwargs)
+
+    monkeypatch.setattr(lineal.artifacts, "log_content", flaky)
+    first = import_mlflow(mlflow_store["uri"], store=lineal_store)
+    failed = {(n.kind, n.reason) for n in first.failed}
+    assert ("artifact", "object store timed out") in failed
+    partial = _run(lineal_store, mlflow_store["train2"])
+    assert partial.status is RunStatus.FINISHED and partial.tags[STATE_TAG] == "partial"
+    monkeypatch.setattr(lineal.artifacts, "log_content", real)
+    second = import_mlflow(mlflow_store["uri"], store=lineal_store)
+    assert not second.failed, second.to_dict()
+    assert _run(lineal_store, mlflow_store["train2"]).tags[STATE_TAG] == "complete"
+    assert len(lineal_store.metadata.metric_history(partial.id, "loss")) == 1
+    assert lineal_store.metadata.list_artifact_versions(ArtifactFilter(name="same.txt"))
+
+
+def test_registered_name_taken_in_lineal(mlflow_store: dict[str, Any], lineal_store: Store) -> None:
+    registry.create_model("churn-model", store=lineal_store)
+    summary = import_mlflow(mlflow_store["uri"], store=lineal_store)
+    [taken] = summary.failed
+    assert taken.kind == "registered_model" and taken.mlflow_id == "churn model"
+    assert "not imported from it" in taken.reason
+    assert registry.list_versions("churn-model", store=lineal_store) == []
+
+
 def test_selected_experiments(mlflow_store: dict[str, Any], lineal_store: Store) -> None:
     summary = import_mlflow(mlflow_store["uri"], store=lineal_store, experiments=["other"])
     assert summary.imported["runs"] == 1 and summary.experiments == 1
