@@ -1,8 +1,8 @@
 """``lineal import``: FILE (the lineage bulk import of :mod:`lineal.cli.lineage`) or another
 tool's history, ``lineal import mlflow --from ...``.
 
-``lineal import`` is a group whose first argument picks the form: a source name of
-:data:`SOURCES` runs that subcommand, anything else is FILE and goes to the file command,
+``lineal import`` is a group whose first argument picks the form: the name of a subcommand
+(``mlflow``) runs it, anything else is FILE and goes to the file command,
 unchanged (its options, help and errors are its own). So ``lineal import FILE`` keeps working
 as before while sources are added beside it; a file named like a source is written ``./mlflow``.
 """
@@ -73,7 +73,7 @@ class ImportGroup(click.Group):
 
     @help.setter
     def help(self, value: str | None) -> None:
-        pass
+        pass  # always the file command's help plus the line above (click sets None at first)
 
 
 @click.command("mlflow")
