@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "deployments": "lineal.deployments",
     "download_artifact": "lineal.api",
     "gc": "lineal.housekeeping",
+    "import_mlflow": "lineal.interop.mlflow_import",
     "get_artifact": "lineal.api",
     "get_run": "lineal.api",
     "lineage": "lineal.lineage",
@@ -113,6 +114,7 @@ if TYPE_CHECKING:
     )
     from .heartbeat import close_stale_runs
     from .housekeeping import gc, purge
+    from .interop.mlflow_import import import_mlflow
     from .models.tracking import load_model
     from .search.page import RunPage
     from .steps import step

@@ -29,7 +29,7 @@ COMMANDS: dict[str, str] = {
     "deploy": "lineal.cli.deploy:deploy",
     "cache": "lineal.cli.cache:cache",
     "reproduce": "lineal.cli.reproduce:reproduce",
-    "import": "lineal.cli.lineage:import_command",
+    "import": "lineal.cli.import_mlflow:import_command",  # FILE (cli/lineage.py) or a source
     "lineage": "lineal.cli.lineage:lineage_command",
     "taint": "lineal.cli.lineage:taint_command",
     "untaint": "lineal.cli.lineage:untaint_command",
