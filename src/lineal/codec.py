@@ -179,6 +179,8 @@ def _plain(tp: type, value: Any) -> Any:
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"expected an integer, got {value!r}")
+        if not -(2**63) <= value < 2**63:  # what every database stores
+            raise ValueError(f"{value} is out of the 64-bit integer range")
         return value
     if tp is float:
         if isinstance(value, str) and value in _NONFINITE:
