@@ -255,6 +255,8 @@ def encode_args(method: str, args: Mapping[str, Any]) -> tuple[dict[str, str], d
         value = args[param.name]
         if value is NOT_SET or (value is None and param.default is None):
             continue  # the default: a query string could not tell None from the text "null"
+        if isinstance(value, Mapping) and _is_iterable_hint(param.name, method):
+            value = list(value)  # an Iterable argument given a dict means its keys
         if param.name in route.path_params:
             text = str(encode(value))
             if not text:
@@ -265,6 +267,11 @@ def encode_args(method: str, args: Mapping[str, Any]) -> tuple[dict[str, str], d
         else:
             rest[param.name] = encode(value)
     return path, rest
+
+
+def _is_iterable_hint(name: str, method: str) -> bool:
+    _, hints = signature(method)
+    return typing.get_origin(hints.get(name)) in (Iterable, Sequence, list, tuple, set)
 
 
 def query_string(values: Mapping[str, Any]) -> dict[str, str]:
