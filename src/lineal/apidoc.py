@@ -31,6 +31,8 @@ MODULES: dict[str, str] = {
     "lineal.audit": "The tamper-evident audit ledger.",
     "lineal.reproduce": "Recreating an artifact from what its run recorded.",
     "lineal.auth": "Authentication and roles for `lineal server`: API tokens, OIDC, a trusted proxy.",
+    "lineal.server": "The server application: `create_app(settings)` and its settings.",
+    "lineal.server.testing": "Test helpers: a server in this process or in a child process.",
 }
 # Submodules exported as attributes of ``lineal`` are documented in their own section.
 _SUBMODULES = {name.rsplit(".", 1)[1] for name in MODULES if "." in name}
