@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "Store": "lineal.store",
     "StoreError": "lineal.errors",
     "active_run": "lineal.tracking",
+    "add_webhook": "lineal.webhooks.api",
     "artifact_path": "lineal.api",
     "audit": "lineal.audit",
     "close_stale_runs": "lineal.heartbeat",
@@ -49,18 +50,23 @@ _EXPORTS: dict[str, str] = {
     "lineage": "lineal.lineage",
     "list_artifacts": "lineal.api",
     "list_runs": "lineal.api",
+    "list_webhooks": "lineal.webhooks.api",
     "load_model": "lineal.models.tracking",
     "metric_history": "lineal.api",
     "models": "lineal.models",
     "open_store": "lineal.store",
     "purge": "lineal.housekeeping",
     "registry": "lineal.registry",
+    "remove_webhook": "lineal.webhooks.api",
     "reproduce": "lineal.reproduce",
     "run": "lineal.tracking",
     "search_runs": "lineal.api",
     "set_alias": "lineal.api",
     "start_run": "lineal.tracking",
     "step": "lineal.steps",
+    "test_webhook": "lineal.webhooks.api",
+    "webhook_deliveries": "lineal.webhooks.api",
+    "webhooks": "lineal.webhooks",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -82,7 +88,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from . import audit, datasets, deployments, lineage, models, registry, reproduce
+    from . import audit, datasets, deployments, lineage, models, registry, reproduce, webhooks
     from .api import (
         artifact_path,
         download_artifact,
@@ -113,3 +119,10 @@ if TYPE_CHECKING:
     from .steps import step
     from .store import Store, open_store
     from .tracking import ActiveRun, active_run, run, start_run
+    from .webhooks.api import (
+        add_webhook,
+        list_webhooks,
+        remove_webhook,
+        test_webhook,
+        webhook_deliveries,
+    )

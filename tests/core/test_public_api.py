@@ -14,6 +14,8 @@ EXPECTED = {
     "audit", "search_runs",
     "download_artifact", "get_artifact", "get_run", "list_artifacts", "list_runs",
     "metric_history", "open_store", "run", "set_alias", "start_run",
+    "add_webhook", "list_webhooks", "remove_webhook", "test_webhook", "webhook_deliveries",
+    "webhooks",
 }
 
 

@@ -25,6 +25,7 @@ from .opening import migration_lock, not_a_store
 from .registry import RegistryMixin
 from .runs import RunsMixin
 from .search import SearchMixin
+from .webhooks import WebhooksMixin
 
 
 def _head_from_files() -> str:
@@ -69,7 +70,10 @@ def upgrade_database(database_url: str) -> tuple[str | None, str | None, str]:
         metadata.close()
 
 
-class SqlMetadataStore(RunsMixin, SearchMixin, ArtifactsMixin, RegistryMixin, LineageMixin, MetadataStore):
+class SqlMetadataStore(
+    RunsMixin, SearchMixin, ArtifactsMixin, RegistryMixin, LineageMixin, WebhooksMixin,
+    MetadataStore,
+):
     """Open (and on SQLite, create or upgrade) the metadata database at ``url``.
 
     PostgreSQL and MySQL databases are created on first use too; an existing one at an older
