@@ -44,6 +44,7 @@ COMMANDS: dict[str, str] = {
     "last-deployed": "lineal.cli.questions:last_deployed_command",
     "leaderboard": "lineal.cli.questions:leaderboard_command",
     "diff": "lineal.cli.questions:diff_command",
+    "webhooks": "lineal.cli.webhooks:webhooks",
 }
 
 

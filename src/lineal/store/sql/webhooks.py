@@ -60,6 +60,9 @@ wh, ws, wd, wc = tw.webhooks, tw.webhook_secrets, tw.webhook_deliveries, tw.webh
 MIN_SECRET = 16
 MAX_SECRET = 256
 MAX_ERROR = 2000
+# Due deliveries go out in the order their events committed (ids are ULIDs: random within a
+# millisecond, so they cannot order events written together).
+_SENDING_ORDER = (wd.c.next_attempt_at, wd.c.event_seq, wd.c.id)
 
 
 @contextlib.contextmanager
@@ -281,7 +284,7 @@ class WebhooksMixin:
             query = sa.select(wd.c.id).where(*due)
             if delivery_id is not None:
                 query = query.where(wd.c.id == delivery_id)
-            ids = conn.execute(query.order_by(wd.c.next_attempt_at, wd.c.id).limit(limit)).scalars()
+            ids = conn.execute(query.order_by(*_SENDING_ORDER).limit(limit)).scalars()
             claimed = []
             for found in sorted(ids):  # one order for every claimer: no deadlock between two
                 taken = conn.execute(
@@ -298,7 +301,7 @@ class WebhooksMixin:
                 .join(wh, wh.c.id == wd.c.webhook_id)
                 .join(ws, ws.c.webhook_id == wd.c.webhook_id)
                 .where(wd.c.id.in_(claimed))
-                .order_by(wd.c.next_attempt_at, wd.c.id)
+                .order_by(*_SENDING_ORDER)
             ).mappings().all()
             return [DeliveryJob(_delivery(r), r["url"], r["secret"], r["body"], owner,
                                 now_us + lease_us) for r in rows]
