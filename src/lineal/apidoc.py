@@ -30,6 +30,7 @@ MODULES: dict[str, str] = {
     "lineal.lineage": "Graph queries, the questions users ask, taint and impact, diff, export.",
     "lineal.audit": "The tamper-evident audit ledger.",
     "lineal.reproduce": "Recreating an artifact from what its run recorded.",
+    "lineal.webhooks": "Registry, deployment and taint events POSTed to registered URLs.",
 }
 # Submodules exported as attributes of ``lineal`` are documented in their own section.
 _SUBMODULES = {name.rsplit(".", 1)[1] for name in MODULES if "." in name}

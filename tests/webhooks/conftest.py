@@ -21,7 +21,6 @@ from lineal.registry.entities import ModelVersion
 from lineal.store import Store
 
 
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -100,7 +100,8 @@ def list_command(ctx: click.Context, include_removed: bool, as_json: bool) -> No
 @click.option("--json", "as_json", is_flag=True, help="Print the delivery as JSON.")
 @click.pass_context
 def test_command(ctx: click.Context, webhook_id: str, timeout: float, as_json: bool) -> None:
-    """Send a signed 'ping' event to a webhook now; exit 1 unless the receiver answers 2xx."""
+    """Send a signed 'ping' event to WEBHOOK_ID (an id or a 6+ character prefix) now; exit 1
+    unless the receiver answers 2xx."""
     from ..webhooks.api import test_webhook
 
     delivery = test_webhook(webhook_id, timeout=timeout, store=open_cli_store(ctx, write=True))
@@ -119,7 +120,8 @@ def test_command(ctx: click.Context, webhook_id: str, timeout: float, as_json: b
 @click.option("--json", "as_json", is_flag=True, help="Print the removed webhook as JSON.")
 @click.pass_context
 def remove_command(ctx: click.Context, webhook_id: str, as_json: bool) -> None:
-    """Stop delivering to a webhook; its pending deliveries fail, its log stays."""
+    """Stop delivering to WEBHOOK_ID (an id or a 6+ character prefix); its pending deliveries
+    fail, its log stays."""
     from ..webhooks.api import remove_webhook
 
     hook = remove_webhook(webhook_id, store=open_cli_store(ctx, write=True))
@@ -140,7 +142,7 @@ def remove_command(ctx: click.Context, webhook_id: str, as_json: bool) -> None:
 @click.pass_context
 def deliveries_command(ctx: click.Context, webhook_id: str | None, status: str | None,
                        limit: int, as_json: bool) -> None:
-    """The delivery log, newest first (of one webhook, if given)."""
+    """The delivery log, newest first (only WEBHOOK_ID's, if given)."""
     from ..webhooks.api import webhook_deliveries
 
     found = webhook_deliveries(webhook_id, status=status, limit=limit, store=open_cli_store(ctx))
