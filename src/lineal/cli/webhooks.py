@@ -109,6 +109,9 @@ def test_command(ctx: click.Context, webhook_id: str, timeout: float, as_json: b
         emit_json(delivery.to_dict())
     elif str(delivery.status) == "delivered":
         click.echo(f"ping delivered to {delivery.webhook_id} (HTTP {delivery.last_status_code})")
+    elif str(delivery.status) == "pending":
+        click.echo("ping not sent: no dispatcher took it in time (is the server's running?)",
+                   err=True)
     else:
         click.echo(f"ping not delivered: {delivery.last_error}", err=True)
     if str(delivery.status) != "delivered":

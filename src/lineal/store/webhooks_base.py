@@ -15,10 +15,36 @@ to nobody but its own dispatcher.
 from __future__ import annotations
 
 import abc
+from urllib.parse import urlsplit
 
-from ..webhooks.entities import DeliveryJob, DeliveryStatus, Webhook, WebhookDelivery
+from ..errors import InvalidArgument
+from ..refs import validate_name
+from ..webhooks.entities import EVENT_TYPES, DeliveryJob, DeliveryStatus, Webhook, WebhookDelivery
 
-__all__ = ["WebhookStore"]
+__all__ = ["MAX_SECRET", "MIN_SECRET", "WebhookStore", "check_webhook"]
+
+MIN_SECRET = 16
+MAX_SECRET = 256
+
+
+def check_webhook(hook: Webhook, secret: str) -> None:
+    """The rules every implementation applies before storing a webhook: InvalidArgument for a
+    URL that is not http(s), an unknown event type, a bad project name, or a secret too short
+    to sign with (or too long to store)."""
+    parts = urlsplit(hook.url if isinstance(hook.url, str) else "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidArgument(f"webhook URL {hook.url!r} is not an http(s) URL",
+                              hint="e.g. https://hooks.example.com/lineal")
+    unknown = sorted(set(hook.events) - set(EVENT_TYPES))
+    if unknown:
+        raise InvalidArgument(f"unknown event type {unknown[0]!r}",
+                              hint="one of: " + ", ".join(EVENT_TYPES))
+    if hook.project is not None:
+        validate_name(hook.project, "project")
+    if not isinstance(secret, str) or not MIN_SECRET <= len(secret) <= MAX_SECRET:
+        raise InvalidArgument(
+            f"a webhook secret has {MIN_SECRET} to {MAX_SECRET} characters",
+            hint="leave it out and lineal generates one")
 
 
 class WebhookStore(abc.ABC):

@@ -23,6 +23,7 @@ import secrets
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ class DispatchReport:
     enqueued: int = 0
     """Deliveries created from new events."""
     attempted: int = 0
+    """Deliveries sent (a claim lost meanwhile counts here only)."""
     delivered: int = 0
     retrying: int = 0
     """Attempts that failed and will be tried again."""
@@ -77,7 +79,9 @@ class WebhookDispatcher:
     by :meth:`close`); ``timeout``: seconds per attempt; ``max_attempts``: attempts before a
     delivery is ``failed``; ``backoff``/``max_backoff``: seconds before the second attempt,
     doubling, and its cap; ``batch``: deliveries claimed per pass; ``poll_interval``: seconds
-    between passes of the background thread when there is nothing to do.
+    between passes of the background thread when there is nothing to do; ``workers``: how
+    many webhooks are sent to side by side (each webhook's deliveries go out one at a time, in
+    event order).
     """
 
     def __init__(
@@ -91,13 +95,15 @@ class WebhookDispatcher:
         max_backoff: float = 3600.0,
         batch: int = 50,
         poll_interval: float = 1.0,
+        workers: int = 4,
     ) -> None:
         for name, value in (("timeout", timeout), ("backoff", backoff),
                             ("max_backoff", max_backoff), ("poll_interval", poll_interval)):
             if not isinstance(value, (int, float)) or value <= 0:
                 raise InvalidArgument(f"{name} must be a positive number of seconds, got {value!r}")
-        if not isinstance(max_attempts, int) or max_attempts < 1:
-            raise InvalidArgument(f"max_attempts must be 1 or more, got {max_attempts!r}")
+        for name, count in (("max_attempts", max_attempts), ("batch", batch), ("workers", workers)):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise InvalidArgument(f"{name} must be 1 or more, got {count!r}")
         from ..store import Store
 
         self.metadata: MetadataStore = store.metadata if isinstance(store, Store) else store
@@ -107,6 +113,7 @@ class WebhookDispatcher:
         self.max_backoff = float(max_backoff)
         self.batch = batch
         self.poll_interval = float(poll_interval)
+        self.workers = workers
         self.owner = _owner()
         # Longer than any attempt can take, so a lease never lapses under a live send.
         self.lease_us = int(max(60.0, 3 * self.timeout + 30.0) * 1_000_000)
@@ -129,32 +136,52 @@ class WebhookDispatcher:
         while True:
             jobs = self.metadata.claim_webhook_deliveries(
                 self.owner, now_us(), limit=self.batch, lease_us=self.lease_us)
-            for job in jobs:
-                self._tally(counts, self.deliver(job))
+            for delivery in self._send_all(jobs):
+                self._tally(counts, delivery)
             if len(jobs) < self.batch:
                 break
         return DispatchReport(enqueued=enqueued, **counts)
+
+    def _send_all(self, jobs: list[DeliveryJob]) -> list[WebhookDelivery | None]:
+        """Send claimed jobs: each webhook's in order, different webhooks side by side (up to
+        ``workers``), so that one slow receiver does not hold up the others'."""
+        groups: dict[str, list[DeliveryJob]] = {}
+        for job in jobs:
+            groups.setdefault(job.delivery.webhook_id, []).append(job)
+        if len(groups) <= 1 or self.workers == 1:
+            return [self.deliver(job) for job in jobs]
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(groups)),
+                                thread_name_prefix="lineal-webhook-send") as pool:
+            sent = pool.map(lambda group: [self.deliver(job) for job in group], groups.values())
+            return [delivery for group in sent for delivery in group]
 
     def send_now(self, delivery_id: str) -> WebhookDelivery:
         """Make one attempt at the pending delivery ``delivery_id`` now (``lineal webhooks
         test``); Conflict if it is not pending or another dispatcher holds it."""
         jobs = self.metadata.claim_webhook_deliveries(
             self.owner, now_us(), limit=1, lease_us=self.lease_us, delivery_id=delivery_id)
-        if not jobs:
+        done = self.deliver(jobs[0]) if jobs else None
+        if done is None:
             raise Conflict(f"delivery {delivery_id} is not pending, or another dispatcher has it")
-        return self.deliver(jobs[0])
+        return done
 
-    def deliver(self, job: DeliveryJob) -> WebhookDelivery:
-        """POST one claimed delivery and record the outcome; returns the delivery as recorded."""
+    def deliver(self, job: DeliveryJob) -> WebhookDelivery | None:
+        """POST one claimed delivery and record the outcome; returns the delivery as recorded,
+        or None if the claim was lost meanwhile (the webhook was removed, or the lease lapsed
+        and another dispatcher took the delivery over). A ``ping`` is never retried."""
         status_code, error = self._post(job)
         delivered = error is None
         attempts = job.delivery.attempts
         next_us = None
-        if not delivered and attempts < self.max_attempts:
+        if not delivered and attempts < self.max_attempts and job.delivery.event_type != "ping":
             next_us = now_us() + int(self._delay(attempts) * 1_000_000)
-        return self.metadata.record_webhook_attempt(
-            job.delivery.id, job.owner, delivered=delivered, status_code=status_code,
-            error=error, next_attempt_us=next_us)
+        try:
+            return self.metadata.record_webhook_attempt(
+                job.delivery.id, job.owner, delivered=delivered, status_code=status_code,
+                error=error, next_attempt_us=next_us)
+        except Conflict as lost:
+            log.warning("webhook delivery %s: %s", job.delivery.id, lost)
+            return None
 
     def _post(self, job: DeliveryJob) -> tuple[int | None, str | None]:
         import httpx
@@ -183,8 +210,10 @@ class WebhookDispatcher:
         return base * (1 + random.uniform(0, 0.1))  # noqa: S311 - jitter, not a secret
 
     @staticmethod
-    def _tally(counts: dict[str, int], delivery: WebhookDelivery) -> None:
+    def _tally(counts: dict[str, int], delivery: WebhookDelivery | None) -> None:
         counts["attempted"] += 1
+        if delivery is None:  # the claim was lost: the delivery is someone else's now
+            return
         if str(delivery.status) == "delivered":
             counts["delivered"] += 1
         elif str(delivery.status) == "pending":

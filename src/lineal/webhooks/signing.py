@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 
 __all__ = [
     "DELIVERY_HEADER",
     "EVENT_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "new_secret",
     "sign",
     "verify_signature",
 ]
@@ -42,6 +44,11 @@ _PREFIX = "sha256="
 
 def _bytes(value: str | bytes) -> bytes:
     return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def new_secret() -> str:
+    """A fresh webhook secret: 32 random bytes as 64 hex characters."""
+    return secrets.token_hex(32)
 
 
 def sign(secret: str | bytes, body: str | bytes) -> str:

@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets as secrets_module
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy import exc
@@ -40,15 +38,14 @@ from ...canonical import canonical_json
 from ...entities import new_id, now_us, us_to_datetime
 from ...errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from ...inputs import check_limit
-from ...refs import validate_name
 from ...webhooks.entities import (
-    EVENT_TYPES,
     DeliveryJob,
     DeliveryStatus,
     Webhook,
     WebhookDelivery,
 )
 from ...webhooks.events import event_body, registry_event_type, taint_event_type
+from ..webhooks_base import check_webhook
 from . import tables as t
 from . import tables_lineage as tl
 from . import tables_registry as tr
@@ -57,8 +54,6 @@ from .database import Database, translate
 from .registry_policy import effective_admins
 
 wh, ws, wd, wc = tw.webhooks, tw.webhook_secrets, tw.webhook_deliveries, tw.webhook_cursor
-MIN_SECRET = 16
-MAX_SECRET = 256
 MAX_ERROR = 2000
 # Due deliveries go out in the order their events committed (ids are ULIDs: random within a
 # millisecond, so they cannot order events written together).
@@ -74,30 +69,6 @@ def bookkeeping(db: Database) -> Iterator[Connection]:
             yield conn
     except exc.SQLAlchemyError as error:
         raise translate(error) from error
-
-
-def check_webhook(hook: Webhook, secret: str) -> None:
-    """InvalidArgument for a URL that is not http(s), an unknown event type, a bad project name
-    or a secret too short to sign with."""
-    parts = urlsplit(hook.url if isinstance(hook.url, str) else "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidArgument(f"webhook URL {hook.url!r} is not an http(s) URL",
-                              hint="e.g. https://hooks.example.com/lineal")
-    unknown = sorted(set(hook.events) - set(EVENT_TYPES))
-    if unknown:
-        raise InvalidArgument(f"unknown event type {unknown[0]!r}",
-                              hint="one of: " + ", ".join(EVENT_TYPES))
-    if hook.project is not None:
-        validate_name(hook.project, "project")
-    if not isinstance(secret, str) or not MIN_SECRET <= len(secret) <= MAX_SECRET:
-        raise InvalidArgument(
-            f"a webhook secret has {MIN_SECRET} to {MAX_SECRET} characters",
-            hint="leave it out and lineal generates one")
-
-
-def new_secret() -> str:
-    """A fresh webhook secret: 32 random bytes, hex."""
-    return secrets_module.token_hex(32)
 
 
 def _hook(row: Any) -> Webhook:
