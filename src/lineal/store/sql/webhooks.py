@@ -168,6 +168,11 @@ class WebhooksMixin:
     # -- the outbox ------------------------------------------------------------------------------
     def enqueue_webhook_events(self, limit: int = 1000) -> int:
         limit = check_limit(limit)
+        with self.db.read() as conn:
+            # Idle passes stay reads: on SQLite a write transaction would take the store's
+            # write lock every poll, for nothing.
+            if not _behind(conn):
+                return 0
         with bookkeeping(self.db) as conn:
             cursor = conn.execute(
                 sa.select(wc.c.seq).where(wc.c.id == 1).with_for_update()
@@ -251,10 +256,13 @@ class WebhooksMixin:
             raise InvalidArgument("a lease lasts a positive number of microseconds")
         free = sa.or_(wd.c.lease_until.is_(None), wd.c.lease_until < now_us)
         due = [wd.c.status == str(DeliveryStatus.PENDING), wd.c.next_attempt_at <= now_us, free]
+        query = sa.select(wd.c.id).where(*due)
+        if delivery_id is not None:
+            query = query.where(wd.c.id == delivery_id)
+        with self.db.read() as conn:  # idle passes stay reads (see enqueue_webhook_events)
+            if conn.execute(query.limit(1)).first() is None:
+                return []
         with bookkeeping(self.db) as conn:
-            query = sa.select(wd.c.id).where(*due)
-            if delivery_id is not None:
-                query = query.where(wd.c.id == delivery_id)
             ids = conn.execute(query.order_by(*_SENDING_ORDER).limit(limit)).scalars()
             claimed = []
             for found in sorted(ids):  # one order for every claimer: no deadlock between two
@@ -329,6 +337,15 @@ class WebhooksMixin:
                                           hint="pending, delivered or failed") from None
                 query = query.where(wd.c.status == str(status))
             return [_delivery(row) for row in conn.execute(query).mappings()]
+
+
+def _behind(conn: Connection) -> bool:
+    """Whether the ledger has entries after the webhook cursor (False: no webhook ever)."""
+    cursor = conn.execute(sa.select(wc.c.seq).where(wc.c.id == 1)).scalar()
+    if cursor is None:
+        return False
+    head = conn.execute(sa.select(t.ledger_head.c.seq).where(t.ledger_head.c.id == 1)).scalar()
+    return int(head or 0) > int(cursor)
 
 
 # -- events from the ledger ------------------------------------------------------------------------
