@@ -198,3 +198,22 @@ def test_concurrent_dispatchers_deliver_each_event_once(backend_store: Store) ->
     assert len(log) == 25 and all(d.status is DeliveryStatus.DELIVERED for d in log)
     assert sorted(claimed) == sorted(d.id for d in log), "each delivery claimed exactly once"
     assert Counter((d.webhook_id, d.event_seq) for d in log).most_common(1)[0][1] == 1
+
+
+@pytest.mark.sql
+def test_a_delivery_enqueued_for_a_webhook_removed_meanwhile_fails(backend_store: Store) -> None:
+    # The end state of an enqueuer that read the webhooks just before a removal committed and
+    # wrote its deliveries just after: a pending delivery of an inactive webhook.
+    import sqlalchemy as sa
+
+    from lineal.store.sql import tables_webhooks as tw
+
+    meta = backend_store.metadata
+    added = meta.add_webhook(hook(), SECRET, ACTOR)
+    ping = meta.enqueue_webhook_ping(added.id, ACTOR)
+    with meta.db.write_engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(sa.update(tw.webhooks).where(tw.webhooks.c.id == added.id).values(active=0))
+    assert meta.claim_webhook_deliveries("a", now_us()) == []
+    (failed,) = meta.webhook_deliveries(webhook_id=added.id)
+    assert failed.id == ping.id and failed.status is DeliveryStatus.FAILED
+    assert failed.last_error == "webhook removed"

@@ -255,14 +255,23 @@ class WebhooksMixin:
         if lease_us <= 0:
             raise InvalidArgument("a lease lasts a positive number of microseconds")
         free = sa.or_(wd.c.lease_until.is_(None), wd.c.lease_until < now_us)
-        due = [wd.c.status == str(DeliveryStatus.PENDING), wd.c.next_attempt_at <= now_us, free]
+        pending = wd.c.status == str(DeliveryStatus.PENDING)
+        active = wd.c.webhook_id.in_(sa.select(wh.c.id).where(wh.c.active == 1))
+        due = [pending, wd.c.next_attempt_at <= now_us, free]
         query = sa.select(wd.c.id).where(*due)
         if delivery_id is not None:
             query = query.where(wd.c.id == delivery_id)
         with self.db.read() as conn:  # idle passes stay reads (see enqueue_webhook_events)
             if conn.execute(query.limit(1)).first() is None:
                 return []
+        due.append(active)
+        query = query.where(active)
         with bookkeeping(self.db) as conn:
+            # An enqueuer that read the webhooks before a removal committed may have added
+            # deliveries after it: they fail as the removal's own did.
+            conn.execute(wd.update().where(pending, ~active).values(
+                status=str(DeliveryStatus.FAILED), last_error="webhook removed",
+                next_attempt_at=None, lease_owner=None, lease_until=None))
             ids = conn.execute(query.order_by(*_SENDING_ORDER).limit(limit)).scalars()
             claimed = []
             for found in sorted(ids):  # one order for every claimer: no deadlock between two
