@@ -18,8 +18,8 @@ from lineal.store import Store
 from lineal.store.base import MetadataStore, TrackingStore
 from lineal.store.lineage_base import LineageStore
 from lineal.store.registry_base import RegistryStore
-from lineal.store.webhooks_base import WebhookStore
 from lineal.store.sql import SqlMetadataStore
+from lineal.store.webhooks_base import WebhookStore
 
 SRC = Path(lineal.__file__).parent
 

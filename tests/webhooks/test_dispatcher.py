@@ -118,3 +118,16 @@ def test_testing_through_a_server_without_a_dispatcher_says_pending(
     waited = lineal.test_webhook(hook.id, timeout=0.1, store=client)
     assert waited.status is DeliveryStatus.PENDING and waited.attempts == 0
     assert receiver.received == []
+
+
+def test_a_send_that_could_outlast_its_claim_is_not_started(
+    store: Store, receiver: Receiver
+) -> None:
+    hook, _ = lineal.add_webhook(receiver.url, store=store)
+    store.metadata.enqueue_webhook_ping(hook.id, "tester")
+    dispatcher = WebhookDispatcher(store, timeout=5)
+    # a claim with 2 s left, less than one attempt may take
+    (job,) = store.metadata.claim_webhook_deliveries(dispatcher.owner, now_us(), lease_us=2_000_000)
+    assert dispatcher.deliver(job) is None
+    assert receiver.received == [], "nothing sent: another dispatcher may take it over"
+    dispatcher.close()

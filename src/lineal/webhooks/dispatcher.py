@@ -115,8 +115,10 @@ class WebhookDispatcher:
         self.poll_interval = float(poll_interval)
         self.workers = workers
         self.owner = _owner()
-        # Longer than any attempt can take, so a lease never lapses under a live send.
-        self.lease_us = int(max(60.0, 3 * self.timeout + 30.0) * 1_000_000)
+        # Long enough to send a whole batch one after the other (a batch for one slow
+        # webhook goes out in order), so a claim never lapses while its delivery waits here;
+        # :meth:`deliver` also refuses to start a send that could outlast it.
+        self.lease_us = int((self.batch * self.timeout + 30.0) * 1_000_000)
         self._client = client
         self._own_client = client is None
         self._stop = threading.Event()
@@ -168,7 +170,12 @@ class WebhookDispatcher:
     def deliver(self, job: DeliveryJob) -> WebhookDelivery | None:
         """POST one claimed delivery and record the outcome; returns the delivery as recorded,
         or None if the claim was lost meanwhile (the webhook was removed, or the lease lapsed
-        and another dispatcher took the delivery over). A ``ping`` is never retried."""
+        and another dispatcher took the delivery over) or would lapse before the attempt could
+        end (then nothing is sent). A ``ping`` is never retried."""
+        if now_us() + int(self.timeout * 1_000_000) >= job.lease_until_us:
+            # The claim could lapse mid-send and another dispatcher send it too: leave it.
+            log.warning("webhook delivery %s: claim about to lapse, not sent", job.delivery.id)
+            return None
         status_code, error = self._post(job)
         delivered = error is None
         attempts = job.delivery.attempts
