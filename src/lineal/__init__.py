@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "StoreError": "lineal.errors",
     "Unauthenticated": "lineal.errors",
     "active_run": "lineal.tracking",
+    "add_webhook": "lineal.webhooks.api",
     "artifact_path": "lineal.api",
     "audit": "lineal.audit",
     "close_stale_runs": "lineal.heartbeat",
@@ -53,12 +54,14 @@ _EXPORTS: dict[str, str] = {
     "list_artifacts": "lineal.api",
     "list_runs": "lineal.api",
     "list_tokens": "lineal.tokens",
+    "list_webhooks": "lineal.webhooks.api",
     "load_model": "lineal.models.tracking",
     "metric_history": "lineal.api",
     "models": "lineal.models",
     "open_store": "lineal.store",
     "purge": "lineal.housekeeping",
     "registry": "lineal.registry",
+    "remove_webhook": "lineal.webhooks.api",
     "reproduce": "lineal.reproduce",
     "revoke_token": "lineal.tokens",
     "run": "lineal.tracking",
@@ -66,6 +69,9 @@ _EXPORTS: dict[str, str] = {
     "set_alias": "lineal.api",
     "start_run": "lineal.tracking",
     "step": "lineal.steps",
+    "test_webhook": "lineal.webhooks.api",
+    "webhook_deliveries": "lineal.webhooks.api",
+    "webhooks": "lineal.webhooks",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -87,7 +93,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from . import audit, datasets, deployments, lineage, models, registry, reproduce
+    from . import audit, datasets, deployments, lineage, models, registry, reproduce, webhooks
     from .api import (
         artifact_path,
         download_artifact,
@@ -121,3 +127,10 @@ if TYPE_CHECKING:
     from .store import Store, open_store
     from .tokens import create_token, list_tokens, revoke_token
     from .tracking import ActiveRun, active_run, run, start_run
+    from .webhooks.api import (
+        add_webhook,
+        list_webhooks,
+        remove_webhook,
+        test_webhook,
+        webhook_deliveries,
+    )

@@ -33,6 +33,7 @@ MODULES: dict[str, str] = {
     "lineal.auth": "Authentication and roles for `lineal server`: API tokens, OIDC, a trusted proxy.",
     "lineal.server": "The server application: `create_app(settings)` and its settings.",
     "lineal.server.testing": "Test helpers: a server in this process or in a child process.",
+    "lineal.webhooks": "Registry, deployment and taint events POSTed to registered URLs.",
 }
 # Submodules exported as attributes of ``lineal`` are documented in their own section.
 _SUBMODULES = {name.rsplit(".", 1)[1] for name in MODULES if "." in name}

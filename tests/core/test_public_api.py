@@ -15,6 +15,8 @@ EXPECTED = {
     "download_artifact", "get_artifact", "get_run", "list_artifacts", "list_runs",
     "metric_history", "open_store", "run", "set_alias", "start_run",
     "Unauthenticated", "create_token", "list_tokens", "revoke_token",
+    "add_webhook", "list_webhooks", "remove_webhook", "test_webhook", "webhook_deliveries",
+    "webhooks",
 }
 
 

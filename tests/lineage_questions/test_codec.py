@@ -101,6 +101,19 @@ def _answers(scenario: Scenario, tmp_path: Path) -> list[Any]:
     out += live
     out.append(deployments.recover(live[0].id, store=store))
     out.append(q_usage.last_deployed("iris", store=store))
+    # webhooks: one added, an event that finds nobody listening (a real pass of a dispatcher),
+    # the delivery log, and the job a dispatcher claims for the retry
+    from lineal.entities import now_us
+    from lineal.webhooks import WebhookDispatcher
+
+    hook, _secret = lineal.add_webhook("http://127.0.0.1:9/hook", events=["alias.moved"],
+                                       project="default", store=store)
+    out.append(hook)
+    registry.set_alias("iris@v2", "challenger", store=store)
+    out.append(WebhookDispatcher(store, timeout=5).run_once())
+    out += meta.webhook_deliveries(webhook_id=hook.id)
+    out += meta.claim_webhook_deliveries("codec", now_us() + 3_600_000_000)
+    out.append(meta.remove_webhook(hook.id, "tester"))
     # lineage answers
     out.append(lineage.upstream(v1, store=store))
     out.append(lineage.downstream("iris-raw@v1", store=store))

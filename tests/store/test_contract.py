@@ -19,14 +19,16 @@ from lineal.store.base import MetadataStore, TrackingStore
 from lineal.store.lineage_base import LineageStore
 from lineal.store.registry_base import RegistryStore
 from lineal.store.sql import SqlMetadataStore
+from lineal.store.webhooks_base import WebhookStore
 
 SRC = Path(lineal.__file__).parent
 
 
-def test_the_contract_is_the_three_parts_together() -> None:
-    assert issubclass(MetadataStore, (TrackingStore, RegistryStore, LineageStore))
+def test_the_contract_is_the_four_parts_together() -> None:
+    for part in (TrackingStore, RegistryStore, LineageStore, WebhookStore):
+        assert issubclass(MetadataStore, part)
     parts = (TrackingStore.__abstractmethods__ | RegistryStore.__abstractmethods__
-             | LineageStore.__abstractmethods__)
+             | LineageStore.__abstractmethods__ | WebhookStore.__abstractmethods__)
     assert parts <= MetadataStore.__abstractmethods__
 
 

@@ -55,7 +55,7 @@ class ServerContext:
             from ..webhooks import WebhookDispatcher
         except ImportError:
             return
-        dispatcher = WebhookDispatcher(self.store.metadata)
+        dispatcher = WebhookDispatcher(self.store)
         dispatcher.start()
         self.background.append(dispatcher)
 

@@ -3,7 +3,8 @@
 :class:`MetadataStore` is the one metadata contract. It is composed, for reading's sake, of
 :class:`TrackingStore` (runs, artifacts, edges, the audit ledger; here),
 :class:`~lineal.store.registry_base.RegistryStore` (registry and deployments) and
-:class:`~lineal.store.lineage_base.LineageStore` (walks, taints, bulk import); every
+:class:`~lineal.store.lineage_base.LineageStore` (walks, taints, bulk import) and
+:class:`~lineal.store.webhooks_base.WebhookStore` (webhooks and their deliveries); every
 implementation implements all of it, so callers never test what a store can do. The types it
 speaks besides the entities are in :mod:`lineal.store.types`.
 
@@ -41,6 +42,7 @@ from .auth_base import AuthStore
 from .lineage_base import LineageStore
 from .registry_base import RegistryStore
 from .types import AliasRecord, AuditReport
+from .webhooks_base import WebhookStore
 
 __all__ = [
     "ArtifactFilter",
@@ -289,10 +291,10 @@ class TrackingStore(abc.ABC):
         """Release connections."""
 
 
-class MetadataStore(TrackingStore, RegistryStore, LineageStore, AuthStore):
+class MetadataStore(TrackingStore, RegistryStore, LineageStore, AuthStore, WebhookStore):
     """The metadata contract: runs, artifacts, edges, the audit ledger, the model registry,
-    deployments, lineage walks and the server's API tokens (``AuthStore``, in
-    ``auth_base.py``). ``Store.metadata`` is one of these, and every
+    deployments, lineage walks, the server's API tokens (``AuthStore``, in ``auth_base.py``)
+    and webhooks (``WebhookStore``, in ``webhooks_base.py``). ``Store.metadata`` is one of these, and every
     implementation (``SqlMetadataStore``; later an HTTP client) implements every method, so
     the SDK and CLI call them without asking what the store is."""
 

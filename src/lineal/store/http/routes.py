@@ -140,9 +140,19 @@ ROUTES: tuple[Route, ...] = (
     R("list_api_tokens", "GET", "/tokens", ADMIN),
     R("get_api_token", "GET", "/tokens/{token_id}", ADMIN),
     R("revoke_api_token", "POST", "/tokens/{token_id}/revoke", ADMIN),
+    # webhooks (URLs often carry credentials: admin only)
+    R("add_webhook", "POST", "/webhooks", ADMIN),
+    R("list_webhooks", "GET", "/webhooks", ADMIN),
+    R("webhook_deliveries", "GET", "/webhook-deliveries", ADMIN),
+    R("get_webhook", "GET", "/webhooks/{webhook_id}", ADMIN),
+    R("remove_webhook", "DELETE", "/webhooks/{webhook_id}", ADMIN),
+    R("enqueue_webhook_ping", "POST", "/webhooks/{webhook_id}/ping", ADMIN),
 )
 
-SERVER_ONLY = frozenset({"api_token_by_hash", "request_response", "save_request_response"})
+SERVER_ONLY = frozenset({
+    "api_token_by_hash", "request_response", "save_request_response",
+    "enqueue_webhook_events", "claim_webhook_deliveries", "record_webhook_attempt",
+})
 """Contract methods only the server itself calls: no route serves them, and the HTTP client
 refuses them."""
 
@@ -182,11 +192,12 @@ def _hints(function: Callable[..., Any]) -> dict[str, Any]:
     from ...lineage import entities as lineage_entities
     from ...registry import entities as registry_entities
     from ...search import page
-    from .. import base, lineage_base, registry_base, types
+    from ...webhooks import entities as webhook_entities
+    from .. import base, lineage_base, registry_base, types, webhooks_base
 
     namespace: dict[str, Any] = {}
     for module in (entities, lineage_entities, registry_entities, page, types, lineage_base,
-                   registry_base, base, typing):
+                   registry_base, webhooks_base, webhook_entities, base, typing):
         namespace.update(vars(module))
     namespace.update({"Iterable": Iterable, "Mapping": Mapping, "Sequence": Sequence,
                       "Callable": Callable, "Any": Any, "datetime": datetime})

@@ -26,6 +26,7 @@ from .registry import RegistryMixin
 from .runs import RunsMixin
 from .search import SearchMixin
 from .tokens import TokensMixin
+from .webhooks import WebhooksMixin
 
 
 def _head_from_files() -> str:
@@ -74,8 +75,10 @@ KEEP_REQUESTS_US = 24 * 3600 * 1_000_000
 """How long a request's idempotency key is remembered (its retries come within seconds)."""
 
 
-class SqlMetadataStore(RunsMixin, SearchMixin, ArtifactsMixin, RegistryMixin, LineageMixin,
-                       TokensMixin, MetadataStore):
+class SqlMetadataStore(
+    RunsMixin, SearchMixin, ArtifactsMixin, RegistryMixin, LineageMixin, TokensMixin,
+    WebhooksMixin, MetadataStore,
+):
     """Open (and on SQLite, create or upgrade) the metadata database at ``url``.
 
     PostgreSQL and MySQL databases are created on first use too; an existing one at an older

@@ -291,4 +291,4 @@ NONFINITE = "value_nonfinite"
 
 # Tables of other resources live in their own modules on the same MetaData; importing them here
 # makes `metadata` complete wherever tables are used (the names above are defined by now).
-from . import tables_auth, tables_lineage, tables_registry  # noqa: E402, F401
+from . import tables_auth, tables_lineage, tables_registry, tables_webhooks  # noqa: E402, F401
