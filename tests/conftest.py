@@ -95,6 +95,8 @@ def backend_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
     if request.param == "http":
         if request.node.get_closest_marker("sql"):
             pytest.skip("about the SQL implementation, not the contract: not run over HTTP")
+        if request.node.get_closest_marker("server_side"):
+            pytest.skip("the server's own bookkeeping: no route serves it")
         if request.node.get_closest_marker("principals"):
             pytest.skip("several principals in one process: over HTTP each is authenticated")
         from lineal.server.testing import in_process

@@ -166,6 +166,11 @@ def backend_store(
     default store."""
     if request.node.get_closest_marker("sql") and request.param not in SQL_BACKENDS:
         pytest.skip(f"about the SQL implementation, not the contract: not run on {request.param}")
+    if request.node.get_closest_marker("principals") and request.param not in SQL_BACKENDS:
+        pytest.skip("several principals in one process: over HTTP each is authenticated")
+    if request.node.get_closest_marker("server_side") and request.param not in SQL_BACKENDS:
+        pytest.skip(f"the server's own bookkeeping, refused by the HTTP client: not run on "
+                    f"{request.param}")
     if request.param == "http":
         from lineal.server.testing import in_process
 

@@ -24,6 +24,8 @@ def _token(**changes: object) -> ApiToken:
     return ApiToken(**fields)  # type: ignore[arg-type]
 
 
+@pytest.mark.server_side
+@pytest.mark.principals
 def test_a_token_is_recorded_with_its_writer_and_found_by_its_hash(backend_store: Store) -> None:
     meta = backend_store.metadata
     secret = new_secret()
@@ -51,6 +53,7 @@ def test_listing_is_newest_first_and_filters_by_project(backend_store: Store) ->
     assert every.project is None and every.expires_at is None and every.scope == "*"
 
 
+@pytest.mark.principals
 def test_revoking_records_who_and_when_once(backend_store: Store) -> None:
     meta = backend_store.metadata
     made = meta.create_api_token(_token(), hash_secret(new_secret()), "alice")

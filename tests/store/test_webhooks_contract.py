@@ -16,6 +16,8 @@ from lineal.store import Store
 from lineal.store.base import MetadataStore, NewArtifactVersion
 from lineal.webhooks.entities import DeliveryStatus, Webhook
 
+pytestmark = [pytest.mark.server_side]  # claims and enqueueing are the server's own; tests/server covers webhooks over HTTP
+
 ACTOR = "tester"
 SECRET = "s" * 32
 SECOND = 1_000_000

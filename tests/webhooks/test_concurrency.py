@@ -18,6 +18,8 @@ from lineal.webhooks.entities import DeliveryStatus
 
 from .conftest import Receiver, Register, wait_until
 
+pytestmark = [pytest.mark.server_side]  # dispatchers run inside the server
+
 EVENTS = 2 * 6 + 1  # six versions (model.created once, version.created, alias.moved each)
 
 

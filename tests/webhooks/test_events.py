@@ -20,6 +20,8 @@ from lineal.webhooks.signing import (
 
 from .conftest import Receiver, Register
 
+pytestmark = [pytest.mark.server_side]  # dispatchers run inside the server
+
 
 def test_every_event_type_arrives_signed(
     backend_store: Store, receiver: Receiver, register: Register
