@@ -82,13 +82,13 @@ def _producer() -> str:
     return f"urn:lineal:{__version__}"
 
 
-def _facet(name: str, version: str, **fields: Any) -> dict[str, Any]:
-    return {"_producer": _producer(), "_schemaURL": f"{_FACETS}/{version}/{name}.json#/$defs/{name}",
+def _facet(name: str, spec: str, **fields: Any) -> dict[str, Any]:
+    return {"_producer": _producer(), "_schemaURL": f"{_FACETS}/{spec}/{name}.json#/$defs/{name}",
             **fields}
 
 
-def _lineal_facet(name: str, **fields: Any) -> dict[str, Any]:
-    return {"_producer": _producer(), "_schemaURL": facet_schema_url(name),
+def _lineal_facet(facet: str, **fields: Any) -> dict[str, Any]:
+    return {"_producer": _producer(), "_schemaURL": facet_schema_url(facet),
             **{k: v for k, v in fields.items() if v is not None}}
 
 
