@@ -473,3 +473,32 @@ def test_graph_json_export_imports_too(tmp_path: Path, store: Store) -> None:
     assert "not imported: 3 deployed edge(s)" in out and "1 model_version(s)" in out
     assert _shape(lineage.subgraph(start, "both", store=fresh)) == _shape(graph)
     fresh.close()
+
+
+def test_the_published_facet_schemas_are_where_their_urls_point() -> None:
+    from jsonschema.exceptions import ValidationError
+
+    from lineal.lineage.export_openlineage import FACET_SCHEMA_BASE, LINEAL_FACETS, facet_schema_url
+
+    from .ol_spec import DOCS, lineal_schema
+
+    assert sorted(p.name for p in DOCS.glob("*.json")) == sorted(f"{n}.json" for n in LINEAL_FACETS)
+    for name in LINEAL_FACETS:
+        schema = lineal_schema(name)
+        assert schema["$id"] == f"{FACET_SCHEMA_BASE}{name}.json"
+        assert facet_schema_url(name) == f"{schema['$id']}#/$defs/{name}"
+        assert name in schema["$defs"]
+    run_facet = {"_producer": "urn:lineal:1", "_schemaURL": facet_schema_url("LinealRunFacet"),
+                 "id": "01J00000000000000000000001", "project": "default", "kind": "train",
+                 "status": "finished"}
+    check_event(_exported_with(run_facet))
+    with pytest.raises(ValidationError):
+        check_event(_exported_with({**run_facet, "status": "done"}))
+    with pytest.raises(ValidationError):
+        check_event(_exported_with({k: v for k, v in run_facet.items() if k != "id"}))
+
+
+def _exported_with(run_facet: dict[str, Any]) -> dict[str, Any]:
+    event = _event()
+    event["run"]["facets"] = {"lineal": run_facet}
+    return event

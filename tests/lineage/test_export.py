@@ -134,6 +134,7 @@ def test_openlineage_run_events(graph: tuple[lineage.Graph, Pipeline], backend_s
 
 def test_run_uuids_are_uuid5_of_the_lineal_id() -> None:
     assert uuid.uuid5(uuid.NAMESPACE_URL, "urn:lineal:run") == RUN_UUID_NAMESPACE
+    assert str(RUN_UUID_NAMESPACE) == "24c84fbc-6399-55b3-a7d5-ad32d4c1f5e1"  # as documented
     assert run_uuid("01HX0000000000000000000000") == str(
         uuid.uuid5(RUN_UUID_NAMESPACE, "01HX0000000000000000000000"))
     assert run_uuid("01HX0000000000000000000000") != run_uuid("01HX0000000000000000000001")

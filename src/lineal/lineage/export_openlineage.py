@@ -7,9 +7,8 @@ Each run gives a START event (its inputs) and, once it ended, a COMPLETE, FAIL o
 Model versions and deployments have no OpenLineage equivalent and are left out.
 
 - Run ids are standard UUIDs, deterministic from lineal's ids: ``uuid5(RUN_UUID_NAMESPACE,
-  run_id)`` where ``RUN_UUID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:lineal:run")``
-  (``9d4a8c3b-...``, printed by ``python -c 'from lineal.lineage.export_openlineage import
-  RUN_UUID_NAMESPACE as n; print(n)'``). Exporting twice gives the same ids.
+  run_id)`` where ``RUN_UUID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:lineal:run")`` =
+  ``24c84fbc-6399-55b3-a7d5-ad32d4c1f5e1``. Exporting twice gives the same ids.
 - Job and dataset namespaces are ``lineal://<project>``; names are lineal names.
 - A run's ``code`` and ``environment`` inputs are not datasets: the code becomes the standard
   ``sourceCodeLocation`` job facet (when a git remote is known) and the ``lineal`` run facet's

@@ -108,10 +108,13 @@ def import_file(
     store: Store | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
-    """Import the lineage file at ``path`` in whichever format it holds (see the module docs),
-    in one transaction. ``project`` is for lineal JSON Lines that name none (the other formats
-    name their projects). ``result.format`` says what was read, ``result.skipped`` what was
-    not imported and why.
+    """Import the lineage file at ``path`` in one transaction, whichever format it holds:
+    lineal JSON Lines (docs/lineage.md), OpenLineage run events as JSON lines (the
+    ``openlineage-python`` file transport) or as a JSON array (``lineal lineage --format
+    openlineage``), or lineal's graph JSON (``--format json``). ``project`` is for lineal JSON
+    Lines that name none (the other formats name their projects). ``result.format`` says what
+    was read, ``result.skipped`` what was not imported and why. A bad line or event raises
+    InvalidArgument naming it, and nothing is written.
 
         result = lineal.lineage.import_file("events.jsonl")   # OpenLineage file transport
     """
