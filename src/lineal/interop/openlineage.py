@@ -54,7 +54,8 @@ import hashlib
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from ..canonical import canonical_json
@@ -147,10 +148,7 @@ def _time(value: Any, path: str) -> int:
     if not isinstance(value, str):
         raise _Bad(path, "is missing" if value is None else "must be ISO-8601 text")
     try:
-        parsed = value.replace("Z", "+00:00") if value.endswith("Z") else value
-        from datetime import datetime
-
-        moment = datetime.fromisoformat(parsed)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise _Bad(path, f"{value!r} is not an ISO-8601 time") from None
     if moment.tzinfo is None:
@@ -287,13 +285,16 @@ class _RunState:
 
 
 class _Builder:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    """Folds parsed events into one :class:`ImportBatch`: a run per runId, a version per
+    dataset identity, an edge per (run, version, direction, role)."""
+
+    def __init__(self, stored: Mapping[str, Any]) -> None:
+        self.stored = stored
+        """The runs the events name that are already stored, by id."""
         self.runs: dict[str, _RunState] = {}
         self.artifacts: dict[str, ImportArtifact] = {}
         self.edges: dict[tuple[str, str, str, str], ImportEdge] = {}
         self.warnings: list[str] = []
-        self.stored: dict[str, Any] = {}
 
     # facets kept as tags
     def _json(self, value: Any, what: str) -> Any:
@@ -322,7 +323,7 @@ class _Builder:
             ended_at_us=event.time_us if status != "running" else None,
             id=event.run_id, error=_error(event.run_facets) if status == "failed" else None,
         )
-        if state is None or state.placeholder:
+        if state is None:
             stored = self.stored.get(event.run_id)
             row = {"project": incoming.project, "name": incoming.name,
                    "kind": kind or (stored.kind if stored is not None else "job"),
@@ -332,7 +333,7 @@ class _Builder:
             self.runs[event.run_id] = state
         else:
             if kind is None:
-                incoming = ImportRun(**{**_fields(incoming), "kind": state.row["kind"]})
+                incoming = replace(incoming, kind=state.row["kind"])
             try:
                 changes = merge_run(state.row, incoming, 0, None)
             except BadImport as error:
@@ -457,10 +458,6 @@ class _Builder:
                            list(self.edges.values()))
 
 
-def _fields(run: ImportRun) -> dict[str, Any]:
-    return {name: getattr(run, name) for name in ImportRun.__dataclass_fields__}
-
-
 def _kind(job_facets: Mapping[str, Mapping[str, Any]]) -> str | None:
     facet = job_facets.get("jobType") or {}
     value = facet.get("jobType")
@@ -506,7 +503,6 @@ def ingest_events(store: Store, events: Iterable[Mapping[str, Any]]) -> IngestSu
         summary.runs        # ('01J9...',): the one lineal run of that runId
     """
     parsed = _parse_all(events)
-    builder = _Builder(store)
     wanted = {e.run_id for e in parsed}
     for e in parsed:
         parent = e.run_facets.get("parent")
@@ -515,7 +511,7 @@ def ingest_events(store: Store, events: Iterable[Mapping[str, Any]]) -> IngestSu
         lineal = e.run_facets.get("lineal")
         if lineal is not None and isinstance(lineal.get("parent"), str):
             wanted.add(lineal["parent"])
-    builder.stored = store.metadata.runs_by_id(w for w in wanted if _ULID.fullmatch(w))
+    builder = _Builder(store.metadata.runs_by_id(w for w in wanted if _ULID.fullmatch(w)))
     for e in sorted(parsed, key=lambda e: (e.time_us, e.number)):
         builder.fold(e)
     batch = builder.batch()
