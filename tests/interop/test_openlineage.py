@@ -27,6 +27,7 @@ from openlineage.client.event_v2 import (
     RunState,
 )
 from openlineage.client.facet_v2 import (
+    dataset_version_dataset,
     datasource_dataset,
     error_message_run,
     job_type_job,
@@ -222,6 +223,16 @@ def test_dataset_versions_follow_their_facets(store: Store) -> None:
                                           dataSource=source)], producer=PRODUCER))
     ingest_events(store, transport.events)
     assert resolve_artifact("warehouse/raw@latest", store=store).version == 2
+    transport.events.clear()
+    for minute in (40, 41):  # a version facet names the version: twice the same, one new version
+        client.emit(RunEvent(eventType=RunState.COMPLETE, eventTime=_at(minute),
+                             run=Run(runId=str(generate_new_uuid())), job=_job("read_raw"),
+                             inputs=[_dataset(InputDataset, "raw", "a", "b", "label",
+                                              dataSource=source, version=dataset_version_dataset.
+                                              DatasetVersionDatasetFacet(datasetVersion="42"))],
+                             producer=PRODUCER))
+    ingest_events(store, transport.events)
+    assert resolve_artifact("warehouse/raw@latest", store=store).version == 3
 
 
 def test_parent_run_then_its_own_events(store: Store) -> None:
@@ -283,7 +294,12 @@ def test_pipeline_upstream_of_training_in_lineage_and_taint(store: Store, tmp_pa
     assert names == ["train", "features", "make_features", "raw"]
     table = ok("lineage", model.ref, uri=str(store.location), artifacts=str(tmp_path / "blobs"))
     assert "warehouse/raw@v1" in table.out and "make_features" in table.out
-    report = lineage.taint("warehouse/raw@v1", "labels leaked", store=store)
+    args = {"uri": str(store.location), "artifacts": str(tmp_path / "blobs")}
+    text = ok("taint", "warehouse/raw@v1", "--reason", "labels leaked", **args).out
+    assert "TAINTED warehouse/raw@v1: labels leaked" in text and "through 2 run(s)" in text
+    reached = ok("impact", "warehouse/raw@v1", "--json", **args).json()["artifacts"]
+    assert [item["ref"] for item in reached] == ["warehouse/features@v1", model.ref]
+    report = lineage.impact("warehouse/raw@v1", store=store)
     assert [i.node.ref for i in report.artifacts] == ["warehouse/features@v1", model.ref]
     assert report.artifacts[1].path.text().startswith(
         "warehouse/raw@v1 -[input]-> run make_features")
