@@ -299,6 +299,14 @@ def test_pipeline_upstream_of_training_in_lineage_and_taint(store: Store, tmp_pa
     assert "TAINTED warehouse/raw@v1: labels leaked" in text and "through 2 run(s)" in text
     reached = ok("impact", "warehouse/raw@v1", "--json", **args).json()["artifacts"]
     assert [item["ref"] for item in reached] == ["warehouse/features@v1", model.ref]
+    exported = json.loads(lineage.export_graph(lineage.subgraph(model.ref, "up", store=store),
+                                               "openlineage", store))
+    for event in exported:
+        check_event(event)
+    train_end = next(e for e in exported if e["job"]["name"] == "train" and e["outputs"])
+    (features_in,) = train_end["inputs"]
+    assert (features_in["namespace"], features_in["name"]) == ("lineal://warehouse", "features")
+    assert [f["name"] for f in features_in["facets"]["schema"]["fields"]] == ["a", "b"]
     report = lineage.impact("warehouse/raw@v1", store=store)
     assert [i.node.ref for i in report.artifacts] == ["warehouse/features@v1", model.ref]
     assert report.artifacts[1].path.text().startswith(

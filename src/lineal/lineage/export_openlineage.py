@@ -112,7 +112,15 @@ class _Stored:
 
 
 def _schema_facet(version: ArtifactVersion | None) -> dict[str, Any] | None:
-    dataset = (version.metadata or {}).get("dataset") if version is not None else None
+    """The columns lineal recorded for a dataset version, or the schema facet it came in with
+    (a version ingested from OpenLineage)."""
+    metadata = (version.metadata or {}) if version is not None else {}
+    received = metadata.get("openlineage")
+    if isinstance(received, Mapping) and isinstance(received.get("facets"), Mapping):
+        schema = received["facets"].get("schema")
+        if isinstance(schema, Mapping) and isinstance(schema.get("fields"), list):
+            return dict(schema)
+    dataset = metadata.get("dataset")
     columns = dataset.get("schema") if isinstance(dataset, Mapping) else None
     if not isinstance(columns, list) or not columns:
         return None
