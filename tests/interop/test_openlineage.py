@@ -526,3 +526,17 @@ def _exported_with(run_facet: dict[str, Any]) -> dict[str, Any]:
     event = _event()
     event["run"]["facets"] = {"lineal": run_facet}
     return event
+
+
+def test_a_huge_stack_trace_is_cut_and_said_so(store: Store) -> None:
+    error = {"_producer": PRODUCER, "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/"
+             "ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet",
+             "message": "boom", "programmingLanguage": "PYTHON", "stackTrace": "frame\n" * 20_000}
+    summary = ingest_event(store, _event(eventType="FAIL", run__facets={"errorMessage": error}))
+    assert set(summary.warnings) == {
+        "event 1: run.facets.errorMessage.stackTrace: 120,000 bytes, kept to the first 32,767",
+        "event 1: run.facets.errorMessage: 140,258 bytes of JSON, kept as its size and sha256"}
+    run = store.metadata.get_run(summary.runs[0])
+    assert run.error is not None and (run.error.type, run.error.message) == ("PYTHON error", "boom")
+    assert run.error.traceback.endswith("more bytes not kept]")
+    assert len(run.error.traceback) < 33_000

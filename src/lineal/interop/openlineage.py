@@ -321,7 +321,7 @@ class _Builder:
             name=lineal_name(event.job_name), kind=kind or "job", status=status,
             started_at_us=event.time_us,
             ended_at_us=event.time_us if status != "running" else None,
-            id=event.run_id, error=_error(event.run_facets) if status == "failed" else None,
+            id=event.run_id, error=self._error(event) if status == "failed" else None,
         )
         if state is None:
             stored = self.stored.get(event.run_id)
@@ -344,6 +344,30 @@ class _Builder:
         self._tags(state, event)
         self._parent(state, event)
         self._edges(event)
+
+    def _error(self, event: _Event) -> RunError | None:
+        """The ``errorMessage`` facet as a run error; ``Type: message`` is split in two."""
+        facet = event.run_facets.get("errorMessage")
+        if facet is None:
+            return None
+        message = str(facet.get("message") or "")
+        head, sep, rest = message.partition(": ")
+        if sep and len(head) <= 256 and re.fullmatch(r"[A-Za-z_][\w.$]*", head):
+            kind, message = head, rest
+        else:
+            kind = f"{str(facet.get('programmingLanguage') or 'unknown')[:200]} error"
+        where = f"event {event.number}: run.facets.errorMessage"
+        return RunError(kind, self._clip(message, f"{where}.message"),
+                        self._clip(str(facet.get("stackTrace") or ""), f"{where}.stackTrace"))
+
+    def _clip(self, text: str, what: str) -> str:
+        data = text.encode("utf-8", "surrogatepass")
+        if len(data) <= MAX_TEXT_BYTES:
+            return text
+        self.warnings.append(f"{what}: {len(data):,} bytes, kept to the first "
+                             f"{MAX_TEXT_BYTES // 2:,}")
+        head = data[: MAX_TEXT_BYTES // 2].decode("utf-8", "ignore")
+        return f"{head}\n[... {len(data) - len(head.encode()):,} more bytes not kept]"
 
     def _tags(self, state: _RunState, event: _Event) -> None:
         tags = state.tags
@@ -464,19 +488,6 @@ def _kind(job_facets: Mapping[str, Mapping[str, Any]]) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip().lower()[:64]
     return None
-
-
-def _error(run_facets: Mapping[str, Mapping[str, Any]]) -> RunError | None:
-    facet = run_facets.get("errorMessage")
-    if facet is None:
-        return None
-    message = str(facet.get("message") or "")
-    language = str(facet.get("programmingLanguage") or "unknown")
-    head, sep, rest = message.partition(": ")
-    if sep and re.fullmatch(r"[A-Za-z_][\w.$]*", head):
-        return RunError(type=head, message=rest, traceback=str(facet.get("stackTrace") or ""))
-    return RunError(type=f"{language} error", message=message,
-                    traceback=str(facet.get("stackTrace") or ""))
 
 
 # -- entry points ----------------------------------------------------------------------------
