@@ -193,6 +193,12 @@ def _check_run(run: ImportRun, index: int, keys: dict[str, str], plan: ImportPla
         raise _not_int(run.started_at_us, "runs", index, f"start time of run {run.key!r}")
     if run.ended_at_us is not None and type(run.ended_at_us) is not int:
         raise _not_int(run.ended_at_us, "runs", index, f"end time of run {run.key!r}")
+    error = run.error
+    if error is not None and not (isinstance(error.type, str) and 0 < len(error.type) <= 256
+                                  and isinstance(error.message, str)
+                                  and isinstance(error.traceback, str)):
+        raise fail("runs", index, f"run {run.key!r} has an invalid error {error!r}",
+                    "an error has a type (1-256 characters), a message and a traceback (text)")
     if run.parent is not None and keys.get(run.parent, "runs") != "runs":
         raise fail("runs", index, f"run {run.key!r}: parent {run.parent!r} is an artifact key")
     if run.params or run.tags or run.metrics:
