@@ -409,7 +409,7 @@ def test_import_reads_the_openlineage_file_transport(store: Store, tmp_path: Pat
     assert len(list_runs(store=store)) == 1
     bad = tmp_path / "bad.jsonl"
     bad.write_text(log.read_text().replace('"runId": "', '"runId": "not-a-uuid-', 1))
-    assert_one_line_error(cli("import", str(bad), **args), 2, "event 1: run.runId")
+    assert_one_line_error(cli("import", str(bad), **args), 2, "bad.jsonl: event 1: run.runId")
 
 
 def _captured_pipeline(store: Store, tmp_path: Path) -> str:

@@ -131,7 +131,12 @@ def import_file(
         return _import_graph(file, target, progress, started)
     from ..interop.openlineage import ingest_events
 
-    summary = ingest_events(target, list(_ol_events(file, kind)))
+    try:
+        summary = ingest_events(target, list(_ol_events(file, kind)))
+    except InvalidArgument as error:
+        if error.message.startswith(file.name):
+            raise
+        raise InvalidArgument(f"{file.name}: {error.message}", hint=error.hint) from None
     return ImportResult(len(summary.runs), len(summary.versions), summary.edges,
                         time.perf_counter() - started, format=kind,
                         skipped=summary.warnings)
