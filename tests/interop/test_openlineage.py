@@ -540,3 +540,9 @@ def test_a_huge_stack_trace_is_cut_and_said_so(store: Store) -> None:
     assert run.error is not None and (run.error.type, run.error.message) == ("PYTHON error", "boom")
     assert run.error.traceback.endswith("more bytes not kept]")
     assert len(run.error.traceback) < 33_000
+
+
+def test_import_file_stays_the_function_once_its_module_is_loaded() -> None:
+    from lineal.lineage import file_import
+
+    assert lineage.import_file is file_import.import_file  # a module of the same name would shadow it

@@ -271,7 +271,7 @@ def import_command(ctx: click.Context, file: Path, project: str | None, as_json:
     openlineage-python file transport writes them, or a JSON array as `lineal lineage --format
     openlineage` exports them) or a `lineal lineage --format json` export. The format is read
     from the content. A bad line or event is named and nothing is written."""
-    from ..lineage.import_file import import_file
+    from ..lineage.file_import import import_file
 
     store = open_store_from_ctx(ctx, create=True)
     out = console(stderr=True)

@@ -53,7 +53,7 @@ class ImportResult:
     ids: dict[str, str] = field(default_factory=dict)
     """``{key: stored id}`` for every run and artifact of the file."""
     format: str = "lineal-jsonl"
-    """What the file held (see :data:`lineal.lineage.import_file.FILE_FORMATS`)."""
+    """What the file held (see :data:`lineal.lineage.file_import.FILE_FORMATS`)."""
     skipped: tuple[str, ...] = ()
     """What was read but not imported, and why."""
 
