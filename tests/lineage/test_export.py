@@ -1,6 +1,7 @@
 """Export formats checked against their grammars and specs: DOT (tokenised and cross-checked),
 Mermaid (line grammar), PROV-JSON (PROV keys and references), OpenLineage (RunEvent schema with
-the 2-0-2 spec's required fields and formats)."""
+the 2-0-2 spec's required fields and formats, the standard facets' required fields, lineal's
+published facet schemas: tests/interop/ol_spec.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import subprocess
 import uuid
 from pathlib import Path
 
-import jsonschema
 import pytest
 
+from interop.ol_spec import check_event
 from lineal import lineage
 from lineal.errors import InvalidArgument
-from lineal.lineage.export import export_graph, openlineage_events, to_prov, ulid_uuid
+from lineal.lineage.export import export_graph, openlineage_events, to_prov
+from lineal.lineage.export_openlineage import RUN_UUID_NAMESPACE, run_uuid
 from lineal.store import Store
 
 from .test_taint_impact import Pipeline, build_pipeline
@@ -102,60 +104,40 @@ def test_prov_json(graph: tuple[lineage.Graph, Pipeline]) -> None:
     assert to_prov(g) == doc
 
 
-# The RunEvent of OpenLineage spec 2-0-2 (https://openlineage.io/spec/2-0-2/OpenLineage.json),
-# reduced to what it requires: field names, required fields, formats, facet base fields.
-_FACET = {"type": "object", "required": ["_producer", "_schemaURL"],
-          "properties": {"_producer": {"type": "string"}, "_schemaURL": {"type": "string"}}}
-_DATASET = {"type": "object", "required": ["namespace", "name"],
-            "properties": {"namespace": {"type": "string"}, "name": {"type": "string"},
-                           "facets": {"type": "object", "additionalProperties": _FACET}}}
-RUN_EVENT = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "required": ["eventTime", "producer", "schemaURL", "run", "job"],
-    "properties": {
-        "eventType": {"enum": ["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"]},
-        "eventTime": {"type": "string", "format": "date-time"},
-        "producer": {"type": "string", "format": "uri"},
-        "schemaURL": {"type": "string", "format": "uri"},
-        "run": {"type": "object", "required": ["runId"],
-                "properties": {"runId": {"type": "string", "format": "uuid"},
-                               "facets": {"type": "object", "additionalProperties": _FACET}}},
-        "job": {"type": "object", "required": ["namespace", "name"],
-                "properties": {"namespace": {"type": "string"}, "name": {"type": "string"},
-                               "facets": {"type": "object", "additionalProperties": _FACET}}},
-        "inputs": {"type": "array", "items": _DATASET},
-        "outputs": {"type": "array", "items": _DATASET},
-    },
-}
-
-
-def test_openlineage_run_events(graph: tuple[lineage.Graph, Pipeline]) -> None:
+def test_openlineage_run_events(graph: tuple[lineage.Graph, Pipeline], backend_store: Store) -> None:
     g, pipeline = graph
-    events = json.loads(export_graph(g, "openlineage"))
-    validator = jsonschema.Draft202012Validator(RUN_EVENT, format_checker=jsonschema.FormatChecker())
+    events = json.loads(export_graph(g, "openlineage", backend_store))
     for event in events:
-        validator.validate(event)
+        check_event(event)
     runs = [n for n in g.nodes if n.type.value == "run"]
     assert len(events) == 2 * len(runs)  # every run finished: START + COMPLETE
     by_run: dict[str, list[str]] = {}
     for event in events:
         by_run.setdefault(event["run"]["runId"], []).append(event["eventType"])
     assert all(kinds == ["START", "COMPLETE"] for kinds in by_run.values())
-    prepare = next(e for e in events if e["job"]["name"] == "prepare")
-    assert [d["name"] for d in prepare["inputs"]] == ["churn-raw"]
-    assert [d["name"] for d in prepare["outputs"]] == ["churn-features"]
-    assert prepare["inputs"][0]["facets"]["version"]["datasetVersion"] == "1"
-    assert prepare["inputs"][0]["facets"]["lineal"]["tainted"] is True
-    assert prepare["job"]["facets"]["jobType"]["jobType"] == "preprocess"
+    assert set(by_run) == {run_uuid(n.id) for n in runs}
+    assert all(uuid.UUID(run_id).version == 5 for run_id in by_run)
+    prepare = [e for e in events if e["job"]["name"] == "prepare"]
+    assert [d["name"] for d in prepare[0]["inputs"]] == ["churn-raw"]
+    assert prepare[0]["outputs"] == []  # a START lists what the run read, not what it made
+    assert [d["name"] for d in prepare[1]["outputs"]] == ["churn-features"]  # once, not twice
+    assert prepare[1]["outputs"][0]["outputFacets"]["lineal"]["role"] == "output"
+    assert prepare[0]["inputs"][0]["inputFacets"]["lineal"]["role"] == "raw_data"
+    assert prepare[0]["inputs"][0]["facets"]["version"]["datasetVersion"] == "1"
+    assert prepare[0]["inputs"][0]["facets"]["lineal"]["tainted"] is True
+    assert prepare[0]["job"]["facets"]["jobType"]["jobType"] == "preprocess"
+    (prepare_run,) = [n for n in runs if n.name == "prepare"]
+    assert prepare[0]["run"]["facets"]["lineal"]["id"] == prepare_run.id
     assert [e["eventTime"] for e in events] == sorted(e["eventTime"] for e in events)
-    uuid.UUID(ulid_uuid(pipeline.raw))
-    assert openlineage_events(g) == events
+    assert openlineage_events(g, backend_store) == events
 
 
-def test_ulid_to_uuid_keeps_the_bits() -> None:
-    assert ulid_uuid("00000000000000000000000001") == "00000000-0000-0000-0000-000000000001"
-    assert ulid_uuid("7ZZZZZZZZZZZZZZZZZZZZZZZZZ") == "ffffffff-ffff-ffff-ffff-ffffffffffff"
+def test_run_uuids_are_uuid5_of_the_lineal_id() -> None:
+    assert uuid.uuid5(uuid.NAMESPACE_URL, "urn:lineal:run") == RUN_UUID_NAMESPACE
+    assert str(RUN_UUID_NAMESPACE) == "24c84fbc-6399-55b3-a7d5-ad32d4c1f5e1"  # as documented
+    assert run_uuid("01HX0000000000000000000000") == str(
+        uuid.uuid5(RUN_UUID_NAMESPACE, "01HX0000000000000000000000"))
+    assert run_uuid("01HX0000000000000000000000") != run_uuid("01HX0000000000000000000001")
 
 
 def test_unknown_format(graph: tuple[lineage.Graph, Pipeline]) -> None:

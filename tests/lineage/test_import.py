@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from lineal import lineage
+from lineal.entities import RunError
 from lineal.errors import InvalidArgument, NotFound
 from lineal.store import Store
 from lineal.store.import_check import bulk_ids as _ids
@@ -217,3 +219,48 @@ def test_a_big_import_tunes_sqlite_for_its_transaction_only(
         cache, checkpoint = pragmas(conn)
     assert cache > -lineage_import.CACHE_KIB and checkpoint == WAL_CHECKPOINT_PAGES
     assert lineage.upstream(f"n{n % 50}@latest", limit=1).total == 2 * n
+
+
+RUN_ID = "01J00000000000000000000001"
+
+
+def same(key: str, **fields: object) -> ImportRun:
+    """A record of the one run ``a`` (id RUN_ID) under batch key ``key``."""
+    return replace(ImportRun(key, "default", "a", "train", "finished", T0, id=RUN_ID),
+                   **fields)  # type: ignore[arg-type]
+
+
+def test_a_run_given_an_id_is_merged_into_the_stored_one(backend_store: Store) -> None:
+    """Re-sent and out-of-order records of one run (OpenLineage events) update one run."""
+    meta = backend_store.metadata
+    first = ImportBatch([same("a", status="running", kind="job", tags={"seen": "1"})],
+                        [art("data")], [ImportEdge("a", "data", "input", "input")])
+    assert meta.import_lineage(first, "importer")["a"] == RUN_ID
+    end = T0 + 60_000_000
+    failed = same("b", status="failed", ended_at_us=end, tags={"seen": "2"},
+                 error=RunError("ValueError", "bad", ""))
+    again = ImportBatch([failed], [art("data")], [ImportEdge("b", "data", "input", "input")])
+    meta.import_lineage(again, "importer")
+    stored = meta.get_run(RUN_ID)
+    assert (stored.status, stored.kind, stored.tags["seen"]) == ("failed", "train", "2")
+    assert stored.error is not None and stored.error.message == "bad"
+    assert len(meta.list_edges(run_id=RUN_ID)) == 1  # the same edge again is not a second one
+    late = ImportBatch([same("c", status="running", started_at_us=T0 - 1_000_000)])
+    meta.import_lineage(late, "importer")  # a late "running" does not reopen an ended run
+    stored = meta.get_run(RUN_ID)
+    assert stored.status == "failed" and stored.ended_at is not None
+    assert int(stored.started_at.timestamp() * 1_000_000) == T0 - 1_000_000
+    placeholder = ImportBatch([same("d", kind="other", placeholder=True)])
+    meta.import_lineage(placeholder, "importer")
+    assert meta.get_run(RUN_ID).kind == "train"
+    before = head(backend_store)
+    with pytest.raises(InvalidArgument, match="is stored as default/a, not default/other"):
+        meta.import_lineage(ImportBatch([ImportRun("e", "default", "other", "train", "finished",
+                                                   T0, id=RUN_ID)]), "importer")
+    with pytest.raises(InvalidArgument, match="is not a ULID"):
+        meta.import_lineage(ImportBatch([run("f", id="run-1")]), "importer")
+    with pytest.raises(InvalidArgument, match="have the same id"):
+        meta.import_lineage(ImportBatch([same("g"), same("h")]), "importer")
+    assert head(backend_store) == before
+    report = meta.verify_ledger()
+    assert report.ok, report.problems[:5]

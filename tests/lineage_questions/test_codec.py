@@ -143,6 +143,14 @@ def _answers(scenario: Scenario, tmp_path: Path) -> list[Any]:
                          "started_at": "2026-01-01T00:00:00+00:00"})]
     (tmp_path / "lineage.jsonl").write_text("\n".join(lines) + "\n")
     out.append(jsonl.import_jsonl(tmp_path / "lineage.jsonl", store=store))
+    from lineal.interop import openlineage
+
+    out.append(openlineage.ingest_event(store, {
+        "eventType": "COMPLETE", "eventTime": "2026-01-01T00:00:00+00:00", "producer": "urn:t",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": "0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5b"},
+        "job": {"namespace": "pipeline", "name": "load"},
+        "outputs": [{"namespace": "warehouse", "name": "raw"}]}))
     out.append(verify.verify_store(store, check_blobs=False))
     out.append(housekeeping.gc(dry_run=True, store=store))
     out.append(reproduce.plan(v1, store=store))

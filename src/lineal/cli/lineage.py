@@ -128,7 +128,7 @@ def lineage_command(
                                   "--name, --since, --until and --cursor apply to table and json",
                                   hint="drop the filters, or use --format table/json")
         graph = lineage.subgraph(ref, direction, depth, project=project, store=store)
-        click.echo(lineage.export_graph(graph, fmt), nl=False)
+        click.echo(lineage.export_graph(graph, fmt, store), nl=False)
         return
     if direction == "both":
         raise InvalidArgument("a closure goes one way", hint="use --up or --down, or a graph "
@@ -266,10 +266,12 @@ def taints_command(ctx: click.Context, project: str | None, as_json: bool) -> No
 @click.option("--json", "as_json", is_flag=True, help="Print counts and the key -> id map as JSON.")
 @click.pass_context
 def import_command(ctx: click.Context, file: Path, project: str | None, as_json: bool) -> None:
-    """Bulk-load runs, artifact versions and edges from FILE.jsonl (one JSON object per line,
-    format in docs/lineage.md) in one transaction: a bad line is reported with its number and
-    nothing is written."""
-    from ..lineage.jsonl import import_jsonl
+    """Bulk-load a lineage FILE in one transaction: lineal JSON Lines (one run, artifact or edge
+    per line, format in docs/lineage.md), OpenLineage run events (JSON lines as the
+    openlineage-python file transport writes them, or a JSON array as `lineal lineage --format
+    openlineage` exports them) or a `lineal lineage --format json` export. The format is read
+    from the content. A bad line or event is named and nothing is written."""
+    from ..lineage.file_import import import_file
 
     store = open_store_from_ctx(ctx, create=True)
     out = console(stderr=True)
@@ -279,14 +281,16 @@ def import_command(ctx: click.Context, file: Path, project: str | None, as_json:
         with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(),
                       console=out, transient=True) as bar:
             task = bar.add_task("import", total=None)
-            result = import_jsonl(file, project=project, store=store,
-                                  progress=lambda done, total: bar.update(task, completed=done,
-                                                                          total=total))
+            result = import_file(file, project=project, store=store,
+                                 progress=lambda done, total: bar.update(task, completed=done,
+                                                                         total=total))
     else:
-        result = import_jsonl(file, project=project, store=store)
+        result = import_file(file, project=project, store=store)
     if as_json:
         emit_json(result.to_dict())
         return
     click.echo(f"imported {result.runs:,} runs, {result.artifacts:,} artifact versions and "
-               f"{result.edges:,} edges from {file.name} in {result.seconds:.2f} s "
-               f"({result.rows_per_second:,.0f} rows/s)")
+               f"{result.edges:,} edges from {file.name} ({result.format}) in "
+               f"{result.seconds:.2f} s ({result.rows_per_second:,.0f} rows/s)")
+    for note in result.skipped:
+        click.echo(f"not imported: {note}")

@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "downstream": "lineal.lineage.api",
     "export_graph": "lineal.lineage.export",
     "impact": "lineal.lineage.api",
+    "import_file": "lineal.lineage.file_import",
     "import_jsonl": "lineal.lineage.jsonl",
     "node": "lineal.lineage.api",
     "paths": "lineal.lineage.api",

@@ -12,31 +12,31 @@ OpenLineage run events.
   versions and deployments are entities, runs are activities; ``used`` and ``wasGeneratedBy``
   follow the edges, ``wasDerivedFrom`` links a model version to its artifact.
 - ``openlineage``: a JSON array of OpenLineage RunEvents (spec 2-0-2), a START and an end event
-  (COMPLETE, FAIL or ABORT) per run with its inputs and outputs as datasets. Model versions and
-  deployments have no OpenLineage equivalent and are left out.
+  (COMPLETE, FAIL or ABORT) per run with its inputs and outputs as datasets, standard UUIDs and
+  facets; see :mod:`lineal.lineage.export_openlineage`. ``lineal import`` reads it back.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..entities import ULID_ALPHABET
 from ..errors import InvalidArgument
 from .entities import Graph, GraphEdge, Node, NodeType
+from .export_openlineage import openlineage_events
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["FORMATS", "export_graph", "openlineage_events", "to_dot", "to_mermaid", "to_prov"]
 
 FORMATS = ("json", "dot", "mermaid", "prov", "openlineage")
-OPENLINEAGE_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
-_FACETS = "https://openlineage.io/spec/facets"
-_CROCKFORD = {c: i for i, c in enumerate(ULID_ALPHABET)}
 
 
-def export_graph(graph: Graph, fmt: str) -> str:
-    """``graph`` as text in format ``fmt`` (one of :data:`FORMATS`)."""
+def export_graph(graph: Graph, fmt: str, store: Store | None = None) -> str:
+    """``graph`` as text in format ``fmt`` (one of :data:`FORMATS`). ``store``: the store the
+    graph was read from; the OpenLineage events then also carry the facets that need stored
+    data (parent runs, errors, dataset schemas, code and environment)."""
     if fmt == "json":
         return json.dumps(graph.to_dict(), indent=2)
     if fmt == "dot":
@@ -46,7 +46,7 @@ def export_graph(graph: Graph, fmt: str) -> str:
     if fmt == "prov":
         return json.dumps(to_prov(graph), indent=2)
     if fmt == "openlineage":
-        return json.dumps(openlineage_events(graph), indent=2)
+        return json.dumps(openlineage_events(graph, store), indent=2)
     raise InvalidArgument(f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
 
 
@@ -170,78 +170,3 @@ def to_prov(graph: Graph) -> dict[str, Any]:
                                                 "prov:usedEntity": _qn(e.source),
                                                 "prov:type": f"lineal:{e.type}"}
     return {key: value for key, value in doc.items() if value}
-
-
-# -- OpenLineage ---------------------------------------------------------------------------------
-def ulid_uuid(ulid: str) -> str:
-    """The UUID with the same 128 bits as a ULID (OpenLineage wants run ids as UUIDs)."""
-    value = 0
-    for char in ulid.upper():
-        value = value * 32 + _CROCKFORD[char]
-    return str(uuid.UUID(int=value & ((1 << 128) - 1)))
-
-
-def _facet(name: str, version: str, **fields: Any) -> dict[str, Any]:
-    return {"_producer": _producer(), "_schemaURL": f"{_FACETS}/{version}/{name}.json#/$defs/{name}",
-            **fields}
-
-
-def _producer() -> str:
-    from .. import __version__
-
-    return f"urn:lineal:{__version__}"
-
-
-def _dataset(n: Node) -> dict[str, Any]:
-    facets = {
-        "version": _facet("DatasetVersionDatasetFacet", "1-0-1", datasetVersion=str(n.version)),
-        "lineal": {"_producer": _producer(),
-                   "_schemaURL": "urn:lineal:facets:ArtifactVersion",
-                   "id": n.id, "kind": n.kind, "digest": n.digest, "ref": n.ref,
-                   "tainted": n.tainted},
-    }
-    return {"namespace": f"lineal://{n.project}", "name": n.name, "facets": facets}
-
-
-_END_EVENT = {"finished": "COMPLETE", "failed": "FAIL", "killed": "ABORT"}
-
-
-def openlineage_events(graph: Graph) -> list[dict[str, Any]]:
-    """OpenLineage RunEvents for the runs of ``graph``: START, then COMPLETE/FAIL/ABORT for a run
-    that ended, in time order. Datasets are the artifact versions each run used and made."""
-    by_id = {n.id: n for n in graph.nodes}
-    inputs: dict[str, list[Node]] = defaultdict(list)
-    outputs: dict[str, list[Node]] = defaultdict(list)
-    for e in graph.edges:
-        source, target = by_id.get(e.source), by_id.get(e.target)
-        if source is None or target is None:
-            continue
-        if e.type == "input" and source.type is NodeType.ARTIFACT:
-            inputs[target.id].append(source)
-        elif e.type == "output" and target.type is NodeType.ARTIFACT:
-            outputs[source.id].append(target)
-    events = []
-    for n in graph.nodes:
-        if n.type is not NodeType.RUN:
-            continue
-        run_facets: dict[str, Any] = {
-            "nominalTime": _facet("NominalTimeRunFacet", "1-0-1", nominalStartTime=_iso(n),
-                                  **({"nominalEndTime": n.detail} if n.detail else {})),
-        }
-        base = {
-            "run": {"runId": ulid_uuid(n.id), "facets": run_facets},
-            "job": {"namespace": f"lineal://{n.project}", "name": n.name, "facets": {
-                "jobType": _facet("JobTypeJobFacet", "2-0-3", processingType="BATCH",
-                                  integration="LINEAL", jobType=n.kind),
-            }},
-            "inputs": [_dataset(a) for a in sorted(inputs[n.id], key=lambda a: a.id)],
-            "outputs": [_dataset(a) for a in sorted(outputs[n.id], key=lambda a: a.id)],
-            "producer": _producer(),
-            "schemaURL": OPENLINEAGE_SCHEMA,
-        }
-        events.append({"eventType": "START", "eventTime": _iso(n), **base})
-        end = _END_EVENT.get(n.status or "")
-        if end is not None:
-            events.append({"eventType": end, "eventTime": n.detail or _iso(n), **base})
-    events.sort(key=lambda event: (event["eventTime"] or "", event["eventType"] != "START"))
-    return events

@@ -52,14 +52,19 @@ class ImportResult:
     seconds: float
     ids: dict[str, str] = field(default_factory=dict)
     """``{key: stored id}`` for every run and artifact of the file."""
+    format: str = "lineal-jsonl"
+    """What the file held (see :data:`lineal.lineage.file_import.FILE_FORMATS`)."""
+    skipped: tuple[str, ...] = ()
+    """What was read but not imported, and why."""
 
     @property
     def rows_per_second(self) -> float:
         return (self.runs + self.artifacts + self.edges) / self.seconds if self.seconds else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"runs": self.runs, "artifacts": self.artifacts, "edges": self.edges,
-                "seconds": round(self.seconds, 3), "ids": self.ids}
+        return {"format": self.format, "runs": self.runs, "artifacts": self.artifacts,
+                "edges": self.edges, "seconds": round(self.seconds, 3), "ids": self.ids,
+                "skipped": list(self.skipped)}
 
 
 class _Lines:

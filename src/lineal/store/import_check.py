@@ -12,7 +12,7 @@ import base64
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from ..run_data import MAX_KEY
 from .lineage_base import ImportArtifact, ImportBatch, ImportRun
 from .types import BadImport
 
-__all__ = ["ImportPlan", "bulk_ids", "check_batch", "fail"]
+__all__ = ["ImportPlan", "bulk_ids", "check_batch", "fail", "merge_run"]
 
 _DIGEST = re.compile(r"^[a-z0-9]{2,16}:[0-9a-f]{8,64}$")
 _STATUSES = {str(s) for s in RunStatus}
@@ -124,7 +124,58 @@ def check_batch(batch: ImportBatch) -> ImportPlan:
         seen_edges[mark] = index
     plan.runs = _parents_first(batch.runs)
     plan.ids = dict(zip(keys, bulk_ids(len(keys)), strict=True))
+    explicit: dict[str, str] = {}
+    for index, run in enumerate(batch.runs):
+        if run.id is None:
+            continue
+        if type(run.id) is not str or not _ULID.fullmatch(run.id):
+            raise fail("runs", index, f"run {run.key!r} has id {run.id!r}, which is not a ULID",
+                        "give 26 Crockford base-32 characters, or leave the id out")
+        if run.id in explicit:
+            raise fail("runs", index, f"runs {explicit[run.id]!r} and {run.key!r} have the same "
+                        f"id {run.id}", "give a run once per batch")
+        explicit[run.id] = run.key
+        plan.ids[run.key] = run.id
     return plan
+
+
+_ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+_TERMINAL = {str(RunStatus.FINISHED), str(RunStatus.FAILED), str(RunStatus.KILLED)}
+
+
+def merge_run(stored: Mapping[str, Any], run: ImportRun, index: int,
+              parent_id: str | None) -> dict[str, Any]:
+    """The columns of the stored run ``stored`` (a row of ``runs``) to change so that it also
+    says what ``run`` (batch item ``index``, its parent resolved to ``parent_id``) says. The
+    same rules for every implementation, so events may arrive twice or out of order:
+
+    - project and name identify the run: a different one is an error;
+    - a placeholder changes nothing; otherwise ``kind`` is the latest given;
+    - the start is the earliest known; the parent is set once;
+    - an ended status (finished, failed, killed) is never taken back by ``running``; between
+      two ended statuses the later end wins, with its error.
+    """
+    if run.placeholder:
+        return {}
+    if (stored["project"], stored["name"]) != (run.project, run.name):
+        raise fail("runs", index, f"run {run.key!r}: id {run.id} is stored as "
+                    f"{stored['project']}/{stored['name']}, not {run.project}/{run.name}",
+                    "a run id names one job")
+    changes: dict[str, Any] = {}
+    if run.kind != stored["kind"]:
+        changes["kind"] = run.kind
+    if run.started_at_us < stored["started_at"]:
+        changes["started_at"] = run.started_at_us
+    if stored["parent_id"] is None and parent_id is not None:
+        changes["parent_id"] = parent_id
+    if run.status in _TERMINAL and (
+        stored["status"] not in _TERMINAL or (run.ended_at_us or 0) >= (stored["ended_at"] or 0)
+    ):
+        changes.update(status=run.status, ended_at=run.ended_at_us)
+        if run.error is not None:
+            changes.update(error_type=run.error.type, error_message=run.error.message,
+                           error_traceback=run.error.traceback)
+    return {key: value for key, value in changes.items() if stored.get(key) != value}
 
 
 def _check_run(run: ImportRun, index: int, keys: dict[str, str], plan: ImportPlan) -> None:
@@ -142,6 +193,12 @@ def _check_run(run: ImportRun, index: int, keys: dict[str, str], plan: ImportPla
         raise _not_int(run.started_at_us, "runs", index, f"start time of run {run.key!r}")
     if run.ended_at_us is not None and type(run.ended_at_us) is not int:
         raise _not_int(run.ended_at_us, "runs", index, f"end time of run {run.key!r}")
+    error = run.error
+    if error is not None and not (isinstance(error.type, str) and 0 < len(error.type) <= 256
+                                  and isinstance(error.message, str)
+                                  and isinstance(error.traceback, str)):
+        raise fail("runs", index, f"run {run.key!r} has an invalid error {error!r}",
+                    "an error has a type (1-256 characters), a message and a traceback (text)")
     if run.parent is not None and keys.get(run.parent, "runs") != "runs":
         raise fail("runs", index, f"run {run.key!r}: parent {run.parent!r} is an artifact key")
     if run.params or run.tags or run.metrics:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..entities import ArtifactVersion, Edge, Run
+from ..entities import ArtifactVersion, Edge, Run, RunError
 from ..lineage.entities import Closure, Direction, GraphEdge, Node, NodeType, Taint
 from ..refs import ArtifactRef
 
@@ -66,6 +66,16 @@ class ImportRun:
     tags: Mapping[str, str] = field(default_factory=dict)
     parent: str | None = None
     """A key of this batch or the id of a stored run."""
+    id: str | None = None
+    """The id to store the run under (a ULID) instead of a fresh one. A run whose id is already
+    stored is merged into it rather than inserted (the rules are
+    :func:`lineal.store.import_check.merge_run`): a re-sent event, or an OpenLineage START then
+    COMPLETE of one run, updates one run."""
+    error: RunError | None = None
+    """Why a failed run failed."""
+    placeholder: bool = False
+    """The run is known only by reference (an OpenLineage parent facet): inserted when its
+    ``id`` is not stored, and never changes a stored run."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ...entities import MetricPoint
 from ...errors import InvalidArgument, NotFound, StoreError
 from ...refs import parse_ref
-from ..import_check import ImportPlan, bulk_ids, check_batch, fail
-from ..lineage_base import ImportArtifact, ImportBatch
+from ..import_check import ImportPlan, bulk_ids, check_batch, fail, merge_run
+from ..lineage_base import ImportArtifact, ImportBatch, ImportRun
 from . import tables as t
 from .database import WriteTx, encode_float, ledgered_columns
 
@@ -134,7 +135,7 @@ def import_batch(
 
     with store.db.write(actor) as tx:
         _bulk_settings(tx, batch.size)
-        writer = _Writer(tx, plan, batch, actor, advance)
+        writer = _Writer(tx, plan, batch, actor, advance, store)
         for project in sorted({*(r.project for r in batch.runs), *(a.project for a in batch.artifacts)}):
             store._ensure_project(tx, project)  # type: ignore[attr-defined]
         writer.runs()
@@ -179,8 +180,13 @@ def _bulk_settings(tx: WriteTx, rows: int) -> None:
 
 class _Writer:
     def __init__(self, tx: WriteTx, plan: ImportPlan, batch: ImportBatch, actor: str,
-                 advance: Callable[[int], None]) -> None:
+                 advance: Callable[[int], None], store: LineageMixin) -> None:
         self.tx, self.plan, self.batch, self.actor, self.advance = tx, plan, batch, actor, advance
+        self.store = store
+        self.merged: set[str] = set()
+        """Ids of runs of the batch that were already stored (merged, not inserted)."""
+        self.fresh: set[str] = set()
+        """Keys of the artifacts whose versions this batch writes (not already stored)."""
         self.entity = f"import:{plan.ids[next(iter(plan.ids))] if plan.ids else 'empty'}"
         self.producer: dict[str, str] = {}
         for edge in batch.edges:
@@ -209,14 +215,43 @@ class _Writer:
             stored = (columns, coded) if any(row[5] is not None for row in coded) else None
             self.tx.insert_tuples(t.metrics, chunk, "import.run.metrics", self.entity, stored)
 
+    def _stored_runs(self) -> dict[str, Any]:
+        """The stored rows of the runs the batch gives an id, locked (they are merged)."""
+        wanted = sorted({run.id for run in self.batch.runs if run.id is not None})
+        found: dict[str, Any] = {}
+        for start in range(0, len(wanted), 500):
+            query = (sa.select(t.runs).where(t.runs.c.id.in_(wanted[start : start + 500]))
+                     .with_for_update())
+            found.update((row.id, row._mapping) for row in self.tx.conn.execute(query))
+        return found
+
+    def _merge(self, run: ImportRun, stored: Any, parent: str | None) -> None:
+        index = self.batch.runs.index(run)
+        changes = merge_run(stored, run, index, parent)
+        if changes:
+            self.tx.update(t.runs, {"id": run.id}, changes, "import.run.merge")
+        if run.placeholder:
+            return
+        points = [MetricPoint(key, float(value), 0, run.ended_at_us or run.started_at_us)
+                  for key, value in run.metrics.items()]
+        self.store._write_batch(self.tx, stored["id"], run.params, points, run.tags)  # type: ignore[attr-defined]
+
     def runs(self) -> None:
         ids, dialect, actor = self.plan.ids, self.tx.dialect, self.actor
         rows, params, tags, metrics, latest = [], [], [], [], []
+        stored = self._stored_runs() if any(r.id is not None for r in self.batch.runs) else {}
         for run in self.plan.runs:
             run_id = ids[run.key]
             parent = None if run.parent is None else ids.get(run.parent, run.parent)
+            if run_id in stored:
+                self.merged.add(run_id)
+                self._merge(run, stored[run_id], parent)
+                self.advance(1)
+                continue
+            error = run.error
             rows.append((run_id, run.project, run.name, run.kind, run.status, run.started_at_us,
-                         run.ended_at_us, parent, None, None, None, None, actor, None, None))
+                         run.ended_at_us, parent, None, error and error.type,
+                         error and error.message, error and error.traceback, actor, None, None))
             if run.params:
                 params.extend((run_id, k, text) for k, text in self.plan.params[run.key])
             if run.tags:
@@ -273,6 +308,7 @@ class _Writer:
                             f"@v{version} is already stored with another digest",
                             "leave out 'version' to append as the next version")
             next_version[where] = max(next_version[where], version)
+            self.fresh.add(art.key)
             rows.append((
                 self.plan.ids[art.key], artifact_id, art.project, art.name, version, art.kind,
                 art.digest, art.uri, art.size, "reference", 0, self.plan.metadata[index],
@@ -311,7 +347,7 @@ class _Writer:
             run_id = ids.get(edge.run, edge.run)
             version_id = ids.get(edge.artifact) or self.plan.stored_versions[edge.artifact]
             rows.append((run_id, version_id, edge.direction, edge.role, ts))
-            if edge.run not in ids and edge.artifact not in ids:
+            if (edge.run not in ids or run_id in self.merged) and edge.artifact not in self.fresh:
                 between_stored.append(rows[-1])
         if between_stored:
             # Re-importing an edge that is already stored is not an error; it is not written twice.
