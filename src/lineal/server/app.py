@@ -25,6 +25,7 @@ from ..store import Store
 from .blob_routes import add_blob_routes
 from .context import ServerContext
 from .observability import add_observability
+from .openlineage_routes import add_openlineage_routes
 from .settings import ServerSettings
 from .store_routes import add_store_routes
 
@@ -93,4 +94,5 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     add_observability(app, context)
     add_store_routes(app)
     add_blob_routes(app)
+    add_openlineage_routes(app)
     return app
