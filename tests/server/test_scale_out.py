@@ -19,6 +19,7 @@ import sys
 import traceback
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,11 +99,12 @@ def cluster(pg_database: str, s3_endpoint: str) -> Iterator[Cluster]:
         for name, value in env.items():
             patch.setenv(name, value)
         open_store(pg_database, artifacts=artifacts).close()  # schema made once, up front
-        servers: list[ServerProcess] = []
+        with ThreadPoolExecutor(2) as pool:  # both start at once: half the waiting
+            starting = [pool.submit(ServerProcess, backend=pg_database, artifacts=artifacts,
+                                    env=env, workers=workers) for workers in (2, 1)]
+        servers = [future.result() for future in starting if future.exception() is None]
         try:
-            servers.append(ServerProcess(backend=pg_database, artifacts=artifacts, env=env,
-                                         workers=2))
-            servers.append(ServerProcess(backend=pg_database, artifacts=artifacts, env=env))
+            assert len(servers) == 2, [future.exception() for future in starting]
             yield Cluster(pg_database, artifacts, bucket, s3_endpoint, servers, env)
         finally:
             for server in servers:
