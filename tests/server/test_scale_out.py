@@ -55,6 +55,10 @@ class Cluster:
     s3_endpoint: str
     servers: list[ServerProcess]
     env: dict[str, str]
+    admin: str
+    """The secret of an admin token."""
+    writers: list[tuple[str, str]]
+    """``(principal, secret)`` of each client's writer token in PROJECT."""
 
 
 # -- fixtures -----------------------------------------------------------------------------------
@@ -84,9 +88,11 @@ def pg_database() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def cluster(pg_database: str, s3_endpoint: str) -> Iterator[Cluster]:
-    """Two ``lineal server`` processes (one of them with two uvicorn workers) over one
-    PostgreSQL database and one S3 bucket."""
+    """Two ``lineal server`` processes (one of them with two uvicorn workers), auth on, over
+    one PostgreSQL database and one S3 bucket; an admin token, and a writer token per client."""
     import boto3
+
+    import lineal
 
     env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_DEFAULT_REGION": "us-east-1", "LINEAL_S3_ENDPOINT_URL": s3_endpoint}
@@ -98,14 +104,23 @@ def cluster(pg_database: str, s3_endpoint: str) -> Iterator[Cluster]:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
             patch.setenv(name, value)
-        open_store(pg_database, artifacts=artifacts).close()  # schema made once, up front
+        store = open_store(pg_database, artifacts=artifacts)  # schema made once, up front
+        admin = lineal.create_token("admin", name="scale-admin", store=store)[1]
+        writers = []
+        for index in range(CLIENTS):
+            token, secret = lineal.create_token("writer", project=PROJECT,
+                                                name=f"client-{index}", store=store)
+            writers.append((f"token:{token.id}", secret))
+        store.close()
         with ThreadPoolExecutor(2) as pool:  # both start at once: half the waiting
             starting = [pool.submit(ServerProcess, backend=pg_database, artifacts=artifacts,
-                                    env=env, workers=workers) for workers in (2, 1)]
+                                    env=env, workers=workers, extra_args=["--auth"])
+                        for workers in (2, 1)]
         servers = [future.result() for future in starting if future.exception() is None]
         try:
             assert len(servers) == 2, [future.exception() for future in starting]
-            yield Cluster(pg_database, artifacts, bucket, s3_endpoint, servers, env)
+            yield Cluster(pg_database, artifacts, bucket, s3_endpoint, servers, env, admin,
+                          writers)
         finally:
             for server in servers:
                 server.stop()
@@ -126,17 +141,18 @@ def payload(client: int, round_: int) -> bytes:
     return (seed * (PAYLOAD // len(seed) + 1))[:PAYLOAD]
 
 
-def _client(index: int, url: str, scratch: str, barrier: Any, results: Any) -> None:
+def _client(index: int, url: str, token: str, scratch: str, barrier: Any, results: Any) -> None:
     """One client process: ROUNDS runs, each with metrics and a model artifact, a registered
     version per run, and a compare-and-set race for the alias per round."""
     try:
-        results.put(("ok", index, _client_work(index, url, Path(scratch), barrier)))
+        results.put(("ok", index, _client_work(index, url, token, Path(scratch), barrier)))
     except BaseException:  # noqa: BLE001 - reported to the test, which fails on it
         barrier.abort()  # nobody waits for a client that will not come
         results.put(("error", index, traceback.format_exc()))
 
 
-def _client_work(index: int, url: str, scratch: Path, barrier: Any) -> dict[str, Any]:
+def _client_work(index: int, url: str, token: str, scratch: Path, barrier: Any
+                 ) -> dict[str, Any]:
     import lineal
     from lineal import registry
 
@@ -144,9 +160,9 @@ def _client_work(index: int, url: str, scratch: Path, barrier: Any) -> dict[str,
     if index % 2:
         from lineal.store.http import open_http_store
 
-        store = open_http_store(url)
-    else:
-        os.environ["LINEAL_URI"] = url  # the SDK's default store is the server
+        store = open_http_store(url, token=token)
+    else:  # the SDK's default store is the server
+        os.environ["LINEAL_URI"], os.environ["LINEAL_TOKEN"] = url, token
     runs, wins, losses, versions = [], [], [], []
     for round_ in range(ROUNDS):
         with lineal.run(f"client {index} round {round_}", kind="train", project=PROJECT,
@@ -180,7 +196,8 @@ def _run_clients(cluster: Cluster, scratch: Path) -> dict[int, dict[str, Any]]:
     results = context.Queue()
     processes = [
         context.Process(target=_client, args=(i, cluster.servers[i % len(cluster.servers)].url,
-                                              str(scratch), barrier, results))
+                                              cluster.writers[i][1], str(scratch), barrier,
+                                              results))
         for i in range(CLIENTS)
     ]
     for process in processes:
@@ -250,6 +267,9 @@ def test_concurrent_clients_on_two_servers_lose_and_double_nothing(
     events = meta.registry_events(PROJECT, MODEL, alias=ALIAS)
     assert [(e.action, e.after) for e in events] == [
         ("alias.set" if n == 0 else "alias.move", {"version": w[1]}) for n, w in enumerate(wins)]
+    # Each move is recorded as the principal whose token won that round.
+    winners = {w: i for i, r in results.items() for w in r["wins"]}
+    assert [e.actor for e in events] == [cluster.writers[winners[w]][0] for w in wins]
     created = meta.registry_events(PROJECT, MODEL, actions=["version.create"])
     assert sorted(e.version for e in created) == list(range(1, CLIENTS * ROUNDS + 1))
 
@@ -257,7 +277,8 @@ def test_concurrent_clients_on_two_servers_lose_and_double_nothing(
     assert meta.verify_ledger().ok
     checked = subprocess.run(
         [sys.executable, "-m", "lineal.cli", "verify"], capture_output=True, text=True,
-        env={**os.environ, "LINEAL_URI": cluster.servers[1].url}, timeout=120)
+        env={**os.environ, "LINEAL_URI": cluster.servers[1].url, "LINEAL_TOKEN": cluster.admin},
+        timeout=120)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
@@ -302,7 +323,8 @@ def test_a_write_retried_on_the_other_server_is_applied_once(
 
     a, b = cluster.servers[0].url, cluster.servers[1].url
     transport = DroppedAnswers(a, b)
-    remote = open_http_store(a, client=httpx.Client(transport=transport, base_url=a))
+    remote = open_http_store(a, token=cluster.admin,
+                             client=httpx.Client(transport=transport, base_url=a))
     remote.metadata.transport.backoff = 0.01
     project = "failover"
     with lineal.run("failover", project=project, capture=False, store=remote) as run:
@@ -342,7 +364,8 @@ def test_a_write_retried_on_the_other_server_is_applied_once(
 
 def test_the_same_idempotency_key_at_two_servers_is_applied_once(cluster: Cluster,
                                                                    direct: Store) -> None:
-    a, b = (httpx.Client(base_url=s.url) for s in cluster.servers[:2])
+    bearer = {"authorization": f"Bearer {cluster.admin}"}
+    a, b = (httpx.Client(base_url=s.url, headers=bearer) for s in cluster.servers[:2])
     run_id = "01KZZZZZZZZZZZZZZZZZZZZZZX"
     body = {"run": {"id": run_id, "project": "replay", "name": "r", "kind": "train",
                     "status": "running", "started_at": "2026-12-03T10:00:00+00:00"}}
