@@ -190,6 +190,10 @@ def test_compose_wires_lineal_to_postgres_and_minio(compose: dict, server_help: 
     assert "http://minio:9000" in script and env["LINEAL_S3_ENDPOINT_URL"] == "http://minio:9000"
     assert env["AWS_ACCESS_KEY_ID"] == minio["environment"]["MINIO_ROOT_USER"]
     assert env["AWS_SECRET_ACCESS_KEY"] == minio["environment"]["MINIO_ROOT_PASSWORD"]
+    source = "\n".join(p.read_text() for p in (ROOT / "src" / "lineal").rglob("*.py"))
+    for name in env:
+        if name.startswith("LINEAL_"):
+            assert f'"{name}"' in source, f"lineal reads no {name}"
 
     # The server waits for the schema and the bucket, and listens where the port is published.
     assert lineal["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
