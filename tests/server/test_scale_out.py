@@ -1,9 +1,10 @@
 """Scale-out: several ``lineal server`` processes over one PostgreSQL database and one S3 bucket.
 
-Two stateless servers run on loopback against a fresh PostgreSQL database and a moto S3 server.
-Client processes (spawned, half through the SDK with ``LINEAL_URI``, half through
-``open_http_store``; alternately on each server) log runs with metrics and artifact bytes,
-register model versions and race to move one alias with compare-and-set, round after round.
+Two stateless servers (auth on) run on loopback against a fresh PostgreSQL database and a moto
+S3 server. Client processes (spawned, each with a writer token of its own; half through the SDK
+with ``LINEAL_URI``, half through ``open_http_store``; alternately on each server) log runs with
+metrics and artifact bytes, register model versions and race to move one alias with
+compare-and-set, round after round.
 Afterwards nothing is lost or doubled, every CAS round has exactly one winner and one event,
 the ledger verifies, and every blob is in the bucket. A write whose answer is lost with the
 connection and is retried against the *other* server is applied once.
