@@ -50,7 +50,7 @@ def server_command(ctx: click.Context, host: str, port: int, workers: int, backe
 
     import uvicorn
 
-    from ..server.run import ENV_SETTINGS, settings_from_options, settings_to_json
+    from ..server.run import ENV_SETTINGS, log_config, settings_from_options, settings_to_json
 
     options: dict[str, object] = {}
     if auth_config:
@@ -74,4 +74,5 @@ def server_command(ctx: click.Context, host: str, port: int, workers: int, backe
     click.echo(f"lineal server on http://{host}:{port} (store: {settings.backend or 'default'},"
                f" auth {'on' if settings.auth else 'off'})", err=True)
     uvicorn.run("lineal.server.run:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level=log_level, access_log=False)
+                workers=workers, log_level=log_level, access_log=False,
+                log_config=log_config(log_level))

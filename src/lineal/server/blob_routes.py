@@ -80,8 +80,10 @@ def add_blob_routes(app: FastAPI) -> None:
 
     @app.get(base + "/{digest}/uri", tags=["blobs"], operation_id="blob_uri")
     async def blob_uri(digest: str, request: Request) -> Response:
-        """Where the blob of ``digest`` lives (or would live) in the server's storage."""
-        context = _allowed(request, READER)
+        """Where the blob of ``digest`` lives (or would live) in the server's storage: the
+        root (``/blob-store``) and the digest say it already, so any reader may ask, and a
+        writer needs it before the version naming the bytes is recorded."""
+        context = _allowed(request, READER, content=False)
         split_digest(digest)
         return json_response({"uri": await run_in_threadpool(context.store.blobs.uri, digest)})
 
@@ -150,11 +152,12 @@ def add_blob_routes(app: FastAPI) -> None:
         return json_response({"removed": await run_in_threadpool(remove)})
 
 
-def _allowed(request: Request, role: str) -> ServerContext:
+def _allowed(request: Request, role: str, *, content: bool = True) -> ServerContext:
     """Bytes belong to no project: writing needs the role in some project (the version that
     will name them is checked when it is recorded); reading, for a principal without the
     reader role everywhere, needs a version of that content in a project it may read;
-    listing and deleting need admin everywhere."""
+    listing and deleting need admin everywhere. ``content=False``: the route reveals nothing
+    of the bytes, the role somewhere is enough."""
     context: ServerContext = request.app.state.lineal
     caller = caller_of(request)
     what = f"{request.method} {request.url.path}"
@@ -163,7 +166,7 @@ def _allowed(request: Request, role: str) -> ServerContext:
         return context
     context.require_somewhere(caller, role, what)
     digest = request.path_params.get("digest")
-    if role == READER and digest and caller.role_in(None) is None:
+    if role == READER and content and digest and caller.role_in(None) is None:
         _readable(context, caller, str(digest), what)
     return context
 

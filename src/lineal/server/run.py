@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from .app import create_app
 from .settings import ServerSettings
 
-__all__ = ["app_from_environment", "settings_from_options"]
+__all__ = ["app_from_environment", "log_config", "settings_from_options"]
 
 ENV_SETTINGS = "LINEAL_SERVER_SETTINGS"
 
@@ -56,3 +56,24 @@ def app_from_environment() -> FastAPI:
     """uvicorn's factory: the application for the settings ``lineal server`` chose."""
     text = os.environ.get(ENV_SETTINGS)
     return create_app(settings_from_json(text) if text else ServerSettings())
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging configuration, plus lineal's loggers at ``level``: the request log
+    (``lineal.server.access``) as one JSON object per line on stdout, everything else the
+    server logs on stderr beside uvicorn's own lines. Without this the request log has no
+    handler and Python drops its INFO lines."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["lineal_request"] = {"format": "%(message)s"}
+    config["handlers"]["lineal_request"] = {
+        "class": "logging.StreamHandler", "formatter": "lineal_request",
+        "stream": "ext://sys.stdout"}
+    config["loggers"]["lineal"] = {"handlers": ["default"], "level": level.upper(),
+                                   "propagate": False}
+    config["loggers"]["lineal.server.access"] = {
+        "handlers": ["lineal_request"], "level": level.upper(), "propagate": False}
+    return config

@@ -48,7 +48,7 @@ class HttpBlobStore(BlobStore):
         actual, size = hash_file(src)
         if digest is not None and digest != actual:
             raise IntegrityError(f"{src} hashes to {actual}, not {digest}")
-        if self.exists(actual):
+        if self.reuse(actual):  # a writer's check: a project-scoped writer may ask
             return BlobInfo(actual, size, self.uri(actual), created=False)
         for _ in range(3):  # a stream cannot be rewound by the transport: retry here
             try:
