@@ -75,4 +75,7 @@ def server_command(ctx: click.Context, host: str, port: int, workers: int, backe
                f" auth {'on' if settings.auth else 'off'})", err=True)
     uvicorn.run("lineal.server.run:app_from_environment", factory=True, host=host, port=port,
                 workers=workers, log_level=log_level, access_log=False,
+                # The peer address is the connection's own, never X-Forwarded-For: the trusted
+                # proxy check (--trusted-proxy) must see who actually connected.
+                proxy_headers=False,
                 log_config=log_config(log_level))
