@@ -27,6 +27,7 @@ from .context import ServerContext
 from .observability import add_observability
 from .settings import ServerSettings
 from .store_routes import add_store_routes
+from .view_routes import add_view_routes
 
 __all__ = ["create_app", "error_body"]
 
@@ -93,4 +94,5 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     add_observability(app, context)
     add_store_routes(app)
     add_blob_routes(app)
+    add_view_routes(app)
     return app
