@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
@@ -89,13 +90,14 @@ def test_as_of_shows_what_was_live_then(open_page: Any, server: Server) -> None:
         found = httpx.get(f"{process.url}/api/v1/deployments/{pipeline.ids[key]}", headers=headers)
         times[key] = datetime.fromisoformat(found.json()["started_at"])
     between = times["prod1"] + (times["staging"] - times["prod1"]) / 2
-    page = open_page(f"/lineage/churn-features@v1?direction=down&depth=all&as_of={between.isoformat()}")
+    at = quote(between.isoformat())
+    page = open_page(f"/lineage/churn-features@v1?direction=down&depth=all&as_of={at}")
     graph = page.get_by_test_id("lineage-graph")
     expect(graph.locator(".gnode.t-deployment")).to_have_count(1)
     expect(graph.locator(".gnode.t-deployment.f-live")).to_have_count(1)
     expect(page.get_by_text(re.compile(r"later nodes? hidden"))).to_be_visible()
-    model = open_page(f"/registry/default/churn?as_of={between.isoformat()}")
-    expect(model.get_by_text(re.compile("as of"))).to_be_visible()
+    model = open_page(f"/registry/default/churn?as_of={at}")
+    expect(model.get_by_text(re.compile("live deployments as of"))).to_be_visible()
     expect(model.locator("tr.changed", has_text="prod")).to_have_count(1)  # live then: v1 only
     expect(model.locator("tr.changed", has_text="v1")).to_have_count(1)
     no_script_errors(page)
@@ -109,7 +111,7 @@ def test_run_page(open_page: Any, server: Server) -> None:
     expect(page.get_by_test_id("metric-chart").locator("canvas")).to_have_count(1)
     expect(page.get_by_role("link", name="default/churn-features@v1")).to_be_visible()
     expect(page.get_by_role("link", name="default/churn-model@v2")).to_be_visible()
-    expect(page.get_by_text("python")).to_be_visible()  # the environment was captured
+    expect(page.get_by_role("rowheader", name="python", exact=True)).to_be_visible()  # captured
     screenshot(page, "run")
     failed = open_page(f"/runs/{pipeline.ids['failed']}")
     expect(failed.get_by_test_id("run-error")).to_contain_text("C must be positive")
@@ -121,7 +123,7 @@ def test_search_runs_by_a_metric_and_sort(open_page: Any, server: Server) -> Non
     _, pipeline = server
     page = open_page("/runs")
     table = page.get_by_role("table", name="runs")
-    expect(table.get_by_role("row")).to_have_count(1 + 5)  # header + every run
+    expect(table.get_by_role("row")).to_have_count(1 + 8)  # header + 5 runs + 3 deploy runs
     page.get_by_label("filter").fill("metrics.auc > 0.83")
     page.get_by_role("button", name="Search").click()
     expect(page).to_have_url(re.compile(r"filter=metrics.auc"))
