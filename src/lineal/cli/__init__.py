@@ -46,6 +46,7 @@ COMMANDS: dict[str, str] = {
     "diff": "lineal.cli.questions:diff_command",
     "server": "lineal.cli.server:server_command",
     "token": "lineal.cli.tokens:token",
+    "ui": "lineal.cli.ui:ui_command",
 }
 
 
