@@ -138,6 +138,7 @@ def test_run_view(client: TestClient, pipeline: dict[str, str]) -> None:
 def test_compare_view_two_versions(client: TestClient, pipeline: dict[str, str]) -> None:
     view = ok(client.get("/api/v1/views/compare", params={"refs": "churn@v1,churn@v2"}))
     assert [s["run"]["params"]["C"] for s in view["subjects"]] == [0.5, 2.0]
+    assert view["subjects"][0]["run"]["points"] == {"auc": 1, "loss": 5}
     (d,) = view["diffs"]
     assert d["first_divergence"]["step"] == "train"
     assert any("C" in r for r in d["first_divergence"]["reasons"])

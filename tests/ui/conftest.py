@@ -87,7 +87,30 @@ def fill(store: Store, folder: Path) -> dict[str, str]:
                                                    store=store).id
     ids["prod2"] = deployments.record_deployment("churn@v2", name="churn-api", environment="prod",
                                                  capture=False, store=store).id
+    sweep(store, SWEEP)
     return ids
+
+
+SWEEP = 30
+"""Runs of the hyperparameter sweep in project ``sweep``: more than the UI shows one by one."""
+
+
+def sweep(store: Store, width: int) -> None:
+    """Project ``sweep``: dataset grid-data consumed by ``width`` train runs, each making one
+    model grid-model-I (bulk-imported, as a tool would)."""
+    from lineal.store.lineage_base import ImportArtifact, ImportBatch, ImportEdge, ImportRun
+
+    t0 = 1_700_000_000_000_000
+    batch = ImportBatch(
+        runs=[ImportRun(f"r{i}", "sweep", "sweep", "train", "finished", t0 + i) for i in range(width)],
+        artifacts=[ImportArtifact("data", "sweep", "grid-data", "dataset", "sha256:" + "0" * 64,
+                                  "s3://sweep/data", 1, t0)]
+        + [ImportArtifact(f"m{i}", "sweep", f"grid-model-{i}", "model", f"sha256:{i + 1:064x}",
+                          f"s3://sweep/m{i}", 1, t0 + i) for i in range(width)],
+        edges=[ImportEdge(f"r{i}", "data", "input", "grid") for i in range(width)]
+        + [ImportEdge(f"r{i}", f"m{i}", "output", "output") for i in range(width)],
+    )
+    store.metadata.import_lineage(batch, "tester")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from lineal.server.testing import ServerProcess
 
-from .conftest import Pipeline, screenshot
+from .conftest import SWEEP, Pipeline, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -103,6 +103,24 @@ def test_as_of_shows_what_was_live_then(open_page: Any, server: Server) -> None:
     no_script_errors(page)
 
 
+def test_a_wide_level_is_one_searchable_cluster(open_page: Any) -> None:
+    page = open_page("/lineage/sweep/grid-data@v1?direction=down&depth=all")
+    graph = page.get_by_test_id("lineage-graph")
+    clusters = graph.locator(".gnode.cluster")
+    expect(clusters).to_have_count(2)
+    expect(clusters.first).to_contain_text(f"{SWEEP} runs · train")
+    expect(graph.locator(".gnode.t-run")).to_have_count(0)
+    page.get_by_label("search nodes").fill("grid-model-17")
+    page.get_by_label("search nodes").press("Enter")
+    expect(graph.get_by_test_id("node-artifact-grid-model-17")).to_be_visible()
+    expect(graph.get_by_test_id("node-artifact-grid-model-17")).to_have_class(re.compile("match"))
+    expect(clusters).to_have_count(1)  # the search opened the models' cluster
+    clusters.first.click()
+    expect(clusters).to_have_count(0)
+    expect(graph.locator(".gnode.t-run")).to_have_count(SWEEP)
+    no_script_errors(page)
+
+
 def test_run_page(open_page: Any, server: Server) -> None:
     _, pipeline = server
     page = open_page(f"/runs/{pipeline.ids['train2']}")
@@ -121,7 +139,7 @@ def test_run_page(open_page: Any, server: Server) -> None:
 
 def test_search_runs_by_a_metric_and_sort(open_page: Any, server: Server) -> None:
     _, pipeline = server
-    page = open_page("/runs")
+    page = open_page("/runs?filter=attributes.project%20%3D%20'default'")
     table = page.get_by_role("table", name="runs")
     expect(table.get_by_role("row")).to_have_count(1 + 8)  # header + 5 runs + 3 deploy runs
     page.get_by_label("filter").fill("metrics.auc > 0.83")
@@ -150,6 +168,7 @@ def test_compare_two_versions(open_page: Any) -> None:
     expect(page.get_by_test_id("first-divergence")).to_contain_text("first divergence at step train")
     expect(page.get_by_test_id("first-divergence")).to_contain_text("param C: 0.5 -> 2.0")
     expect(page.locator("tr.changed", has_text="auc").first).to_be_visible()
+    expect(page.get_by_label("metric")).to_have_value("loss")  # a curve, not a lone value
     expect(page.get_by_test_id("metric-chart").locator("canvas")).to_have_count(1)
     screenshot(page, "compare")
     no_script_errors(page)

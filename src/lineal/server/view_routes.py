@@ -331,7 +331,10 @@ async def compare_view(request: Request) -> Response:
                 "run": None if run is None else {
                     "id": run.id, "name": run.name, "status": run.state,
                     "params": run.params, "metrics": run.metrics,
-                    "started_at": run.started_at.isoformat()},
+                    "started_at": run.started_at.isoformat(),
+                    # points per metric: the page overlays a curve, not a lone final value
+                    "points": {key: len(store.metadata.metric_history(run.id, key))
+                               for key in sorted(run.metrics)[:MAX_CHART_KEYS]}},
             })
         diffs = [diff(refs[0], other, project=project, store=store).to_dict()
                  for other in refs[1:]]

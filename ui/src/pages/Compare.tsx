@@ -21,7 +21,7 @@ interface Diff {
 }
 interface Subject {
   ref: string; label: string; artifact: string | null; model_version: string | null;
-  run: { id: string; name: string; status: string; params: Record<string, unknown>; metrics: Record<string, unknown> } | null;
+  run: { id: string; name: string; status: string; params: Record<string, unknown>; metrics: Record<string, unknown>; points: Record<string, number> } | null;
 }
 interface CompareView { refs: string[]; subjects: Subject[]; diffs: Diff[] }
 
@@ -128,7 +128,8 @@ function StepChanges({ title, changes }: { title: string; changes: Record<string
 }
 
 function Overlay({ subjects, keys }: { subjects: Subject[]; keys: string[] }) {
-  const [key, setKey] = useState(keys[0] ?? "");
+  const curve = keys.find((k) => subjects.some((s) => (s.run?.points[k] ?? 0) > 1));
+  const [key, setKey] = useState(curve ?? keys[0] ?? "");
   const [series, setSeries] = useState<Series[]>([]);
   const [error, setError] = useState<ApiError | null>(null);
   useEffect(() => {

@@ -12,7 +12,7 @@ import "@xyflow/react/dist/style.css";
 import { api, ApiError, toApiError } from "../api";
 import { GraphEdge, GraphNode, LineageView } from "../types";
 import { Badge, bytes, ErrorBox, shortId, when } from "../components/common";
-import { layout } from "./layout";
+import { layout, warmLayout } from "./layout";
 
 const WIDTH = 210;
 const HEIGHT = 58;
@@ -195,6 +195,7 @@ function SearchBox({ value, onChange, graph, onPick }: { value: string; onChange
 // -- drawing ---------------------------------------------------------------------------------
 function useLayout() {
   const pending = useRef(0);
+  useEffect(warmLayout, []);
   return useCallback(async (nodes: { id: string }[], edges: { id: string; source: string; target: string }[]) => {
     const id = ++pending.current;
     const positions = await layout(nodes.map((n) => ({ id: n.id, width: WIDTH, height: HEIGHT })), edges);
@@ -202,20 +203,16 @@ function useLayout() {
   }, []);
 }
 
-/** The nodes and edges to draw: fans wider than CLUSTER_AT off one node become one cluster. */
+/** The nodes and edges to draw: a level holding more than CLUSTER_AT nodes of one type and
+ * kind (a sweep of 1,000 training runs, their 1,000 models) becomes one cluster node. */
 function visible(graph: Graph, openClusters: Set<string>, search: string) {
-  const degree = new Map<string, GraphEdge[]>();
-  for (const e of graph.edges.values()) {
-    for (const id of [e.source, e.target]) degree.set(id, [...(degree.get(id) ?? []), e]);
-  }
   const groups = new Map<string, GraphNode[]>();
   for (const n of graph.nodes.values()) {
-    const mine = degree.get(n.id) ?? [];
-    if (mine.length !== 1 || n.id === graph.startId) continue;
-    const e = mine[0];
-    const other = e.source === n.id ? e.target : e.source;
-    const key = `${other}|${e.source === n.id ? "in" : "out"}|${n.type}`;
-    groups.set(key, [...(groups.get(key) ?? []), n]);
+    if (n.id === graph.startId) continue;
+    const key = `${n.depth}|${n.type}|${n.kind}`;
+    const group = groups.get(key);
+    if (group) group.push(n);
+    else groups.set(key, [n]);
   }
   const q = search.trim().toLowerCase();
   const clusterOf = new Map<string, string>();
@@ -246,6 +243,7 @@ function GraphCanvas(props: {
   const { fitView } = useReactFlow();
   const [positions, setPositions] = useState<Record<string, { x: number; y: number }>>({});
   const [layoutError, setLayoutError] = useState<string | null>(null);
+  const [layoutMs, setLayoutMs] = useState<number | null>(null);
   const shown = useMemo(() => visible(graph, openClusters, search), [graph, openClusters, search]);
   const shape = useMemo(
     () => [...shown.nodes.map((n) => n.id), ...[...shown.clusters.keys()].map((k) => `cluster:${k}`)].sort().join(",") + "#" + shown.edges.length,
@@ -255,9 +253,11 @@ function GraphCanvas(props: {
     const ids = [...shown.nodes.map((n) => ({ id: n.id })), ...[...shown.clusters.keys()].map((k) => ({ id: `cluster:${k}` }))];
     if (!ids.length) return;
     let live = true;
+    const started = performance.now();
     runLayout(ids, shown.edges)
       .then((p) => {
         if (live && p) {
+          setLayoutMs(Math.round(performance.now() - started));
           setPositions(p);
           setLayoutError(null);
           setTimeout(() => fitView({ duration: 200, maxZoom: 1.2 }), 30);
@@ -291,7 +291,7 @@ function GraphCanvas(props: {
     [shown, positions],
   );
   return (
-    <div className="canvas" data-testid="lineage-graph">
+    <div className="canvas" data-testid="lineage-graph" data-layout-ms={layoutMs ?? undefined} data-nodes={nodes.length}>
       {layoutError ? <div className="error">layout failed: {layoutError}</div> : null}
       <ReactFlow
         nodes={nodes}
@@ -337,7 +337,7 @@ const ClusterNode = memo(function ClusterNode({ data }: NodeProps<Node<NodeData>
   return (
     <div className="gnode cluster" title="click to show them all">
       <Handle type="target" position={Position.Left} />
-      <div className="gtitle">{members.length} {members[0].type.replace("_", " ")}s</div>
+      <div className="gtitle">{members.length} {members[0].type.replace("_", " ")}s · {members[0].kind}</div>
       <div className="gsub">{flagged ? `${flagged} flagged · ` : ""}click to expand; search finds inside</div>
       <Handle type="source" position={Position.Right} />
     </div>
