@@ -53,6 +53,7 @@ demo: $(VENV)/.core ui-if-npm
 	elif [ -f $(UI_BUNDLE) ]; then echo "Web UI: run '$(VENV)/bin/lineal ui' (http://127.0.0.1:8765/)"; fi
 
 test: $(VENV)/.dev ui-if-npm
+	@if command -v $(NPM) >/dev/null 2>&1; then cd ui && $(NPM) test; fi
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 bench: $(VENV)/.dev

@@ -13,22 +13,13 @@ import { api, ApiError, toApiError } from "../api";
 import { GraphEdge, GraphNode, LineageView } from "../types";
 import { Badge, bytes, ErrorBox, shortId, when } from "../components/common";
 import { layout, warmLayout } from "./layout";
+import { Graph, visible } from "./graph";
 
 const WIDTH = 210;
 const HEIGHT = 58;
-const CLUSTER_AT = 25; // more siblings than this hanging off one node: shown as one cluster
 const LABELS_UP_TO = 400; // edge labels only while they stay readable and cheap
 
 type NodeData = { node?: GraphNode; cluster?: { key: string; members: GraphNode[] }; selected: boolean; match: boolean };
-
-interface Graph {
-  nodes: Map<string, GraphNode>;
-  edges: Map<string, GraphEdge>;
-  startId: string | null;
-  total: number;
-  truncated: boolean;
-  hiddenLater: number;
-}
 
 const EMPTY: Graph = { nodes: new Map(), edges: new Map(), startId: null, total: 0, truncated: false, hiddenLater: 0 };
 
@@ -201,37 +192,6 @@ function useLayout() {
     const positions = await layout(nodes.map((n) => ({ id: n.id, width: WIDTH, height: HEIGHT })), edges);
     return id === pending.current ? positions : null; // a newer layout wins
   }, []);
-}
-
-/** The nodes and edges to draw: a level holding more than CLUSTER_AT nodes of one type and
- * kind (a sweep of 1,000 training runs, their 1,000 models) becomes one cluster node. */
-function visible(graph: Graph, openClusters: Set<string>, search: string) {
-  const groups = new Map<string, GraphNode[]>();
-  for (const n of graph.nodes.values()) {
-    if (n.id === graph.startId) continue;
-    const key = `${n.depth}|${n.type}|${n.kind}`;
-    const group = groups.get(key);
-    if (group) group.push(n);
-    else groups.set(key, [n]);
-  }
-  const q = search.trim().toLowerCase();
-  const clusterOf = new Map<string, string>();
-  const clusters = new Map<string, GraphNode[]>();
-  for (const [key, members] of groups) {
-    if (members.length <= CLUSTER_AT || openClusters.has(key)) continue;
-    if (q && members.some((m) => m.label.toLowerCase().includes(q))) continue; // a search opens it
-    clusters.set(key, members);
-    for (const m of members) clusterOf.set(m.id, `cluster:${key}`);
-  }
-  const nodes = [...graph.nodes.values()].filter((n) => !clusterOf.has(n.id));
-  const edges = new Map<string, { id: string; source: string; target: string; label: string }>();
-  for (const [id, e] of graph.edges) {
-    const source = clusterOf.get(e.source) ?? e.source;
-    const target = clusterOf.get(e.target) ?? e.target;
-    const key = source.startsWith("cluster:") || target.startsWith("cluster:") ? `${source}>${target}` : id;
-    edges.set(key, { id: key, source, target, label: e.role ?? e.type });
-  }
-  return { nodes, clusters, edges: [...edges.values()] };
 }
 
 function GraphCanvas(props: {
