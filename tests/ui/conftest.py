@@ -70,7 +70,7 @@ def fill(store: Store, folder: Path) -> dict[str, str]:
             run.log_metrics({"auc": round(0.80 + 0.02 * i, 3), "accuracy": 0.75 + 0.03 * i})
             model = run.log_artifact(folder / f"model{i}.bin", name="churn-model", kind="model")
             ids[f"train{i}"] = run.id
-        registry.register_model("churn", model.ref, description=f"Churn classifier, C={c}",
+        registry.register_model("churn", model.ref, description=f"**Churn classifier**, C={c}\n\n- trained on `churn-features`",
                                 store=store)
     try:
         with lineal.run("train", kind="train", params={"C": -1}, capture=False,

@@ -47,7 +47,10 @@ def test_model_page_then_lineage_expanded_to_the_raw_dataset(open_page: Any) -> 
     expect(timeline.get_by_text("staging")).to_be_visible()
     expect(page.get_by_test_id("history").get_by_text("deployment.start").first).to_be_visible()
     versions.get_by_role("button", name="v2", exact=True).click()
-    expect(page.get_by_test_id("model-card")).to_contain_text("Churn classifier, C=2.0")
+    card = page.get_by_test_id("model-card")
+    expect(card).to_contain_text("Churn classifier, C=2.0")
+    expect(card.locator("strong", has_text="Churn classifier")).to_have_count(1)  # Markdown
+    expect(card.locator("li code", has_text="churn-features")).to_have_count(1)
     screenshot(page, "registry")
 
     versions.get_by_role("row").filter(has_text="v2").get_by_role("link", name="lineage").click()

@@ -5,6 +5,7 @@ import { Fragment, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { api, ApiError, toApiError, useApi } from "../api";
 import { Deployment, ModelVersion, ModelView, RegisteredModel } from "../types";
+import { markdown } from "../components/markdown";
 import { Badge, ErrorBox, Loading, RefLink, RunLink, Section, show, when } from "../components/common";
 
 export function ModelsPage() {
@@ -70,7 +71,7 @@ export function ModelPage({ name }: { name: string }) {
     <div className="page">
       <h1>{m.project}/{m.name}</h1>
       <div className="meta">owner {m.owner || "—"} · latest v{m.latest_version} · policy: {Object.entries(m.policy).map(([k, x]) => `${k}=${show(x)}`).join(", ")}</div>
-      {m.description ? <p className="description">{m.description}</p> : null}
+      {m.description ? <div className="markdown" dangerouslySetInnerHTML={{ __html: markdown(m.description) }} /> : null}
       <div className="row">
         <label>as of <input aria-label="as of" type="datetime-local" step="1"
           onChange={(e) => { const p = new URLSearchParams(params); e.target.value ? p.set("as_of", new Date(e.target.value).toISOString()) : p.delete("as_of"); setParams(p); }} /></label>
@@ -156,7 +157,9 @@ function ModelCard({ version, deployments }: { version: ModelVersion; deployment
   return (
     <div className="modelcard" data-testid="model-card">
       <h3>{version.ref}</h3>
-      <div className="description">{version.description || <span className="muted">no description</span>}</div>
+      {version.description
+        ? <div className="markdown" dangerouslySetInnerHTML={{ __html: markdown(version.description) }} />
+        : <div className="muted">no description</div>}
       <table className="kv"><tbody>
         <tr><th>artifact</th><td><RefLink refText={version.artifact_ref} /> <span className="mono small">{version.artifact_digest.slice(0, 19)}…</span></td></tr>
         <tr><th>trained by run</th><td>{version.run_id ? <RunLink id={version.run_id} /> : "—"}</td></tr>
