@@ -241,3 +241,13 @@ def test_no_bundle_says_how_to_build_it(embedded: Store, tmp_path: Path) -> None
         assert page.status_code == 503
         assert page.json()["error"]["code"] == "UINotBuilt"
         assert "make ui" in page.json()["error"]["details"]["hint"]
+
+
+def test_lineage_view_carries_a_dataset_schema(client: TestClient, embedded: Store) -> None:
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame({"age": [31, 45], "plan": ["basic", "pro"]})
+    with lineal.run("ingest", capture=False, store=embedded) as run:
+        run.log_dataset(frame, name="customers")
+    view = ok(client.get("/api/v1/views/lineage", params={"ref": "customers@v1"}))
+    facts = view["nodes"][0]["dataset"]
+    assert facts["rows"] == 2 and facts["columns"] == 2 and set(facts["schema"]) == {"age", "plan"}

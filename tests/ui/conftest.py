@@ -49,8 +49,10 @@ def fill(store: Store, folder: Path) -> dict[str, str]:
     (folder / "raw.csv").write_text("age,plan,churned\n31,basic,0\n45,pro,1\n27,basic,0\n")
     (folder / "features.csv").write_text("age_z,plan_pro,churned\n-0.4,0,0\n1.3,1,1\n-0.9,0,0\n")
     ids: dict[str, str] = {}
+    import pandas
+
     with lineal.run("ingest", kind="ingest", capture=False, store=store) as run:
-        raw = run.log_artifact(folder / "raw.csv", name="churn-raw", kind="dataset")
+        raw = run.log_dataset(pandas.read_csv(folder / "raw.csv"), name="churn-raw")
         run.log_metric("rows", 3)
         ids["ingest"] = run.id
     with lineal.run("features", kind="preprocess", params={"scale": "z"}, capture=False,

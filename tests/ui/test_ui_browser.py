@@ -68,6 +68,7 @@ def test_model_page_then_lineage_expanded_to_the_raw_dataset(open_page: Any) -> 
     expect(graph.locator(".react-flow__edge-text", has_text="raw_data")).to_have_count(1)
     graph.get_by_test_id("node-artifact-churn-raw").click()
     expect(side).to_contain_text("default/churn-raw@v1")
+    expect(side.get_by_test_id("schema")).to_contain_text("plan")  # the dataset's schema
     screenshot(page, "lineage")
     no_script_errors(page)
 

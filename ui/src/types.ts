@@ -64,6 +64,7 @@ export interface GraphNode {
   created_by?: string;
   taint?: { reason: string; actor: string; created_at: string };
   deployment?: Deployment;
+  dataset?: { rows?: number; columns?: number; schema?: Record<string, string> };
 }
 
 export interface GraphEdge {

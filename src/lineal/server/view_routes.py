@@ -153,6 +153,7 @@ async def lineage_view(request: Request) -> Response:
 def _graph_answer(store: Store, caller: Any, graph: Any, as_of: str | None,
                   max_nodes: int) -> dict[str, Any]:
     from ..lineage.entities import NodeType
+    from ..lineage.q_snapshot import dataset_facts
     from ..registry.times import datetime_us, to_us
 
     at_us = to_us(as_of) if as_of else None
@@ -188,6 +189,9 @@ def _graph_answer(store: Store, caller: Any, graph: Any, as_of: str | None,
             data["uri"] = version.uri
             data["created_by"] = version.created_by
             data["purged"] = version.purged.to_dict() if version.purged else None
+            facts = dataset_facts(version)
+            if facts:
+                data["dataset"] = facts  # rows, columns, schema: what the side panel shows
         if n.id in taints:
             data["taint"] = taints[n.id].to_dict()
         if n.id in deployments:

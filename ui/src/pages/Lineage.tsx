@@ -319,6 +319,8 @@ function SidePanel({ node, isStart, onExpand }: {
   if (node.size !== undefined) rows.push(["size", bytes(node.size)]);
   if (node.uri) rows.push(["uri", <span className="mono small">{node.uri}</span>]);
   if (node.created_by) rows.push(["by", node.created_by]);
+  if (node.dataset?.rows !== undefined) rows.push(["rows", node.dataset.rows.toLocaleString()]);
+  if (node.dataset?.columns !== undefined) rows.push(["columns", node.dataset.columns]);
   if (node.role) rows.push(["reached as", node.role]);
   if (node.deployment) {
     rows.push(["environment", node.deployment.environment], ["target", node.deployment.target || "—"],
@@ -331,6 +333,14 @@ function SidePanel({ node, isStart, onExpand }: {
       <div>{node.flags.map((f) => <Badge key={f} value={f} />)}{isStart ? <Badge value="start" /> : null}</div>
       {node.taint ? <div className="error small">tainted by {node.taint.actor} on {when(node.taint.created_at)}: {node.taint.reason}</div> : null}
       <table className="kv"><tbody>{rows.map(([k, v]) => <tr key={k}><th>{k}</th><td>{v}</td></tr>)}</tbody></table>
+      {node.dataset?.schema ? (
+        <details open={Object.keys(node.dataset.schema).length <= 12}>
+          <summary>schema</summary>
+          <table className="kv small" data-testid="schema"><tbody>
+            {Object.entries(node.dataset.schema).slice(0, 200).map(([c, t]) => <tr key={c}><th>{c}</th><td className="mono">{t}</td></tr>)}
+          </tbody></table>
+        </details>
+      ) : null}
       <div className="buttons">
         <button onClick={() => onExpand(node, "1", "both")}>Expand</button>
         <button onClick={() => onExpand(node, "all", "up")}>All upstream</button>
