@@ -17,7 +17,8 @@ from lineal.server.testing import ServerProcess
 
 from .conftest import SWEEP, Pipeline, screenshot
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# One worker runs them all: one server, one filled store, one chromium (the machine has 2 cores).
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 Server = tuple[ServerProcess, Pipeline]
 
