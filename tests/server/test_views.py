@@ -251,3 +251,23 @@ def test_lineage_view_carries_a_dataset_schema(client: TestClient, embedded: Sto
     view = ok(client.get("/api/v1/views/lineage", params={"ref": "customers@v1"}))
     facts = view["nodes"][0]["dataset"]
     assert facts["rows"] == 2 and facts["columns"] == 2 and set(facts["schema"]) == {"age", "plan"}
+
+
+def test_lineage_view_leaves_out_projects_the_caller_cannot_read(
+        auth_app: TestClient, embedded: Store, tmp_path: Path) -> None:
+    (tmp_path / "shared.csv").write_text("a\n1\n")
+    with lineal.run("ingest", project="shared", capture=False, store=embedded) as run:
+        shared = run.log_artifact(tmp_path / "shared.csv", name="shared-data", kind="dataset")
+    with lineal.run("train", project="churn", capture=False, store=embedded) as run:
+        run.use_version(shared, role="train_data")
+    churn_only = bearer(lineal.create_token("reader", project="churn", store=embedded)[1])
+    everyone = bearer(lineal.create_token("reader", store=embedded)[1])
+    ref = {"ref": f"run:{run.id}", "depth": "all"}
+    full = ok(auth_app.get("/api/v1/views/lineage", params=ref, headers=everyone))
+    assert {n["project"] for n in full["nodes"]} == {"churn", "shared"}
+    cut = ok(auth_app.get("/api/v1/views/lineage", params=ref, headers=churn_only))
+    assert {n["project"] for n in cut["nodes"]} == {"churn"}
+    assert cut["hidden_unreadable"] >= 1 and cut["edges"] == []
+    denied = auth_app.get("/api/v1/views/lineage", params={"ref": "shared/shared-data@v1"},
+                          headers=churn_only)
+    assert denied.status_code == 403

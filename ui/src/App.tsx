@@ -53,7 +53,13 @@ export function App() {
 
 /** A page whose parameter is the rest of the path: references hold slashes (default/churn@v3). */
 function Splat({ page }: { page: (value: string) => ReactElement }) {
-  const value = decodeURIComponent(useParams()["*"] ?? "");
+  const raw = useParams()["*"] ?? "";
+  let value = raw;
+  try {
+    value = decodeURIComponent(raw); // a pasted URL may still hold %40 for @
+  } catch {
+    value = raw; // a lone % is part of the text, not an escape
+  }
   return page(value);
 }
 
