@@ -90,15 +90,16 @@ def _require(request: Request, caller: Any, project: str | None, role: str, what
     _context(request).require(caller, project, role, what)
 
 
-def _int(value: str | None, name: str, default: int | None, low: int, high: int) -> int | None:
+def _int(value: str | None, name: str, default: int | None, low: int, high: int,
+         hint: str | None = None) -> int | None:
     if value is None or value == "":
         return default
     try:
         number = int(value)
     except ValueError:
-        raise InvalidArgument(f"{name} must be a whole number, got {value!r}") from None
+        raise InvalidArgument(f"{name} must be a whole number, got {value!r}", hint=hint) from None
     if not low <= number <= high:
-        raise InvalidArgument(f"{name} must be between {low} and {high}, got {number}")
+        raise InvalidArgument(f"{name} must be between {low} and {high}, got {number}", hint=hint)
     return number
 
 
@@ -133,7 +134,8 @@ async def lineage_view(request: Request) -> Response:
     query = request.query_params
     ref = _text(query.get("ref"), "ref")
     full = query.get("depth") in ("all", "full")
-    depth = None if full else _int(query.get("depth"), "depth", 1, 1, 1000)
+    depth = None if full else _int(query.get("depth"), "depth", 1, 1, 1000,
+                                   hint="hops from the start, or depth=all")
     direction = query.get("direction") or "both"
     as_of = query.get("as_of") or None
     max_nodes = _int(query.get("max_nodes"), "max_nodes", 2000, 1, MAX_GRAPH_NODES)
