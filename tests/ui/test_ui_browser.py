@@ -126,6 +126,21 @@ def test_a_wide_level_is_one_searchable_cluster(open_page: Any) -> None:
     no_script_errors(page)
 
 
+def test_the_as_of_slider_goes_back_in_time(open_page: Any) -> None:
+    page = open_page("/lineage/churn-features@v1?direction=down&depth=all")
+    graph = page.get_by_test_id("lineage-graph")
+    expect(graph.locator(".gnode.t-deployment")).to_have_count(3)
+    slider = page.get_by_label("as of slider")
+    slider.focus()
+    slider.press("Home")  # the earliest time of the graph: before anything was deployed
+    expect(page).to_have_url(re.compile(r"as_of="))
+    expect(page.get_by_text(re.compile(r"later nodes? hidden"))).to_be_visible()
+    expect(graph.locator(".gnode.t-deployment")).to_have_count(0)
+    page.get_by_role("button", name="now").click()
+    expect(graph.locator(".gnode.t-deployment")).to_have_count(3)
+    no_script_errors(page)
+
+
 def test_run_page(open_page: Any, server: Server) -> None:
     _, pipeline = server
     page = open_page(f"/runs/{pipeline.ids['train2']}")
