@@ -47,6 +47,7 @@ COMMANDS: dict[str, str] = {
     "server": "lineal.cli.server:server_command",
     "token": "lineal.cli.tokens:token",
     "webhooks": "lineal.cli.webhooks:webhooks",
+    "ui": "lineal.cli.ui:ui_command",
 }
 
 

@@ -1,0 +1,238 @@
+"""The web UI in a real browser (Debian's chromium through Playwright) against a real
+``lineal server --auth`` process over a store filled through the SDK: the model page, the
+lineage graph expanded to the raw dataset, a run, the runs search, compare, the as-of views,
+taint and impact, approvals with and without the right role, the audit page."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import expect
+
+from lineal.server.testing import ServerProcess
+
+from .conftest import SWEEP, Pipeline, screenshot
+
+# One worker runs them all: one server, one filled store, one chromium (the machine has 2 cores).
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+
+Server = tuple[ServerProcess, Pipeline]
+
+
+def no_script_errors(page: Any) -> None:
+    assert page.errors == [], page.errors
+
+
+def test_signs_in_with_a_token_when_the_server_answers_401(open_page: Any) -> None:
+    page = open_page("/registry", role=None)
+    dialog = page.get_by_role("dialog", name="sign in")
+    expect(dialog).to_be_visible()
+    expect(page.get_by_text("Unauthenticated")).to_be_visible()
+    page.get_by_label("token").fill("lnl_not-a-real-token")
+    page.get_by_role("button", name="Sign in").last.click()
+    expect(page.get_by_role("dialog", name="sign in")).to_be_visible()  # refused: asked again
+    no_script_errors(page)
+
+
+def test_model_page_then_lineage_expanded_to_the_raw_dataset(open_page: Any) -> None:
+    page = open_page("/registry/default/churn")
+    versions = page.get_by_test_id("versions")
+    expect(versions.get_by_role("button", name="v2", exact=True)).to_be_visible()
+    expect(versions.get_by_role("button", name="v1", exact=True)).to_be_visible()
+    timeline = page.get_by_test_id("timeline")
+    expect(timeline.get_by_text("prod")).to_be_visible()
+    expect(timeline.get_by_text("staging")).to_be_visible()
+    expect(page.get_by_test_id("history").get_by_text("deployment.start").first).to_be_visible()
+    versions.get_by_role("button", name="v2", exact=True).click()
+    card = page.get_by_test_id("model-card")
+    expect(card).to_contain_text("Churn classifier, C=2.0")
+    expect(card.locator("strong", has_text="Churn classifier")).to_have_count(1)  # Markdown
+    expect(card.locator("li code", has_text="churn-features")).to_have_count(1)
+    screenshot(page, "registry")
+
+    versions.get_by_role("row").filter(has_text="v2").get_by_role("link", name="lineage").click()
+    expect(page).to_have_url(re.compile(r"/lineage/model:default/churn@v2$"))
+    graph = page.get_by_test_id("lineage-graph")
+    expect(graph.get_by_test_id("node-model_version-churn")).to_be_visible()
+    expect(graph.get_by_test_id("node-artifact-churn-model")).to_be_visible()
+    expect(graph.get_by_test_id("node-artifact-churn-raw")).to_have_count(0)  # one hop only
+    graph.get_by_test_id("node-artifact-churn-model").click()
+    side = page.get_by_test_id("side-panel")
+    expect(side).to_contain_text("default/churn-model@v2")
+    side.get_by_role("button", name="All upstream").click()
+    expect(graph.get_by_test_id("node-artifact-churn-raw")).to_be_visible()
+    expect(graph.get_by_test_id("node-run-features")).to_be_visible()
+    expect(graph.locator(".react-flow__edge-text", has_text="raw_data")).to_have_count(1)
+    graph.get_by_test_id("node-artifact-churn-raw").click()
+    expect(side).to_contain_text("default/churn-raw@v1")
+    expect(side.get_by_test_id("schema")).to_contain_text("plan")  # the dataset's schema
+    screenshot(page, "lineage")
+    no_script_errors(page)
+
+
+def test_live_deployments_and_failed_runs_stand_out(open_page: Any, server: Server) -> None:
+    _, pipeline = server
+    page = open_page("/lineage/churn-features@v1?direction=down&depth=all")
+    graph = page.get_by_test_id("lineage-graph")
+    live = graph.locator(".gnode.t-deployment.f-live")
+    expect(live).to_have_count(2)  # staging v2 and prod v2; prod v1 was replaced
+    expect(graph.locator(".gnode.t-deployment.f-ended")).to_have_count(1)
+    expect(graph.locator(".gnode.t-run.f-failed")).to_have_count(1)
+    no_script_errors(page)
+
+
+def test_as_of_shows_what_was_live_then(open_page: Any, server: Server) -> None:
+    process, pipeline = server
+    import httpx
+
+    headers = {"authorization": f"Bearer {pipeline.tokens['reader']}"}
+    times = {}
+    for key in ("prod1", "staging"):
+        found = httpx.get(f"{process.url}/api/v1/deployments/{pipeline.ids[key]}", headers=headers)
+        times[key] = datetime.fromisoformat(found.json()["started_at"])
+    between = times["prod1"] + (times["staging"] - times["prod1"]) / 2
+    at = quote(between.isoformat())
+    page = open_page(f"/lineage/churn-features@v1?direction=down&depth=all&as_of={at}")
+    graph = page.get_by_test_id("lineage-graph")
+    expect(graph.locator(".gnode.t-deployment")).to_have_count(1)
+    expect(graph.locator(".gnode.t-deployment.f-live")).to_have_count(1)
+    expect(page.get_by_text(re.compile(r"later nodes? hidden"))).to_be_visible()
+    model = open_page(f"/registry/default/churn?as_of={at}")
+    expect(model.get_by_text(re.compile("live deployments as of"))).to_be_visible()
+    expect(model.locator("tr.changed", has_text="prod")).to_have_count(1)  # live then: v1 only
+    expect(model.locator("tr.changed", has_text="v1")).to_have_count(1)
+    no_script_errors(page)
+
+
+def test_a_wide_level_is_one_searchable_cluster(open_page: Any) -> None:
+    page = open_page("/lineage/sweep/grid-data@v1?direction=down&depth=all")
+    graph = page.get_by_test_id("lineage-graph")
+    clusters = graph.locator(".gnode.cluster")
+    expect(clusters).to_have_count(2)
+    expect(clusters.first).to_contain_text(f"{SWEEP} runs · train")
+    expect(graph.locator(".gnode.t-run")).to_have_count(0)
+    page.get_by_label("search nodes").fill("grid-model-17")
+    page.get_by_label("search nodes").press("Enter")
+    expect(graph.get_by_test_id("node-artifact-grid-model-17")).to_be_visible()
+    expect(graph.get_by_test_id("node-artifact-grid-model-17")).to_have_class(re.compile("match"))
+    expect(clusters).to_have_count(1)  # the search opened the models' cluster
+    clusters.first.click()
+    expect(clusters).to_have_count(0)
+    expect(graph.locator(".gnode.t-run")).to_have_count(SWEEP)
+    no_script_errors(page)
+
+
+def test_the_as_of_slider_goes_back_in_time(open_page: Any) -> None:
+    page = open_page("/lineage/churn-features@v1?direction=down&depth=all")
+    graph = page.get_by_test_id("lineage-graph")
+    expect(graph.locator(".gnode.t-deployment")).to_have_count(3)
+    slider = page.get_by_label("as of slider")
+    slider.focus()
+    slider.press("Home")  # the earliest time of the graph: before anything was deployed
+    expect(page).to_have_url(re.compile(r"as_of="))
+    expect(page.get_by_text(re.compile(r"later nodes? hidden"))).to_be_visible()
+    expect(graph.locator(".gnode.t-deployment")).to_have_count(0)
+    page.get_by_role("button", name="now").click()
+    expect(graph.locator(".gnode.t-deployment")).to_have_count(3)
+    no_script_errors(page)
+
+
+def test_run_page(open_page: Any, server: Server) -> None:
+    _, pipeline = server
+    page = open_page(f"/runs/{pipeline.ids['train2']}")
+    expect(page.get_by_role("heading", name=re.compile("run train"))).to_be_visible()
+    expect(page.get_by_text("max_iter")).to_be_visible()
+    expect(page.get_by_test_id("metric-chart").locator("canvas")).to_have_count(1)
+    expect(page.get_by_role("link", name="default/churn-features@v1")).to_be_visible()
+    expect(page.get_by_role("link", name="default/churn-model@v2")).to_be_visible()
+    expect(page.get_by_role("rowheader", name="python", exact=True)).to_be_visible()  # captured
+    screenshot(page, "run")
+    failed = open_page(f"/runs/{pipeline.ids['failed']}")
+    expect(failed.get_by_test_id("run-error")).to_contain_text("C must be positive")
+    expect(failed.get_by_test_id("not-captured")).to_be_visible()
+    no_script_errors(page)
+
+
+def test_search_runs_by_a_metric_and_sort(open_page: Any, server: Server) -> None:
+    _, pipeline = server
+    page = open_page("/runs?filter=attributes.project%20%3D%20'default'")
+    table = page.get_by_role("table", name="runs")
+    expect(table.get_by_role("row")).to_have_count(1 + 8)  # header + 5 runs + 3 deploy runs
+    page.get_by_label("filter").fill("metrics.auc > 0.83")
+    page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"filter=metrics.auc"))
+    expect(table.get_by_role("row")).to_have_count(2)
+    expect(table.get_by_role("link", name=pipeline.ids["train2"][:10])).to_be_visible()
+    expect(table.get_by_role("columnheader", name="metrics.auc")).to_be_visible()
+    page.get_by_label("filter").fill("metrics.auc >")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("alert")).to_contain_text("InvalidArgument")
+    page.get_by_label("filter").fill("")
+    page.get_by_role("button", name="Search").click()
+    table.get_by_role("columnheader", name="name").click()
+    expect(page).to_have_url(re.compile(r"order_by=attributes.name"))
+    screenshot(page, "runs")
+    no_script_errors(page)
+
+
+def test_compare_two_versions(open_page: Any) -> None:
+    page = open_page("/registry/default/churn")
+    page.get_by_label("pick v1").check()
+    page.get_by_label("pick v2").check()
+    page.get_by_role("button", name=re.compile("Compare 2 versions")).click()
+    expect(page).to_have_url(re.compile(r"/compare\?refs="))
+    expect(page.get_by_test_id("first-divergence")).to_contain_text("first divergence at step train")
+    expect(page.get_by_test_id("first-divergence")).to_contain_text("param C: 0.5 -> 2.0")
+    expect(page.locator("tr.changed", has_text="auc").first).to_be_visible()
+    expect(page.get_by_label("metric")).to_have_value("loss")  # a curve, not a lone value
+    expect(page.get_by_test_id("metric-chart").locator("canvas")).to_have_count(1)
+    screenshot(page, "compare")
+    no_script_errors(page)
+
+
+def test_approve_needs_the_admin_role(open_page: Any) -> None:
+    for role, outcome in (("writer", "PermissionDenied"), ("admin", None)):
+        page = open_page("/registry/default/churn", role=role)
+        page.on("dialog", lambda dialog: dialog.accept("checked the eval"))
+        row = page.get_by_test_id("versions").get_by_role("row").filter(has_text="v2")
+        row.get_by_role("button", name="Approve").click()
+        if outcome:
+            expect(page.get_by_role("alert")).to_contain_text(outcome)
+        else:
+            expect(row.get_by_text("approved")).to_be_visible()
+        no_script_errors(page)
+
+
+def test_taint_a_dataset_and_see_the_impact(open_page: Any) -> None:
+    reader = open_page("/impact/churn-raw@v1", role="reader")
+    reader.get_by_label("taint reason").fill("labels leaked")
+    reader.get_by_role("button", name="Taint").click()
+    expect(reader.get_by_role("alert")).to_contain_text("PermissionDenied")
+
+    page = open_page("/impact/churn-raw@v1", role="writer")
+    counts = page.get_by_test_id("impact-counts")
+    expect(counts).to_contain_text("2 model versions")
+    expect(counts).to_contain_text("2 live now")
+    page.get_by_label("taint reason").fill("labels leaked into age_z")
+    page.get_by_role("button", name="Taint").click()
+    expect(page.get_by_test_id("taint")).to_contain_text("labels leaked into age_z")
+    expect(page.locator("td.path").first).to_contain_text("default/churn-raw@v1 -[raw_data]->")
+    screenshot(page, "impact")
+    graph = open_page("/lineage/churn-raw@v1")
+    expect(graph.locator(".gnode.t-artifact.f-tainted")).to_have_count(1)
+    page.get_by_role("button", name="Clear taint").click()
+    expect(page.get_by_label("taint reason")).to_be_visible()
+    no_script_errors(page)
+
+
+def test_audit_page_verifies_the_ledger(open_page: Any) -> None:
+    page = open_page("/audit")
+    expect(page.get_by_test_id("ledger").get_by_text("run.create").first).to_be_visible()
+    page.get_by_role("button", name="Verify the ledger").click()
+    expect(page.get_by_test_id("verify-status")).to_contain_text("intact")
+    screenshot(page, "audit")
+    no_script_errors(page)

@@ -1,0 +1,139 @@
+// The shell: navigation, the reference box (any CLI reference opens its lineage), sign-in, and
+// one route per page. Every page's state that matters is in its URL, so it can be shared.
+import { FormEvent, ReactElement, useEffect, useState } from "react";
+import { Link, NavLink, Route, Routes, useNavigate, useParams } from "react-router-dom";
+import { setToken, getToken, useApi } from "./api";
+import { Whoami } from "./types";
+import { RunsPage } from "./pages/Runs";
+import { RunPage } from "./pages/Run";
+import { LineagePage } from "./pages/Lineage";
+import { ModelsPage, ModelPage } from "./pages/Registry";
+import { ComparePage } from "./pages/Compare";
+import { ImpactPage } from "./pages/Impact";
+import { AuditPage } from "./pages/Audit";
+import { HomePage } from "./pages/Home";
+
+export function App() {
+  const [signIn, setSignIn] = useState(false);
+  useEffect(() => {
+    const open = () => setSignIn(true);
+    window.addEventListener("lineal:unauthorized", open);
+    return () => window.removeEventListener("lineal:unauthorized", open);
+  }, []);
+  return (
+    <div className="app">
+      <header className="top">
+        <Link to="/" className="brand">lineal</Link>
+        <nav>
+          <NavLink to="/runs">Runs</NavLink>
+          <NavLink to="/registry">Registry</NavLink>
+          <NavLink to="/audit">Audit</NavLink>
+        </nav>
+        <RefBox />
+        <Identity onSignIn={() => setSignIn(true)} />
+      </header>
+      {signIn ? <SignIn onClose={() => setSignIn(false)} /> : null}
+      <main>
+        <Routes>
+          <Route path="/" element={<HomePage />} />
+          <Route path="/runs" element={<RunsPage />} />
+          <Route path="/runs/:runId" element={<RunPage />} />
+          <Route path="/lineage/*" element={<Splat page={(ref) => <LineagePage refText={ref} />} />} />
+          <Route path="/registry" element={<ModelsPage />} />
+          <Route path="/registry/*" element={<Splat page={(name) => <ModelPage name={name} />} />} />
+          <Route path="/compare" element={<ComparePage />} />
+          <Route path="/impact/*" element={<Splat page={(ref) => <ImpactPage refText={ref} />} />} />
+          <Route path="/audit" element={<AuditPage />} />
+          <Route path="*" element={<div className="error">No such page. <Link to="/">Home</Link></div>} />
+        </Routes>
+      </main>
+    </div>
+  );
+}
+
+/** A page whose parameter is the rest of the path: references hold slashes (default/churn@v3). */
+function Splat({ page }: { page: (value: string) => ReactElement }) {
+  const raw = useParams()["*"] ?? "";
+  let value = raw;
+  try {
+    value = decodeURIComponent(raw); // a pasted URL may still hold %40 for @
+  } catch {
+    value = raw; // a lone % is part of the text, not an escape
+  }
+  return page(value);
+}
+
+function RefBox() {
+  const navigate = useNavigate();
+  const [text, setText] = useState("");
+  const go = (e: FormEvent) => {
+    e.preventDefault();
+    const ref = text.trim();
+    if (ref) navigate(`/lineage/${ref}`);
+  };
+  return (
+    <form className="refbox" onSubmit={go}>
+      <input
+        aria-label="reference"
+        placeholder="churn@v3, dataset@v2, run id… → lineage"
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+      />
+    </form>
+  );
+}
+
+function Identity({ onSignIn }: { onSignIn: () => void }) {
+  const me = useApi<Whoami>("/views/whoami");
+  if (me.data) {
+    return (
+      <div className="identity">
+        <span title={Object.entries(me.data.roles).map(([p, r]) => `${r} in ${p === "*" ? "every project" : p}`).join(", ")}>
+          {me.data.name}
+        </span>
+        {me.data.auth ? (
+          getToken() ? <button className="link" onClick={() => setToken(null)}>sign out</button> : null
+        ) : (
+          <span className="muted"> (auth off)</span>
+        )}
+      </div>
+    );
+  }
+  return (
+    <div className="identity">
+      <button onClick={onSignIn}>Sign in</button>
+    </div>
+  );
+}
+
+function SignIn({ onClose }: { onClose: () => void }) {
+  const [token, setText] = useState("");
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setToken(token);
+    onClose();
+  };
+  return (
+    <div className="modal" role="dialog" aria-label="sign in">
+      <form onSubmit={submit} className="card">
+        <h2>Sign in to lineal</h2>
+        <p className="muted">
+          This server needs a credential. Paste an API token (<code>lineal token create --role reader</code>);
+          it is kept in this browser only and sent as a Bearer token.
+        </p>
+        <input
+          aria-label="token"
+          type="password"
+          autoFocus
+          placeholder="lnl_…"
+          value={token}
+          onChange={(e) => setText(e.target.value)}
+        />
+        <div className="row">
+          <button type="submit" disabled={!token.trim()}>Sign in</button>
+          <button type="button" className="link" onClick={onClose}>Cancel</button>
+        </div>
+      </form>
+    </div>
+  );
+}

@@ -1,0 +1,122 @@
+// The one way the UI talks to lineal server: JSON over /api/v1, with the signed-in token as a
+// Bearer credential. Errors keep the server's {error: {code, message, details}} shape.
+import { useCallback, useEffect, useState } from "react";
+
+const TOKEN_KEY = "lineal.token";
+
+export function getToken(): string | null {
+  return localStorage.getItem(TOKEN_KEY);
+}
+
+export function setToken(token: string | null): void {
+  if (token) localStorage.setItem(TOKEN_KEY, token.trim());
+  else localStorage.removeItem(TOKEN_KEY);
+  window.dispatchEvent(new CustomEvent("lineal:token"));
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+type Query = Record<string, string | number | undefined | null>;
+
+export function url(path: string, query?: Query): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query ?? {})) {
+    if (v !== undefined && v !== null && v !== "") params.set(k, String(v));
+  }
+  const qs = params.toString();
+  return `/api/v1${path}${qs ? `?${qs}` : ""}`;
+}
+
+export async function api<T>(
+  path: string,
+  options: { method?: string; query?: Query; body?: unknown } = {},
+): Promise<T> {
+  const headers: Record<string, string> = { accept: "application/json" };
+  const token = getToken();
+  if (token) headers.authorization = `Bearer ${token}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    headers["content-type"] = "application/json";
+    body = JSON.stringify(options.body);
+  }
+  const response = await fetch(url(path, options.query), {
+    method: options.method ?? "GET",
+    headers,
+    body,
+  });
+  const text = await response.text();
+  let data: any = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    throw new ApiError(response.status, "BadResponse", `not JSON: ${text.slice(0, 200)}`);
+  }
+  if (!response.ok) {
+    const error = data?.error ?? {};
+    if (response.status === 401) window.dispatchEvent(new CustomEvent("lineal:unauthorized"));
+    throw new ApiError(
+      response.status,
+      error.code ?? "HTTPError",
+      error.message ?? `${response.status} ${response.statusText}`,
+      error.details?.hint,
+    );
+  }
+  return data as T;
+}
+
+export interface Loaded<T> {
+  data: T | null;
+  error: ApiError | null;
+  loading: boolean;
+  reload: () => void;
+}
+
+/** GET ``path`` whenever it (or the signed-in token) changes; ``path`` null: nothing yet. */
+export function useApi<T>(path: string | null, query?: Query): Loaded<T> {
+  const [state, setState] = useState<{ data: T | null; error: ApiError | null; loading: boolean }>(
+    { data: null, error: null, loading: path !== null },
+  );
+  const [tick, setTick] = useState(0);
+  const key = path === null ? null : url(path, query);
+  useEffect(() => {
+    const bump = () => setTick((t) => t + 1);
+    window.addEventListener("lineal:token", bump);
+    return () => window.removeEventListener("lineal:token", bump);
+  }, []);
+  useEffect(() => {
+    if (path === null) return;
+    let live = true;
+    setState((s) => ({ ...s, loading: true, error: null }));
+    api<T>(path, { query })
+      .then((data) => live && setState({ data, error: null, loading: false }))
+      .catch((error) => live && setState({ data: null, error: toApiError(error), loading: false }));
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key, tick]);
+  const reload = useCallback(() => setTick((t) => t + 1), []);
+  return { ...state, reload };
+}
+
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  return new ApiError(0, "NetworkError", String((error as Error)?.message ?? error));
+}
+
+/** A metric's points as [step, value] pairs (values "NaN"/"Infinity" become null). */
+export async function metricSeries(runId: string, key: string): Promise<[number, number | null][]> {
+  const points = await api<[string, number | string, number, number][]>(
+    `/runs/${encodeURIComponent(runId)}/metrics/${key.split("/").map(encodeURIComponent).join("/")}`,
+  );
+  return points.map((p) => [p[2], typeof p[1] === "number" ? p[1] : null]);
+}

@@ -1,0 +1,358 @@
+// The lineage graph: start from any reference, one hop each way; expand a node (one hop) or
+// a whole side (full depth); nodes styled by kind and state; edges labelled with their role;
+// ELK layout in a web worker; wide fans collapsed into a searchable cluster; a side panel with
+// the selected node; an as-of time to see the graph as it was.
+import { FormEvent, memo, ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Link, useSearchParams } from "react-router-dom";
+import {
+  Background, Controls, Edge, Handle, MiniMap, Node, NodeProps, Position, ReactFlow,
+  ReactFlowProvider, useReactFlow,
+} from "@xyflow/react";
+import "@xyflow/react/dist/style.css";
+import { api, ApiError, toApiError } from "../api";
+import { GraphEdge, GraphNode, LineageView } from "../types";
+import { Badge, bytes, ErrorBox, shortId, when } from "../components/common";
+import { layout, warmLayout } from "./layout";
+import { Graph, visible } from "./graph";
+
+const WIDTH = 210;
+const HEIGHT = 58;
+const LABELS_UP_TO = 400; // edge labels only while they stay readable and cheap
+
+type NodeData = { node?: GraphNode; cluster?: { key: string; members: GraphNode[] }; selected: boolean; match: boolean };
+
+const EMPTY: Graph = { nodes: new Map(), edges: new Map(), startId: null, total: 0, truncated: false, hiddenLater: 0 };
+
+export function LineagePage({ refText }: { refText: string }) {
+  return (
+    <ReactFlowProvider>
+      <Lineage refText={refText} />
+    </ReactFlowProvider>
+  );
+}
+
+function Lineage({ refText }: { refText: string }) {
+  const [params, setParams] = useSearchParams();
+  const asOf = params.get("as_of") ?? "";
+  const depth = params.get("depth") ?? "1";
+  const direction = params.get("direction") ?? "both";
+  const [graph, setGraph] = useState<Graph>(EMPTY);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [openClusters, setOpenClusters] = useState<Set<string>>(new Set());
+  const [search, setSearch] = useState("");
+  const [span, setSpan] = useState<[number, number] | null>(null);
+
+  const load = useCallback(
+    async (ref: string, d: string, dir: string, merge: boolean) => {
+      setBusy(true);
+      try {
+        const view = await api<LineageView>("/views/lineage", {
+          query: { ref, depth: d, direction: dir, as_of: asOf || undefined, max_nodes: 2000 },
+        });
+        setGraph((old) => {
+          const nodes = merge ? new Map(old.nodes) : new Map<string, GraphNode>();
+          const edges = merge ? new Map(old.edges) : new Map<string, GraphEdge>();
+          for (const n of view.nodes) {
+            const had = nodes.get(n.id);
+            // A node reached again keeps its first depth; beyond_depth clears once expanded.
+            nodes.set(n.id, had ? { ...n, depth: had.depth, beyond_depth: had.beyond_depth && n.beyond_depth } : n);
+          }
+          for (const e of view.edges) edges.set(`${e.source}>${e.target}:${e.role ?? e.type}`, e);
+          if (merge) {
+            const expanded = nodes.get(view.start);
+            if (expanded) nodes.set(view.start, { ...expanded, beyond_depth: false });
+          }
+          return {
+            nodes, edges, startId: merge ? old.startId : view.start,
+            total: Math.max(view.total, nodes.size), truncated: view.truncated || (merge && old.truncated),
+            hiddenLater: view.hidden_later,
+          };
+        });
+        if (!merge) setSelected(view.start);
+        const times = view.nodes.map((n) => (n.time ? Date.parse(n.time) : NaN)).filter((t) => !isNaN(t));
+        if (times.length && !asOf) setSpan((s) => [Math.min(s?.[0] ?? Infinity, ...times), Date.now()]);
+        setError(null);
+      } catch (e) {
+        setError(toApiError(e));
+      } finally {
+        setBusy(false);
+      }
+    },
+    [asOf],
+  );
+
+  useEffect(() => {
+    setOpenClusters(new Set());
+    load(refText, depth, direction, false);
+  }, [refText, depth, direction, load]);
+
+  const setParam = (key: string, value: string | null) => {
+    const p = new URLSearchParams(params);
+    value ? p.set(key, value) : p.delete(key);
+    setParams(p);
+  };
+
+  const node = selected ? graph.nodes.get(selected) ?? null : null;
+  return (
+    <div className="lineage">
+      <div className="toolbar">
+        <h1 className="inline">Lineage of <span className="mono">{refText}</span></h1>
+        <label>depth <select aria-label="depth" value={depth} onChange={(e) => setParam("depth", e.target.value)}>
+          {["1", "2", "3", "5", "all"].map((d) => <option key={d}>{d}</option>)}
+        </select></label>
+        <label>direction <select aria-label="direction" value={direction} onChange={(e) => setParam("direction", e.target.value)}>
+          {["both", "up", "down"].map((d) => <option key={d}>{d}</option>)}
+        </select></label>
+        <AsOf asOf={asOf} span={span} onChange={(v) => setParam("as_of", v)} />
+        <SearchBox value={search} onChange={setSearch} graph={graph} onPick={(id) => { setSelected(id); }} />
+        {busy ? <span className="muted">loading…</span> : null}
+      </div>
+      <ErrorBox error={error} />
+      {graph.truncated ? (
+        <div className="note" data-testid="truncated">
+          Showing {graph.nodes.size} of {graph.total} nodes: past the limit the graph is cut, not frozen.
+          Narrow it with a smaller depth, one direction, or an as-of time.
+        </div>
+      ) : null}
+      {asOf ? (
+        <div className="note">As of {when(asOf)}: {graph.hiddenLater} later node{graph.hiddenLater === 1 ? "" : "s"} hidden; deployments and stages as they were then.</div>
+      ) : null}
+      <div className="lineage-body">
+        <GraphCanvas
+          graph={graph}
+          selected={selected}
+          search={search}
+          openClusters={openClusters}
+          onSelect={setSelected}
+          onOpenCluster={(key) => setOpenClusters((s) => new Set(s).add(key))}
+        />
+        <SidePanel
+          node={node}
+          isStart={node?.id === graph.startId}
+          onExpand={(n, d, dir) => load(n.ref, d, dir, true)}
+        />
+      </div>
+    </div>
+  );
+}
+
+function AsOf({ asOf, span, onChange }: { asOf: string; span: [number, number] | null; onChange: (v: string | null) => void }) {
+  const local = asOf ? toLocalInput(new Date(asOf)) : "";
+  const [slider, setSlider] = useState<number | null>(null);
+  const value = slider ?? (asOf ? Date.parse(asOf) : span?.[1] ?? 0);
+  return (
+    <span className="asof">
+      <label>as of <input aria-label="as of" type="datetime-local" step="1" value={local}
+        onChange={(e) => onChange(e.target.value ? new Date(e.target.value).toISOString() : null)} /></label>
+      {span && span[1] > span[0] ? (
+        <input aria-label="as of slider" type="range" min={span[0]} max={span[1]} step={Math.max(1, Math.round((span[1] - span[0]) / 500))}
+          value={Math.min(Math.max(value, span[0]), span[1])}
+          onChange={(e) => setSlider(Number(e.target.value))}
+          onPointerUp={() => { if (slider !== null) { onChange(new Date(slider).toISOString()); setSlider(null); } }}
+          onKeyUp={() => { if (slider !== null) { onChange(new Date(slider).toISOString()); setSlider(null); } }}
+        />
+      ) : null}
+      {slider !== null ? <span className="small mono">{when(new Date(slider).toISOString())}</span> : null}
+      {asOf ? <button className="link" onClick={() => onChange(null)}>now</button> : null}
+    </span>
+  );
+}
+
+function toLocalInput(d: Date): string {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+function SearchBox({ value, onChange, graph, onPick }: { value: string; onChange: (v: string) => void; graph: Graph; onPick: (id: string) => void }) {
+  const { fitView } = useReactFlow();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const q = value.toLowerCase();
+    const hit = [...graph.nodes.values()].find((n) => n.label.toLowerCase().includes(q));
+    if (hit) {
+      onPick(hit.id);
+      setTimeout(() => fitView({ nodes: [{ id: hit.id }], duration: 300, maxZoom: 1.2 }), 50);
+    }
+  };
+  return (
+    <form onSubmit={submit} className="inline">
+      <input aria-label="search nodes" placeholder="find a node" value={value} onChange={(e) => onChange(e.target.value)} />
+    </form>
+  );
+}
+
+// -- drawing ---------------------------------------------------------------------------------
+function useLayout() {
+  const pending = useRef(0);
+  useEffect(warmLayout, []);
+  return useCallback(async (nodes: { id: string }[], edges: { id: string; source: string; target: string }[]) => {
+    const id = ++pending.current;
+    const positions = await layout(nodes.map((n) => ({ id: n.id, width: WIDTH, height: HEIGHT })), edges);
+    return id === pending.current ? positions : null; // a newer layout wins
+  }, []);
+}
+
+function GraphCanvas(props: {
+  graph: Graph; selected: string | null; search: string; openClusters: Set<string>;
+  onSelect: (id: string) => void; onOpenCluster: (key: string) => void;
+}) {
+  const { graph, selected, search, openClusters, onSelect, onOpenCluster } = props;
+  const runLayout = useLayout();
+  const { fitView } = useReactFlow();
+  const [positions, setPositions] = useState<Record<string, { x: number; y: number }>>({});
+  const [layoutError, setLayoutError] = useState<string | null>(null);
+  const [layoutMs, setLayoutMs] = useState<number | null>(null);
+  const shown = useMemo(() => visible(graph, openClusters, search), [graph, openClusters, search]);
+  const shape = useMemo(
+    () => [...shown.nodes.map((n) => n.id), ...[...shown.clusters.keys()].map((k) => `cluster:${k}`)].sort().join(",") + "#" + shown.edges.length,
+    [shown],
+  );
+  useEffect(() => {
+    const ids = [...shown.nodes.map((n) => ({ id: n.id })), ...[...shown.clusters.keys()].map((k) => ({ id: `cluster:${k}` }))];
+    if (!ids.length) return;
+    let live = true;
+    const started = performance.now();
+    runLayout(ids, shown.edges)
+      .then((p) => {
+        if (live && p) {
+          setLayoutMs(Math.round(performance.now() - started));
+          setPositions(p);
+          setLayoutError(null);
+          setTimeout(() => fitView({ duration: 200, maxZoom: 1.2 }), 30);
+        }
+      })
+      .catch((e) => live && setLayoutError(String(e)));
+    return () => { live = false; };
+  }, [shape]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  const q = search.trim().toLowerCase();
+  const nodes: Node<NodeData>[] = useMemo(() => {
+    const out: Node<NodeData>[] = [];
+    for (const n of shown.nodes) {
+      const at = positions[n.id];
+      if (!at) continue;
+      out.push({ id: n.id, type: "lineal", position: at, data: { node: n, selected: n.id === selected, match: !!q && n.label.toLowerCase().includes(q) }, width: WIDTH, height: HEIGHT });
+    }
+    for (const [key, members] of shown.clusters) {
+      const id = `cluster:${key}`;
+      const at = positions[id];
+      if (at) out.push({ id, type: "cluster", position: at, data: { cluster: { key, members }, selected: false, match: false }, width: WIDTH, height: HEIGHT });
+    }
+    return out;
+  }, [shown, positions, selected, q]);
+  const edges: Edge[] = useMemo(
+    () => shown.edges.filter((e) => positions[e.source] && positions[e.target]).map((e) => ({
+      id: e.id, source: e.source, target: e.target,
+      label: shown.edges.length <= LABELS_UP_TO ? e.label : undefined,
+      className: `e-${e.label}`,
+    })),
+    [shown, positions],
+  );
+  return (
+    <div className="canvas" data-testid="lineage-graph" data-layout-ms={layoutMs ?? undefined} data-nodes={nodes.length}>
+      {layoutError ? <div className="error">layout failed: {layoutError}</div> : null}
+      <ReactFlow
+        nodes={nodes}
+        edges={edges}
+        nodeTypes={NODE_TYPES}
+        onNodeClick={(_, n) => (n.type === "cluster" ? onOpenCluster((n.data as NodeData).cluster!.key) : onSelect(n.id))}
+        nodesDraggable={false}
+        nodesConnectable={false}
+        onlyRenderVisibleElements={nodes.length > 300}
+        minZoom={0.05}
+        proOptions={{ hideAttribution: true }}
+        fitView
+      >
+        <Background />
+        <Controls showInteractive={false} />
+        {nodes.length > 30 ? <MiniMap pannable zoomable /> : null}
+      </ReactFlow>
+    </div>
+  );
+}
+
+const ICON: Record<string, string> = { artifact: "▣", run: "▶", model_version: "◆", deployment: "⬢" };
+
+const LinealNode = memo(function LinealNode({ data }: NodeProps<Node<NodeData>>) {
+  const n = data.node!;
+  const title = n.type === "run" ? `${n.name}` : n.type === "deployment" ? n.name : `${n.name}@v${n.version}`;
+  const sub = n.type === "run" ? `${n.kind} · ${shortId(n.id)}` : n.type === "artifact" ? n.kind : n.type === "model_version" ? `registered${n.status && n.status !== "none" ? ` · ${n.status}` : ""}` : `deployment in ${n.detail}`;
+  const cls = ["gnode", `t-${n.type}`, `k-${n.kind}`, ...n.flags.map((f) => `f-${f}`), data.selected ? "selected" : "", data.match ? "match" : "", n.beyond_depth ? "more" : ""];
+  return (
+    <div className={cls.join(" ")} data-testid={`node-${n.type}-${n.name}`} data-ref={n.ref} title={n.label}>
+      <Handle type="target" position={Position.Left} />
+      <div className="gtitle"><span className="icon">{ICON[n.type]}</span> {title}</div>
+      <div className="gsub">{sub}{n.flags.map((f) => <span key={f} className={`flag flag-${f}`}>{f}</span>)}</div>
+      {n.beyond_depth ? <span className="more-dot" title="more beyond: expand">+</span> : null}
+      <Handle type="source" position={Position.Right} />
+    </div>
+  );
+});
+
+const ClusterNode = memo(function ClusterNode({ data }: NodeProps<Node<NodeData>>) {
+  const { members } = data.cluster!;
+  const flagged = members.filter((m) => m.flags.length).length;
+  return (
+    <div className="gnode cluster" title="click to show them all">
+      <Handle type="target" position={Position.Left} />
+      <div className="gtitle">{members.length} {members[0].type.replace("_", " ")}s · {members[0].kind}</div>
+      <div className="gsub">{flagged ? `${flagged} flagged · ` : ""}click to expand; search finds inside</div>
+      <Handle type="source" position={Position.Right} />
+    </div>
+  );
+});
+
+const NODE_TYPES = { lineal: LinealNode, cluster: ClusterNode };
+
+// -- the side panel --------------------------------------------------------------------------
+function SidePanel({ node, isStart, onExpand }: {
+  node: GraphNode | null; isStart: boolean; onExpand: (n: GraphNode, depth: string, direction: string) => void;
+}) {
+  if (!node) return <aside className="side muted">Select a node.</aside>;
+  const rows: [string, ReactNode][] = [
+    ["type", node.type.replace("_", " ")], ["kind", node.kind], ["project", node.project],
+    ["status", node.status ?? "—"], ["time", when(node.time)],
+  ];
+  if (node.digest) rows.push(["digest", <span className="mono small">{node.digest.slice(0, 23)}…</span>]);
+  if (node.size !== undefined) rows.push(["size", bytes(node.size)]);
+  if (node.uri) rows.push(["uri", <span className="mono small">{node.uri}</span>]);
+  if (node.created_by) rows.push(["by", node.created_by]);
+  if (node.dataset?.rows !== undefined) rows.push(["rows", node.dataset.rows.toLocaleString()]);
+  if (node.dataset?.columns !== undefined) rows.push(["columns", node.dataset.columns]);
+  if (node.role) rows.push(["reached as", node.role]);
+  if (node.deployment) {
+    rows.push(["environment", node.deployment.environment], ["target", node.deployment.target || "—"],
+      ["model", node.deployment.model_ref], ["live from", when(node.deployment.started_at)], ["until", when(node.deployment.ended_at)]);
+  }
+  const model = node.type === "model_version" ? `/registry/${node.project}/${node.name}` : null;
+  return (
+    <aside className="side" data-testid="side-panel">
+      <h2>{node.label}</h2>
+      <div>{node.flags.map((f) => <Badge key={f} value={f} />)}{isStart ? <Badge value="start" /> : null}</div>
+      {node.taint ? <div className="error small">tainted by {node.taint.actor} on {when(node.taint.created_at)}: {node.taint.reason}</div> : null}
+      <table className="kv"><tbody>{rows.map(([k, v]) => <tr key={k}><th>{k}</th><td>{v}</td></tr>)}</tbody></table>
+      {node.dataset?.schema ? (
+        <details open={Object.keys(node.dataset.schema).length <= 12}>
+          <summary>schema</summary>
+          <table className="kv small" data-testid="schema"><tbody>
+            {Object.entries(node.dataset.schema).slice(0, 200).map(([c, t]) => <tr key={c}><th>{c}</th><td className="mono">{t}</td></tr>)}
+          </tbody></table>
+        </details>
+      ) : null}
+      <div className="buttons">
+        <button onClick={() => onExpand(node, "1", "both")}>Expand</button>
+        <button onClick={() => onExpand(node, "all", "up")}>All upstream</button>
+        <button onClick={() => onExpand(node, "all", "down")}>All downstream</button>
+      </div>
+      <div className="buttons">
+        <Link className="button" to={`/lineage/${node.ref}`}>Start here</Link>
+        {node.type === "run" ? <Link className="button" to={`/runs/${node.id}`}>Open run</Link> : null}
+        {node.type === "deployment" && node.deployment ? <Link className="button" to={`/runs/${node.deployment.run_id}`}>Deploy run</Link> : null}
+        {model ? <Link className="button" to={model}>Registry</Link> : null}
+        {node.type !== "run" ? <Link className="button" to={`/impact/${node.ref}`}>Impact</Link> : null}
+      </div>
+    </aside>
+  );
+}
