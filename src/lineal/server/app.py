@@ -24,6 +24,7 @@ from ..errors import LinealError
 from ..store import Store
 from .blob_routes import add_blob_routes
 from .context import ServerContext
+from .mlflow_routes import add_mlflow_routes
 from .observability import add_observability
 from .settings import ServerSettings
 from .store_routes import add_store_routes
@@ -93,4 +94,5 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     add_observability(app, context)
     add_store_routes(app)
     add_blob_routes(app)
+    add_mlflow_routes(app)
     return app
