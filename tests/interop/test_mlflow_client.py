@@ -4,6 +4,7 @@ what it logs becomes lineal runs, datasets, artifact versions and registered ver
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import subprocess
@@ -71,7 +72,6 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
         patch.setenv("MLFLOW_TRACKING_URI", server.url)
         patch.setenv("MLFLOW_TRACKING_TOKEN", token)
         patch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        patch.setenv("MLFLOW_USER", "someone-else")  # MLflow's user: a tag, never the run's user
         out = Logged(server, backend, token)
         out.files = tmp / "files"
         (out.files / "outputs").mkdir(parents=True)
@@ -120,7 +120,7 @@ def test_runs_params_metrics_and_tags_are_lineal_runs(logged: Logged) -> None:
     assert stored.params["depth"] == "3" and stored.metrics["loss"] == 0.3
     # The run's user is the token's principal; what the client claims stays a tag.
     assert stored.created_by.startswith("token:") and stored.created_by == run.info.user_id
-    assert stored.tags["mlflow.user"] == "someone-else"
+    assert stored.tags["mlflow.user"] == getpass.getuser() != stored.created_by
     assert mlflow.get_experiment_by_name("churn training").experiment_id == "churn-training"
 
 
