@@ -53,6 +53,7 @@ class Logged:
         self.frame: Any = None
         self.model: Any = None
         self.files: Path = backend
+        self.reader = ""
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,10 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
                       "--uri", str(backend))
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip().splitlines()[-1]
+    made = lineal_cli("token", "create", "--role", "reader", "--name", "viewer",
+                      "--uri", str(backend))
+    assert made.returncode == 0, made.stderr
+    reader = made.stdout.strip().splitlines()[-1]
     env = {"LINEAL_MLFLOW_STAGING": str(tmp / "staging")}
     with ServerProcess(backend=str(backend), extra_args=["--auth"], env=env) as server, \
             pytest.MonkeyPatch.context() as patch:
@@ -73,6 +78,7 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
         patch.setenv("MLFLOW_TRACKING_TOKEN", token)
         patch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         out = Logged(server, backend, token)
+        out.reader = reader
         out.files = tmp / "files"
         (out.files / "outputs").mkdir(parents=True)
         (out.files / "notes.txt").write_text("hello")
@@ -96,9 +102,10 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
             model = LogisticRegression().fit(frame[["a"]], frame["b"])
             info = mlflow.sklearn.log_model(model, name="model",
                                             pip_requirements=["scikit-learn"])
-        with mlflow.start_run(run_name="baseline") as other:
-            mlflow.log_param("kind", "const")
-            mlflow.log_metric("loss", 2.0)
+        other = mlflow.start_run(run_name="baseline")
+        mlflow.log_param("kind", "const")
+        mlflow.log_metric("loss", 2.0)
+        mlflow.end_run()
         out.run_id, out.other_run_id = run.info.run_id, other.info.run_id
         out.model_id, out.frame, out.model = info.model_id, frame, model
         yield out
@@ -218,3 +225,25 @@ def test_unserved_routes_answer_501_and_errors_use_mlflow_shape(logged: Logged) 
                           params={"run_id": logged.run_id})
     assert anonymous.status_code == 401
     assert json.loads(anonymous.text)["error_code"] == "UNAUTHENTICATED"
+
+
+def test_roles_apply_and_a_retried_write_is_applied_once(logged: Logged) -> None:
+    import httpx
+
+    url = f"{logged.server.url}/api/2.0/mlflow"
+    as_reader = {"Authorization": f"Bearer {logged.reader}"}
+    seen = httpx.get(f"{url}/runs/get", params={"run_id": logged.run_id}, headers=as_reader)
+    assert seen.status_code == 200 and seen.json()["run"]["info"]["status"] == "FINISHED"
+    refused = httpx.post(f"{url}/runs/log-metric", headers=as_reader, json={
+        "run_id": logged.run_id, "key": "loss", "value": 9.0, "timestamp": 1, "step": 9})
+    assert refused.status_code == 403
+    assert refused.json()["error_code"] == "PERMISSION_DENIED"
+    # The MLflow client retries a write whose answer it lost: the same batch is kept once.
+    as_writer = {"Authorization": f"Bearer {logged.token}"}
+    batch = {"run_id": logged.other_run_id,
+             "metrics": [{"key": "retried", "value": 1.5, "timestamp": 1000, "step": 3}]}
+    for _ in range(2):
+        sent = httpx.post(f"{url}/runs/log-batch", headers=as_writer, json=batch)
+        assert sent.status_code == 200, sent.text
+    history = mlflow.MlflowClient().get_metric_history(logged.other_run_id, "retried")
+    assert [(m.step, m.value, m.timestamp) for m in history] == [(3, 1.5, 1000)]

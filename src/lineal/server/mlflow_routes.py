@@ -23,6 +23,7 @@ model registry.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -304,8 +305,12 @@ def get_run(call: Call) -> dict[str, Any]:
     return {"run": _run_body(call, run)}
 
 
-def _run_body(call: Call, run: Run) -> dict[str, Any]:
-    latest = [call.metadata.metric_history(run.id, key)[-1] for key in run.metrics]
+def _run_body(call: Call, run: Run, *, detail: bool = True) -> dict[str, Any]:
+    """A run as MLflow's ``Run``. Its metrics are the latest values (MLflow's client asks
+    ``metrics/get-history`` for steps and times); with ``detail``, its dataset inputs and
+    logged-model outputs too (search results leave them out: one query per edge)."""
+    if not detail:
+        return run_json(run)
     datasets: list[dict[str, Any]] = []
     models: list[dict[str, Any]] = []
     for edge in call.metadata.list_edges(run_id=run.id):
@@ -316,7 +321,7 @@ def _run_body(call: Call, run: Run) -> dict[str, Any]:
         elif (edge.direction is EdgeDirection.OUTPUT and version.kind == "model"
               and MODEL_ID_TAG in version.tags):
             models.append({"model_id": version.tags[MODEL_ID_TAG], "step": 0})
-    return run_json(run, latest, datasets, models)
+    return run_json(run, None, datasets, models)
 
 
 def update_run(call: Call) -> dict[str, Any]:
@@ -379,8 +384,21 @@ def _params(items: Any) -> dict[str, str]:
 
 
 def _log(call: Call, **batch: Any) -> dict[str, Any]:
+    """One batch written once: MLflow's client retries a write whose answer it did not get,
+    and MLflow keeps an identical point once, so the request itself is the idempotency key
+    (:mod:`lineal.store.idempotency`): a retry of an applied batch writes nothing."""
+    from ..canonical import canonical_json
+    from ..store.idempotency import Replayed, applying
+
     run = call.run(WRITER)
-    call.metadata.log_batch(run.id, call.actor, **batch)
+    digest = hashlib.sha256(canonical_json([call.what, call.args]).encode()).hexdigest()
+    key = f"{call.actor}:mlflow:{digest}"
+    try:
+        with applying(key, "log_batch"):
+            call.metadata.log_batch(run.id, call.actor, **batch)
+    except Replayed:
+        return {}
+    call.metadata.save_request_response(key, "{}")
     return {}
 
 
@@ -512,7 +530,7 @@ def search_runs(call: Call) -> dict[str, Any]:
     order = call.args.get("order_by") or None
     page = call.metadata.search_runs(" and ".join(parts), order, limit,
                                      call.args.get("page_token") or None)
-    body: dict[str, Any] = {"runs": [_run_body(call, run) for run in page]}
+    body: dict[str, Any] = {"runs": [_run_body(call, run, detail=False) for run in page]}
     if page.next_page_token:
         body["next_page_token"] = page.next_page_token
     return body

@@ -175,13 +175,13 @@ def run_info_json(run: Run) -> dict[str, Any]:
 def run_json(run: Run, latest: list[MetricPoint] | None = None,
              datasets: list[dict[str, Any]] | None = None,
              models: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A run as MLflow's ``Run``: ``latest`` are the last points of its metrics (with step and
-    time; without them the latest values are shown at step 0)."""
-    if latest is None:
-        latest = [MetricPoint(k, v, 0, 0) for k, v in run.metrics.items()]
+    """A run as MLflow's ``Run``: ``latest`` are the last points of its metrics, with step and
+    time; without them, the latest values alone (a run keeps no step per latest value)."""
+    metrics = ([metric_json(p) for p in latest] if latest is not None else
+               [{"key": k, "value": _number(v)} for k, v in run.metrics.items()])
     body: dict[str, Any] = {
         "info": run_info_json(run),
-        "data": {"metrics": [metric_json(p) for p in latest],
+        "data": {"metrics": metrics,
                  "params": [{"key": k, "value": _text(v)} for k, v in run.params.items()],
                  "tags": [{"key": k, "value": v} for k, v in run.tags.items()]},
         "inputs": {"dataset_inputs": datasets or []},
