@@ -77,6 +77,7 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
         patch.setenv("MLFLOW_TRACKING_URI", server.url)
         patch.setenv("MLFLOW_TRACKING_TOKEN", token)
         patch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        patch.setenv("MLFLOW_EXPERIMENT_ID", "0")  # set_experiment sets it: restored after
         out = Logged(server, backend, token)
         out.reader = reader
         out.files = tmp / "files"
@@ -108,7 +109,11 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
         mlflow.end_run()
         out.run_id, out.other_run_id = run.info.run_id, other.info.run_id
         out.model_id, out.frame, out.model = info.model_id, frame, model
-        yield out
+        try:
+            yield out
+        finally:  # the client's module state names this server's experiment: forget it
+            mlflow.tracking.fluent._active_experiment_id = None
+            mlflow.tracking.fluent._last_active_run_id.set(None)
 
 
 def test_runs_params_metrics_and_tags_are_lineal_runs(logged: Logged) -> None:
