@@ -23,6 +23,7 @@ pytest.importorskip("sklearn")
 from lineal.entities import EdgeDirection  # noqa: E402
 from lineal.server.testing import ServerProcess  # noqa: E402
 from lineal.store import Store, open_store  # noqa: E402
+from lineal.tokens import create_token  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -54,6 +55,7 @@ class Logged:
         self.model: Any = None
         self.files: Path = backend
         self.reader = ""
+        self.child_run_id = ""
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +64,12 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
 
     tmp = tmp_path_factory.mktemp("mlflow-client")
     backend = tmp / "store"
-    assert lineal_cli("store", "init", "--uri", str(backend)).returncode == 0
-    made = lineal_cli("token", "create", "--role", "writer", "--name", "trainer",
-                      "--uri", str(backend))
-    assert made.returncode == 0, made.stderr
-    token = made.stdout.strip().splitlines()[-1]
-    made = lineal_cli("token", "create", "--role", "reader", "--name", "viewer",
-                      "--uri", str(backend))
-    assert made.returncode == 0, made.stderr
-    reader = made.stdout.strip().splitlines()[-1]
+    store = open_store(str(backend))
+    try:
+        token = create_token("writer", name="trainer", store=store)[1]
+        reader = create_token("reader", name="viewer", store=store)[1]
+    finally:
+        store.close()
     env = {"LINEAL_MLFLOW_STAGING": str(tmp / "staging")}
     with ServerProcess(backend=str(backend), extra_args=["--auth"], env=env) as server, \
             pytest.MonkeyPatch.context() as patch:
@@ -101,13 +100,19 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
             mlflow.log_input(mlflow.data.from_pandas(frame, name="train-data", targets="b"),
                              context="training")
             model = LogisticRegression().fit(frame[["a"]], frame["b"])
+            # cloudpickle: MLflow's default (skops) spends ~15 s importing itself; the bytes
+            # travel through lineal the same way whatever the format.
             info = mlflow.sklearn.log_model(model, name="model",
-                                            pip_requirements=["scikit-learn"])
+                                            pip_requirements=["scikit-learn"],
+                                            serialization_format="cloudpickle")
+            with mlflow.start_run(run_name="evaluate", nested=True) as child:
+                mlflow.log_metric("auc", 0.8)
         other = mlflow.start_run(run_name="baseline")
         mlflow.log_param("kind", "const")
         mlflow.log_metric("loss", 2.0)
         mlflow.end_run()
         out.run_id, out.other_run_id = run.info.run_id, other.info.run_id
+        out.child_run_id = child.info.run_id
         out.model_id, out.frame, out.model = info.model_id, frame, model
         try:
             yield out
@@ -134,6 +139,8 @@ def test_runs_params_metrics_and_tags_are_lineal_runs(logged: Logged) -> None:
     assert stored.created_by.startswith("token:") and stored.created_by == run.info.user_id
     assert stored.tags["mlflow.user"] == getpass.getuser() != stored.created_by
     assert mlflow.get_experiment_by_name("churn training").experiment_id == "churn-training"
+    with stored_data(logged) as store:  # a nested run's parent is its MLflow parent
+        assert store.metadata.get_run(logged.child_run_id).parent_id == logged.run_id
 
 
 def test_artifacts_are_versions_produced_by_the_run(logged: Logged, tmp_path: Path) -> None:
@@ -202,7 +209,8 @@ def test_search_runs_with_mlflow_filters(logged: Logged) -> None:
     assert list(found["run_id"]) == [logged.run_id]
     found = mlflow.search_runs(filter_string="attributes.status = 'FINISHED'",
                                order_by=["metrics.loss DESC"])
-    assert list(found["run_id"]) == [logged.other_run_id, logged.run_id]
+    # Runs without the sort key come last.
+    assert list(found["run_id"]) == [logged.other_run_id, logged.run_id, logged.child_run_id]
     assert list(mlflow.search_runs(filter_string="tags.team = 'ml'")["run_id"]) == [
         logged.run_id]
     with pytest.raises(mlflow.exceptions.MlflowException) as bad:

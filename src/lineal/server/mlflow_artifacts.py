@@ -317,6 +317,22 @@ def _staged_files(model_id: str) -> list[tuple[str, str, int]]:
     return out
 
 
+def _sweep(max_age_s: float = 7 * 86_400) -> None:
+    """Forget pending models nobody finalized for a week (a client that died mid-upload);
+    their blobs, named by no version, are then ``lineal gc``'s."""
+    root = _staging()
+    if not root.is_dir():
+        return
+    cutoff = time.time() - max_age_s
+    for folder in root.iterdir():
+        record = folder / "model.json"
+        try:
+            if _MODEL_ID.fullmatch(folder.name) and record.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except FileNotFoundError:
+            continue
+
+
 def _update(model_id: str, change: Any) -> dict[str, Any]:
     with _lock:
         record = _pending(model_id)
@@ -341,9 +357,10 @@ def create_logged_model(call: Call) -> dict[str, Any]:
     source = call.arg("source_run_id", required=False)
     if source:
         call.run(WRITER, str(source))
+    _sweep()
     model_id = "m-" + new_id().lower()
     now = int(time.time() * 1000)
-    record = {"model_id": model_id, "experiment_id": experiment,
+    record: dict[str, Any] = {"model_id": model_id, "experiment_id": experiment,
               "name": call.arg("name", required=False) or model_id,
               "model_type": call.arg("model_type", required=False) or "",
               "source_run_id": source or "", "created_ms": now, "updated_ms": now,

@@ -38,7 +38,7 @@ from ..entities import EdgeDirection, MetricPoint, Run, RunStatus, new_id, us_to
 from ..errors import AlreadyExists, InvalidArgument, LinealError, NotFound
 from ..identity import _acting_as
 from ..interop.mlflow_import import MODEL_ID_TAG, RUN_ID_TAG, _dataset_spec, lineal_name
-from ..store.base import ArtifactFilter, RunFilter
+from ..store.base import ArtifactFilter, MetadataStore, RunFilter
 from ..store.http.routes import READER, WRITER
 from .context import ServerContext
 from .mlflow_shapes import (
@@ -85,7 +85,7 @@ class Call:
         return str(self.caller.name)
 
     @property
-    def metadata(self) -> Any:
+    def metadata(self) -> MetadataStore:
         return self.context.store.metadata
 
     def allow(self, role: str, project: str | None = None) -> None:
