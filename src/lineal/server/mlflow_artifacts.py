@@ -57,7 +57,7 @@ from .mlflow_shapes import (
     logged_model_record,
 )
 
-__all__ = ["add_mlflow_artifact_routes", "artifact_uri", "note_output"]
+__all__ = ["add_mlflow_artifact_routes", "artifact_parts", "artifact_uri", "note_output", "run_tree"]
 
 ARTIFACTS = "/api/2.0/mlflow-artifacts"
 _MODEL_ID = re.compile(r"^m-[0-9a-z]{26}$")
@@ -79,7 +79,7 @@ def add_mlflow_artifact_routes(app: FastAPI) -> None:
 
 
 # -- where a path leads --------------------------------------------------------------------------
-def _parts(path: str) -> list[str]:
+def artifact_parts(path: str) -> list[str]:
     parts = [p for p in str(path or "").strip("/").split("/") if p]
     if any(p in (".", "..") or "\\" in p for p in parts):
         raise InvalidArgument(f"invalid artifact path {path!r}")
@@ -119,7 +119,7 @@ class _Tree:
         return [entries[k] for k in sorted(entries)]
 
 
-def _run_tree(call: Call, run: Run) -> _Tree:
+def run_tree(call: Call, run: Run) -> _Tree:
     """A run's artifacts: the newest version of each path it produced."""
     tree = _Tree()
     meta = call.metadata
@@ -148,7 +148,7 @@ def _resolve(call: Call, parts: list[str], role: str) -> tuple[_Tree, str]:
     if len(parts) >= 3 and parts[2] == "artifacts":
         experiment_name(parts[0])
         run = call.run(role, parts[1])
-        return _run_tree(call, run), "/".join(parts[3:])
+        return run_tree(call, run), "/".join(parts[3:])
     raise NotFound(f"no artifact at {'/'.join(parts)!r}: lineal serves the artifacts of runs "
                    "(<experiment>/<run id>/artifacts/...) and logged models "
                    "(<experiment>/models/<model id>/artifacts/...)")
@@ -186,13 +186,13 @@ def _find_model(call: Call, model_id: str, role: str
 
 
 def list_artifacts(call: Call) -> dict[str, Any]:
-    tree, under = _resolve(call, _parts(call.args.get("path") or ""), READER)
+    tree, under = _resolve(call, artifact_parts(call.args.get("path") or ""), READER)
     listing = tree.listing(under)
     return {} if listing is None else {"files": listing}
 
 
 def get_artifact(call: Call) -> Response:
-    tree, path = _resolve(call, _parts(call.path["path"]), READER)
+    tree, path = _resolve(call, artifact_parts(call.path["path"]), READER)
     if path not in tree.files:
         raise NotFound(f"no artifact file {call.path['path']!r}")
     digest, size = tree.files[path]
@@ -210,7 +210,7 @@ def _chunks(stream: Any) -> Iterator[bytes]:
 
 async def put_artifact(call: Call) -> dict[str, Any]:
     """Store the uploaded bytes, then record them where their path says."""
-    parts = _parts(call.path["path"])
+    parts = artifact_parts(call.path["path"])
 
     def where() -> tuple[str, Any, str]:
         if len(parts) >= 5 and parts[1] == "models" and parts[3] == "artifacts":

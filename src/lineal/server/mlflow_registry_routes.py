@@ -18,7 +18,7 @@ from ..errors import InvalidArgument, NotFound
 from ..interop.mlflow_import import REGISTERED_TAG, lineal_name
 from ..registry.entities import ModelVersion, RegisteredModel, Stage
 from ..store.http.routes import ADMIN, READER, WRITER
-from .mlflow_artifacts import _parts, _run_tree, artifact_uri
+from .mlflow_artifacts import artifact_parts, artifact_uri, run_tree
 from .mlflow_routes import Call, logged_model_version, mlflow_route, unsupported
 from .mlflow_shapes import (
     PATH_TAG,
@@ -144,11 +144,11 @@ def _artifact_for(call: Call, source: str, model_id: str | None) -> str:
         return str(logged_model_version(call, model_id).id)
     path = None
     if source.startswith("mlflow-artifacts:"):
-        path = _parts(source.removeprefix("mlflow-artifacts:"))
+        path = artifact_parts(source.removeprefix("mlflow-artifacts:"))
     elif source.startswith("runs:/"):
         run_id, _, rest = source[6:].partition("/")
         run = call.run(READER, run_id)
-        path = ["0", run.id, "artifacts", *_parts(rest)]
+        path = ["0", run.id, "artifacts", *artifact_parts(rest)]
     if path and len(path) >= 4 and path[1] == "models" and path[3] == "artifacts":
         return str(logged_model_version(call, path[2]).id)
     if path and len(path) >= 2 and path[0] == "_lineal":
@@ -158,7 +158,7 @@ def _artifact_for(call: Call, source: str, model_id: str | None) -> str:
     if path and len(path) >= 4 and path[2] == "artifacts":
         wanted = "/".join(path[3:])
         run = call.run(READER, path[1])
-        _run_tree(call, run)  # the caller may read the run's artifacts
+        run_tree(call, run)  # the caller may read the run's artifacts
         for edge in call.metadata.list_edges(run_id=run.id):
             version = call.metadata.get_artifact_version(edge.artifact_id)
             kept = version.metadata.get("mlflow") if isinstance(version.metadata, dict) else {}
