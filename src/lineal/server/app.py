@@ -24,6 +24,7 @@ from ..errors import LinealError
 from ..store import Store
 from .blob_routes import add_blob_routes
 from .context import ServerContext
+from .mlflow_routes import add_mlflow_routes
 from .observability import add_observability
 from .openlineage_routes import add_openlineage_routes
 from .settings import ServerSettings
@@ -96,5 +97,6 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     add_store_routes(app)
     add_blob_routes(app)
     add_openlineage_routes(app)
+    add_mlflow_routes(app)
     add_view_routes(app)  # last: it serves the UI's pages under every other path
     return app
