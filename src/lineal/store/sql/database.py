@@ -36,6 +36,7 @@ from ...errors import AlreadyExists, Conflict, InvalidArgument, StoreError
 from ..types import GENESIS_HASH
 from . import tables as t
 from .opening import create_engine_for, prepare_sqlite_file
+from .requests import check_request, record_request
 
 WAL_CHECKPOINT_PAGES = 10_000
 ENV_SQLITE_SYNC = "LINEAL_SQLITE_SYNC"
@@ -260,9 +261,9 @@ class Database:
                         # (PostgreSQL, MySQL) or on BEGIN IMMEDIATE (SQLite), so no two
                         # writers ever deadlock.
                         tx.lock_head()
-                        tx.check_request()
+                        check_request(tx.conn)
                         yield tx
-                        tx.record_request()
+                        record_request(tx.conn, written=bool(tx._entries) or tx._dirty)
                         tx.close_chain()
                 finally:
                     for restore in reversed(tx.on_release):
@@ -337,36 +338,6 @@ class WriteTx:
         # Run on the connection once the transaction has ended (committed or not), before it
         # goes back to the pool: to restore per-connection settings a write changed.
         self.on_release: list[Callable[[], None]] = []
-
-    def check_request(self) -> None:
-        """Replayed, before anything is written, if the server request this write belongs to
-        was applied before (checked under the ledger lock, so no two attempts both pass)."""
-        from ..idempotency import Replayed, current
-
-        attempt = current()
-        if attempt is None or attempt.recorded:
-            return
-        keys = t.idempotency_keys
-        if self.conn.execute(sa.select(keys.c.key).where(keys.c.key == attempt.key)).first():
-            raise Replayed(attempt.key)
-
-    def record_request(self) -> None:
-        """Record the server request this write belongs to (its idempotency key), in this
-        transaction; Replayed, rolling everything back, if that key was applied before."""
-        from ..idempotency import Replayed, current
-
-        attempt = current()
-        if attempt is None or attempt.recorded or not self._dirty_or_ledgered():
-            return
-        try:  # a duplicate key aborts the transaction: the replay writes nothing
-            self.conn.execute(t.idempotency_keys.insert().values(
-                key=attempt.key, method=attempt.method, created_at=now_us()))
-        except exc.IntegrityError:
-            raise Replayed(attempt.key) from None
-        attempt.recorded = True
-
-    def _dirty_or_ledgered(self) -> bool:
-        return bool(self._entries) or self._dirty
 
     def lock_head(self) -> tuple[int, str]:
         if self._head is None:
