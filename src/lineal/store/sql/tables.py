@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 NAMING = {
@@ -38,6 +39,12 @@ NAMING = {
 }
 
 metadata = MetaData(naming_convention=NAMING)
+
+# Param and tag values are TEXT of up to 64 KiB; an index entry on PostgreSQL holds at most
+# about 2.7 KB, so the (key, value, run_id) indexes there hold only the rows this admits (nearly
+# all of them). MySQL indexes the first 255 characters instead. Search adds the same condition
+# to a term whose value is short (store/sql/search_plan.py), which lets PostgreSQL use them.
+SHORT_VALUE = text("octet_length(key) + octet_length(value) < 2000")
 
 ID = 26  # ULID length
 NAME = 128
@@ -94,9 +101,10 @@ run_params = Table(
     Column("key", String(KEY), nullable=False),
     Column("value", Text, nullable=False),  # canonical JSON, so params keep their type
     Column("ledger_seq", BigInteger),
-    # Read by run only (the primary key). No index on key: one would put each of a run's
-    # params on a different page, and every run start would write all of them (0004).
     PrimaryKeyConstraint("run_id", "key"),
+    # Run search finds runs by a param's value here (0010); see SHORT_VALUE for the limits.
+    Index(None, "key", "value", "run_id", mysql_length={"value": 255},
+          postgresql_where=SHORT_VALUE),
 )
 
 run_tags = Table(
@@ -108,6 +116,8 @@ run_tags = Table(
     Column("ledger_seq", BigInteger),
     PrimaryKeyConstraint("run_id", "key"),
     Index(None, "key"),
+    Index(None, "key", "value", "run_id", mysql_length={"value": 255},
+          postgresql_where=SHORT_VALUE),
 )
 
 metrics = Table(
@@ -136,7 +146,9 @@ latest_metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("ts", BigInteger, nullable=False),
     Column("value_nonfinite", String(4)),  # as in `metrics`
-    PrimaryKeyConstraint("run_id", "key"),  # read by run only; see run_params
+    PrimaryKeyConstraint("run_id", "key"),
+    # Run search: a metric term reads a range of it, a sort by a metric walks it (0010).
+    Index(None, "key", "value", "run_id"),
 )
 
 artifacts = Table(
