@@ -133,3 +133,19 @@ def test_sqlite_walks_a_broad_filter_and_drives_a_narrow_one(
     assert not narrow.walk and narrow.driver is not None and narrow.driver.entity == "params"
     # No term an index can count (LIKE): the walk is the only plan with a bound.
     assert plan("params.p0 LIKE 'a1%'", "metrics.m2 ASC").walk
+
+
+def test_long_values_are_stored_and_found(backend_store: Store) -> None:
+    # Index entries are bounded (PostgreSQL about 2.7 KB, MySQL indexes a prefix): a value of
+    # 60 KB is still written, and an equality term on it still finds its run.
+    meta = backend_store.metadata
+    long_value = "x" * 60_000
+    make_run(meta, "long", 1, metrics={"m0": 0.5}, params={"blob": long_value, "p": "short"},
+             tags={"note": long_value})
+    make_run(meta, "other", 2, metrics={"m0": 0.6}, params={"blob": "y", "p": "short"},
+             tags={"note": "y"})
+    for flt in (f"params.blob = '{long_value}'", f"tags.note = '{long_value}'",
+                f"params.blob = '{long_value}' and params.p = 'short'"):
+        assert [r.name for r in meta.search_runs(flt)] == ["long"], flt[:40]
+        assert [r.name for r in meta.search_runs(flt, ["metrics.m0 DESC"])] == ["long"]
+    assert meta.search_runs("params.blob = 'y'")[0].params["blob"] == "y"

@@ -47,7 +47,7 @@ _INDEXED_ATTRIBUTES = ("id", "status", "kind", "experiment", "project", "parent_
 #: Relative costs: reading one index entry of a range (covering) against checking one run
 #: against a term (a primary-key lookup), and placing one match in the sort.
 _RANGE_ENTRY, _LOOKUP, _SORTED = 0.3, 1.0, 3.0
-#: Bytes of key + value that a PostgreSQL (key, value, run_id) index entry may hold (tables.py).
+#: Bytes of key + value that a PostgreSQL (key, value, run_id) index entry may hold (0010).
 _SHORT_BYTES = 2000
 
 

@@ -28,7 +28,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
 
 NAMING = {
@@ -39,12 +38,6 @@ NAMING = {
 }
 
 metadata = MetaData(naming_convention=NAMING)
-
-# Param and tag values are TEXT of up to 64 KiB; an index entry on PostgreSQL holds at most
-# about 2.7 KB, so the (key, value, run_id) indexes there hold only the rows this admits (nearly
-# all of them). MySQL indexes the first 255 characters instead. Search adds the same condition
-# to a term whose value is short (store/sql/search_plan.py), which lets PostgreSQL use them.
-SHORT_VALUE = text("octet_length(key) + octet_length(value) < 2000")
 
 ID = 26  # ULID length
 NAME = 128
@@ -102,9 +95,10 @@ run_params = Table(
     Column("value", Text, nullable=False),  # canonical JSON, so params keep their type
     Column("ledger_seq", BigInteger),
     PrimaryKeyConstraint("run_id", "key"),
-    # Run search finds runs by a param's value here (0010); see SHORT_VALUE for the limits.
-    Index(None, "key", "value", "run_id", mysql_length={"value": 255},
-          postgresql_where=SHORT_VALUE),
+    # Run search finds runs by a param's value here. Migration 0010 creates it, on MySQL over
+    # the value's first 255 characters and on PostgreSQL for short rows only (its index entries
+    # hold about 2.7 KB): spelling those here would import both dialects into every command.
+    Index(None, "key", "value", "run_id"),
 )
 
 run_tags = Table(
@@ -116,8 +110,7 @@ run_tags = Table(
     Column("ledger_seq", BigInteger),
     PrimaryKeyConstraint("run_id", "key"),
     Index(None, "key"),
-    Index(None, "key", "value", "run_id", mysql_length={"value": 255},
-          postgresql_where=SHORT_VALUE),
+    Index(None, "key", "value", "run_id"),  # as on run_params (0010)
 )
 
 metrics = Table(

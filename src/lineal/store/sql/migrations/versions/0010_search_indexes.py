@@ -25,8 +25,8 @@ down_revision = '0007'
 branch_labels = None
 depends_on = None
 
-# The same text as SHORT_VALUE in tables.py: PostgreSQL uses a partial index only for a query
-# that carries its condition.
+# Search (store/sql/search_plan.py, index_match) adds this same condition to a term whose value
+# is short: PostgreSQL uses a partial index only for a query that carries its condition.
 _SHORT = sa.text("octet_length(key) + octet_length(value) < 2000")
 
 
