@@ -287,7 +287,7 @@ class _Compiler:
     def attribute(self, term: Term) -> Any:
         column = COLUMNS[term.key]
         nullable = column.nullable
-        if self.plan.hinted and not self.plan.drives(term) and term.key not in TIME_ATTRIBUTES:
+        if not self.plan.indexes(term):
             column = no_index(column)  # runs are read in order, or found by the driving term
         if term.key in TIME_ATTRIBUTES:
             return self.time(column, term)

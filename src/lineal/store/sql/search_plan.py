@@ -78,6 +78,15 @@ class Plan:
     driver: Term | None = None
     probes: list[Term] = field(default_factory=list)
     hinted: bool = False
+    #: The attribute whose index the walk reads (start_time), or None: a term on it may narrow
+    #: the walk's range; every other attribute term is only checked on the runs read.
+    walked: str | None = None
+
+    def indexes(self, term: Term) -> bool:
+        """Whether an attribute term may use an index of ``runs`` in this plan."""
+        if not self.hinted:
+            return True
+        return term is self.driver or (self.walk and term.key == self.walked)
 
     def drives(self, term: Term) -> bool:
         return term is self.driver
@@ -183,7 +192,7 @@ def choose_plan(conn: Connection, node: Node | None, order: Sequence[OrderKey],
                 counted.append((_count(conn, sa.select(sa.literal(1)).select_from(t.runs)
                                              .where(*match)), term))
     counted.sort(key=lambda item: item[0])
-    walk = Plan(walk=True, hinted=True)
+    walk = Plan(walk=True, hinted=True, walked=first.key if first.entity == "attributes" else None)
     drive = Plan(walk=False, hinted=True, driver=counted[0][1] if counted else None,
                  probes=[term for _n, term in counted[1:] if term.entity != "attributes"])
     forced = _FORCED.get()
