@@ -67,25 +67,35 @@ def main(argv: list[str] | None = None) -> int:
             names = names[index % len(names):] + names[:index % len(names)]
             for name in names:
                 start = time.perf_counter()
-                subprocess.run(cmds[name], env=env, cwd=root, check=True, stdout=subprocess.DEVNULL)
+                subprocess.run(cmds[name], env=env, cwd=root, check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 samples[name].append(time.perf_counter() - start)
-        floor = statistics.median(samples["`python -c \"import sqlalchemy\"`"])
+        floor = samples["`python -c \"import sqlalchemy\"`"]
         table = Table("Wall time of a fresh process, demo store",
-                      ["command", "median", "min", "÷ import sqlalchemy (median)"])
+                      ["command", "median", "min", "÷ import sqlalchemy (median)",
+                       "÷ import sqlalchemy (min)"])
         worst = 0.0
         for name, times in samples.items():
-            ratio = statistics.median(times) / floor
+            by_median = statistics.median(times) / statistics.median(floor)
+            by_min = min(times) / min(floor)
             if name.startswith("`lineal"):
-                worst = max(worst, ratio)
+                worst = max(worst, by_median, by_min)
             table.rows.append([name, fmt_seconds(statistics.median(times)), fmt_seconds(min(times)),
-                               f"{ratio:.2f}x"])
+                               f"{by_median:.2f}x", f"{by_min:.2f}x"])
         table.notes.append(f"{len(next(iter(samples.values())))} runs of each command, interleaved. "
                            f"1-minute load average before each round: median "
                            f"{statistics.median(loads):.1f}, max {max(loads):.1f} on "
                            f"{os.cpu_count()} cores (the machine is shared).")
         report.tables.append(table)
-        report.targets.append(Target("a read command within 1.5x of `import sqlalchemy`",
-                                     f"{worst:.2f}x (slowest read command)", worst <= 1.5))
+        # Waiting for a core stretches every command alike and so squeezes the ratios towards 1:
+        # on an overloaded machine the target is left undecided rather than met by the load.
+        cores = os.cpu_count() or 1
+        overloaded = statistics.median(loads) > 1.5 * cores
+        if overloaded:
+            table.notes.append("The load exceeded 1.5 per core: the target is not decided by this run.")
+        report.targets.append(Target("a read command within 1.5x of `import sqlalchemy` (median and min)",
+                                     f"{worst:.2f}x (slowest read command, worse of the two)",
+                                     None if overloaded else worst <= 1.5))
     report.raw = {"samples": samples}
     report.write(args.json)
     return 0
