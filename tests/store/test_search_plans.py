@@ -154,3 +154,31 @@ def test_long_values_are_stored_and_found(backend_store: Store) -> None:
         assert [r.name for r in meta.search_runs(flt)] == ["long"], flt[:40]
         assert [r.name for r in meta.search_runs(flt, ["metrics.m0 DESC"])] == ["long"]
     assert meta.search_runs("params.blob = 'y'")[0].params["blob"] == "y"
+
+
+@pytest.mark.parametrize("backend_store", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("order", ["metrics.m1 DESC", "metrics.m1 ASC"])
+def test_a_metric_walk_reads_the_metric_index_in_order(
+    backend_store: Store, many: list[dict[str, Any]], order: str
+) -> None:
+    import sqlalchemy as sa
+
+    engine = backend_store.metadata.db.read_engine  # type: ignore[attr-defined]
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "FROM latest_metrics AS order_0" in statement:
+            seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        with forced_plan("walk"):
+            backend_store.metadata.search_runs("tags.team = 'ml'", [order], limit=3)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert len(seen) == 1
+    with engine.connect() as conn:
+        plan = "\n".join(str(row[-1]) for row in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + seen[0][0], seen[0][1]))
+    assert "ix_latest_metrics_key_value_run_id" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan  # not even for the ties (run ids)

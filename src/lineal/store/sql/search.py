@@ -135,7 +135,9 @@ def _page_query(plan: Plan, where: Any, order: Sequence[OrderKey], cursor: list[
         if nullable:  # missing values last, whichever the direction
             sort.append((sa.case((expr.is_(None), 1), else_=0), False))
         sort.append((expr, key.descending))
-    sort.append((r.c.id, tie))
+    # The run id breaks ties; in a metric segment, as the metric's row holds it, so that the
+    # walk over latest_metrics(key, value, run_id) needs no sort at all.
+    sort.append((r.c.id if metric is None else metric.c.run_id, tie))
     if plan.hinted and not plan.walk:
         # Driven from the filter's index ranges: keep SQLite from walking an order index.
         sort = [(no_index(e), d) for e, d in sort]
