@@ -6,6 +6,8 @@ Each term is one indexed lookup per candidate run, never a scan of a child table
 - ``params.X`` / ``tags.X``: EXISTS on ``run_params`` / ``run_tags`` (primary keys). Params are
   canonical JSON; they compare as the text a user sees (a string without its quotes), so
   ``params.C = '0.5'`` matches both the string "0.5" and the number 0.5, as in MLflow;
+  ``=`` and ``IN`` also name the stored forms that can match (``value IN ('"0.5"', '0.5')``),
+  which the (key, value, run_id) indexes serve;
 - ``inputs.X`` / ``outputs.X``: EXISTS on ``edges`` (primary key starts with run_id) joined to
   ``artifact_versions``; ``outputs.model`` also matches the artifact a registered model version
   links;
@@ -17,7 +19,13 @@ Sorting joins ``latest_metrics`` / ``run_params`` / ``run_tags`` once per sort k
 a run without the metric sorts last, in either direction). Pages are keyset pages: the token holds
 the last row's sort values and id, and the next page starts strictly after them, so a page is
 stable under inserts. The default order (start time, newest first, then id) is served by the
-index runs(started_at, id) with no sort.
+index runs(started_at, id) with no sort; a sort by a metric reads latest_metrics(key, value,
+run_id) in order, then the runs without that metric (two queries, one page token).
+
+Which index drives the query, the order's or the filter's most selective term's, is chosen in
+``search_plan.py`` (on SQLite from counts in the indexes; elsewhere by the database's planner):
+a top-level term that drives becomes the query's first table, the others probe
+(``runs.id IN ...``) or stay EXISTS.
 
 LIKE is case-sensitive and ILIKE is not, on every backend (SQLite's LIKE ignores case, so a
 case-sensitive LIKE runs as GLOB there; MySQL compares LIKE BINARY). Plain ``=`` on strings
