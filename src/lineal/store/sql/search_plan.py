@@ -6,17 +6,17 @@ A filtered, sorted page can be found two ways, with the same rows:
   (``runs(started_at, id)`` for start time, ``latest_metrics(key, value, run_id)`` for a
   metric), check the filter on each, and stop when the page is full. It reads about
   ``limit / selectivity`` runs: the best plan for a broad filter, the worst for a rare one.
-- **drive**: read the runs that match the filter's indexable terms from their
-  ``(key, value, run_id)`` index ranges (``runs.id IN (...)``), check the other terms on those,
-  and sort what matched. It reads the terms' ranges and the matches, whatever the order.
+- **drive**: read the runs that match the filter's most selective term from its index range
+  (a ``(key, value, run_id)`` index, or an index of ``runs`` for an attribute), probe the other
+  indexable terms' ranges (``run_id IN (...)``), check the rest, and sort what matched. It reads
+  the terms' ranges and the matches, whatever the order.
 
 SQLite has no statistics here (lineal runs no ANALYZE, which would go stale as the store grows)
 and never drives a query from an EXISTS term, so on its own it sorted the whole table for a
 metric order, or picked the index of a term that matches most runs (``status = 'finished'``).
 So on SQLite the search counts each indexable top-level term in its index (a covering range
-count, capped at :data:`COUNT_CAP`: under a millisecond), estimates the
-two plans' costs assuming independent terms, and writes the query so that SQLite can only take
-the chosen one (a unary ``+`` keeps an index from serving a column). PostgreSQL and MySQL/MariaDB
+count, capped at :data:`COUNT_CAP`: under a millisecond), estimates the two plans' costs
+assuming independent terms, and writes the query so that SQLite can only take the chosen one (a unary ``+`` keeps an index from serving a column). PostgreSQL and MySQL/MariaDB
 plan EXISTS as semi-joins with their own statistics; the query is left to their planners.
 """
 
