@@ -109,7 +109,13 @@ def run_benchmark(
     # stderr (progress) goes straight to the terminal; stdout is kept for the failure report.
     done = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
     elapsed = time.monotonic() - started
-    stamp = f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} in {elapsed / 60:.1f} min"
+    # The command and the CPU go with each section: the machine table at the top describes the
+    # machine of the last run only, and sections of earlier runs are kept.
+    cpu = machine(str(python), ()).get("cpu", "an unknown CPU")
+    rerun = " ".join(["bench/run.py", "--only", name, *(["--quick"] if args.quick else []),
+                      *([f"--repeat {args.repeat}"] if args.repeat else [])])
+    stamp = (f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} in {elapsed / 60:.1f} min on {cpu}, "
+             f"by `{rerun}`")
     if done.returncode != 0 or not out.exists():
         tail = "\n".join(done.stdout.strip().splitlines()[-20:])
         progress(f"{name}: FAILED with exit code {done.returncode}")

@@ -43,3 +43,19 @@ def test_runs_list_imports_no_data_or_ml_library(world: World) -> None:
     heavy = imported("runs", "list", env=env) & {"pandas", "numpy", "torch", "pyarrow",
                                                   "polars", "sklearn"}
     assert not heavy, f"lineal runs list imported {sorted(heavy)}"
+
+
+def test_runs_list_on_sqlite_imports_no_server_dialect(world: World) -> None:
+    # A dialect option on a table's index (mysql_length=...) makes SQLAlchemy import that
+    # dialect, with its drivers' modules, when the table is defined: some 40 ms on every command.
+    import os
+
+    probe = PROBE.replace("{m.split('.')[0] for m in sys.modules}", "set(sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe, "runs", "list", "--filter",
+                           "params.lr = '0.1'"], capture_output=True, text=True, check=True,
+                          env={**os.environ, "LINEAL_URI": world.uri})
+    modules = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    assert "sqlalchemy.dialects.sqlite" in modules
+    server = {m for m in modules if m.startswith(("sqlalchemy.dialects.postgresql",
+                                                  "sqlalchemy.dialects.mysql"))}
+    assert not server, sorted(server)[:5]

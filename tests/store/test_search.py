@@ -243,15 +243,24 @@ def test_bad_time_and_limit(backend_store: Store) -> None:
         backend_store.metadata.search_runs(limit=0)
 
 
+def _walk(call: Any) -> Any:
+    from lineal.store.sql.search_plan import forced_plan
+
+    with forced_plan("walk"):
+        return call()
+
+
 def _plans(store: Store, call: Any) -> list[str]:
-    """The SQLite query plans of the SELECT statements on runs that ``call`` runs."""
+    """The SQLite query plans of the SELECT statements that read pages of runs (sorted) that
+    ``call`` runs; the search's planning counts (``count(*)``, ``max(rowid)``) are left out."""
     import sqlalchemy as sa
 
     engine = store.metadata.db.read_engine  # type: ignore[attr-defined]
     seen: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM runs" in statement:
+        if (statement.lstrip().upper().startswith("SELECT") and "FROM runs" in statement
+                and "ORDER BY" in statement):
             seen.append((statement, parameters))
 
     sa.event.listen(engine, "before_cursor_execute", record)
@@ -285,8 +294,10 @@ def test_listings_and_searches_by_start_time_need_no_sort(
         lambda: meta.search_runs(page_token=token),
         lambda: meta.search_runs(order_by="attributes.start_time", page_token=asc),
         lambda: meta.search_runs("attributes.project = 'default'"),
-        lambda: meta.search_runs("metrics.auc > 0.9 and tags.team = 'ml'",
-                                 order_by=["attributes.created DESC"]),
+        # With a filter, the plan depends on the counts (tests/store/test_search_plans.py);
+        # walking the start-time index is one of the two, and needs no sort.
+        lambda: _walk(lambda: meta.search_runs("metrics.auc > 0.9 and tags.team = 'ml'",
+                                               order_by=["attributes.created DESC"])),
     ]
     for call in calls:
         for plan in _plans(backend_store, call):

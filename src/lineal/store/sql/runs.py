@@ -349,6 +349,8 @@ class RunsMixin:
             return self._hydrate(conn, rows)
 
     def _hydrate(self, conn: Connection, rows: list[Any]) -> list[Run]:
+        # A page of 100 runs brings some 3,000 rows of params, tags and metrics: they are
+        # fetched in one go (.all()) and the usual param values decoded without json.loads.
         ids = [row["id"] for row in rows]
         params: dict[str, dict[str, Any]] = defaultdict(dict)
         tags: dict[str, dict[str, str]] = defaultdict(dict)
@@ -358,19 +360,19 @@ class RunsMixin:
                 sa.select(t.run_params.c.run_id, t.run_params.c.key, t.run_params.c.value).where(
                     t.run_params.c.run_id.in_(chunk)
                 )
-            ):
-                params[run_id][key] = json.loads(value)
+            ).all():
+                params[run_id][key] = _param_value(value)
             for run_id, key, value in conn.execute(
                 sa.select(t.run_tags.c.run_id, t.run_tags.c.key, t.run_tags.c.value).where(
                     t.run_tags.c.run_id.in_(chunk)
                 )
-            ):
+            ).all():
                 tags[run_id][key] = value
             lm = t.latest_metrics
             for run_id, key, value, code in conn.execute(
                 sa.select(lm.c.run_id, lm.c.key, lm.c.value, lm.c.value_nonfinite)
                 .where(lm.c.run_id.in_(chunk))
-            ):
+            ).all():
                 metrics[run_id][key] = decode_float(value, code)
         return [
             _run_from_row(row, params[row["id"]], tags[row["id"]], metrics[row["id"]])
@@ -425,6 +427,16 @@ def _run_from_row(
         cached_from=row["cached_from"],
         heartbeat_at=us_to_datetime(row["heartbeat_at"]),
     )
+
+
+def _param_value(text: str) -> Any:
+    """A param's stored canonical JSON decoded: a string without escapes and a non-negative
+    integer (most params) directly, anything else by json.loads."""
+    if text[:1] == '"' and "\\" not in text:
+        return text[1:-1]
+    if text.isdigit() and text.isascii():
+        return int(text)
+    return json.loads(text)
 
 
 def _no_run(run_id: str) -> NotFound:

@@ -6,6 +6,8 @@ Each term is one indexed lookup per candidate run, never a scan of a child table
 - ``params.X`` / ``tags.X``: EXISTS on ``run_params`` / ``run_tags`` (primary keys). Params are
   canonical JSON; they compare as the text a user sees (a string without its quotes), so
   ``params.C = '0.5'`` matches both the string "0.5" and the number 0.5, as in MLflow;
+  ``=`` and ``IN`` also name the stored forms that can match (``value IN ('"0.5"', '0.5')``),
+  which the (key, value, run_id) indexes serve;
 - ``inputs.X`` / ``outputs.X``: EXISTS on ``edges`` (primary key starts with run_id) joined to
   ``artifact_versions``; ``outputs.model`` also matches the artifact a registered model version
   links;
@@ -17,7 +19,13 @@ Sorting joins ``latest_metrics`` / ``run_params`` / ``run_tags`` once per sort k
 a run without the metric sorts last, in either direction). Pages are keyset pages: the token holds
 the last row's sort values and id, and the next page starts strictly after them, so a page is
 stable under inserts. The default order (start time, newest first, then id) is served by the
-index runs(started_at, id) with no sort.
+index runs(started_at, id) with no sort; a sort by a metric reads latest_metrics(key, value,
+run_id) in order, then the runs without that metric (two queries, one page token).
+
+Which index drives the query, the order's or the filter's most selective term's, is chosen in
+``search_plan.py`` (on SQLite from counts in the indexes; elsewhere by the database's planner):
+a top-level term that drives becomes the query's first table, the others probe
+(``runs.id IN ...``) or stay EXISTS.
 
 LIKE is case-sensitive and ILIKE is not, on every backend (SQLite's LIKE ignores case, so a
 case-sensitive LIKE runs as GLOB there; MySQL compares LIKE BINARY). Plain ``=`` on strings
@@ -28,6 +36,7 @@ indexes serve it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -51,10 +60,11 @@ from ...search.page import RunPage, decode_page_token, encode_page_token, query_
 from . import tables as t
 from . import tables_registry as tr
 from .database import Database
+from .search_plan import Plan, choose_plan, index_match, no_index
 
 MAX_PAGE = 10_000
 
-_COLUMNS = {
+COLUMNS = {
     "id": t.runs.c.id,
     "name": t.runs.c.name,
     "status": t.runs.c.status,
@@ -66,6 +76,7 @@ _COLUMNS = {
     "start_time": t.runs.c.started_at,
     "end_time": t.runs.c.ended_at,
 }
+_CHILD_TABLES = {"metrics": t.latest_metrics, "params": t.run_params, "tags": t.run_tags}
 _DEFAULT_ORDER = [OrderKey("attributes", "start_time", True)]
 
 
@@ -84,36 +95,94 @@ class SearchMixin:
         node = parse_filter(filter)
         order = parse_order_by(order_by) or _DEFAULT_ORDER
         columns = _named_columns(node, order)
-        r = t.runs
+        digest = query_digest(filter, [str(k) for k in order])
         with self.db.read() as conn:
-            where = _Compiler(conn).compile(node) if node is not None else None
-            source: Any = r
-            sort: list[tuple[Any, bool]] = []  # (expression, descending); nullable ones flagged
-            for index, key in enumerate(order):
-                expr, nullable, source = _sort_expression(key, source, index)
-                if nullable:  # missing values last, whichever the direction
-                    sort.append((sa.case((expr.is_(None), 1), else_=0), False))
-                sort.append((expr, key.descending))
-            sort.append((r.c.id, order[-1].descending))
-            labels = [expr.label(f"sort_{i}") for i, (expr, _) in enumerate(sort[:-1])]
-            query = sa.select(r, *labels).select_from(source)
-            if where is not None:
-                query = query.where(where)
-            digest = query_digest(filter, [str(k) for k in order])
+            plan = choose_plan(conn, node, order, limit)
+            compiler = _Compiler(conn, plan)
+            where = compiler.compile(node) if node is not None else None
+            source = compiler.source
+            count = len(order) + sum(1 for k in order if _nullable(k))
+            cursor = None
             if page_token:
-                values, run_id = decode_page_token(page_token, digest, len(sort) - 1)
-                query = query.where(*_after(sort, [*values, run_id]))
-            query = query.order_by(*[e.desc() if d else e.asc() for e, d in sort]).limit(limit + 1)
-            rows = list(conn.execute(query).mappings())
+                values, run_id = decode_page_token(page_token, digest, count)
+                cursor = [*values, run_id]
+            if order[0].entity == "metrics" and (plan.walk or not plan.hinted):
+                rows = _metric_first(conn, plan, where, order, limit, cursor)
+            else:
+                query = _page_query(plan, where, order, cursor, source=source, lead=[],
+                                    tie=order[-1].descending)
+                rows = list(conn.execute(query.limit(limit + 1)).mappings())
             more = len(rows) > limit
             rows = rows[:limit]
             runs = self._hydrate(conn, rows)  # type: ignore[attr-defined]
         token = None
         if more and rows:
             last = rows[-1]
-            token = encode_page_token(digest, [last[f"sort_{i}"] for i in range(len(labels))],
+            token = encode_page_token(digest, [last[f"sort_{i}"] for i in range(count)],
                                       last["id"])
         return RunPage(runs, token, columns)
+
+
+def _nullable(key: OrderKey) -> bool:
+    return key.entity != "attributes" or bool(COLUMNS[key.key].nullable)
+
+
+def _page_query(plan: Plan, where: Any, order: Sequence[OrderKey], cursor: list[Any] | None, *,
+                source: Any, lead: Sequence[Any], tie: bool, metric: Any = None) -> Any:
+    """The query of one page in ``order`` then id (``tie``: descending), after ``cursor`` (its
+    sort values, then the id). ``lead``: labelled values the caller puts first in each row's
+    sort values (a segment's constants); ``metric``: an inner-joined latest_metrics alias whose
+    value is the first key (never missing in that segment)."""
+    r = t.runs
+    sort: list[tuple[Any, bool]] = []  # (expression, descending); nullable ones flagged
+    for index, key in enumerate(order):
+        if index == 0 and metric is not None:
+            expr, nullable = metric.c.value, False
+        else:
+            expr, nullable, source = _sort_expression(key, source, index + len(lead))
+        if nullable:  # missing values last, whichever the direction
+            sort.append((sa.case((expr.is_(None), 1), else_=0), False))
+        sort.append((expr, key.descending))
+    # The run id breaks ties; in a metric segment, as the metric's row holds it, so that the
+    # walk over latest_metrics(key, value, run_id) needs no sort at all.
+    sort.append((r.c.id if metric is None else metric.c.run_id, tie))
+    if plan.hinted and not plan.walk:
+        # Driven from the filter's index ranges: keep SQLite from walking an order index.
+        sort = [(no_index(e), d) for e, d in sort]
+    labels = [e.label(f"sort_{len(lead) + i}") for i, (e, _) in enumerate(sort[:-1])]
+    query = sa.select(r, *lead, *labels).select_from(source)
+    if where is not None:
+        query = query.where(where)
+    if cursor is not None:
+        query = query.where(*_after(sort, cursor))
+    return query.order_by(*[e.desc() if d else e.asc() for e, d in sort])
+
+
+def _metric_first(conn: Connection, plan: Plan, where: Any, order: Sequence[OrderKey],
+                  limit: int, cursor: list[Any] | None) -> list[Any]:
+    """A page sorted first by a metric, in two segments: the runs with a value for it (read in
+    order from latest_metrics(key, value, run_id), or sorted when the filter drives), then the
+    runs without one, which sort last in either direction. Rows and page tokens are those of
+    one query sorted by (value is missing, value, ..., id)."""
+    r, first, tie = t.runs, order[0], order[-1].descending
+    rows: list[Any] = []
+    if cursor is None or cursor[0] == 0:
+        lm = t.latest_metrics.alias("order_0")
+        query = _page_query(plan, where, order, cursor[1:] if cursor else None,
+                            source=lm.join(r, r.c.id == lm.c.run_id),
+                            lead=[sa.literal(0).label("sort_0")], tie=tie, metric=lm)
+        query = query.where(lm.c.key == first.key, lm.c.value.is_not(None))
+        rows = list(conn.execute(query.limit(limit + 1)).mappings())
+        if len(rows) > limit:
+            return rows
+    gone = t.latest_metrics.alias()
+    missing = ~sa.exists().where(gone.c.run_id == r.c.id, gone.c.key == first.key,
+                                 gone.c.value.is_not(None))
+    lead = [sa.literal(1).label("sort_0"), sa.null().label("sort_1")]
+    query = _page_query(plan, where, order[1:], cursor[2:] if cursor and cursor[0] == 1 else None,
+                        source=r, lead=lead, tie=tie)
+    query = query.where(missing).limit(limit + 1 - len(rows))
+    return rows + list(conn.execute(query).mappings())
 
 
 def _named_columns(node: Node | None, order: Sequence[OrderKey]) -> tuple[str, ...]:
@@ -136,7 +205,7 @@ def _sort_expression(key: OrderKey, source: Any, index: int) -> tuple[Any, bool,
     """The expression a key sorts by, whether it can be NULL, and ``source`` with its join."""
     r = t.runs
     if key.entity == "attributes":
-        column = _COLUMNS[key.key]
+        column = COLUMNS[key.key]
         return column, column.nullable, source
     table = {"metrics": t.latest_metrics, "params": t.run_params, "tags": t.run_tags}[key.entity]
     joined = table.alias(f"order_{index}")
@@ -176,9 +245,20 @@ def _param_text(value: Any) -> Any:
 class _Compiler:
     """Compiles a filter AST against one read connection (env terms query it first)."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, plan: Plan) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name
+        self.plan = plan
+        #: What the query reads runs from: ``runs``, or the driving term's index range joined
+        #: to ``runs``, which SQLite then reads first.
+        self.source: Any = t.runs
+        #: The driving term's row, when a child term drives: other terms are checked against
+        #: its run_id before ``runs`` is read.
+        self.driver_row: Any = None
+        driver = plan.driver
+        if driver is not None and driver.entity in _CHILD_TABLES:
+            self.driver_row = _CHILD_TABLES[driver.entity].alias("driver")
+            self.source = self.driver_row.join(t.runs, t.runs.c.id == self.driver_row.c.run_id)
 
     def compile(self, node: Node) -> Any:
         if isinstance(node, BoolOp):
@@ -215,16 +295,19 @@ class _Compiler:
         return expr.like(pattern)
 
     def attribute(self, term: Term) -> Any:
-        column = _COLUMNS[term.key]
+        column = COLUMNS[term.key]
+        nullable = column.nullable
+        if not self.plan.indexes(term):
+            column = no_index(column)  # runs are read in order, or found by the driving term
         if term.key in TIME_ATTRIBUTES:
             return self.time(column, term)
         value: Any = term.value
         if isinstance(value, tuple):
-            value = tuple(_attribute_value(term.key, v) for v in value)
+            value = tuple(attribute_value(term.key, v) for v in value)
         else:
-            value = _attribute_value(term.key, value)
+            value = attribute_value(term.key, value)
         condition = self.compare(column, term.op, value)
-        if column.nullable and term.op in ("!=", "NOT IN", "NOT LIKE", "NOT ILIKE"):
+        if nullable and term.op in ("!=", "NOT IN", "NOT LIKE", "NOT ILIKE"):
             condition = sa.or_(condition, column.is_(None))  # a run with no experiment is not 'x'
         return condition
 
@@ -248,8 +331,7 @@ class _Compiler:
         }[term.op]
 
     def child_value(self, term: Term) -> Any:
-        table = {"metrics": t.latest_metrics, "params": t.run_params, "tags": t.run_tags}[term.entity]
-        row = table.alias()
+        row = self.driver_row if self.plan.drives(term) else _CHILD_TABLES[term.entity].alias()
         if term.entity == "metrics":
             value: Any = term.value
             expr = row.c.value
@@ -258,10 +340,17 @@ class _Compiler:
             expr = _param_text(row.c.value) if term.entity == "params" else row.c.value
             if self.dialect in ("mysql", "mariadb") and not term.op.endswith("LIKE"):
                 # Values compare case-sensitively, as on the other backends (MySQL's default
-                # collation ignores case); no index reads these values, so nothing is lost.
+                # collation ignores case); the index condition below still narrows by value.
                 expr = sa.type_coerce(sa.cast(expr, sa.LargeBinary), sa.Text)
-        return sa.exists().where(row.c.run_id == t.runs.c.id, row.c.key == term.key,
-                                 self.compare(expr, term.op, value))
+        exact = self.compare(expr, term.op, value)
+        # What the (key, value, run_id) index can find; exact keeps only the true matches.
+        indexed = index_match(_as_text_term(term), row, self.dialect) or [row.c.key == term.key]
+        if self.plan.drives(term):
+            return sa.and_(*indexed, exact)
+        if self.plan.probes_with(term):
+            run_id = t.runs.c.id if self.driver_row is None else self.driver_row.c.run_id
+            return run_id.in_(sa.select(row.c.run_id).where(*indexed, exact))
+        return sa.exists().where(row.c.run_id == t.runs.c.id, *indexed, exact)
 
     # -- lineage -----------------------------------------------------------------------------
     def lineage(self, term: Term) -> Any:
@@ -378,13 +467,26 @@ def _as_text(value: Any) -> Any:
     return _number_text(value) if isinstance(value, float) else value
 
 
-def _attribute_value(key: str, value: Any) -> Any:
+def attribute_value(key: str, value: Any) -> Any:
     value = _as_text(value)
     if key == "status":
         return str(value).lower()  # MLflow spells them FINISHED
     if key in ("id", "parent_id") and len(str(value)) == 26:
         return str(value).upper()
     return value
+
+
+def param_candidates(texts: Sequence[str]) -> list[str]:
+    """The stored forms of params whose text is one of ``texts``: a JSON string (its text between
+    the quotes, as :func:`_param_text` shows it) or a JSON number, boolean, null... written as is."""
+    return [form for text in texts for form in (f'"{text}"', text)]
+
+
+def _as_text_term(term: Term) -> Term:
+    """``term`` with its values as param and tag text (numbers as they were written)."""
+    if term.entity == "metrics":
+        return term
+    return dataclasses.replace(term, value=_as_text(term.value))
 
 
 def _glob(pattern: str) -> str:

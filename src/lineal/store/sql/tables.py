@@ -94,9 +94,11 @@ run_params = Table(
     Column("key", String(KEY), nullable=False),
     Column("value", Text, nullable=False),  # canonical JSON, so params keep their type
     Column("ledger_seq", BigInteger),
-    # Read by run only (the primary key). No index on key: one would put each of a run's
-    # params on a different page, and every run start would write all of them (0004).
     PrimaryKeyConstraint("run_id", "key"),
+    # Run search finds runs by a param's value here. Migration 0010 creates it, on MySQL over
+    # the value's first 255 characters and on PostgreSQL for short rows only (its index entries
+    # hold about 2.7 KB): spelling those here would import both dialects into every command.
+    Index(None, "key", "value", "run_id"),
 )
 
 run_tags = Table(
@@ -108,6 +110,7 @@ run_tags = Table(
     Column("ledger_seq", BigInteger),
     PrimaryKeyConstraint("run_id", "key"),
     Index(None, "key"),
+    Index(None, "key", "value", "run_id"),  # as on run_params (0010)
 )
 
 metrics = Table(
@@ -136,7 +139,9 @@ latest_metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("ts", BigInteger, nullable=False),
     Column("value_nonfinite", String(4)),  # as in `metrics`
-    PrimaryKeyConstraint("run_id", "key"),  # read by run only; see run_params
+    PrimaryKeyConstraint("run_id", "key"),
+    # Run search: a metric term reads a range of it, a sort by a metric walks it (0010).
+    Index(None, "key", "value", "run_id"),
 )
 
 artifacts = Table(
