@@ -20,6 +20,8 @@ from lineal.store.sql.search_plan import choose_plan, forced_plan
 
 from .test_search import make_run
 
+pytestmark = pytest.mark.sql  # query plans of the SQL store
+
 N = 48
 
 
