@@ -35,6 +35,9 @@ RESULTS = BENCH / "RESULTS.md"
 QUICK_RESULTS = SCRATCH / "RESULTS-quick.md"
 REQUIREMENTS = BENCH / "requirements-peers.txt"
 STAMP = BENCH_VENV / ".lineal-bench-stamp"
+# lineal's extras in the bench venv: data (pyarrow, numpy for the datasets benchmark) and server
+# (`lineal server` and its HTTP client for the server benchmark).
+EXTRAS = "data,server"
 ORDER = ["tracking", "datasets"]  # then any other bench_*.py, alphabetically
 MARKER = "<!-- BEGIN GENERATED: bench/run.py rewrites everything below this line. -->"
 SECTION = re.compile(r"<!-- section:(?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- /section:(?P=name) -->",
@@ -60,7 +63,7 @@ def ensure_bench_venv() -> Path:
     lineal's ``pyproject.toml`` changed since the last install."""
     python = BENCH_VENV / "bin" / "python"
     wanted = hashlib.sha256(
-        REQUIREMENTS.read_bytes() + (REPO / "pyproject.toml").read_bytes()
+        REQUIREMENTS.read_bytes() + (REPO / "pyproject.toml").read_bytes() + EXTRAS.encode()
     ).hexdigest()
     if python.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
         return python
@@ -70,8 +73,7 @@ def ensure_bench_venv() -> Path:
     progress(f"installing the peers from {REQUIREMENTS.relative_to(REPO)} and lineal (editable)")
     pip = [str(python), "-m", "pip", "install", "-q"]
     subprocess.run([*pip, "-r", str(REQUIREMENTS)], check=True)
-    # lineal with its data extra: the datasets benchmark needs pyarrow and numpy.
-    subprocess.run([*pip, "-e", f"{REPO}[data]"], check=True)
+    subprocess.run([*pip, "-e", f"{REPO}[{EXTRAS}]"], check=True)
     STAMP.write_text(wanted + "\n")
     return python
 

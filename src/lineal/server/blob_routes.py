@@ -188,11 +188,22 @@ async def _receive(request: Request, context: ServerContext, digest: str | None)
     fd, name = tempfile.mkstemp(prefix="lineal-upload-")
     path = Path(name)
     sha = hashlib.sha256()
+    pending: list[bytes] = []
+    held = 0
     try:
         with os.fdopen(fd, "wb") as out:
+            # The server hands the body over in pieces of a few KiB: gather them into writes
+            # of CHUNK, so that a large upload costs one worker-thread hop per MiB, not one
+            # per piece.
             async for chunk in request.stream():
                 sha.update(chunk)
-                await run_in_threadpool(out.write, chunk)
+                pending.append(chunk)
+                held += len(chunk)
+                if held >= CHUNK:
+                    await run_in_threadpool(out.write, b"".join(pending))
+                    pending, held = [], 0
+            if pending:
+                await run_in_threadpool(out.write, b"".join(pending))
         actual = "sha256:" + sha.hexdigest()
         if digest is not None and actual != digest:
             raise InvalidArgument(f"the uploaded bytes hash to {actual}, not {digest}",
