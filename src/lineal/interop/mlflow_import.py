@@ -400,7 +400,8 @@ class _Importer:
             # Oldest first (MLflow lists newest first), so version numbers follow history.
             for model in sorted(models_by_exp[exp.experiment_id],
                                 key=lambda m: (m.creation_timestamp or 0, m.model_id)):
-                self._guard("logged_model", model.model_id, functools.partial(self._logged_model, model))
+                self._guard("logged_model", model.model_id,
+                            functools.partial(self._logged_model, model))
                 self._step("logged models")
         self._model_inputs()
         for model in registered:

@@ -455,8 +455,9 @@ class _Builder:
         for role, ref in pieces:
             if not isinstance(ref, Mapping) or not isinstance(ref.get("digest"), str):
                 continue
-            facet: dict[str, Mapping[str, Any]] = {"lineal": {"_schemaURL": _LINEAL_DATASET, "kind": ref.get("kind", role),
-                                "digest": ref["digest"], "version": ref.get("version")}}
+            facet: dict[str, Mapping[str, Any]] = {
+                "lineal": {"_schemaURL": _LINEAL_DATASET, "kind": ref.get("kind", role),
+                           "digest": ref["digest"], "version": ref.get("version")}}
             data = _Dataset(f"lineal://{ref.get('project')}", str(ref.get("name")), facet, {})
             artifact = self._artifact(data, event.time_us)
             mark = (event.run_id, artifact, "input", role)

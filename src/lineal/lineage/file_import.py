@@ -175,7 +175,8 @@ def _graph_batch(doc: Mapping[str, Any], name: str) -> tuple[ImportBatch, list[s
         elif kind == "artifact":
             artifacts.append(ImportArtifact(
                 key=node["id"], project=project, name=_value(node, "name"),
-                kind=_value(node, "kind"), digest=_value(node, "digest"), uri="", size=0, created_at_us=when,
+                kind=_value(node, "kind"), digest=_value(node, "digest"), uri="", size=0,
+                created_at_us=when,
                 version=node.get("version")))
         else:
             skipped[str(kind)] = skipped.get(str(kind), 0) + 1

@@ -220,7 +220,9 @@ def set_default_store(store: Store | None) -> None:
         _default_key = (os.environ.get(ENV_URI), os.environ.get(ENV_ARTIFACTS)) if store else None
 
 
-def upgrade_database(uri: str | os.PathLike[str] | None = None) -> tuple[str | None, str | None, str]:
+def upgrade_database(
+    uri: str | os.PathLike[str] | None = None,
+) -> tuple[str | None, str | None, str]:
     """Migrate the metadata database named by ``uri`` (as for :func:`open_store`) to the schema
     this lineal needs (``lineal store upgrade``); returns ``(revision before, revision after,
     URL without password)``.

@@ -110,8 +110,9 @@ def _check_latest_metrics(conn: Connection, report: AuditReport, limit: int) -> 
                 f"value {row.value}) {what}", table="latest_metrics"))
     for series in conn.execute(unlisted.limit(limit)):
         report.problems.append(Problem(
-            "derived-mismatch", f"latest_metrics has no row for {series.run_id}/{series.key}, which "
-            "has metric points: runs list and leaderboards miss it", table="latest_metrics"))
+            "derived-mismatch", f"latest_metrics has no row for {series.run_id}/{series.key}, "
+            "which has metric points: runs list and leaderboards miss it",
+            table="latest_metrics"))
 
 
 def _check_chain(conn: Connection, report: AuditReport) -> dict[int, _Entry]:
