@@ -66,8 +66,13 @@ TORTURE_ARGS ?= --sqlite 200 --postgres 50 --mariadb 20 --writers 8
 torture: $(VENV)/.dev
 	$(PY) torture/run.py $(TORTURE_ARGS)
 
+# ruff, mypy ([tool.mypy]) and the layering contracts ([tool.importlinter]); `make test` runs
+# the last two too (tests/core/test_types.py, tests/core/test_layers.py).
 lint: $(VENV)/.dev
 	$(PY) -m ruff check src tests
+	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 clean:
-	rm -rf $(VENV) .bench-venv .lineal build dist src/*.egg-info ui/node_modules src/lineal/server/ui
+	rm -rf $(VENV) .bench-venv .lineal build dist src/*.egg-info ui/node_modules src/lineal/server/ui \
+		.mypy_cache .import_linter_cache

@@ -38,7 +38,7 @@ def hash_cache(store: Store) -> HashCache:
     return _caches[key]
 
 
-def default_name(path: str | Path) -> str:
+def default_name(path: str | os.PathLike[str]) -> str:
     base = Path(str(path).rstrip("/")).name or "artifact"
     name = re.sub(r"[^A-Za-z0-9._-]", "-", base).lstrip("._-")
     return name[:128] or "artifact"

@@ -14,7 +14,7 @@ from typing import Any
 
 __all__ = ["canonical_bytes", "canonical_json"]
 
-_json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C, ensure_ascii=False
+_json_string = json.encoder.encode_basestring  # C, ensure_ascii=False
 
 
 def canonical_json(value: Any) -> str:

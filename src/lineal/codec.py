@@ -159,7 +159,7 @@ def _generic(origin: Any, args: tuple[Any, ...], value: Any) -> Any:
     return value
 
 
-def _plain(tp: type, value: Any) -> Any:
+def _plain(tp: type[Any], value: Any) -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
             raise TypeError(f"expected an object for {tp.__name__}, got {type(value).__name__}")

@@ -137,7 +137,7 @@ def setting(key: str, cwd: Path | None = None) -> Any:
     config = load_config(cwd)
     value = config.values.get(key)
     relative = value is not None and key in ("uri", "artifacts") and "://" not in value
-    if relative and config.path is not None:
+    if relative and value is not None and config.path is not None:
         value = str((config.path.parent / Path(value).expanduser()).resolve())
     return value
 

@@ -388,7 +388,7 @@ def leaderboard_frame(board: Leaderboard) -> pandas.DataFrame:
 
 
 # -- list answers --------------------------------------------------------------------------------------
-class _Listing(list):  # type: ignore[type-arg]
+class _Listing(list[Any]):
     """A list answer (still a plain ``list`` to every caller) that also converts to a
     DataFrame and shows as a table in a notebook."""
 

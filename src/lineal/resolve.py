@@ -127,9 +127,9 @@ def resolve(
     except NotFound as error:
         if "no artifact named" not in error.message:
             raise
-        run = " run," if _looks_like_run_id(text) else ""
+        a_run = " run," if _looks_like_run_id(text) else ""
         raise NotFound(
-            f"no{run} registered model or {'model ' if want == 'model' else ''}artifact named "
+            f"no{a_run} registered model or {'model ' if want == 'model' else ''}artifact named "
             f"{parsed.name!r} in project {parsed.project!r}",
             hint="list models with `lineal registry models`, artifacts with "
             "`lineal artifacts list`",

@@ -264,3 +264,14 @@ def test_a_run_given_an_id_is_merged_into_the_stored_one(backend_store: Store) -
     assert head(backend_store) == before
     report = meta.verify_ledger()
     assert report.ok, report.problems[:5]
+
+
+def test_a_run_with_metrics_followed_by_another_run(backend_store: Store) -> None:
+    """A metric's stored value once overwrote the map of stored runs, so the next run of the
+    batch failed with "argument of type 'float' is not iterable" (found by mypy)."""
+    batch = ImportBatch([run("a", metrics={"auc": 0.9, "loss": float("nan")}), run("b")])
+    ids = backend_store.metadata.import_lineage(batch, "importer")
+    meta = backend_store.metadata
+    assert meta.get_run(ids["a"]).metrics["auc"] == 0.9
+    assert meta.get_run(ids["b"]).name == "b"
+    assert meta.verify_ledger().ok

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import Unauthenticated
 from .oidc import JwksKeys, claim_values, validate_jwt
@@ -165,7 +165,8 @@ class Authenticator:
         return merge_grants(grants)
 
 
-def _headers(headers: Mapping[str, str] | Any, single: frozenset[str]) -> dict[str, str]:
+def _headers(headers: Mapping[str, str] | Iterable[tuple[str, str]],
+             single: frozenset[str]) -> dict[str, str]:
     """Header names lower-cased. A header of ``single`` (those the authenticator reads:
     Authorization, the proxy's headers) sent twice is refused: which of two values is believed would be left to chance.
     Starlette's ``Headers.items()`` lists a repeated header once per value, as a plain list of

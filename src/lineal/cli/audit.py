@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import IntegrityError
 from .render import LIMIT, plural, wide_option
 
+if TYPE_CHECKING:
+    from ..store import Store
 
-def _store(ctx: click.Context):  # type: ignore[no-untyped-def]
+
+def _store(ctx: click.Context) -> Store:
     from .render import open_store_from_ctx
 
     return open_store_from_ctx(ctx)

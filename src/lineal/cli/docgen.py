@@ -52,7 +52,9 @@ def iter_commands(
 def render_markdown(root: click.Command | None = None) -> str:
     """The whole reference as Markdown."""
     if root is None:
-        from . import cli as root
+        from . import cli
+
+        root = cli
     top = click.Context(root, info_name="lineal")
     sections = list(iter_commands(root, top))
     lines = [_HEADER, "## Commands", ""]

@@ -48,15 +48,19 @@ class ImportGroup(click.Group):
         with file_command.make_context(ctx.info_name, args, parent=ctx.parent) as sub:
             return file_command.invoke(sub)
 
+    _file_options: list[click.Parameter] | None
+
     @property
-    def params(self) -> list[click.Parameter]:  # type: ignore[override]
+    def params(self) -> list[click.Parameter]:
         # Shown by `lineal import --help` and the reference: the options of the FILE form.
         # Not its FILE argument, which click would otherwise put in every subcommand's path
         # ("lineal import FILE mlflow"); the usage line names it.
         # One list, kept: click appends its help option to it and pops it back.
-        if getattr(self, "_file_options", None) is None:
-            self._file_options = [p for p in _file_command().params if isinstance(p, click.Option)]
-        return self._file_options
+        options = getattr(self, "_file_options", None)
+        if options is None:
+            options = self._file_options = [
+                p for p in _file_command().params if isinstance(p, click.Option)]
+        return options
 
     @params.setter
     def params(self, value: list[click.Parameter]) -> None:
@@ -66,7 +70,7 @@ class ImportGroup(click.Group):
         return ["[OPTIONS]", "FILE", "|", "SOURCE", "[ARGS]..."]
 
     @property
-    def help(self) -> str:  # type: ignore[override]
+    def help(self) -> str:
         text = inspect.cleandoc(_file_command().help or "")
         return (f"{text}\n\nOr import another tool's history: `lineal import mlflow --from "
                 "URI` (see its --help). A file named like a source is written ./NAME.")

@@ -335,11 +335,12 @@ def unalias_command(
 
     store = open_cli_store(ctx, write=True)
     current = reg.get_model(name, project=project, store=store).aliases.get(alias)
-    if current is None and expect is None:
+    expected = expect if expect is not None else current
+    if expected is None:  # no alias now, and no expectation given
         from ..errors import NotFound
 
         raise NotFound(f"{name} has no alias {alias!r}")
-    reg.remove_alias(name, alias, expected=expect if expect is not None else current, project=project, store=store)
+    reg.remove_alias(name, alias, expected=expected, project=project, store=store)
     if as_json:
         emit_json({"model": name, "alias": alias, "removed": True, "previous": current})
         return

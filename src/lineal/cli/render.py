@@ -383,7 +383,7 @@ def _cells(columns: Sequence[str], rows: list[Sequence[Any]], wide: bool) -> lis
                 column = _short_time(column)
         for row, value in zip(table, column, strict=True):
             row[i] = value
-    return table  # type: ignore[return-value]
+    return table
 
 
 def _longest_line(text: str) -> int:

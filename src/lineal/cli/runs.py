@@ -313,7 +313,8 @@ def _environment(
         "container": body.get("container"),
         "conda": body.get("conda"),
         "hardware": body.get("hardware"),
-        "packages": None if "packages" in unknown else len(packages),
+        "packages": None if "packages" in unknown or not isinstance(packages, dict)
+        else len(packages),
         "frameworks": frameworks,
         "not_captured": unknown,
     }

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import IntegrityError, NotFound
+from ..errors import IntegrityError
 from .render import (
     byte_progress,
     emit_json,
@@ -115,6 +115,8 @@ def upgrade_command(ctx: click.Context, as_json: bool) -> None:
     SQLite stores upgrade themselves when opened; a PostgreSQL or MySQL database shared by a
     team is upgraded only by this command, once every client has been updated.
     """
+    from ..store import upgrade_database
+
     obj = ctx.find_root().obj or {}
     before, after, url = upgrade_database(obj.get("uri"))
     if as_json:
@@ -124,24 +126,6 @@ def upgrade_command(ctx: click.Context, as_json: bool) -> None:
     else:
         origin = f"schema {before}" if before else "an empty database"
         click.echo(f"{url}: upgraded from {origin} to schema {after}")
-
-
-def upgrade_database(uri: str | None) -> tuple[str | None, str | None, str]:
-    """Upgrade the metadata database named by ``uri``; returns ``(before, after, safe_url)``.
-
-    Raises SchemaOutdated if the database is newer than this lineal, NotFound for a local
-    store that does not exist (nothing is created).
-    """
-    from ..store import resolve_location, sqlite_file
-    from ..store.sql.store import upgrade_database as upgrade
-
-    # Only the database matters here; a placeholder artifact root keeps resolve_location from
-    # insisting on LINEAL_ARTIFACTS for PostgreSQL/MySQL, where it would be irrelevant.
-    location = resolve_location(uri, "unused://")
-    db_file = sqlite_file(location.database_url)
-    if db_file is not None and not db_file.exists():
-        raise NotFound(f"no lineal store at {location.display}", hint="check --uri")
-    return upgrade(location.database_url)
 
 
 @click.command("verify")

@@ -261,9 +261,9 @@ def _numeric_parts(old: ColumnProfile, new: ColumnProfile, present: int) -> list
     if location > 0:
         shift = (mean_b - mean_a) / pooled if pooled > 0 else math.inf
         text = f"mean {_num(mean_a)} -> {_num(mean_b)} ({shift:+.2f} std)"
-        known = _known_offset(old, new, noise)
-        if known:
-            text += f": looks like a unit change ({known})"
+        unit = _known_offset(old, new, noise)
+        if unit:
+            text += f": looks like a unit change ({unit})"
         out.append((location, text))
     if spread > 0:
         ratio = std_b / std_a if std_a > 0 else math.inf

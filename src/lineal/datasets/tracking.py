@@ -344,6 +344,7 @@ def _new_version(
     store = run.store
     is_directory = False
     listing: dict[str, Any] = {}
+    data_format: str | None
     if store_it:
         digest, size, uri = _store_parquet(store, table)
         storage, data_format = Storage.STORED, "parquet"

@@ -45,6 +45,7 @@ running the import); MLflow's user stays a tag.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -248,6 +249,11 @@ def _pages(call: Callable[..., Any], **query: Any) -> Iterator[Any]:
             return
 
 
+def _all_pages(call: Callable[..., Any], **query: Any) -> list[Any]:
+    """Every item of a paginated MLflow search, as a list."""
+    return list(_pages(call, **query))
+
+
 # -- names ---------------------------------------------------------------------------------------
 def lineal_name(text: str, fallback: str) -> str:
     """``text`` as a valid lineal name (letters, digits, ``.``, ``_``, ``-``; 128 at most)."""
@@ -370,15 +376,15 @@ class _Importer:
         runs_by_exp = {}
         for exp in chosen:
             runs_by_exp[exp.experiment_id] = self._read(
-                f"the runs of experiment {exp.name!r}", lambda e=exp: list(_pages(
-                    self.client.search_runs, experiment_ids=[e.experiment_id],
-                    run_view_type=ViewType.ALL, max_results=_PAGE)))
+                f"the runs of experiment {exp.name!r}", functools.partial(
+                    _all_pages, self.client.search_runs, experiment_ids=[exp.experiment_id],
+                    run_view_type=ViewType.ALL, max_results=_PAGE))
         models_by_exp = {}
         for exp in chosen:
             models_by_exp[exp.experiment_id] = self._read(
-                f"the logged models of experiment {exp.name!r}", lambda e=exp: list(_pages(
-                    self.client.search_logged_models, experiment_ids=[e.experiment_id],
-                    max_results=_PAGE)))
+                f"the logged models of experiment {exp.name!r}", functools.partial(
+                    _all_pages, self.client.search_logged_models,
+                    experiment_ids=[exp.experiment_id], max_results=_PAGE))
         registered = self._read("the registered models", lambda: list(
             _pages(self.client.search_registered_models, max_results=_PAGE)))
         self.total = (sum(map(len, runs_by_exp.values())) + sum(map(len, models_by_exp.values()))
@@ -388,17 +394,18 @@ class _Importer:
         # All runs in one order, parents first: a nested run may sit in another experiment.
         for run in _parents_first(r for runs in runs_by_exp.values() for r in runs):
             exp = by_id[run.info.experiment_id]
-            self._guard("run", run.info.run_id, lambda r=run, e=exp: self._run(r, e))
+            self._guard("run", run.info.run_id, functools.partial(self._run, run, exp))
             self._step("runs")
         for exp in chosen:
             # Oldest first (MLflow lists newest first), so version numbers follow history.
             for model in sorted(models_by_exp[exp.experiment_id],
                                 key=lambda m: (m.creation_timestamp or 0, m.model_id)):
-                self._guard("logged_model", model.model_id, lambda m=model: self._logged_model(m))
+                self._guard("logged_model", model.model_id,
+                            functools.partial(self._logged_model, model))
                 self._step("logged models")
         self._model_inputs()
         for model in registered:
-            self._guard("registered_model", model.name, lambda m=model: self._registered(m))
+            self._guard("registered_model", model.name, functools.partial(self._registered, model))
             self._step("registered models")
 
     def _guard(self, kind: str, mlflow_id: str, call: Callable[[], None]) -> None:

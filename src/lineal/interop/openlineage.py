@@ -408,9 +408,10 @@ class _Builder:
             version = lineal.get("version")
             kind = str(lineal.get("kind") or kind)
             uri = str(lineal.get("uri") or uri)
-            size = lineal.get("size") if isinstance(lineal.get("size"), int) else 0
+            given = lineal.get("size")
+            size = given if isinstance(given, int) else 0
         else:
-            identity = {"namespace": data.namespace, "name": data.name}
+            identity: dict[str, Any] = {"namespace": data.namespace, "name": data.name}
             for key in _IDENTITY_FACETS:
                 facet = data.facets.get(key)
                 if facet is not None:
@@ -454,8 +455,9 @@ class _Builder:
         for role, ref in pieces:
             if not isinstance(ref, Mapping) or not isinstance(ref.get("digest"), str):
                 continue
-            facet = {"lineal": {"_schemaURL": _LINEAL_DATASET, "kind": ref.get("kind", role),
-                                "digest": ref["digest"], "version": ref.get("version")}}
+            facet: dict[str, Mapping[str, Any]] = {
+                "lineal": {"_schemaURL": _LINEAL_DATASET, "kind": ref.get("kind", role),
+                           "digest": ref["digest"], "version": ref.get("version")}}
             data = _Dataset(f"lineal://{ref.get('project')}", str(ref.get("name")), facet, {})
             artifact = self._artifact(data, event.time_us)
             mark = (event.run_id, artifact, "input", role)

@@ -151,7 +151,7 @@ def node_builder() -> Any:
     def build(*values: Any) -> Node:
         made = plain(*values)
         made.__class__ = Node
-        return made  # type: ignore[no-any-return]
+        return made
 
     try:
         probe = build(*([None] * len(names)))

@@ -164,9 +164,12 @@ def _source_code_location(code: ArtifactVersion | None) -> dict[str, Any] | None
 
 
 def _environment_facet(n: Node, env: ArtifactVersion | None) -> dict[str, Any]:
-    body = env.metadata if env is not None else {}
-    python = body.get("python") if isinstance(body.get("python"), Mapping) else {}
-    system = body.get("os") if isinstance(body.get("os"), Mapping) else {}
+    body: Mapping[str, Any] = env.metadata if env is not None else {}
+    python, system = body.get("python"), body.get("os")
+    if not isinstance(python, Mapping):
+        python = {}
+    if not isinstance(system, Mapping):
+        system = {}
     packages = body.get("packages")
     return _lineal_facet(
         "LinealEnvironmentRunFacet", **_artifact_ref(n),

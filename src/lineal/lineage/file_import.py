@@ -143,6 +143,12 @@ def import_file(
 
 
 # -- lineal's graph JSON -------------------------------------------------------------------------
+def _value(obj: Mapping[str, Any], key: str) -> Any:
+    """``obj[key]``, or None when absent: any JSON value. The batch passes it on unchecked;
+    the store's :func:`~lineal.store.import_check.check_batch` refuses a wrong one."""
+    return obj.get(key)
+
+
 def _graph_batch(doc: Mapping[str, Any], name: str) -> tuple[ImportBatch, list[str]]:
     nodes, edges = doc.get("nodes"), doc.get("edges")
     if not isinstance(nodes, list) or not isinstance(edges, list):
@@ -162,14 +168,15 @@ def _graph_batch(doc: Mapping[str, Any], name: str) -> tuple[ImportBatch, list[s
         if kind == "run":
             end = node.get("detail")
             runs.append(ImportRun(
-                key=node["id"], id=node["id"], project=project, name=node.get("name"),
+                key=node["id"], id=node["id"], project=project, name=_value(node, "name"),
                 kind=node.get("kind") or "run", status=node.get("status") or "finished",
                 started_at_us=when,
                 ended_at_us=_time(end, f"{name}: node #{i + 1} detail", now) if end else None))
         elif kind == "artifact":
             artifacts.append(ImportArtifact(
-                key=node["id"], project=project, name=node.get("name"), kind=node.get("kind"),
-                digest=node.get("digest"), uri="", size=0, created_at_us=when,
+                key=node["id"], project=project, name=_value(node, "name"),
+                kind=_value(node, "kind"), digest=_value(node, "digest"), uri="", size=0,
+                created_at_us=when,
                 version=node.get("version")))
         else:
             skipped[str(kind)] = skipped.get(str(kind), 0) + 1
@@ -180,11 +187,11 @@ def _graph_batch(doc: Mapping[str, Any], name: str) -> tuple[ImportBatch, list[s
         if not isinstance(edge, Mapping):
             raise InvalidArgument(f"{name}: edge #{i + 1} is not an object")
         way = edge.get("type")
-        if way == "input" and kinds.get(edge.get("target")) == "run":
-            batch_edges.append(ImportEdge(edge["target"], edge.get("source"), "input",
+        if way == "input" and kinds.get(_value(edge, "target")) == "run":
+            batch_edges.append(ImportEdge(edge["target"], _value(edge, "source"), "input",
                                           edge.get("role") or "input"))
-        elif way == "output" and kinds.get(edge.get("source")) == "run":
-            batch_edges.append(ImportEdge(edge["source"], edge.get("target"), "output",
+        elif way == "output" and kinds.get(_value(edge, "source")) == "run":
+            batch_edges.append(ImportEdge(edge["source"], _value(edge, "target"), "output",
                                           edge.get("role") or "output"))
         else:
             skipped[f"{way} edge"] = skipped.get(f"{way} edge", 0) + 1

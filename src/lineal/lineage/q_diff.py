@@ -332,11 +332,11 @@ def _align(
                           right[i] if i < len(right) else None))
     snaps = snapshots(store, [x[0] for _label, *both in pairs for x in both if x is not None])
     steps = []
-    for label, left, right in pairs:
-        sa_ = snaps[left[0].id] if left else None
-        sb_ = snaps[right[0].id] if right else None
+    for label, in_a, in_b in pairs:
+        sa_ = snaps[in_a[0].id] if in_a else None
+        sb_ = snaps[in_b[0].id] if in_b else None
         comparison = compare_runs(sa_, sb_) if sa_ and sb_ else None
-        depth = max(x[1] for x in (left, right) if x is not None)
+        depth = max(x[1] for x in (in_a, in_b) if x is not None)
         steps.append(StepDiff(label, sa_, sb_, depth, comparison))
     first_start = {s.step: min(x.run.started_at for x in (s.a, s.b) if x) for s in steps}
     # From the sources down: deepest first; equal depths in the order they ran.

@@ -221,8 +221,9 @@ def dataset_facts(version: ArtifactVersion) -> dict[str, Any]:
     """Row count, column count and schema (column -> type) of a dataset version, from what its
     metadata holds: a :class:`lineal.datasets.DatasetDescription` (``metadata["dataset"]`` or
     the metadata itself), or ``rows``/``columns``/``schema`` keys. Empty when none is there."""
-    meta = version.metadata or {}
-    desc = meta.get("dataset") if isinstance(meta.get("dataset"), dict) else meta
+    meta: dict[str, Any] = version.metadata or {}
+    nested = meta.get("dataset")
+    desc: dict[str, Any] = nested if isinstance(nested, dict) else meta
     facts: dict[str, Any] = {}
     rows = desc.get("num_rows", desc.get("rows"))
     if isinstance(rows, int):
@@ -245,7 +246,7 @@ def dataset_facts(version: ArtifactVersion) -> dict[str, Any]:
 def description_of(version: ArtifactVersion) -> Any:
     """The full :class:`lineal.datasets.DatasetDescription` recorded with a dataset version (its
     profile is what lets :func:`lineal.datasets.diff` explain a shift), or None."""
-    meta = version.metadata or {}
+    meta: dict[str, Any] = version.metadata or {}
     for desc in (meta.get("dataset"), meta.get("description"), meta):
         if isinstance(desc, dict) and {"digest", "schema", "num_rows", "num_columns", "nbytes"} <= desc.keys():
             try:

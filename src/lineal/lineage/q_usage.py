@@ -211,10 +211,9 @@ def runs_using(
         for env in page:
             packages = env.metadata.get("packages")
             reason = not_captured_reason(packages)
-            if reason is None and not isinstance(packages, dict):
-                reason = "no packages recorded"  # a scan that timed out, before reasons were kept
-            if reason is not None:
-                unknown.append((env, reason))
+            if reason is not None or not isinstance(packages, dict):
+                # No dict and no reason: a scan that timed out, before reasons were kept.
+                unknown.append((env, reason if reason is not None else "no packages recorded"))
                 continue
             for name, version in packages.items():
                 if _normalise(str(name)) == wanted and matches(str(version)):

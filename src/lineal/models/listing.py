@@ -62,7 +62,7 @@ class ModelVersionInfo:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the version's fields, the model facts, and the producing run in brief
         (id, name, kind, status, params, metrics)."""
-        run = None
+        run: dict[str, Any] | None = None
         if self.run is not None:
             run = {"id": self.run.id, "name": self.run.name, "kind": self.run.kind,
                    "status": str(self.run.status), "started_at": self.run.started_at.isoformat(),

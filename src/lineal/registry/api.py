@@ -186,7 +186,7 @@ def _artifact_of(store: Store, source: str | ArtifactVersion | ModelVersion, pro
     try:
         found = resolve(source, store, project=_project(project), want="artifact")
     except NotFound as error:
-        if "no artifact named" not in error.message:
+        if "no artifact named" not in error.message or not isinstance(source, str):
             raise
         parsed = parse_ref(source, _project(project))
         raise NotFound(

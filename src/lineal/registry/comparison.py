@@ -134,7 +134,7 @@ def compare(
     )
 
 
-def diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """``changed`` {key: (a, b)}, ``only_a``, ``only_b``, and ``same`` (the count of equal keys)."""
     changed = {k: (a[k], b[k]) for k in sorted(a.keys() & b.keys()) if a[k] != b[k]}
     return {

@@ -41,6 +41,7 @@ __all__ = [
     "resolve_location",
     "sqlite_file",
     "store_exists",
+    "upgrade_database",
 ]
 
 ENV_URI = "LINEAL_URI"
@@ -217,3 +218,24 @@ def set_default_store(store: Store | None) -> None:
     with _default_lock:
         _default = store
         _default_key = (os.environ.get(ENV_URI), os.environ.get(ENV_ARTIFACTS)) if store else None
+
+
+def upgrade_database(
+    uri: str | os.PathLike[str] | None = None,
+) -> tuple[str | None, str | None, str]:
+    """Migrate the metadata database named by ``uri`` (as for :func:`open_store`) to the schema
+    this lineal needs (``lineal store upgrade``); returns ``(revision before, revision after,
+    URL without password)``.
+
+    Raises SchemaOutdated if the database is newer than this lineal, NotFound for a local
+    store that does not exist (nothing is created).
+    """
+    from .sql.store import upgrade_database as upgrade
+
+    # Only the database matters here; a placeholder artifact root keeps resolve_location from
+    # insisting on LINEAL_ARTIFACTS for PostgreSQL/MySQL, where it would be irrelevant.
+    location = resolve_location(uri, "unused://")
+    db_file = sqlite_file(location.database_url)
+    if db_file is not None and not db_file.exists():
+        raise NotFound(f"no lineal store at {location.display}", hint="check --uri")
+    return upgrade(location.database_url)

@@ -76,7 +76,9 @@ def check_batch(batch: ImportBatch) -> ImportPlan:
     unless something is wrong: this runs over every item of batches of millions."""
     plan = ImportPlan()
     keys: dict[str, str] = {}
-    for section, items in (("runs", batch.runs), ("artifacts", batch.artifacts)):
+    sections: tuple[tuple[str, Sequence[ImportRun | ImportArtifact]], ...] = (
+        ("runs", batch.runs), ("artifacts", batch.artifacts))
+    for section, items in sections:
         for index, item in enumerate(items):
             key = item.key
             if type(key) is not str or not key or len(key) > MAX_KEY:
@@ -117,11 +119,12 @@ def check_batch(batch: ImportBatch) -> ImportPlan:
         if keys.get(edge.artifact, "artifacts") != "artifacts":
             raise fail("edges", index, f"edge #{index + 1}: {edge.artifact!r} is a run key, "
                         "not an artifact")
-        mark = (edge.run, edge.artifact, edge.direction, edge.role)
-        if mark in seen_edges:
-            raise fail("edges", index, f"edge #{index + 1} repeats edge #{seen_edges[mark] + 1} "
+        edge_mark = (edge.run, edge.artifact, edge.direction, edge.role)
+        if edge_mark in seen_edges:
+            raise fail("edges", index, f"edge #{index + 1} repeats edge "
+                        f"#{seen_edges[edge_mark] + 1} "
                         f"({edge.run} {edge.direction} {edge.artifact} as {edge.role})")
-        seen_edges[mark] = index
+        seen_edges[edge_mark] = index
     plan.runs = _parents_first(batch.runs)
     plan.ids = dict(zip(keys, bulk_ids(len(keys)), strict=True))
     explicit: dict[str, str] = {}

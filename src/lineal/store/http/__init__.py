@@ -32,4 +32,4 @@ def open_http_store(url: str, *, token: str | None = None,
     if client is None:
         client = _in_process.get(url.rstrip("/"))
     metadata = HttpMetadataStore(url, token=token, client=client)
-    return Store(metadata, HttpBlobStore(metadata.transport), url)  # type: ignore[abstract]
+    return Store(metadata, HttpBlobStore(metadata.transport), url)

@@ -32,8 +32,9 @@ class HttpBlobStore(BlobStore):
         self.transport = transport
         self._root_uri: str | None = None
 
-    @property  # type: ignore[override]
-    def root_uri(self) -> str:
+    # Read-only here (asked of the server once), a plain attribute in the contract.
+    @property
+    def root_uri(self) -> str:  # type: ignore[override]
         if self._root_uri is None:
             self._root_uri = str(self.transport.request("GET", "/api/v1/blob-store")
                                  .json()["root_uri"])
@@ -84,7 +85,7 @@ class HttpBlobStore(BlobStore):
 
     def open(self, digest: str) -> BinaryIO:
         split_digest(digest)
-        return io.BufferedReader(_Download(self.transport, digest), CHUNK)  # type: ignore[return-value]
+        return io.BufferedReader(_Download(self.transport, digest), CHUNK)
 
     def get_file(self, digest: str, dest: Path) -> None:
         expected = split_digest(digest)

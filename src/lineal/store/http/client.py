@@ -77,7 +77,8 @@ def _params(method: str) -> set[str]:
 
 
 def _by_seq(store: _HttpMetadataStoreBase, route: Route, args: dict[str, Any]) -> Any:
-    wanted, after, found = args["limit"], args.get("after_seq", 0), []
+    wanted, after = args["limit"], args.get("after_seq", 0)
+    found: list[Any] = []
     while len(found) < wanted:
         page = store._send(route, {**args, "after_seq": after,
                                    "limit": min(PAGE, wanted - len(found))})
@@ -89,7 +90,8 @@ def _by_seq(store: _HttpMetadataStoreBase, route: Route, args: dict[str, Any]) -
 
 
 def _by_offset(store: _HttpMetadataStoreBase, route: Route, args: dict[str, Any]) -> Any:
-    wanted, offset, found = args["limit"], args.get("offset", 0), []
+    wanted, offset = args["limit"], args.get("offset", 0)
+    found: list[Any] = []
     while len(found) < wanted:
         size = min(PAGE, wanted - len(found))
         page = store._send(route, {**args, "offset": offset + len(found), "limit": size})
@@ -103,7 +105,8 @@ def _by_filter_offset(store: _HttpMetadataStoreBase, route: Route, args: dict[st
     import dataclasses
 
     flt = args["flt"]
-    wanted, found = flt.limit, []
+    wanted = flt.limit
+    found: list[Any] = []
     while len(found) < wanted:
         size = min(PAGE, wanted - len(found))
         page_filter = dataclasses.replace(flt, offset=flt.offset + len(found), limit=size)
@@ -154,7 +157,7 @@ def _server_only(name: str) -> Callable[..., Any]:
     return refuse
 
 
-def _build() -> type[MetadataStore]:
+def _build() -> type[_HttpMetadataStoreBase]:
     namespace: dict[str, Any] = {"__module__": __name__, "__doc__": __doc__}
     for route in ROUTES:
         namespace[route.method] = _method(route)

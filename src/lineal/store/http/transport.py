@@ -134,8 +134,10 @@ def error_from(response: httpx.Response) -> LinealError:
         from ..types import BadImport
 
         return BadImport(str(details["section"]), int(details["index"]), message, hint=hint)
-    cls = getattr(error_tree, code, None)
-    if not (isinstance(cls, type) and issubclass(cls, LinealError)):
+    named = getattr(error_tree, code, None)
+    if isinstance(named, type) and issubclass(named, LinealError):
+        cls = named
+    else:
         cls = _by_status(response.status_code)
     failure = cls(message, hint=hint)
     failure.http_status = response.status_code  # e.g. 413 or 416 beside InvalidArgument's 400
@@ -146,5 +148,5 @@ def _by_status(status: int) -> type[LinealError]:
     for name in error_tree.__all__:
         cls = getattr(error_tree, name)
         if cls.__bases__ == (LinealError,) and cls.http_status == status:
-            return cls  # type: ignore[no-any-return]
+            return cls
     return StoreError if status >= 500 else LinealError

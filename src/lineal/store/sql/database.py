@@ -91,7 +91,7 @@ _NAN = float("nan")
 _PACK_DOUBLE = struct.Struct("<d").pack
 
 
-def metric_digest(rows: Sequence[Sequence[Any]]) -> str:
+def metric_digest(rows: Sequence[tuple[Any, ...]]) -> str:
     """Digest of a set of ``metrics`` rows, independent of their order: the packed-columns form.
 
     Each row starts ``(run_id, key, step, ts, value)`` (the table's ledgered columns; anything
@@ -672,7 +672,7 @@ class Prepared:
     same transaction. Only for statements without expanding (``IN``) parameters.
     """
 
-    def __init__(self, statement: sa.Executable) -> None:
+    def __init__(self, statement: sa.Select[Any] | sa.UpdateBase) -> None:
         self.statement = statement
         self.columns: list[str] = (
             [c.name for c in statement.selected_columns]
@@ -689,7 +689,8 @@ class Prepared:
         done = self._compiled.get(dialect.name)
         if done is None:
             compiled = self.statement.compile(dialect=dialect)
-            names = tuple(compiled.positiontup) if compiled.positional else None  # type: ignore[arg-type]
+            order = compiled.positiontup  # set for a positional dialect's compilation
+            names = tuple(order) if compiled.positional and order is not None else None
             fixed = {k: v for k, v in compiled.params.items() if v is not None}
             done = self._compiled[dialect.name] = (str(compiled), names, fixed)
         return done

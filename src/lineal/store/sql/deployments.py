@@ -196,7 +196,8 @@ class DeploymentsMixin:
             dp, {"id": row["id"]}, {"status": str(status), "ended_at": ended},
             f"deployment.{status}",
         )
-        number = tx.conn.execute(sa.select(mv.c.version).where(mv.c.id == row["version_id"])).scalar()
+        number = tx.conn.execute(
+            sa.select(mv.c.version).where(mv.c.id == row["version_id"])).scalar_one()
         record_event(
             tx, row["model_id"], "deployment.end", ts,
             version=(row["version_id"], int(number)),

@@ -108,10 +108,11 @@ def _check_latest_metrics(conn: Connection, report: AuditReport, limit: int) -> 
             report.problems.append(Problem(
                 "derived-mismatch", f"latest_metrics row {row.run_id}/{row.key} (step {row.step}, "
                 f"value {row.value}) {what}", table="latest_metrics"))
-    for row in conn.execute(unlisted.limit(limit)):
+    for series in conn.execute(unlisted.limit(limit)):
         report.problems.append(Problem(
-            "derived-mismatch", f"latest_metrics has no row for {row.run_id}/{row.key}, which "
-            "has metric points: runs list and leaderboards miss it", table="latest_metrics"))
+            "derived-mismatch", f"latest_metrics has no row for {series.run_id}/{series.key}, "
+            "which has metric points: runs list and leaderboards miss it",
+            table="latest_metrics"))
 
 
 def _check_chain(conn: Connection, report: AuditReport) -> dict[int, _Entry]:
@@ -219,9 +220,9 @@ def _check_mutable(
 ) -> None:
     columns = ledgered_columns(table.name)
     latest: dict[str, int] = {}
-    for seq, entry in entries.items():
-        if entry.table == table.name:
-            latest[entry.entity] = max(seq, latest.get(entry.entity, 0))
+    for entry_seq, listed in entries.items():
+        if listed.table == table.name:
+            latest[listed.entity] = max(entry_seq, latest.get(listed.entity, 0))
     present: set[str] = set()
     for seq, rows in _rows_by_seq(conn, table):
         for row in rows:

@@ -352,7 +352,7 @@ def _nodes(rows: Sequence[Any]) -> list[Node]:
     positional access and no per-row dict keep this a small part of the query's time). Columns:
     id, type, depth, parent, via, role, project, name, kind, ts, version, digest, status,
     detail, ended_at, taint, beyond, total."""
-    out = []
+    out: list[Node] = []
     append, types, node, stamp = out.append, _TYPES, _NODE, datetime.fromtimestamp
     for (node_id, ntype, depth, parent, via, role, project, name, kind, ts, version, digest,
          status, detail, ended_at, taint, beyond, _total) in rows:
@@ -581,7 +581,7 @@ class LineageMixin(LineageBulkMixin, LineageStore):
             self._prepare(conn, limit)
             rows = list(conn.execute(statement, _walk_params(anchor, limit)))
         found: list[GraphEdge] = []
-        up = direction is Direction.UP
+        upward = direction is Direction.UP
         for row in rows:
             if row.parent is not None and row.parent == start.id and start.type in (
                 NodeType.DEPLOYMENT, NodeType.MODEL_VERSION
@@ -597,9 +597,11 @@ class LineageMixin(LineageBulkMixin, LineageStore):
             if row.type == "artifact":
                 # Reached through run ``via``; the hop into ``via`` is the run's own row.
                 if row.via is not None:
-                    found.append(_flow(row.via, row.id, "input" if up else "output", row.role, up))
+                    found.append(_flow(row.via, row.id, "input" if upward else "output",
+                                       row.role, upward))
             elif row.type == "run":
-                found.append(_flow(row.parent, row.id, "output" if up else "input", row.role, up))
+                found.append(_flow(row.parent, row.id, "output" if upward else "input",
+                                   row.role, upward))
             elif row.type == "model_version":
                 found.append(GraphEdge(row.parent, row.id, "registered"))
             elif row.type == "deployment":

@@ -166,6 +166,7 @@ def _bulk_settings(tx: WriteTx, rows: int) -> None:
     # On the driver's connection: a statement through SQLAlchemy after the transaction ended
     # would begin another one (BEGIN IMMEDIATE, the write lock) just to set a pragma.
     raw = tx.conn.connection.driver_connection
+    assert raw is not None  # a connection in a transaction is checked out: never detached
     cache = raw.execute("PRAGMA cache_size").fetchone()[0]
     checkpoint = raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
     raw.execute(f"PRAGMA cache_size = {-CACHE_KIB}")
@@ -238,7 +239,11 @@ class _Writer:
 
     def runs(self) -> None:
         ids, dialect, actor = self.plan.ids, self.tx.dialect, self.actor
-        rows, params, tags, metrics, latest = [], [], [], [], []
+        rows: list[tuple[Any, ...]] = []
+        params: list[tuple[str, str, str]] = []
+        tags: list[tuple[str, str, str]] = []
+        metrics: list[tuple[str, str, int, int, float]] = []
+        latest: list[dict[str, Any]] = []
         stored = self._stored_runs() if any(r.id is not None for r in self.batch.runs) else {}
         for run in self.plan.runs:
             run_id = ids[run.key]
@@ -259,9 +264,10 @@ class _Writer:
             ts = run.ended_at_us if run.ended_at_us is not None else run.started_at_us
             for key, value in run.metrics.items():
                 number = float(value)
-                stored, code = encode_float(number, dialect)
+                # Not `stored`: that is the stored runs, asked again for the next run.
+                column, code = encode_float(number, dialect)
                 metrics.append((run_id, key, 0, ts, number))
-                latest.append({"run_id": run_id, "key": key, "value": stored,
+                latest.append({"run_id": run_id, "key": key, "value": column,
                                t.NONFINITE: code, "step": 0, "ts": ts})
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
@@ -403,8 +409,9 @@ def _stored_versions(
                 av.c.artifact_id.in_(id_list[start : start + 500]),
                 av.c.version.in_(versions[vstart : vstart + 500]),
             )
-            for row in conn.execute(query):
-                out["versions"][(row.artifact_id, int(row.version))] = (row.id, int(row.version))
+            for taken in conn.execute(query):
+                out["versions"][(taken.artifact_id, int(taken.version))] = (
+                    taken.id, int(taken.version))
     return out
 
 

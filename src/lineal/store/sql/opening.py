@@ -37,7 +37,7 @@ MIGRATION_LOCK_TIMEOUT = 600
 def create_engine_for(url: sa.URL, **options: object) -> Engine:
     """``sa.create_engine``, with a missing driver reported as the extra to install."""
     try:
-        return sa.create_engine(url, **options)  # type: ignore[arg-type]
+        return sa.create_engine(url, **options)
     except ImportError as error:
         backend = url.get_backend_name()
         extra = _DRIVER_EXTRAS.get(backend)

@@ -252,7 +252,8 @@ class RunsMixin:
         # read back, so store and hash the float.
         seq = tx.next_seq()
         try:
-            rows = [(run_id, key, step, ts, float(value), seq) for key, value, step, ts in points]
+            rows: list[tuple[Any, ...]] = [
+                (run_id, key, step, ts, float(value), seq) for key, value, step, ts in points]
         except (TypeError, ValueError) as error:
             raise InvalidArgument(f"a metric point of run {run_id} is not a number: {error}"
                                   ) from None

@@ -201,7 +201,7 @@ def _named_columns(node: Node | None, order: Sequence[OrderKey]) -> tuple[str, .
     return tuple(dict.fromkeys(names))
 
 
-def _sort_expression(key: OrderKey, source: Any, index: int) -> tuple[Any, bool, Any]:
+def _sort_expression(key: OrderKey, source: Any, index: int) -> tuple[Any, bool | None, Any]:
     """The expression a key sorts by, whether it can be NULL, and ``source`` with its join."""
     r = t.runs
     if key.entity == "attributes":
@@ -334,7 +334,7 @@ class _Compiler:
         row = self.driver_row if self.plan.drives(term) else _CHILD_TABLES[term.entity].alias()
         if term.entity == "metrics":
             value: Any = term.value
-            expr = row.c.value
+            expr: sa.ColumnElement[Any] = row.c.value
         else:
             value = _as_text(term.value)
             expr = _param_text(row.c.value) if term.entity == "params" else row.c.value

@@ -104,10 +104,12 @@ class SqlMetadataStore(
                     return None
                 return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
         except sa.exc.SQLAlchemyError as error:
-            if self.db.sqlite_path is not None and "not a database" in str(error.orig or error):
+            # The driver's error where there is one (only DBAPIError and StatementError carry it).
+            cause = getattr(error, "orig", None) or error
+            if self.db.sqlite_path is not None and "not a database" in str(cause):
                 raise not_a_store(self.db.sqlite_path) from error
             raise StoreError(
-                f"cannot open the metadata database {self.safe_url}: {error.orig or error}",
+                f"cannot open the metadata database {self.safe_url}: {cause}",
                 hint="check the URL, that the server is running and that the user may connect",
             ) from error
 
@@ -223,7 +225,7 @@ class SqlMetadataStore(
             for name in ("projects", "runs", "metrics", "artifact_versions", "edges", "ledger"):
                 table = t.metadata.tables[name]
                 counts[name] = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
-        database = None
+        database: dict[str, Any] | None = None
         path = self.db.sqlite_path
         in_memory = sa.engine.make_url(self.url).database in (None, "", ":memory:")
         if path is not None and not in_memory and path.exists():
