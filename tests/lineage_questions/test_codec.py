@@ -151,6 +151,16 @@ def _answers(scenario: Scenario, tmp_path: Path) -> list[Any]:
         "run": {"runId": "0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5b"},
         "job": {"namespace": "pipeline", "name": "load"},
         "outputs": [{"namespace": "warehouse", "name": "raw"}]}))
+    # An MLflow import's report, filled the way the importer fills it (a real import needs an
+    # MLflow store: tests/interop/test_mlflow_import.py round-trips that one's summary too).
+    from lineal.interop.mlflow_import import ImportSummary
+
+    summary = ImportSummary(source="sqlite:///mlflow.db", project="default", experiments=1)
+    summary.count("runs", 2)
+    summary.found("runs")
+    summary.skip("run", "0a1b2c", "deleted in MLflow")
+    summary.skip("artifact", "0a1b2c/model.pkl", "read failed: timeout", failed=True)
+    out += [summary, *summary.not_imported]
     out.append(verify.verify_store(store, check_blobs=False))
     out.append(housekeeping.gc(dry_run=True, store=store))
     out.append(reproduce.plan(v1, store=store))

@@ -135,6 +135,7 @@ def _page_query(plan: Plan, where: Any, order: Sequence[OrderKey], cursor: list[
     value is the first key (never missing in that segment)."""
     r = t.runs
     sort: list[tuple[Any, bool]] = []  # (expression, descending); nullable ones flagged
+    nullable: bool | None
     for index, key in enumerate(order):
         if index == 0 and metric is not None:
             expr, nullable = metric.c.value, False
