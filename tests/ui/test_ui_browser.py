@@ -38,6 +38,19 @@ def test_signs_in_with_a_token_when_the_server_answers_401(open_page: Any) -> No
     no_script_errors(page)
 
 
+def _select(node: Any, side: Any, text: str) -> None:
+    """Click a graph node until the side panel shows it: a layout that lands after a click (the
+    ELK worker is slower on a loaded machine) redraws the graph and may reset the selection."""
+    for _ in range(5):
+        node.click()
+        try:
+            expect(side).to_contain_text(text, timeout=2000)
+            return
+        except AssertionError:
+            continue
+    expect(side).to_contain_text(text)
+
+
 def test_model_page_then_lineage_expanded_to_the_raw_dataset(open_page: Any) -> None:
     page = open_page("/registry/default/churn")
     versions = page.get_by_test_id("versions")
@@ -60,15 +73,13 @@ def test_model_page_then_lineage_expanded_to_the_raw_dataset(open_page: Any) -> 
     expect(graph.get_by_test_id("node-model_version-churn")).to_be_visible()
     expect(graph.get_by_test_id("node-artifact-churn-model")).to_be_visible()
     expect(graph.get_by_test_id("node-artifact-churn-raw")).to_have_count(0)  # one hop only
-    graph.get_by_test_id("node-artifact-churn-model").click()
     side = page.get_by_test_id("side-panel")
-    expect(side).to_contain_text("default/churn-model@v2")
+    _select(graph.get_by_test_id("node-artifact-churn-model"), side, "default/churn-model@v2")
     side.get_by_role("button", name="All upstream").click()
     expect(graph.get_by_test_id("node-artifact-churn-raw")).to_be_visible()
     expect(graph.get_by_test_id("node-run-features")).to_be_visible()
     expect(graph.locator(".react-flow__edge-text", has_text="raw_data")).to_have_count(1)
-    graph.get_by_test_id("node-artifact-churn-raw").click()
-    expect(side).to_contain_text("default/churn-raw@v1")
+    _select(graph.get_by_test_id("node-artifact-churn-raw"), side, "default/churn-raw@v1")
     expect(side.get_by_test_id("schema")).to_contain_text("plan")  # the dataset's schema
     screenshot(page, "lineage")
     no_script_errors(page)
