@@ -86,7 +86,7 @@ MB = 1_000_000
 # ============================================================================================
 def worker_setup_metrics(tool: str, url: str) -> dict[str, Any]:
     """Create what the metric clients share (MLflow: the experiment), outside any timing."""
-    if tool == "lineal":
+    if tool.split("@")[0] == "lineal":
         return {}
     import mlflow
 
@@ -97,7 +97,9 @@ def worker_setup_metrics(tool: str, url: str) -> dict[str, Any]:
 def worker_log(tool: str, url: str, n: int, experiment: str) -> dict[str, Any]:
     """One client process: say ``ready`` once imported and connected, wait for ``go`` on stdin,
     then log ``n`` points into a new run and end it (every point stored when the clock stops);
-    afterwards check that the server holds all ``n``."""
+    afterwards check that the server holds all ``n``. ``mlflow-batch@lineal`` (or
+    ``mlflow-loop@lineal``) is the MLflow client logging to a lineal server."""
+    tool = tool.split("@")[0]  # which client; the server is whatever ``url`` is
     if tool == "lineal":
         os.environ["LINEAL_URI"] = url
         import lineal
