@@ -109,3 +109,25 @@ def test_the_openapi_document_is_served_and_kept_in_docs(client: TestClient) -> 
     kept = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
     assert served == kept, "regenerate: python -m lineal.server.openapi -o docs/openapi.json"
     assert "/api/v1/runs/{run_id}/batch" in served["paths"]
+
+
+def test_a_call_that_takes_too_long_is_answered_503(embedded: Store,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    release = threading.Event()
+
+    def slow_info() -> dict:
+        release.wait(10)
+        return {}
+
+    monkeypatch.setattr(embedded.metadata, "info", slow_info)
+    settings = ServerSettings(webhooks=False, request_timeout=0.2)
+    with TestClient(create_app(settings, store=embedded)) as slow:
+        answer = slow.get("/api/v1/store")
+        release.set()
+    assert answer.status_code == 503
+    assert answer.json()["error"] == {
+        "code": "StoreError", "message": "info did not finish in 0.2 s",
+        "details": {"hint": "the store is slow or locked; try again (a retried write is applied "
+                            "once)"}}

@@ -32,6 +32,8 @@ import click
               "from --trusted-proxy addresses as the user's name.")
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="CIDR",
               help="An address or CIDR of an authenticating proxy (repeatable).")
+@click.option("--request-timeout", default=300.0, show_default=True, type=click.FloatRange(0.1),
+              metavar="SECONDS", help="Answer 503 when a call into the store takes longer.")
 @click.option("--no-webhooks", is_flag=True, help="Do not deliver webhooks from this server.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]),
@@ -42,10 +44,11 @@ def server_command(ctx: click.Context, host: str, port: int, workers: int, backe
                    oidc_issuer: str | None, oidc_audience: str | None,
                    oidc_jwks_url: str | None, oidc_role_claim: str | None,
                    proxy_header: str | None, trusted_proxies: tuple[str, ...],
-                   no_webhooks: bool, log_level: str) -> None:
+                   request_timeout: float, no_webhooks: bool, log_level: str) -> None:
     """Serve the store over HTTP: the REST API under /api/v1 (OpenAPI at
     /api/v1/openapi.json), /healthz, /readyz and Prometheus /metrics. Point the SDK and the CLI
     at it with LINEAL_URI=http://HOST:PORT."""
+    import dataclasses
     import os
 
     import uvicorn
@@ -70,6 +73,7 @@ def server_command(ctx: click.Context, host: str, port: int, workers: int, backe
         backend=backend or (ctx.obj or {}).get("uri"),
         artifacts=artifacts_url or (ctx.obj or {}).get("artifacts"),
         auth=auth or bool(options), webhooks=not no_webhooks, auth_options=options)
+    settings = dataclasses.replace(settings, request_timeout=request_timeout)
     os.environ[ENV_SETTINGS] = settings_to_json(settings)
     click.echo(f"lineal server on http://{host}:{port} (store: {settings.backend or 'default'},"
                f" auth {'on' if settings.auth else 'off'})", err=True)

@@ -28,6 +28,10 @@ class ServerSettings:
     """The largest JSON request body; artifact uploads stream and are not bound by it."""
     max_page: int = 10_000
     """The largest page any listing returns in one response."""
+    request_timeout: float = 300.0
+    """Seconds a call into the store may take before the client is answered 503 (the call
+    itself finishes in its worker thread; a write retried with its idempotency key is not
+    applied twice)."""
     webhooks: bool = True
     """Deliver webhooks from this process (a background thread; any number of processes may,
     each event is still delivered once)."""

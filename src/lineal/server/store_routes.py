@@ -4,21 +4,24 @@ method's signature and docstring."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, StoreError
 from ..store.http.routes import ROUTES, Route, decode_args, signature, travelling
 from .context import ServerContext
 
-__all__ = ["add_store_routes", "json_response", "read_json"]
+__all__ = ["add_store_routes", "json_response", "read_json", "within"]
+
+T = TypeVar("T")
 
 
 def add_store_routes(app: FastAPI) -> None:
@@ -50,11 +53,22 @@ def _endpoint(route: Route) -> Callable[[Request], Awaitable[Response]]:
                              from_query=route.verb == "GET")
         _check_page(kwargs, context.settings.max_page)
         key = request.headers.get("idempotency-key") if route.verb != "GET" else None
-        body = await run_in_threadpool(context.call_once, caller, route, kwargs, key)
+        body = await within(context.settings.request_timeout, route.method,
+                            run_in_threadpool(context.call_once, caller, route, kwargs, key))
         return Response(body, media_type="application/json")
 
     endpoint.__name__ = route.method
     return endpoint
+
+
+async def within(seconds: float, what: str, work: Awaitable[T]) -> T:
+    """``work``'s result, or StoreError (503) once ``seconds`` have passed."""
+    try:
+        return await asyncio.wait_for(work, timeout=seconds)
+    except TimeoutError:
+        raise StoreError(f"{what.replace('_', ' ')} did not finish in {seconds:g} s",
+                         hint="the store is slow or locked; try again (a retried write is "
+                         "applied once)") from None
 
 
 def caller_of(request: Request) -> Any:
