@@ -35,8 +35,9 @@ package only answers "who is this" and "is their role enough".
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "AuthMethod": "lineal.auth.principal",
@@ -69,19 +70,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy (PEP 562): lineal.entities imports Role from here, and the authenticator imports
-    # the entities, so nothing but the asked-for module is imported.
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lineal.auth' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 
 if TYPE_CHECKING:

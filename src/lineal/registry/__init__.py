@@ -16,9 +16,9 @@ first use so that importing this package stays cheap (the store imports the enti
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_exports
 from .entities import (
     NOT_SET,
     Approval,
@@ -106,17 +106,7 @@ __all__ = [
 # A test checks that __all__ is exactly the eager names plus _LAZY.
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lineal.registry' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(globals(), {name: f"{__name__}.{module}" for name, module in _LAZY.items()})
 
 
 if TYPE_CHECKING:
