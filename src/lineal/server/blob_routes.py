@@ -39,13 +39,13 @@ def add_blob_routes(app: FastAPI) -> None:
     @app.get("/api/v1/blob-store", tags=["blobs"], operation_id="blob_store")
     async def blob_store(request: Request) -> Response:
         """Where this server keeps artifact bytes (``root_uri``)."""
-        context = _allowed(request, READER)
+        context = await _allowed(request, READER)
         return json_response({"root_uri": context.store.blobs.root_uri})
 
     @app.put(base + "/{digest}", tags=["blobs"], operation_id="put_blob")
     async def put_blob(digest: str, request: Request) -> Response:
         """Upload the bytes of ``digest`` as the raw body; 400 if they hash to anything else."""
-        context = _allowed(request, WRITER)
+        context = await _allowed(request, WRITER)
         split_digest(digest)
         info = await _receive(request, context, digest)
         return json_response(encode(info))
@@ -53,14 +53,14 @@ def add_blob_routes(app: FastAPI) -> None:
     @app.post(base, tags=["blobs"], operation_id="post_blob")
     async def post_blob(request: Request) -> Response:
         """Upload bytes whose digest the client did not compute; the answer names it."""
-        context = _allowed(request, WRITER)
+        context = await _allowed(request, WRITER)
         info = await _receive(request, context, None)
         return json_response(encode(info))
 
     @app.head(base + "/{digest}", tags=["blobs"], operation_id="head_blob")
     async def head_blob(digest: str, request: Request) -> Response:
         """200 with the size if the store holds ``digest``, else 404."""
-        context = _allowed(request, READER)
+        context = await _allowed(request, READER)
         split_digest(digest)
         size = await run_in_threadpool(context.store.blobs.size, digest)
         return Response(headers={"content-length": str(size), "accept-ranges": "bytes"})
@@ -68,7 +68,7 @@ def add_blob_routes(app: FastAPI) -> None:
     @app.get(base + "/{digest}/info", tags=["blobs"], operation_id="blob_info")
     async def blob_info(digest: str, request: Request) -> Response:
         """Size, last write time and storage URI of a blob."""
-        context = _allowed(request, READER)
+        context = await _allowed(request, READER)
         split_digest(digest)
         blobs = context.store.blobs
 
@@ -83,14 +83,14 @@ def add_blob_routes(app: FastAPI) -> None:
         """Where the blob of ``digest`` lives (or would live) in the server's storage: the
         root (``/blob-store``) and the digest say it already, so any reader may ask, and a
         writer needs it before the version naming the bytes is recorded."""
-        context = _allowed(request, READER, content=False)
+        context = await _allowed(request, READER, content=False)
         split_digest(digest)
         return json_response({"uri": await run_in_threadpool(context.store.blobs.uri, digest)})
 
     @app.post(base + "/{digest}/reuse", tags=["blobs"], operation_id="reuse_blob")
     async def reuse_blob(digest: str, request: Request) -> Response:
         """Whether the store holds ``digest``, asked by a writer about to reference it."""
-        context = _allowed(request, WRITER)
+        context = await _allowed(request, WRITER)
         split_digest(digest)
         return json_response({"exists": await run_in_threadpool(context.store.blobs.reuse,
                                                                 digest)})
@@ -98,7 +98,7 @@ def add_blob_routes(app: FastAPI) -> None:
     @app.get(base + "/{digest}", tags=["blobs"], operation_id="get_blob")
     async def get_blob(digest: str, request: Request) -> Response:
         """The bytes, streamed; a ``Range: bytes=a-b`` header gets that part (206)."""
-        context = _allowed(request, READER)
+        context = await _allowed(request, READER)
         split_digest(digest)
         blobs = context.store.blobs
         size = await run_in_threadpool(blobs.size, digest)
@@ -117,14 +117,14 @@ def add_blob_routes(app: FastAPI) -> None:
     @app.get(base, tags=["blobs"], operation_id="list_blobs")
     async def list_blobs(request: Request) -> Response:
         """Every digest the store holds, one per line (``lineal verify``, ``lineal gc``)."""
-        context = _allowed(request, ADMIN)
+        context = await _allowed(request, ADMIN)
         lines = (d + "\n" for d in context.store.blobs.iter_digests())
         return StreamingResponse(iterate_in_threadpool(lines), media_type="text/plain")
 
     @app.delete(base + "/{digest}", tags=["blobs"], operation_id="delete_blob")
     async def delete_blob(digest: str, request: Request) -> Response:
         """Remove a blob (``lineal gc``, ``lineal purge``)."""
-        context = _allowed(request, ADMIN)
+        context = await _allowed(request, ADMIN)
         split_digest(digest)
         return json_response({"deleted": await run_in_threadpool(context.store.blobs.delete,
                                                                  digest)})
@@ -132,14 +132,14 @@ def add_blob_routes(app: FastAPI) -> None:
     @app.get("/api/v1/blob-leftovers", tags=["blobs"], operation_id="blob_leftovers")
     async def leftovers(request: Request) -> Response:
         """What interrupted writes left in the blob store."""
-        context = _allowed(request, ADMIN)
+        context = await _allowed(request, ADMIN)
         found = await run_in_threadpool(lambda: list(context.store.blobs.leftovers()))
         return json_response([item.to_dict() for item in found])
 
     @app.delete("/api/v1/blob-leftovers", tags=["blobs"], operation_id="remove_blob_leftover")
     async def remove_leftover(name: str, request: Request) -> Response:
         """Remove the leftover called ``name`` (gone already is not an error)."""
-        context = _allowed(request, ADMIN)
+        context = await _allowed(request, ADMIN)
         blobs = context.store.blobs
 
         def remove() -> bool:
@@ -152,14 +152,14 @@ def add_blob_routes(app: FastAPI) -> None:
         return json_response({"removed": await run_in_threadpool(remove)})
 
 
-def _allowed(request: Request, role: str, *, content: bool = True) -> ServerContext:
+async def _allowed(request: Request, role: str, *, content: bool = True) -> ServerContext:
     """Bytes belong to no project: writing needs the role in some project (the version that
     will name them is checked when it is recorded); reading, for a principal without the
     reader role everywhere, needs a version of that content in a project it may read;
     listing and deleting need admin everywhere. ``content=False``: the route reveals nothing
     of the bytes, the role somewhere is enough."""
     context: ServerContext = request.app.state.lineal
-    caller = caller_of(request)
+    caller = await caller_of(request)
     what = f"{request.method} {request.url.path}"
     if role == ADMIN:
         context.require(caller, None, role, what)
@@ -167,7 +167,7 @@ def _allowed(request: Request, role: str, *, content: bool = True) -> ServerCont
     context.require_somewhere(caller, role, what)
     digest = request.path_params.get("digest")
     if role == READER and content and digest and caller.role_in(None) is None:
-        _readable(context, caller, str(digest), what)
+        await run_in_threadpool(_readable, context, caller, str(digest), what)
     return context
 
 

@@ -126,7 +126,7 @@ def mlflow_route(app: FastAPI, path: str, method: str, role: str, handler: Handl
     async def endpoint(request: Request) -> Response:
         try:
             context: ServerContext = request.app.state.lineal
-            caller = caller_of(request)
+            caller = await caller_of(request)
             context.require_somewhere(caller, role, what)
             args: dict[str, Any] = dict(request.query_params)
             if method not in ("GET", "PUT"):

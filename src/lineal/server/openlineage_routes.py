@@ -33,7 +33,7 @@ def add_openlineage_routes(app: FastAPI) -> None:
         """Record OpenLineage run events (one object, or an array): 200 with what was
         recorded; 400 naming the event and field of a bad one, with nothing written."""
         context: ServerContext = request.app.state.lineal
-        caller = caller_of(request)
+        caller = await caller_of(request)
         context.require_somewhere(caller, WRITER, "recording OpenLineage events")
         events = await _events(request, context.settings.max_body_bytes)
         for project in _projects(events):

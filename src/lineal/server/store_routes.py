@@ -43,7 +43,7 @@ def add_store_routes(app: FastAPI) -> None:
 def _endpoint(route: Route) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         context: ServerContext = request.app.state.lineal
-        caller = caller_of(request)
+        caller = await caller_of(request)
         context.require_somewhere(caller, route.role, route.method.replace("_", " "))
         if route.verb == "GET":
             values: dict[str, Any] = dict(request.query_params)
@@ -71,13 +71,15 @@ async def within(seconds: float, what: str, work: Awaitable[T]) -> T:
                          "applied once)") from None
 
 
-def caller_of(request: Request) -> Any:
-    """The authenticated caller of ``request`` (remembered on the request)."""
+async def caller_of(request: Request) -> Any:
+    """The authenticated caller of ``request`` (remembered on the request). A credential is
+    checked in a worker thread: an API token is looked up in the store, an OIDC key set may be
+    fetched, and neither may hold up the event loop."""
     caller = getattr(request.state, "caller", None)
     if caller is None:
         context: ServerContext = request.app.state.lineal
         host = request.client.host if request.client else None
-        caller = context.authenticate(request.headers, host)
+        caller = await run_in_threadpool(context.authenticate, request.headers, host)
         request.state.caller = caller
     return caller
 
@@ -117,13 +119,9 @@ def _too_large(limit: int) -> InvalidArgument:
 
 
 def _check_page(kwargs: dict[str, Any], max_page: int) -> None:
-    for name in ("limit",):
-        value = kwargs.get(name)
-        if isinstance(value, int) and value > max_page:
-            raise InvalidArgument(f"limit {value} is over this server's page size of {max_page}",
-                                  hint="ask for fewer and follow the next page")
-    for name in ("flt", "query"):
-        value = getattr(kwargs.get(name), "limit", None)
+    """InvalidArgument for a ``limit`` (or a filter's) over the server's page size."""
+    for value in (kwargs.get("limit"), *(getattr(kwargs.get(n), "limit", None)
+                                         for n in ("flt", "query"))):
         if isinstance(value, int) and value > max_page:
             raise InvalidArgument(f"limit {value} is over this server's page size of {max_page}",
                                   hint="ask for fewer and follow the next page")

@@ -74,7 +74,7 @@ async def _run(request: Request, role: str, what: str,
     """Authenticate, check ``role`` somewhere, then run ``work(store, caller)`` in a worker
     thread (as the caller, for a write) and answer its result as JSON."""
     context = _context(request)
-    caller = caller_of(request)
+    caller = await caller_of(request)
     context.require_somewhere(caller, role, what)
 
     def call() -> Any:
@@ -119,7 +119,7 @@ async def whoami(request: Request) -> Response:
     """The caller's name, how they signed in and their roles; ``auth``: whether the server
     checks credentials at all (off: everyone is the server's own account, admin)."""
     context = _context(request)
-    caller = caller_of(request)
+    caller = await caller_of(request)
     auth = context.settings.auth is not None and bool(getattr(context.settings.auth, "enabled",
                                                               False))
     return json_response({"name": caller.name, "method": str(caller.method), "auth": auth,

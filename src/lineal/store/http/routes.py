@@ -25,6 +25,7 @@ import functools
 import inspect
 import json
 import math
+import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -405,7 +406,7 @@ def decode_value(hint: Any, raw: Any) -> Any:
         if not isinstance(raw, list):
             raise TypeError(f"expected a list of metric points, got {type(raw).__name__}")
         return [_fast_point(item) for item in raw]
-    if origin in (typing.Union, _union_type()):
+    if origin in (typing.Union, types.UnionType):
         # _NotSet never travels: drop it from the union.
         kept = tuple(a for a in args if getattr(a, "__name__", "") != "_NotSet")
         if len(kept) != len(args):
@@ -444,20 +445,14 @@ def _metric_point(raw: Any) -> MetricPoint:
     return MetricPoint(key, float(value), step, at)
 
 
-def _union_type() -> Any:
-    import types
-
-    return types.UnionType
-
-
 def _is_optional_of(hint: Any, tp: type) -> bool:
-    return typing.get_origin(hint) in (typing.Union, _union_type()) and tp in typing.get_args(hint)
+    return typing.get_origin(hint) in (typing.Union, types.UnionType) and tp in typing.get_args(hint)
 
 
 def _accepts_text(hint: Any) -> bool:
     if hint is str:
         return True
-    if typing.get_origin(hint) in (typing.Union, _union_type()):
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return str in typing.get_args(hint) and not any(
             typing.get_origin(a) is not None for a in typing.get_args(hint))
     return False
