@@ -93,13 +93,10 @@ def backend_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
     a lineal server in this process (``http``: SQLite behind it). Tests about the SQL
     implementation itself are marked ``sql`` and skip ``http``."""
     if request.param == "http":
-        if request.node.get_closest_marker("sql"):
-            pytest.skip("about the SQL implementation, not the contract: not run over HTTP")
-        if request.node.get_closest_marker("server_side"):
-            pytest.skip("the server's own bookkeeping: no route serves it")
-        if request.node.get_closest_marker("principals"):
-            pytest.skip("several principals in one process: over HTTP each is authenticated")
-        from lineal.server.testing import in_process
+        from lineal.server.testing import in_process, not_over_http
+
+        if why := not_over_http(request.node):
+            pytest.skip(f"{why}: not run over HTTP")
 
         embedded = open_store(tmp_path / "store", artifacts=str(tmp_path / "blobs"))
         with in_process(embedded) as remote:

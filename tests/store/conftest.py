@@ -164,13 +164,11 @@ def backend_store(
 ) -> Iterator[Store]:
     """The same store contract on each metadata backend (blobs in a local folder), made the
     default store."""
-    if request.node.get_closest_marker("sql") and request.param not in SQL_BACKENDS:
-        pytest.skip(f"about the SQL implementation, not the contract: not run on {request.param}")
-    if request.node.get_closest_marker("principals") and request.param not in SQL_BACKENDS:
-        pytest.skip("several principals in one process: over HTTP each is authenticated")
-    if request.node.get_closest_marker("server_side") and request.param not in SQL_BACKENDS:
-        pytest.skip(f"the server's own bookkeeping, refused by the HTTP client: not run on "
-                    f"{request.param}")
+    if request.param not in SQL_BACKENDS:
+        from lineal.server.testing import not_over_http
+
+        if why := not_over_http(request.node):
+            pytest.skip(f"{why}: not run on {request.param}")
     if request.param == "http":
         from lineal.server.testing import in_process
 

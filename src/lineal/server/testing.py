@@ -20,13 +20,31 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
+from typing import Any
 
 from ..errors import StoreError
 from ..store import Store
 from .app import create_app
 from .settings import ServerSettings
 
-__all__ = ["ServerProcess", "in_process"]
+__all__ = ["NOT_OVER_HTTP", "ServerProcess", "in_process", "not_over_http"]
+
+NOT_OVER_HTTP = {
+    "sql": "about the SQL implementation, not the contract",
+    "server_side": "the server's own bookkeeping, which no route serves",
+    "principals": "several principals in one process (over HTTP each is authenticated)",
+}
+"""pytest markers of tests that a store reached over HTTP cannot run, and why."""
+
+
+def not_over_http(markers: Any) -> str | None:
+    """Why a test with these markers (a pytest node's ``get_closest_marker``) cannot run
+    against an HTTP store; None when it can."""
+    find = markers.get_closest_marker
+    for name, why in NOT_OVER_HTTP.items():
+        if find(name) is not None:
+            return why
+    return None
 
 
 @contextmanager
