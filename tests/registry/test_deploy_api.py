@@ -3,6 +3,7 @@ and at any time, the deployment timeline of a model, recover, rollback, lineage 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -297,3 +298,18 @@ def test_last_deployment_per_environment(churn: Store) -> None:
         last_deployed("ghost")
     # The timeline keeps the most recent records when it is cut.
     assert [d.id for d in deployments.timeline("churn", limit=2)] == [s1.id, d2.id]
+
+
+def test_deployment_ids_with_prefix(churn: Store) -> None:
+    """What the CLI uses to keep a shortened deployment id unique in the whole store."""
+    meta = churn.metadata
+    a = deployments.record_deployment("churn@v1", name="a", environment="prod", capture=False)
+    b = deployments.record_deployment("churn@v2", name="b", environment="staging", capture=False)
+    assert meta.deployment_ids_with_prefix(a.id) == [a.id]
+    common = os.path.commonprefix([a.id, b.id])
+    assert meta.deployment_ids_with_prefix(common) == sorted([a.id, b.id])
+    assert meta.deployment_ids_with_prefix(common, limit=1) == [min(a.id, b.id)]
+    # LIKE wildcards are literal characters, which no id has.
+    assert meta.deployment_ids_with_prefix("%") == [] and meta.deployment_ids_with_prefix("_") == []
+    with pytest.raises(NotFound, match="no deployment"):
+        deployments.get("%%%%%%%%")

@@ -153,6 +153,24 @@ def test_record_current_timeline_last_rollback(churn: Store, lineal_cli: Lineal,
 
 
 @sqlite_and_postgres
+def test_a_short_id_names_one_deployment_in_the_whole_store(
+    churn: Store, lineal_cli: Lineal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deployments made in the same millisecond share their first 10 characters; a listing that
+    shows one of them still prints a prefix that ``deploy show`` resolves to it alone."""
+    from lineal.store.sql import deployments as sql_deployments
+
+    ids = iter(["01JF0000000000000000000AAA", "01JF0000000000000000000BBB"])
+    monkeypatch.setattr(sql_deployments, "new_id", lambda: next(ids))
+    for ref, env in (("churn@v2", "prod"), ("churn@v3", "staging")):
+        assert lineal_cli("deploy", "record", ref, "--name", "api", "--env", env,
+                          "--no-capture").code == 0
+    short = _table(lineal_cli("deploy", "current", "--env", "prod").out)[0][0]
+    assert short == "01JF0000000000000000000A"
+    assert lineal_cli("deploy", "show", short, "--json").json()["environment"] == "prod"
+
+
+@sqlite_and_postgres
 def test_backdated_records_answer_at_queries(churn: Store, lineal_cli: Lineal) -> None:
     r = lineal_cli("deploy", "record", "churn@v1", "--name", "batch", "--env", "canary",
                    "--started-at", "3 days ago", "--no-capture", "--json")

@@ -336,16 +336,18 @@ def short_ids(ids: Sequence[str], length: int = SHORT_ID) -> dict[str, str]:
 
 
 def _unique_in_store(short: dict[str, str]) -> dict[str, str]:
-    """``short`` with prefixes lengthened until none of them matches two runs of the command's
-    store (a filtered listing leaves out runs made in the same second, which share the first 8
-    characters). One indexed query per id; nothing to do outside a command."""
+    """``short`` with prefixes lengthened until none of them matches two runs or deployments of
+    the command's store (a filtered listing leaves out records made in the same second, which
+    share the first 8 characters). Two indexed queries per id; nothing to do outside a command."""
     ctx = click.get_current_context(silent=True)
     store = ctx.meta.get(_STORE_KEY) if ctx else None
     if store is None or not short:
         return short
+    meta = store.metadata
     n = max(map(len, short.values()))
     for full in short:
-        while n < len(full) and len(store.metadata.run_ids_with_prefix(full[:n], limit=2)) > 1:
+        while n < len(full) and (len(meta.run_ids_with_prefix(full[:n], limit=2))
+                                 + len(meta.deployment_ids_with_prefix(full[:n], limit=2))) > 1:
             n += 1
     return {full: full[:n] for full in short}
 

@@ -292,6 +292,10 @@ class RegistryStore(abc.ABC):
         """By id (a unique prefix of at least 6 characters is accepted); NotFound otherwise."""
 
     @abc.abstractmethod
+    def deployment_ids_with_prefix(self, prefix: str, limit: int = 5) -> list[str]:
+        """Up to ``limit`` deployment ids starting with ``prefix``, sorted (for short ids in the CLI)."""
+
+    @abc.abstractmethod
     def list_deployments(self, flt: DeploymentFilter) -> list[Deployment]:
         """Deployments matching the filter, by start time."""
 

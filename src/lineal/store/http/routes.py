@@ -125,6 +125,7 @@ ROUTES: tuple[Route, ...] = (
     R("check_deployable", "POST", "/deployments/check"),
     R("create_deployment", "POST", "/deployments", WRITER),
     R("list_deployments", "GET", "/deployments"),
+    R("deployment_ids_with_prefix", "GET", "/deployment-ids"),
     R("get_deployment", "GET", "/deployments/{deployment_id}"),
     R("end_deployment", "POST", "/deployments/{deployment_id}/end", WRITER),
     # lineage

@@ -211,6 +211,12 @@ class DeploymentsMixin:
         with self.db.read() as conn:
             return _hydrate(conn, [_row_by_prefix(conn, deployment_id)])[0]
 
+    def deployment_ids_with_prefix(self, prefix: str, limit: int = 5) -> list[str]:
+        query = (sa.select(dp.c.id).where(dp.c.id.startswith(prefix, autoescape=True))
+                 .order_by(dp.c.id).limit(limit))
+        with self.db.read() as conn:
+            return [row[0] for row in conn.execute(query)]
+
     def list_deployments(self, flt: DeploymentFilter) -> list[Deployment]:
         query = sa.select(dp)
         conditions = []
@@ -259,7 +265,7 @@ def _row_by_prefix(conn: Connection, deployment_id: str) -> Any:
     text = (deployment_id or "").strip().upper()
     if len(text) < 6:
         raise InvalidArgument(f"deployment id {deployment_id!r} is too short; give 6+ characters")
-    rows = list(conn.execute(sa.select(dp).where(dp.c.id.startswith(text)).limit(2)).mappings())
+    rows = list(conn.execute(sa.select(dp).where(dp.c.id.startswith(text, autoescape=True)).limit(2)).mappings())
     if not rows:
         raise NotFound(f"no deployment with id {deployment_id!r}",
                        hint="list deployments with `lineal deploy list`")
