@@ -14,6 +14,6 @@ export default defineConfig({
   worker: { format: "es" },
   server: {
     // `npm run dev` against a local `lineal server` on :8080.
-    proxy: { "/api": "http://127.0.0.1:8080" },
+    proxy: { "/api": "http://127.0.0.1:8080", "/auth": "http://127.0.0.1:8080" },
   },
 });

@@ -2,7 +2,7 @@
 // one route per page. Every page's state that matters is in its URL, so it can be shared.
 import { FormEvent, ReactElement, useEffect, useState } from "react";
 import { Link, NavLink, Route, Routes, useNavigate, useParams } from "react-router-dom";
-import { setToken, getToken, useApi } from "./api";
+import { AuthConfig, setToken, getToken, signInWithSso, signOut, useApi } from "./api";
 import { Whoami } from "./types";
 import { RunsPage } from "./pages/Runs";
 import { RunPage } from "./pages/Run";
@@ -86,13 +86,20 @@ function RefBox() {
 function Identity({ onSignIn }: { onSignIn: () => void }) {
   const me = useApi<Whoami>("/views/whoami");
   if (me.data) {
+    const roles = Object.entries(me.data.roles)
+      .map(([p, r]) => (p === "*" ? r : `${r}:${p}`))
+      .join(", ");
+    const canSignOut = me.data.method === "session" || (me.data.method === "token" && getToken());
     return (
-      <div className="identity">
+      <div className="identity" data-testid="identity">
         <span title={Object.entries(me.data.roles).map(([p, r]) => `${r} in ${p === "*" ? "every project" : p}`).join(", ")}>
           {me.data.name}
         </span>
         {me.data.auth ? (
-          getToken() ? <button className="link" onClick={() => setToken(null)}>sign out</button> : null
+          <>
+            <span className="muted"> · {roles || "no role"}</span>
+            {canSignOut ? <button className="link" onClick={() => void signOut()}>sign out</button> : null}
+          </>
         ) : (
           <span className="muted"> (auth off)</span>
         )}
@@ -108,6 +115,8 @@ function Identity({ onSignIn }: { onSignIn: () => void }) {
 
 function SignIn({ onClose }: { onClose: () => void }) {
   const [token, setText] = useState("");
+  const config = useApi<AuthConfig>("/auth/config");
+  const sso = config.data?.login_url ?? null;
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setToken(token);
@@ -117,6 +126,12 @@ function SignIn({ onClose }: { onClose: () => void }) {
     <div className="modal" role="dialog" aria-label="sign in">
       <form onSubmit={submit} className="card">
         <h2>Sign in to lineal</h2>
+        {sso ? (
+          <div className="row">
+            <button type="button" onClick={() => signInWithSso(sso)}>Sign in with SSO</button>
+            <span className="muted">or paste an API token:</span>
+          </div>
+        ) : null}
         <p className="muted">
           This server needs a credential. Paste an API token (<code>lineal token create --role reader</code>);
           it is kept in this browser only and sent as a Bearer token.

@@ -1,5 +1,7 @@
 // The one way the UI talks to lineal server: JSON over /api/v1, with the signed-in token as a
-// Bearer credential. Errors keep the server's {error: {code, message, details}} shape.
+// Bearer credential, or the session cookie of a sign-in through the server (SSO), whose writes
+// carry the session's CSRF token. Errors keep the server's {error: {code, message, details}}
+// shape.
 import { useCallback, useEffect, useState } from "react";
 
 const TOKEN_KEY = "lineal.token";
@@ -12,6 +14,37 @@ export function setToken(token: string | null): void {
   if (token) localStorage.setItem(TOKEN_KEY, token.trim());
   else localStorage.removeItem(TOKEN_KEY);
   window.dispatchEvent(new CustomEvent("lineal:token"));
+}
+
+/** The session's CSRF token (the lineal_csrf cookie), sent back on writes; null: no session. */
+export function csrfToken(): string | null {
+  for (const part of document.cookie.split(";")) {
+    const [name, ...value] = part.trim().split("=");
+    if (name === "lineal_csrf") return decodeURIComponent(value.join("="));
+  }
+  return null;
+}
+
+/** How the server signs people in (GET /api/v1/auth/config, answered without a credential). */
+export interface AuthConfig {
+  auth: boolean;
+  login: boolean;
+  login_url: string | null;
+  logout_url: string | null;
+}
+
+/** Sign out: forget the token, and end the SSO session if there is one. */
+export async function signOut(): Promise<void> {
+  localStorage.removeItem(TOKEN_KEY);
+  if (csrfToken() !== null) await fetch("/auth/logout", { method: "POST" });
+  window.dispatchEvent(new CustomEvent("lineal:token"));
+}
+
+/** Leave for the server's SSO sign-in; the browser comes back to the page it is on. */
+export function signInWithSso(loginUrl: string): void {
+  localStorage.removeItem(TOKEN_KEY); // a stale token would be sent before the session
+  const here = window.location.pathname + window.location.search;
+  window.location.assign(`${loginUrl}?next=${encodeURIComponent(here)}`);
 }
 
 export class ApiError extends Error {
@@ -43,13 +76,18 @@ export async function api<T>(
   const headers: Record<string, string> = { accept: "application/json" };
   const token = getToken();
   if (token) headers.authorization = `Bearer ${token}`;
+  const method = options.method ?? "GET";
+  const csrf = csrfToken();
+  if (csrf && !["GET", "HEAD", "OPTIONS"].includes(method.toUpperCase())) {
+    headers["x-csrf-token"] = csrf;
+  }
   let body: string | undefined;
   if (options.body !== undefined) {
     headers["content-type"] = "application/json";
     body = JSON.stringify(options.body);
   }
   const response = await fetch(url(path, options.query), {
-    method: options.method ?? "GET",
+    method,
     headers,
     body,
   });

@@ -3,21 +3,38 @@
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
+import secrets
+import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ..errors import Unauthenticated
+from ..errors import PermissionDenied, Unauthenticated
 from .oidc import JwksKeys, claim_values, validate_jwt
 from .principal import AuthMethod, Principal, local_principal
 from .roles import Role, merge_grants
+from .session import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, CookieSealer, cookies
 from .settings import AuthSettings
 
 if TYPE_CHECKING:
     from ..store import Store
+    from .login import OidcLogin
 
-__all__ = ["Authenticator"]
+__all__ = ["Authenticator", "Session"]
+
+
+@dataclass(frozen=True)
+class Session:
+    """A browser session just opened: its principal, the sealed session cookie, the CSRF
+    token the UI sends back on writes, and when it ends (Unix seconds)."""
+
+    principal: Principal
+    cookie: str
+    csrf: str
+    expires_at: float
 
 _MAX_NAME = 128  # the width of the ledger's actor column
 
@@ -34,7 +51,8 @@ class Authenticator:
             ...   # the operation; the ledger records principal.name
 
     In order: auth off gives the local principal; an ``Authorization: Bearer`` credential is
-    an API token when it starts with ``lnl_``, else an OIDC token; without one, the trusted
+    an API token when it starts with ``lnl_``, else an OIDC token; without one, a browser
+    session cookie (when sign-in through the server is on); without that, the trusted
     proxy's header; without that, Unauthenticated.
     """
 
@@ -45,13 +63,23 @@ class Authenticator:
         self._mapped = settings.mapped_grants()
         self._defaults = settings.default_grants()
         self.keys = JwksKeys.from_settings(settings) if settings.oidc_issuer else None
-        self._local: Principal | None = None
-        self._single = frozenset(h.lower() for h in ("authorization", settings.proxy_header,
-                                                      settings.proxy_groups_header) if h)
+        self.sealer: CookieSealer | None = None
+        self.login: OidcLogin | None = None
+        if settings.login:
+            from .login import OidcLogin
 
-    def authenticate(self, headers: Mapping[str, str], client_host: str | None) -> Principal:
+            assert self.keys is not None
+            self.sealer = CookieSealer(settings.session_secret())
+            self.login = OidcLogin(settings, self.keys, self.sealer)
+        self._local: Principal | None = None
+        self._single = frozenset(h.lower() for h in (
+            "authorization", CSRF_HEADER, settings.proxy_header, settings.proxy_groups_header) if h)
+
+    def authenticate(self, headers: Mapping[str, str], client_host: str | None,
+                     method: str | None = None) -> Principal:
         """Who sent a request with these ``headers`` from ``client_host`` (the peer address
-        of the connection, not a forwarded one). Header names are matched in any case."""
+        of the connection, not a forwarded one) with HTTP ``method`` (None: taken as a write,
+        so a session cookie needs its CSRF token). Header names are matched in any case."""
         if not self.settings.enabled:
             return self.local()
         found = _headers(headers, self._single)
@@ -66,6 +94,10 @@ class Authenticator:
             if credential.startswith(TOKEN_PREFIX):
                 return self.token_principal(credential)
             return self.oidc_principal(credential)
+        if self.sealer is not None:
+            session = cookies(found.get("cookie")).get(SESSION_COOKIE)
+            if session:
+                return self.session_principal(session, found.get(CSRF_HEADER), method)
         header = self.settings.proxy_header
         if header is not None and header.lower() in found:
             return self.proxy_principal(found, client_host)
@@ -110,14 +142,53 @@ class Authenticator:
         if self.keys is None:
             raise Unauthenticated("the bearer token is not a lineal API token (lnl_...) and "
                                   "this server accepts no OIDC tokens")
-        claims = validate_jwt(token, self.settings, self.keys)
+        return self.principal_of_claims(validate_jwt(token, self.settings, self.keys),
+                                        AuthMethod.OIDC)
+
+    def principal_of_claims(self, claims: Mapping[str, object], method: AuthMethod) -> Principal:
+        """The principal validated OIDC ``claims`` name (one rule for bearer tokens and
+        browser sessions): ``oidc_name_claim`` and the roles ``oidc_role_claim`` maps to."""
         name = claims.get(self.settings.oidc_name_claim)
         if not isinstance(name, str):
             raise Unauthenticated(f"the OIDC token has no {self.settings.oidc_name_claim!r} "
                                   "claim to name its principal")
         values = claim_values(claims, self.settings.oidc_role_claim)
-        return Principal(_checked_name(name, "the OIDC token's name claim"), AuthMethod.OIDC,
+        return Principal(_checked_name(name, "the OIDC token's name claim"), method,
                          self.roles_for(values))
+
+    def start_session(self, claims: Mapping[str, object]) -> Session:
+        """The session of a browser that signed in with an ID token of these (validated)
+        ``claims``: named and given roles as a bearer OIDC token of the same claims would be;
+        it ends when the ID token expires, or after ``session_max_s`` if that comes first."""
+        assert self.sealer is not None
+        principal = self.principal_of_claims(claims, AuthMethod.SESSION)
+        expiry = claims.get("exp")
+        ends = time.time() + self.settings.session_max_s
+        if isinstance(expiry, int | float) and not isinstance(expiry, bool):
+            ends = min(ends, float(expiry))
+        csrf = secrets.token_urlsafe(32)
+        cookie = self.sealer.seal("session", {
+            "name": principal.name, "csrf": csrf,
+            "roles": {k: str(v) for k, v in principal.roles.items()}}, expires_at=ends)
+        return Session(principal, cookie, csrf, ends)
+
+    def session_principal(self, cookie: str, csrf: str | None, method: str | None) -> Principal:
+        """The principal of a session cookie; a write (any ``method`` but GET, HEAD, OPTIONS)
+        also needs the session's CSRF token in the ``X-CSRF-Token`` header, else
+        PermissionDenied (403)."""
+        assert self.sealer is not None
+        payload = self.sealer.open("session", cookie)
+        try:
+            name = str(payload["name"])
+            roles = {str(k): Role(v) for k, v in dict(payload["roles"]).items()}
+        except (KeyError, TypeError, ValueError):
+            raise Unauthenticated("the session cookie is not valid", hint="sign in again") from None
+        if (method or "POST").upper() not in SAFE_METHODS and not hmac.compare_digest(
+                (csrf or "").encode(), str(payload.get("csrf", "")).encode()):
+            raise PermissionDenied("a write made with a session cookie needs its CSRF token in "
+                                   "the X-CSRF-Token header",
+                                   hint="send the lineal_csrf cookie's value in X-CSRF-Token")
+        return Principal(name, AuthMethod.SESSION, roles)
 
     def proxy_principal(self, headers: Mapping[str, str], client_host: str | None) -> Principal:
         """The principal a trusted proxy names in its header; refused from any address not in

@@ -142,11 +142,14 @@ class JwksKeys:
                              hint="check oidc_jwks_url and that the issuer is reachable") from error
 
 
-def validate_jwt(token: str, settings: AuthSettings, keys: JwksKeys) -> dict[str, Any]:
+def validate_jwt(token: str, settings: AuthSettings, keys: JwksKeys, *,
+                 audience: str | None = None) -> dict[str, Any]:
     """The claims of ``token`` once every check passed (see the module docstring); raises
-    Unauthenticated with the reason otherwise."""
+    Unauthenticated with the reason otherwise. ``audience``: the ``aud`` to expect instead of
+    ``settings.oidc_audience`` (an ID token's is the client id)."""
     import jwt
 
+    audience = settings.oidc_audience if audience is None else audience
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as error:
@@ -159,7 +162,7 @@ def validate_jwt(token: str, settings: AuthSettings, keys: JwksKeys) -> dict[str
     key = keys.key(kid if isinstance(kid, str) else None)
     try:
         claims: dict[str, Any] = jwt.decode(
-            token, key.key, algorithms=[algorithm], audience=settings.oidc_audience,
+            token, key.key, algorithms=[algorithm], audience=audience,
             issuer=settings.oidc_issuer, leeway=settings.oidc_leeway_s,
             options={"require": ["exp", "iss"]},
         )
@@ -167,7 +170,7 @@ def validate_jwt(token: str, settings: AuthSettings, keys: JwksKeys) -> dict[str
         raise Unauthenticated("the OIDC token has expired", hint="sign in again") from error
     except jwt.InvalidAudienceError as error:
         raise Unauthenticated(f"the OIDC token is not for this server: {error}",
-                              hint=f"its audience must be {settings.oidc_audience!r}") from error
+                              hint=f"its audience must be {audience!r}") from error
     except jwt.InvalidIssuerError as error:
         raise Unauthenticated("the OIDC token was not issued by the configured issuer",
                               hint=f"expected issuer {settings.oidc_issuer!r}") from error

@@ -21,6 +21,8 @@ class AuthMethod(StrEnum):
     """An API token (``Authorization: Bearer lnl_...``)."""
     OIDC = "oidc"
     """An OIDC bearer token (a JWT) from the configured issuer."""
+    SESSION = "session"
+    """A browser session opened by signing in through the server (``/auth/login``)."""
     PROXY = "proxy"
     """A header set by a trusted authenticating proxy."""
     LOCAL = "local"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,26 @@ class AuthSettings:
     """An unknown key id re-fetches the JWKS at most this often (a flood of made-up key ids
     must not become a flood of requests to the issuer)."""
     jwks_timeout_s: float = 10.0
+    # -- browser sign-in (the server as an OIDC relying party) ---------------------------------
+    oidc_client_id: str | None = None
+    """The server's client id at the issuer; set: ``/auth/login`` signs browsers in with the
+    authorization code flow (PKCE), and ID tokens must carry it as their audience."""
+    oidc_client_secret_file: Path | None = None
+    """A file holding the client secret (else the ``LINEAL_OIDC_CLIENT_SECRET`` environment
+    variable; neither: a public client, PKCE alone). Never a command-line value: ``ps`` shows
+    those to every user of the machine."""
+    oidc_redirect_url: str | None = None
+    """The callback URL registered at the issuer (``https://lineal.example.com/auth/callback``);
+    None: derived from each request (right when the server is reached at its public address)."""
+    oidc_scopes: tuple[str, ...] = ("openid", "profile", "email")
+    """Scopes asked for at sign-in; ``openid`` is always among them. Add the one that puts
+    the role claim in the ID token, if the issuer needs one (``groups``, ``roles``)."""
+    session_secret_file: Path | None = None
+    """A file holding the secret that signs and encrypts the login and session cookies (else
+    ``LINEAL_SESSION_SECRET``); at least 32 characters, the same for every server process.
+    Required with ``oidc_client_id``."""
+    session_max_s: float = 8 * 3600.0
+    """The longest a browser session lasts; never longer than the ID token it came from."""
     # -- trusted proxy --------------------------------------------------------------------------
     proxy_header: str | None = None
     """The header an authenticating proxy sets to the user's name (``X-Forwarded-User``)."""
@@ -86,8 +107,13 @@ class AuthSettings:
     """Grants every OIDC and proxy principal gets (``("reader",)``: everyone signed in reads)."""
 
     def __post_init__(self) -> None:
-        if self.oidc_jwks_file is not None and not isinstance(self.oidc_jwks_file, Path):
-            object.__setattr__(self, "oidc_jwks_file", Path(self.oidc_jwks_file))
+        for name in ("oidc_jwks_file", "oidc_client_secret_file", "session_secret_file"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
+        scopes = tuple(self.oidc_scopes)
+        object.__setattr__(self, "oidc_scopes",
+                           scopes if "openid" in scopes else ("openid", *scopes))
         if self.oidc_issuer is not None:
             if (self.oidc_jwks_url is None) == (self.oidc_jwks_file is None):
                 raise InvalidArgument("OIDC needs exactly one of a JWKS URL and a JWKS file",
@@ -102,6 +128,8 @@ class AuthSettings:
         elif self.oidc_jwks_url is not None or self.oidc_jwks_file is not None:
             raise InvalidArgument("a JWKS is set but no OIDC issuer",
                                   hint="set oidc_issuer too")
+        if self.oidc_client_id is not None:
+            self._check_login()
         if self.proxy_header is not None and not self.trusted_proxies:
             raise InvalidArgument(f"the {self.proxy_header} header needs trusted proxies",
                                   hint="list the proxy's addresses or CIDRs in trusted_proxies")
@@ -132,6 +160,39 @@ class AuthSettings:
             values[name] = _typed(name, value)
         return cls(**values)
 
+    @property
+    def login(self) -> bool:
+        """Whether browsers sign in through the server (``/auth/login``)."""
+        return self.enabled and self.oidc_client_id is not None
+
+    def _check_login(self) -> None:
+        if self.oidc_issuer is None:
+            raise InvalidArgument("an OIDC client id is set but no OIDC issuer",
+                                  hint="set oidc_issuer (and oidc_jwks_url) too")
+        if self.oidc_redirect_url is not None and not self.oidc_redirect_url.startswith(
+                ("https://", "http://")):
+            raise InvalidArgument(f"the OIDC redirect URL {self.oidc_redirect_url!r} is not "
+                                  "http(s)", hint="e.g. https://lineal.example.com/auth/callback")
+        self.session_secret()
+        self.client_secret()
+
+    def session_secret(self) -> bytes:
+        """The secret of the login and session cookies, from ``session_secret_file`` or
+        ``LINEAL_SESSION_SECRET``; InvalidArgument when neither holds 32 characters or more."""
+        value = _secret(self.session_secret_file, SESSION_SECRET_ENV, "session secret")
+        if value is None or len(value) < 32:
+            raise InvalidArgument(
+                "signing in through the server (oidc_client_id) needs a session secret of at "
+                f"least 32 characters, in session_secret_file or {SESSION_SECRET_ENV}",
+                hint="e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))' "
+                "> session.key`, the same file for every server process")
+        return value.encode()
+
+    def client_secret(self) -> str | None:
+        """The OIDC client secret, from ``oidc_client_secret_file`` or
+        ``LINEAL_OIDC_CLIENT_SECRET``; None: a public client."""
+        return _secret(self.oidc_client_secret_file, CLIENT_SECRET_ENV, "OIDC client secret")
+
     def networks(self) -> list[Network]:
         """``trusted_proxies`` parsed; InvalidArgument names a bad one."""
         out = []
@@ -151,9 +212,29 @@ class AuthSettings:
         return [parse_grant(g) for g in self.default_roles]
 
 
+SESSION_SECRET_ENV = "LINEAL_SESSION_SECRET"
+CLIENT_SECRET_ENV = "LINEAL_OIDC_CLIENT_SECRET"
+
+
+def _secret(path: Path | None, variable: str, what: str) -> str | None:
+    """A secret from ``path`` (stripped of surrounding whitespace) or the environment."""
+    if path is not None:
+        try:
+            value = path.read_text().strip()
+        except OSError as error:
+            raise InvalidArgument(f"cannot read the {what} file {path}: "
+                                  f"{error.strerror or error}") from None
+        if not value:
+            raise InvalidArgument(f"the {what} file {path} is empty")
+        return value
+    return os.environ.get(variable, "").strip() or None
+
+
 _BOOL = {"enabled"}
-_NUMBER = {"oidc_leeway_s", "jwks_cache_s", "jwks_refetch_min_s", "jwks_timeout_s"}
-_LISTS = {"trusted_proxies", "default_roles", "oidc_algorithms"}
+_NUMBER = {"oidc_leeway_s", "jwks_cache_s", "jwks_refetch_min_s", "jwks_timeout_s",
+           "session_max_s"}
+_LISTS = {"trusted_proxies", "default_roles", "oidc_algorithms", "oidc_scopes"}
+_PATHS = {"oidc_jwks_file", "oidc_client_secret_file", "session_secret_file"}
 
 
 def _typed(name: str, value: Any) -> Any:
@@ -182,6 +263,6 @@ def _typed(name: str, value: Any) -> Any:
         return {str(k): tuple(v) for k, v in value.items()}
     if value is not None and not isinstance(value, str):
         raise wrong("text")
-    if name == "oidc_jwks_file" and value is not None:
+    if name in _PATHS and value is not None:
         return Path(value)
     return value

@@ -28,6 +28,16 @@ import click
 @click.option("--oidc-jwks-url", metavar="URL", help="Where the issuer publishes its keys.")
 @click.option("--oidc-role-claim", metavar="CLAIM", help="The claim holding roles or groups "
               "(default: roles; dotted paths reach into objects).")
+@click.option("--oidc-client-id", metavar="ID", help="Sign browsers in through the issuer "
+              "(/auth/login) as this client; needs a session secret.")
+@click.option("--oidc-client-secret-file", type=click.Path(exists=True, dir_okay=False),
+              metavar="FILE", help="A file holding the client secret (or set "
+              "LINEAL_OIDC_CLIENT_SECRET; never the secret itself on the command line).")
+@click.option("--oidc-redirect-url", metavar="URL", help="The callback URL registered at the "
+              "issuer (default: /auth/callback at the address the browser used).")
+@click.option("--session-secret-file", type=click.Path(exists=True, dir_okay=False),
+              metavar="FILE", help="A file holding the secret of the sign-in cookies, 32+ "
+              "characters, the same for every process (or set LINEAL_SESSION_SECRET).")
 @click.option("--proxy-header", metavar="HEADER", help="Trust this header (X-Forwarded-User) "
               "from --trusted-proxy addresses as the user's name.")
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="CIDR",
@@ -43,6 +53,8 @@ def server_command(ctx: click.Context, host: str, port: int, workers: int, backe
                    artifacts_url: str | None, auth: bool, auth_config: str | None,
                    oidc_issuer: str | None, oidc_audience: str | None,
                    oidc_jwks_url: str | None, oidc_role_claim: str | None,
+                   oidc_client_id: str | None, oidc_client_secret_file: str | None,
+                   oidc_redirect_url: str | None, session_secret_file: str | None,
                    proxy_header: str | None, trusted_proxies: tuple[str, ...],
                    request_timeout: float, no_webhooks: bool, log_level: str) -> None:
     """Serve the store over HTTP: the REST API under /api/v1 (OpenAPI at
@@ -63,6 +75,10 @@ def server_command(ctx: click.Context, host: str, port: int, workers: int, backe
             options.update(tomllib.load(file))
     for key, value in (("oidc_issuer", oidc_issuer), ("oidc_audience", oidc_audience),
                        ("oidc_jwks_url", oidc_jwks_url), ("oidc_role_claim", oidc_role_claim),
+                       ("oidc_client_id", oidc_client_id),
+                       ("oidc_client_secret_file", oidc_client_secret_file),
+                       ("oidc_redirect_url", oidc_redirect_url),
+                       ("session_secret_file", session_secret_file),
                        ("proxy_header", proxy_header)):
         if value:
             options[key] = value

@@ -24,6 +24,7 @@ from ..errors import LinealError
 from ..store import Store
 from .blob_routes import add_blob_routes
 from .context import ServerContext
+from .login_routes import add_login_routes
 from .mlflow_routes import add_mlflow_routes
 from .observability import add_observability
 from .openlineage_routes import add_openlineage_routes
@@ -94,6 +95,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
                             status_code=500)
 
     add_observability(app, context)
+    add_login_routes(app)
     add_store_routes(app)
     add_blob_routes(app)
     add_openlineage_routes(app)

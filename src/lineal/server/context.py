@@ -76,16 +76,23 @@ class ServerContext:
         return self._store
 
     # -- who is calling -----------------------------------------------------------------------
-    def authenticate(self, headers: Mapping[str, str], client_host: str | None) -> Principal:
-        """The caller of a request; Unauthenticated (401) when auth is on and the credential
-        is missing or bad. With auth off, the server's own OS account, admin everywhere
-        (single-user local use: the person who started the server)."""
+    def authenticate(self, headers: Mapping[str, str], client_host: str | None,
+                     method: str | None = None) -> Principal:
+        """The caller of a request (HTTP ``method``: a write made with a session cookie needs
+        its CSRF token; None counts as a write); Unauthenticated (401) when auth is on and the
+        credential is missing or bad. With auth off, the server's own OS account, admin
+        everywhere (single-user local use: the person who started the server)."""
         if self._authenticator is None:
             from ..auth import local_principal
 
             return local_principal(os_account())
-        principal: Principal = self._authenticator.authenticate(headers, client_host)
+        principal: Principal = self._authenticator.authenticate(headers, client_host, method)
         return principal
+
+    @property
+    def authenticator(self) -> Any:
+        """The :class:`lineal.auth.Authenticator` (None: auth is off, or not started)."""
+        return self._authenticator
 
     def require(self, caller: Principal, project: str | None, role: str, what: str) -> None:
         """PermissionDenied (403) unless ``caller`` holds ``role`` (or more) on ``project``

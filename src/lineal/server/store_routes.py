@@ -79,7 +79,8 @@ async def caller_of(request: Request) -> Any:
     if caller is None:
         context: ServerContext = request.app.state.lineal
         host = request.client.host if request.client else None
-        caller = await run_in_threadpool(context.authenticate, request.headers, host)
+        caller = await run_in_threadpool(context.authenticate, request.headers, host,
+                                         request.method)
         request.state.caller = caller
     return caller
 

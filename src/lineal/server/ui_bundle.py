@@ -23,7 +23,7 @@ PACKAGED_UI = Path(__file__).resolve().parent / "ui"
 """Where ``npm run build`` in ``ui/`` puts the bundle."""
 BUILD_HINT = "build it with `make ui` (npm ci && npm run build in ui/), or start the server " \
              "with a built bundle in ServerSettings.ui_dir"
-RESERVED = ("api", "healthz", "readyz", "metrics")
+RESERVED = ("api", "auth", "healthz", "readyz", "metrics")
 """First path segments the UI never answers."""
 
 
