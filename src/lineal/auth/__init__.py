@@ -17,6 +17,10 @@ How a request is authenticated (see ``docs/auth.md``):
 - ``Authorization: Bearer <JWT>``: an OIDC token from the configured issuer, its signature
   checked against the issuer's JWKS (a URL, cached and re-fetched on an unknown key id, or a
   local file), its issuer, audience and expiry checked; roles come from a configurable claim;
+- the ``lineal_session`` cookie of a browser that signed in through the server
+  (:mod:`lineal.auth.login`: the authorization code flow with PKCE; the ID token checked as a
+  bearer JWT is, with the client id as audience and the login's nonce), sealed with the
+  session secret (:mod:`lineal.auth.session`); a write with it also needs its CSRF token;
 - a trusted proxy's header (``X-Forwarded-User``), accepted only from configured addresses.
 
 Roles, per project (``ROLE`` for every project, ``ROLE:PROJECT`` for one):
