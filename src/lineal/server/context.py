@@ -87,6 +87,15 @@ class ServerContext:
         principal: Principal = self._authenticator.authenticate(headers, client_host)
         return principal
 
+    def local_caller(self) -> Principal | None:
+        """The caller of every request when auth is off (see :meth:`authenticate`); None when
+        it is on, and each request's credential must be checked."""
+        if self._authenticator is not None:
+            return None
+        from ..auth import local_principal
+
+        return local_principal(os_account())
+
     def require(self, caller: Principal, project: str | None, role: str, what: str) -> None:
         """PermissionDenied (403) unless ``caller`` holds ``role`` (or more) on ``project``
         (None: on every project)."""
