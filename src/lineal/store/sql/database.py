@@ -17,6 +17,7 @@ import functools
 import hashlib
 import itertools
 import math
+import operator
 import os
 import sqlite3
 import struct
@@ -120,23 +121,32 @@ def metric_digest(rows: Sequence[tuple[Any, ...]]) -> str:
         # looks at a value only on a tie of those four, which the check below settles.
         ordered = sorted(rows)
         n = len(ordered)
-        columns = list(zip(*ordered, strict=True))[:5] if n else [(), (), (), (), ()]
-        run_ids, keys, steps, stamps, values = columns
+        run_ids, keys, steps, stamps, values = _columns(ordered)
         floats = _canonical_floats(values)
         if len(set(stamps)) < n and len(set(zip(run_ids, keys, steps, stamps, strict=True))) < n:
             ordered.sort(key=lambda r: (r[0], r[1], r[2], r[3], _PACK_DOUBLE(
                 _NAN if r[4] != r[4] else r[4] + 0.0)))
-            run_ids, keys, steps, stamps, values = list(zip(*ordered, strict=True))[:5]
+            run_ids, keys, steps, stamps, values = _columns(ordered)
             floats = _canonical_floats(values)
         packed = [array("q", steps).tobytes(), array("q", stamps).tobytes(), floats.tobytes()]
         texts = [part for column in (run_ids, keys) for part in (
             array("q", map(len, column)).tobytes(), "".join(column).encode())]
-    except (TypeError, ValueError, OverflowError, UnicodeEncodeError) as error:
+    except (TypeError, ValueError, OverflowError, UnicodeEncodeError, IndexError) as error:
         raise InvalidArgument(f"a metric point cannot be stored: {error}") from error
     # One buffer, hashed in one call: hashlib gives up the GIL for each large update, and a
     # background writer waits for a busy training loop's switch interval to get it back.
     data = b"".join([b"metrics/v2\n", n.to_bytes(8, "little"), *texts, *packed])
     return DIGEST_V2 + hashlib.sha256(data).hexdigest()
+
+
+_COLUMN = [operator.itemgetter(i) for i in range(5)]
+
+
+def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """The first five columns of ``rows``. One C-level pass per column: ``zip(*rows)`` makes an
+    iterator object per row, and for a batch of 20,000 points the garbage collector they wake
+    cost more than all the rest of the digest."""
+    return [list(map(column, rows)) for column in _COLUMN]
 
 
 def _canonical_floats(values: Sequence[float]) -> array[float]:
