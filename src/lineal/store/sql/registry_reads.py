@@ -136,7 +136,8 @@ def hydrate_versions(conn: Connection, rows: Sequence[Any]) -> list[ModelVersion
     if not rows:
         return []
     ids = list({row["id"]: None for row in rows})
-    joined = {r[0]: tuple(r[1:]) for r in conn.execute(_JOINED_MANY, {"ids": ids})}
+    joined: dict[str, Sequence[Any]] = {
+        r[0]: tuple(r[1:]) for r in conn.execute(_JOINED_MANY, {"ids": ids})}
     extras = list(conn.execute(_EXTRAS_MANY, {"ids": ids}))
     plain = [tuple(row[c.name] for c in VERSION_COLUMNS) for row in rows]
     return _assemble(plain, joined, extras)
