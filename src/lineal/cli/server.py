@@ -65,7 +65,13 @@ def server_command(ctx: click.Context, host: str, port: int, workers: int, backe
 
     import uvicorn
 
-    from ..server.run import ENV_SETTINGS, log_config, settings_from_options, settings_to_json
+    from ..server.run import (
+        ENV_SETTINGS,
+        log_config,
+        server_speedups,
+        settings_from_options,
+        settings_to_json,
+    )
 
     options: dict[str, object] = {}
     if auth_config:
@@ -91,10 +97,14 @@ def server_command(ctx: click.Context, host: str, port: int, workers: int, backe
         auth=auth or bool(options), webhooks=not no_webhooks, auth_options=options)
     settings = dataclasses.replace(settings, request_timeout=request_timeout)
     os.environ[ENV_SETTINGS] = settings_to_json(settings)
+    loop, http = server_speedups()
     click.echo(f"lineal server on http://{host}:{port} (store: {settings.backend or 'default'},"
-               f" auth {'on' if settings.auth else 'off'})", err=True)
+               f" auth {'on' if settings.auth else 'off'}, {loop} + {http})", err=True)
+    if http == "h11" or loop == "asyncio":
+        click.echo("note: without uvloop and httptools every request costs more CPU; "
+                   "pip install 'lineal[server]' brings them", err=True)
     uvicorn.run("lineal.server.run:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level=log_level, access_log=False,
+                workers=workers, log_level=log_level, access_log=False, loop=loop, http=http,
                 # The peer address is the connection's own, never X-Forwarded-For: the trusted
                 # proxy check (--trusted-proxy) must see who actually connected.
                 proxy_headers=False,

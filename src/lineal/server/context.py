@@ -94,6 +94,15 @@ class ServerContext:
         """The :class:`lineal.auth.Authenticator` (None: auth is off, or not started)."""
         return self._authenticator
 
+    def local_caller(self) -> Principal | None:
+        """The caller of every request when auth is off (see :meth:`authenticate`); None when
+        it is on, and each request's credential must be checked."""
+        if self._authenticator is not None:
+            return None
+        from ..auth import local_principal
+
+        return local_principal(os_account())
+
     def require(self, caller: Principal, project: str | None, role: str, what: str) -> None:
         """PermissionDenied (403) unless ``caller`` holds ``role`` (or more) on ``project``
         (None: on every project)."""

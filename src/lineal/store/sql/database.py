@@ -17,6 +17,7 @@ import functools
 import hashlib
 import itertools
 import math
+import operator
 import os
 import sqlite3
 import struct
@@ -36,6 +37,7 @@ from ...errors import AlreadyExists, Conflict, InvalidArgument, StoreError
 from ..types import GENESIS_HASH
 from . import tables as t
 from .opening import create_engine_for, prepare_sqlite_file
+from .prepared import DriverReads, Prepared, run_on_driver
 from .requests import check_request, record_request
 
 WAL_CHECKPOINT_PAGES = 10_000
@@ -119,23 +121,32 @@ def metric_digest(rows: Sequence[tuple[Any, ...]]) -> str:
         # looks at a value only on a tie of those four, which the check below settles.
         ordered = sorted(rows)
         n = len(ordered)
-        columns = list(zip(*ordered, strict=True))[:5] if n else [(), (), (), (), ()]
-        run_ids, keys, steps, stamps, values = columns
+        run_ids, keys, steps, stamps, values = _columns(ordered)
         floats = _canonical_floats(values)
         if len(set(stamps)) < n and len(set(zip(run_ids, keys, steps, stamps, strict=True))) < n:
             ordered.sort(key=lambda r: (r[0], r[1], r[2], r[3], _PACK_DOUBLE(
                 _NAN if r[4] != r[4] else r[4] + 0.0)))
-            run_ids, keys, steps, stamps, values = list(zip(*ordered, strict=True))[:5]
+            run_ids, keys, steps, stamps, values = _columns(ordered)
             floats = _canonical_floats(values)
         packed = [array("q", steps).tobytes(), array("q", stamps).tobytes(), floats.tobytes()]
         texts = [part for column in (run_ids, keys) for part in (
             array("q", map(len, column)).tobytes(), "".join(column).encode())]
-    except (TypeError, ValueError, OverflowError, UnicodeEncodeError) as error:
+    except (TypeError, ValueError, OverflowError, UnicodeEncodeError, IndexError) as error:
         raise InvalidArgument(f"a metric point cannot be stored: {error}") from error
     # One buffer, hashed in one call: hashlib gives up the GIL for each large update, and a
     # background writer waits for a busy training loop's switch interval to get it back.
     data = b"".join([b"metrics/v2\n", n.to_bytes(8, "little"), *texts, *packed])
     return DIGEST_V2 + hashlib.sha256(data).hexdigest()
+
+
+_COLUMN = [operator.itemgetter(i) for i in range(5)]
+
+
+def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """The first five columns of ``rows``. One C-level pass per column: ``zip(*rows)`` makes an
+    iterator object per row, and for a batch of 20,000 points the garbage collector they wake
+    cost more than all the rest of the digest."""
+    return [list(map(column, rows)) for column in _COLUMN]
 
 
 def _canonical_floats(values: Sequence[float]) -> array[float]:
@@ -248,6 +259,13 @@ class Database:
                 yield conn
         except exc.SQLAlchemyError as error:
             raise translate(error) from error
+
+    @contextlib.contextmanager
+    def read_prepared(self) -> Iterator[DriverReads]:
+        """A read transaction for :class:`Prepared` statements on the driver's cursor (the read
+        hot path: an alias resolution); the same snapshot as :meth:`read`."""
+        with self.read() as conn, conn.begin():
+            yield DriverReads(conn)
 
     @contextlib.contextmanager
     def write(self, actor: str) -> Iterator[WriteTx]:
@@ -380,10 +398,7 @@ class WriteTx:
     def execute(self, statement: Prepared, params: dict[str, Any] | None = None) -> Any:
         """Run a prepared statement on the driver's cursor (see :class:`Prepared`); returns the
         cursor, for ``fetchone``/``fetchall``."""
-        sql, names, fixed = statement.compiled(self.conn.dialect)
-        args: Any = {**fixed, **params} if fixed and params else fixed or params or {}
-        if names is not None:
-            args = tuple([args[n] for n in names])
+        sql, args = statement.arguments(self.conn.dialect, params)
         return self._driver("execute", sql, args)
 
     def fetchone(self, statement: Prepared, params: dict[str, Any] | None = None) -> Any:
@@ -396,12 +411,7 @@ class WriteTx:
         cursor = self._cursor
         if cursor is None:
             cursor = self._cursor = self.conn.connection.cursor()
-        error_type = self.conn.dialect.loaded_dbapi.Error
-        try:
-            getattr(cursor, method)(sql, args)
-        except error_type as error:
-            raise exc.DBAPIError.instance(sql, args, error, error_type) from error
-        return cursor
+        return run_on_driver(self.conn, cursor, method, sql, args)
 
     def normalise(self, table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
         """Coerce values to the column types, so that the digest of what is written equals the
@@ -660,40 +670,6 @@ def storable_float(value: float, dialect: str) -> float | None:
     if dialect in ("mysql", "mariadb") or (dialect == "sqlite" and math.isnan(value)):
         return None
     return value
-
-
-class Prepared:
-    """A Core statement compiled once per dialect, for the write hot path.
-
-    Building and compiling a Core statement, and SQLAlchemy's execution context around it,
-    cost several times what SQLite takes to run it; creating and ending a run is a dozen such
-    statements. A ``Prepared`` holds the SQL text for each dialect and the order of its
-    parameters, and :meth:`WriteTx.execute` hands it straight to the driver's cursor inside the
-    same transaction. Only for statements without expanding (``IN``) parameters.
-    """
-
-    def __init__(self, statement: sa.Select[Any] | sa.UpdateBase) -> None:
-        self.statement = statement
-        self.columns: list[str] = (
-            [c.name for c in statement.selected_columns]
-            if isinstance(statement, sa.Select) else []
-        )
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
-
-    def compiled(
-        self, dialect: sa.Dialect
-    ) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
-        """``(sql, names, fixed)``: ``names`` orders the parameters for a positional driver
-        (None for one that takes a mapping); ``fixed`` holds the values of literals in the
-        statement (``where id == 1``)."""
-        done = self._compiled.get(dialect.name)
-        if done is None:
-            compiled = self.statement.compile(dialect=dialect)
-            order = compiled.positiontup  # set for a positional dialect's compilation
-            names = tuple(order) if compiled.positional and order is not None else None
-            fixed = {k: v for k, v in compiled.params.items() if v is not None}
-            done = self._compiled[dialect.name] = (str(compiled), names, fixed)
-        return done
 
 
 @functools.cache

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from ...canonical import canonical_json
 from ...entities import new_id, now_us, us_to_datetime
 from ...errors import AlreadyExists, InvalidArgument, NotFound
-from ...refs import ArtifactRef, SelectorKind, validate_name
+from ...refs import ArtifactRef, validate_name
 from ...registry.entities import (
     NOT_SET,
     Approval,
@@ -48,6 +48,13 @@ from .registry_policy import (
     require_approval,
     stored_admins,
     write_admins,
+)
+from .registry_reads import (
+    check_version_number,
+    hydrate_versions,
+    model_not_found,
+    resolve_version,
+    version_not_found,
 )
 
 rm, mv, ma, ev = tr.registered_models, tr.model_versions, tr.model_aliases, tr.registry_events
@@ -329,9 +336,8 @@ class RegistryMixin(DeploymentsMixin):
             return self._versions(conn, [row])[0]
 
     def resolve_model_version(self, ref: ArtifactRef) -> ModelVersion:
-        with self.db.read() as conn:
-            model = _model_row(conn, ref.project, ref.name)
-            return self._versions(conn, [_resolve_version_row(conn, model, ref)])[0]
+        with self.db.read_prepared() as reads:
+            return resolve_version(reads, ref)
 
     def list_model_versions(
         self, project: str, name: str, *, stage: Stage | None = None
@@ -381,78 +387,7 @@ class RegistryMixin(DeploymentsMixin):
             return self._versions(tx.conn, [row])[0]
 
     def _versions(self, conn: Connection, rows: Sequence[Any]) -> list[ModelVersion]:
-        ids = [row["id"] for row in rows]
-        if not ids:
-            return []
-        models = {
-            r.id: (r.project, r.name)
-            for r in conn.execute(
-                sa.select(rm.c.id, rm.c.project, rm.c.name).where(
-                    rm.c.id.in_({row["model_id"] for row in rows})
-                )
-            )
-        }
-        artifacts = {
-            r.id: r
-            for r in conn.execute(
-                sa.select(av.c.id, av.c.project, av.c.name, av.c.version, av.c.digest,
-                          av.c.producer_run_id)
-                .where(av.c.id.in_({row["artifact_version_id"] for row in rows}))
-            )
-        }
-        tags: dict[str, dict[str, str]] = defaultdict(dict)
-        vt = tr.model_version_tags
-        for vid, key, value in conn.execute(
-            sa.select(vt.c.version_id, vt.c.key, vt.c.value).where(vt.c.version_id.in_(ids))
-        ):
-            tags[vid][key] = value
-        aliases: dict[str, list[str]] = defaultdict(list)
-        for vid, alias in conn.execute(
-            sa.select(ma.c.version_id, ma.c.alias).where(ma.c.version_id.in_(ids))
-        ):
-            aliases[vid].append(alias)
-        approvals: dict[str, list[Approval]] = defaultdict(list)
-        ap = tr.model_approvals
-        for a in conn.execute(
-            sa.select(ap).where(ap.c.version_id.in_(ids)).order_by(ap.c.created_at, ap.c.ledger_seq)
-        ):
-            approvals[a.version_id].append(
-                Approval(
-                    id=a.id,
-                    version_id=a.version_id,
-                    decision=Decision(a.decision),
-                    stage=a.stage,
-                    actor=a.actor,
-                    created_at=us_to_datetime(a.created_at),  # type: ignore[arg-type]
-                    comment=a.comment,
-                )
-            )
-        out = []
-        for row in rows:
-            project, model = models[row["model_id"]]
-            art = artifacts[row["artifact_version_id"]]
-            out.append(
-                ModelVersion(
-                    id=row["id"],
-                    project=project,
-                    model=model,
-                    version=row["version"],
-                    artifact_version_id=row["artifact_version_id"],
-                    artifact_ref=f"{art.project}/{art.name}@v{art.version}",
-                    artifact_digest=art.digest,
-                    stage=Stage(row["stage"]),
-                    status=row["status"],
-                    created_at=us_to_datetime(row["created_at"]),  # type: ignore[arg-type]
-                    updated_at=us_to_datetime(row["updated_at"]),  # type: ignore[arg-type]
-                    created_by=row["created_by"],
-                    description=row["description"],
-                    tags=tags[row["id"]],
-                    aliases=tuple(sorted(aliases[row["id"]])),
-                    run_id=art.producer_run_id,
-                    approvals=tuple(approvals[row["id"]]),
-                )
-            )
-        return out
+        return hydrate_versions(conn, rows)
 
     # -- aliases ---------------------------------------------------------------------------------
     def set_model_alias(
@@ -701,60 +636,18 @@ def _find_model(conn: Connection, project: str, name: str) -> Any:
 def _model_row(conn: Connection, project: str, name: str) -> Any:
     row = _find_model(conn, project, name)
     if row is None:
-        raise NotFound(
-            f"no registered model {name!r} in project {project!r}",
-            hint="list models with `lineal registry models`; register one with "
-            f"`lineal registry register {name} --from ARTIFACT_REF`",
-        )
+        raise model_not_found(project, name)
     return row
 
 
 def _version_row(conn: Connection, model: Any, version: int) -> Any:
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise InvalidArgument(f"version numbers start at 1, got {version!r}")
+    check_version_number(version)
     row = conn.execute(
         sa.select(mv).where(mv.c.model_id == model["id"], mv.c.version == version)
     ).mappings().first()
     if row is None:
-        latest = model["latest_version"]
-        known = f"versions are v1..v{latest}" if latest else "it has no versions yet"
-        raise NotFound(f"{model['project']}/{model['name']} has no version {version} ({known})")
+        raise version_not_found(model["project"], model["name"], model["latest_version"], version)
     return row
-
-
-def _resolve_version_row(conn: Connection, model: Any, ref: ArtifactRef) -> Any:
-    base = f"{model['project']}/{model['name']}"
-    if ref.kind is SelectorKind.VERSION:
-        return _version_row(conn, model, int(ref.value))  # type: ignore[arg-type]
-    if ref.kind is SelectorKind.ALIAS:
-        row = conn.execute(
-            sa.select(mv)
-            .join(ma, ma.c.version_id == mv.c.id)
-            .where(ma.c.model_id == model["id"], ma.c.alias == ref.value)
-        ).mappings().first()
-        if row is None:
-            raise NotFound(
-                f"{base} has no alias {ref.value!r}",
-                hint=f"see its aliases with `lineal registry show {model['name']}`",
-            )
-        return row
-    if ref.kind is SelectorKind.DIGEST:
-        rows = list(
-            conn.execute(
-                sa.select(mv)
-                .join(av, av.c.id == mv.c.artifact_version_id)
-                .where(mv.c.model_id == model["id"], av.c.digest.startswith(f"sha256:{ref.value}"))
-                .limit(2)
-            ).mappings()
-        )
-        if len(rows) > 1:
-            raise InvalidArgument(f"digest prefix in {ref} is ambiguous", hint="give more digits")
-        if not rows:
-            raise NotFound(f"no version of {base} has a digest starting with sha256:{ref.value}")
-        return rows[0]
-    if model["latest_version"] == 0:
-        raise NotFound(f"{base} has no versions yet")
-    return _version_row(conn, model, model["latest_version"])
 
 
 def _alias_version(conn: Connection, model_id: str, alias: str) -> int | None:
