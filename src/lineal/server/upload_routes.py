@@ -30,7 +30,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from ..errors import Conflict, IntegrityError, InvalidArgument, LinealError
+from ..errors import Conflict, IntegrityError, InvalidArgument, LinealError, NotFound
 from ..store.blobs.local import split_digest
 from ..store.blobs.uploads import UploadArea, UploadWriter, check_upload_id
 from ..store.http.routes import WRITER, encode
@@ -107,14 +107,16 @@ def add_upload_routes(app: FastAPI) -> None:
         """Publish an upload whose bytes all arrived (through the server or presigned)."""
         context = await allowed(request, WRITER)
         digest, size = _parse_id(upload_id)
+        area = context.store.blobs.uploads()
         signer = _presigner(context)
-        if signer is not None and size <= _max_single_put():
+        if signer is not None and not await run_in_threadpool(_through_server, area, upload_id):
             try:
                 info = await run_in_threadpool(signer.finish, upload_id, digest, size)
             except IntegrityError as error:
                 raise _refused(error) from error
-            return json_response({"complete": True, "blob": encode(info)})
-        return await _complete(context, context.store.blobs.uploads(), upload_id, digest, size)
+            return json_response({"id": upload_id, "offset": size, "complete": True,
+                                  "blob": encode(info)})
+        return await _complete(context, area, upload_id, digest, size)
 
     @app.delete(base + "/{upload_id}", tags=["uploads"], operation_id="cancel_upload")
     async def cancel_upload(upload_id: str, request: Request) -> Response:
@@ -195,6 +197,15 @@ async def _complete(context: ServerContext, area: UploadArea, upload_id: str, di
 def _refused(error: LinealError) -> InvalidArgument:
     """Bytes that do not match their digest are the client's to send again: 400, not 500."""
     return InvalidArgument(error.message, hint="the upload was damaged: nothing was published, send it again")
+
+
+def _through_server(area: UploadArea, upload_id: str) -> bool:
+    """Whether the session's bytes come through the server (else: a presigned upload)."""
+    try:
+        area.received(upload_id)
+    except NotFound:
+        return False
+    return True
 
 
 def _presigner(context: ServerContext) -> Any:

@@ -159,21 +159,23 @@ class LocalUploads(UploadArea):
     def publish(self, upload_id: str, digest: str, size: int, *, verified: bool) -> BlobInfo:
         path = self._path(upload_id)
         try:
+            held = open(path, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError as exc:
+            raise _gone(upload_id) from exc
+        with held:
+            _lock(held)  # no request still writing to what is published
             try:
-                actual = path.stat().st_size
-            except FileNotFoundError as exc:
-                raise _gone(upload_id) from exc
-            _check_size(upload_id, actual, size)
-            if not verified:
-                from .local import hash_file
+                _check_size(upload_id, os.fstat(held.fileno()).st_size, size)
+                if not verified:
+                    from .local import hash_file
 
-                computed, _ = hash_file(path)
-                if computed != digest:
-                    raise _mismatch(computed, digest)
-            created = self.store.publish_verified(path, digest)
-        except (IntegrityError, OSError):
-            path.unlink(missing_ok=True)
-            raise
+                    computed, _ = hash_file(path)
+                    if computed != digest:
+                        raise _mismatch(computed, digest)
+                created = self.store.publish_verified(path, digest)
+            except (IntegrityError, OSError):
+                path.unlink(missing_ok=True)
+                raise
         return BlobInfo(digest, size, self.store.uri(digest), created)
 
     def discard(self, upload_id: str) -> None:
