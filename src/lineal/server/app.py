@@ -30,6 +30,7 @@ from .observability import add_observability
 from .openlineage_routes import add_openlineage_routes
 from .settings import ServerSettings
 from .store_routes import add_store_routes
+from .upload_routes import add_upload_routes
 from .view_routes import add_view_routes
 
 __all__ = ["create_app", "error_body"]
@@ -98,6 +99,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     add_login_routes(app)
     add_store_routes(app)
     add_blob_routes(app)
+    add_upload_routes(app)
     add_openlineage_routes(app)
     add_mlflow_routes(app)
     add_view_routes(app)  # last: it serves the UI's pages under every other path

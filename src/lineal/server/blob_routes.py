@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,11 @@ from ..store.http.routes import ADMIN, READER, WRITER, encode
 from .context import ServerContext
 from .store_routes import caller_of, json_response
 
-__all__ = ["add_blob_routes"]
+__all__ = ["CHUNK", "add_blob_routes", "allowed"]
 
 CHUNK = 1024 * 1024
+"""Bytes per worker-thread hop when receiving and sending: fewer hops, and hashlib and the
+kernel work on large buffers with the GIL released."""
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -39,13 +42,13 @@ def add_blob_routes(app: FastAPI) -> None:
     @app.get("/api/v1/blob-store", tags=["blobs"], operation_id="blob_store")
     async def blob_store(request: Request) -> Response:
         """Where this server keeps artifact bytes (``root_uri``)."""
-        context = await _allowed(request, READER)
+        context = await allowed(request, READER)
         return json_response({"root_uri": context.store.blobs.root_uri})
 
     @app.put(base + "/{digest}", tags=["blobs"], operation_id="put_blob")
     async def put_blob(digest: str, request: Request) -> Response:
         """Upload the bytes of ``digest`` as the raw body; 400 if they hash to anything else."""
-        context = await _allowed(request, WRITER)
+        context = await allowed(request, WRITER)
         split_digest(digest)
         info = await _receive(request, context, digest)
         return json_response(encode(info))
@@ -53,14 +56,14 @@ def add_blob_routes(app: FastAPI) -> None:
     @app.post(base, tags=["blobs"], operation_id="post_blob")
     async def post_blob(request: Request) -> Response:
         """Upload bytes whose digest the client did not compute; the answer names it."""
-        context = await _allowed(request, WRITER)
+        context = await allowed(request, WRITER)
         info = await _receive(request, context, None)
         return json_response(encode(info))
 
     @app.head(base + "/{digest}", tags=["blobs"], operation_id="head_blob")
     async def head_blob(digest: str, request: Request) -> Response:
         """200 with the size if the store holds ``digest``, else 404."""
-        context = await _allowed(request, READER)
+        context = await allowed(request, READER)
         split_digest(digest)
         size = await run_in_threadpool(context.store.blobs.size, digest)
         return Response(headers={"content-length": str(size), "accept-ranges": "bytes"})
@@ -68,7 +71,7 @@ def add_blob_routes(app: FastAPI) -> None:
     @app.get(base + "/{digest}/info", tags=["blobs"], operation_id="blob_info")
     async def blob_info(digest: str, request: Request) -> Response:
         """Size, last write time and storage URI of a blob."""
-        context = await _allowed(request, READER)
+        context = await allowed(request, READER)
         split_digest(digest)
         blobs = context.store.blobs
 
@@ -83,14 +86,14 @@ def add_blob_routes(app: FastAPI) -> None:
         """Where the blob of ``digest`` lives (or would live) in the server's storage: the
         root (``/blob-store``) and the digest say it already, so any reader may ask, and a
         writer needs it before the version naming the bytes is recorded."""
-        context = await _allowed(request, READER, content=False)
+        context = await allowed(request, READER, content=False)
         split_digest(digest)
         return json_response({"uri": await run_in_threadpool(context.store.blobs.uri, digest)})
 
     @app.post(base + "/{digest}/reuse", tags=["blobs"], operation_id="reuse_blob")
     async def reuse_blob(digest: str, request: Request) -> Response:
         """Whether the store holds ``digest``, asked by a writer about to reference it."""
-        context = await _allowed(request, WRITER)
+        context = await allowed(request, WRITER)
         split_digest(digest)
         return json_response({"exists": await run_in_threadpool(context.store.blobs.reuse,
                                                                 digest)})
@@ -98,9 +101,15 @@ def add_blob_routes(app: FastAPI) -> None:
     @app.get(base + "/{digest}", tags=["blobs"], operation_id="get_blob")
     async def get_blob(digest: str, request: Request) -> Response:
         """The bytes, streamed; a ``Range: bytes=a-b`` header gets that part (206)."""
-        context = await _allowed(request, READER)
+        context = await allowed(request, READER)
         split_digest(digest)
         blobs = context.store.blobs
+        signer = _presigner(context)
+        if signer is not None:
+            # Straight from S3: the client follows, with its Range, and checks the digest.
+            url = await run_in_threadpool(_signed_download, signer, digest)
+            return Response(status_code=307, headers={"location": url,
+                                                      "cache-control": "no-store"})
         size = await run_in_threadpool(blobs.size, digest)
         start, end = _range(request.headers.get("range"), size)
         stream = await run_in_threadpool(blobs.open, digest)
@@ -117,14 +126,14 @@ def add_blob_routes(app: FastAPI) -> None:
     @app.get(base, tags=["blobs"], operation_id="list_blobs")
     async def list_blobs(request: Request) -> Response:
         """Every digest the store holds, one per line (``lineal verify``, ``lineal gc``)."""
-        context = await _allowed(request, ADMIN)
+        context = await allowed(request, ADMIN)
         lines = (d + "\n" for d in context.store.blobs.iter_digests())
         return StreamingResponse(iterate_in_threadpool(lines), media_type="text/plain")
 
     @app.delete(base + "/{digest}", tags=["blobs"], operation_id="delete_blob")
     async def delete_blob(digest: str, request: Request) -> Response:
         """Remove a blob (``lineal gc``, ``lineal purge``)."""
-        context = await _allowed(request, ADMIN)
+        context = await allowed(request, ADMIN)
         split_digest(digest)
         return json_response({"deleted": await run_in_threadpool(context.store.blobs.delete,
                                                                  digest)})
@@ -132,14 +141,14 @@ def add_blob_routes(app: FastAPI) -> None:
     @app.get("/api/v1/blob-leftovers", tags=["blobs"], operation_id="blob_leftovers")
     async def leftovers(request: Request) -> Response:
         """What interrupted writes left in the blob store."""
-        context = await _allowed(request, ADMIN)
+        context = await allowed(request, ADMIN)
         found = await run_in_threadpool(lambda: list(context.store.blobs.leftovers()))
         return json_response([item.to_dict() for item in found])
 
     @app.delete("/api/v1/blob-leftovers", tags=["blobs"], operation_id="remove_blob_leftover")
     async def remove_leftover(name: str, request: Request) -> Response:
         """Remove the leftover called ``name`` (gone already is not an error)."""
-        context = await _allowed(request, ADMIN)
+        context = await allowed(request, ADMIN)
         blobs = context.store.blobs
 
         def remove() -> bool:
@@ -152,7 +161,7 @@ def add_blob_routes(app: FastAPI) -> None:
         return json_response({"removed": await run_in_threadpool(remove)})
 
 
-async def _allowed(request: Request, role: str, *, content: bool = True) -> ServerContext:
+async def allowed(request: Request, role: str, *, content: bool = True) -> ServerContext:
     """Bytes belong to no project: writing needs the role in some project (the version that
     will name them is checked when it is recorded); reading, for a principal without the
     reader role everywhere, needs a version of that content in a project it may read;
@@ -183,8 +192,27 @@ def _readable(context: ServerContext, caller: Any, digest: str, what: str) -> No
     context.require(caller, projects[0] if projects else None, READER, what)
 
 
+def _presigner(context: ServerContext) -> Any:
+    if not context.settings.presigned_urls:
+        return None
+    from ..store.blobs.presign import presigner
+
+    return presigner(context.store.blobs)
+
+
+def _signed_download(signer: Any, digest: str) -> str:
+    signer.store.size(digest)  # NotFound rather than a URL to nothing
+    return str(signer.download(digest))
+
+
 async def _receive(request: Request, context: ServerContext, digest: str | None) -> Any:
-    """Stream the body to a temporary file, hashing it, then publish it under its digest."""
+    """Receive the body, hashing it, and publish it under its digest: on a local folder
+    straight into the store's ``tmp/`` and published by rename (one hash, one write); other
+    stores from a temporary file."""
+    from ..store.blobs.local import LocalBlobStore
+
+    if isinstance(context.store.blobs, LocalBlobStore):
+        return await _receive_in_place(request, context.store.blobs, digest)
     fd, name = tempfile.mkstemp(prefix="lineal-upload-")
     path = Path(name)
     sha = hashlib.sha256()
@@ -211,6 +239,32 @@ async def _receive(request: Request, context: ServerContext, digest: str | None)
         return await run_in_threadpool(context.store.blobs.put_file, path, actual)
     finally:
         path.unlink(missing_ok=True)
+
+
+async def _receive_in_place(request: Request, blobs: Any, digest: str | None) -> Any:
+    from .upload_routes import receive
+
+    area = blobs.uploads()
+    # The id names a digest only for its shape: the bytes are published under the one
+    # computed here.
+    upload_id = f"{split_digest(digest) if digest else '0' * 64}-0-{uuid.uuid4().hex}"
+    await run_in_threadpool(area.create, upload_id)
+    try:
+        writer = await run_in_threadpool(area.writer, upload_id, 0)
+        got, actual = await receive(request, writer, None, hash_it=True)
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and got != int(declared):
+            raise InvalidArgument(f"{got} of the {declared} bytes announced arrived",
+                                  hint="the upload was cut short: send it again")
+        assert actual is not None
+        if digest is not None and actual != digest:
+            raise InvalidArgument(f"the uploaded bytes hash to {actual}, not {digest}",
+                                  hint="the upload was damaged or cut short: send it again")
+        return await run_in_threadpool(
+            lambda: area.publish(upload_id, actual, got, verified=True))
+    except BaseException:
+        await run_in_threadpool(area.discard, upload_id)
+        raise
 
 
 def _range(header: str | None, size: int) -> tuple[int, int]:

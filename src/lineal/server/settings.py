@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,4 +38,9 @@ class ServerSettings:
     each event is still delivered once)."""
     ui_dir: str | None = None
     """A built web UI to serve at ``/`` (None: the bundle shipped in the package, if built)."""
+    presigned_urls: bool = field(
+        default_factory=lambda: os.environ.get("LINEAL_PRESIGNED_URLS", "1") != "0")
+    """With an S3 blob store, hand clients presigned URLs so that artifact bytes go straight
+    to and from S3 (``LINEAL_PRESIGNED_URLS=0`` turns it off: for clients that cannot reach
+    S3, every byte then passes through the server)."""
     extra: dict[str, Any] = field(default_factory=dict)

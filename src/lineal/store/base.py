@@ -22,7 +22,7 @@ import abc
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..entities import (
     ArtifactVersion,
@@ -43,6 +43,9 @@ from .lineage_base import LineageStore
 from .registry_base import RegistryStore
 from .types import AliasRecord, AuditReport
 from .webhooks_base import WebhookStore
+
+if TYPE_CHECKING:
+    from .blobs.uploads import UploadArea
 
 __all__ = [
     "ArtifactFilter",
@@ -314,7 +317,7 @@ class Leftover:
     unfinished multipart upload (S3). Never visible as a blob; only ``lineal gc`` removes it."""
 
     kind: str
-    """``temp-file`` or ``multipart-upload``."""
+    """``temp-file``, ``multipart-upload`` or ``upload-session`` (``lineal server``)."""
     name: str
     """A path, or ``key (upload id)``: what to show a person."""
     size: int
@@ -388,6 +391,13 @@ class BlobStore(abc.ABC):
     def remove_leftover(self, leftover: Leftover) -> None:
         """Remove one of :meth:`leftovers` (gone already is not an error)."""
         raise NotImplementedError(f"{type(self).__name__} leaves nothing behind")
+
+    def uploads(self) -> UploadArea:
+        """Where resumable uploads wait (``lineal server``'s upload sessions); StoreError for
+        stores that cannot hold them."""
+        from .blobs.uploads import no_uploads
+
+        raise no_uploads(self)
 
     def read_bytes(self, digest: str) -> bytes:
         with self.open(digest) as stream:

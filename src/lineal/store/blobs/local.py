@@ -17,10 +17,13 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ...errors import IntegrityError, InvalidArgument, NotFound, StoreError
 from ..base import BlobInfo, BlobStore, Leftover
+
+if TYPE_CHECKING:
+    from .uploads import UploadArea
 
 CHUNK = 4 * 1024 * 1024
 _BLOB_PREFIX = re.compile(r"^[0-9a-f]{2}$")
@@ -90,6 +93,21 @@ class LocalBlobStore(BlobStore):
         os.replace(tmp, final)
         _fsync_dir(final.parent)
         return True
+
+    def publish_verified(self, tmp: Path, digest: str) -> bool:
+        """Publish a file the caller wrote inside this store (``<root>/tmp/``) and already
+        hashed to ``digest``: fsync it, then rename it into place (no copy, no second hash).
+        False if the blob was there already (``tmp`` is then removed)."""
+        if tmp.parent != self._tmp:
+            raise InvalidArgument(f"{tmp} is not a temporary file of {self.root}")
+        with open(tmp, "rb+") as out:
+            os.fsync(out.fileno())
+        return self._publish(tmp, digest)
+
+    def uploads(self) -> UploadArea:
+        from .uploads import LocalUploads
+
+        return LocalUploads(self)
 
     def reuse(self, digest: str) -> bool:
         """Whether the blob is already there; if so, its time becomes now (see the contract)."""

@@ -9,11 +9,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ...errors import IntegrityError, NotFound
 from ..base import BlobInfo, BlobStore
 from .local import check_source, hash_file, sibling_tempfile, split_digest
+
+if TYPE_CHECKING:
+    from .uploads import MemoryUploads
 
 
 class MemoryBlobStore(BlobStore):
@@ -22,6 +25,14 @@ class MemoryBlobStore(BlobStore):
         self._blobs: dict[str, bytes] = {}
         self._written: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._uploads: MemoryUploads | None = None
+
+    def uploads(self) -> MemoryUploads:
+        from .uploads import MemoryUploads
+
+        if self._uploads is None:
+            self._uploads = MemoryUploads(self)
+        return self._uploads
 
     def put_file(self, src: Path, digest: str | None = None) -> BlobInfo:
         data = check_source(Path(src)).read_bytes()

@@ -35,6 +35,8 @@ from .local import CHUNK, check_source, hash_file, split_digest
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
+    from .uploads import UploadArea
+
 __all__ = ["ENV_S3_ENDPOINT", "FsspecBlobStore", "filesystem", "raise_backend_error", "storage_options"]
 
 ENV_S3_ENDPOINT = "LINEAL_S3_ENDPOINT_URL"
@@ -111,6 +113,55 @@ class FsspecBlobStore(BlobStore):
 
     def __repr__(self) -> str:
         return f"FsspecBlobStore({self.root_uri!r})"
+
+    @property
+    def key_root(self) -> str:
+        """The prefix as the filesystem names it (``bucket/prefix``)."""
+        return self._root
+
+    @property
+    def protocol(self) -> str:
+        return self._protocol
+
+    def uploads(self) -> UploadArea:
+        from .uploads import FsspecUploads
+
+        return FsspecUploads(self)
+
+    def stream_in(self, chunks: Iterator[bytes], digest: str, size: int, *,
+                  verify: bool = True) -> None:
+        """Write ``chunks`` as the blob ``digest`` (published only when complete): with
+        ``verify``, hashed on the way and aborted unless they are ``size`` bytes hashing to
+        ``digest`` (IntegrityError, nothing published)."""
+        key = self._key(digest)
+        sha = hashlib.sha256()
+        total = 0
+        try:
+            out = self.fs.open(key, "wb", **self._write_options)
+        except Exception as exc:
+            raise_backend_error(exc, f"cannot write to {self.uri(digest)}")
+        try:
+            for chunk in chunks:
+                if verify:
+                    sha.update(chunk)
+                total += len(chunk)
+                out.write(chunk)
+            if total != size:
+                raise IntegrityError(f"{total} bytes arrived for {digest}, not {size}")
+            if verify and "sha256:" + sha.hexdigest() != digest:
+                raise IntegrityError(
+                    f"the uploaded bytes hash to sha256:{sha.hexdigest()}, not {digest}",
+                    hint="the upload was damaged: send it again")
+        except BaseException as exc:
+            _abandon(out)
+            if isinstance(exc, Exception) and not isinstance(exc, LinealError):
+                raise_backend_error(exc, f"cannot write to {self.uri(digest)}")
+            raise
+        try:
+            out.close()
+        except Exception as exc:
+            raise_backend_error(exc, f"cannot write to {self.uri(digest)}")
+        self._check_size(digest, size)
 
     def _key(self, digest: str) -> str:
         hexpart = split_digest(digest)
@@ -263,7 +314,9 @@ class FsspecBlobStore(BlobStore):
     def leftovers(self) -> Iterator[Leftover]:
         """Multipart uploads under this prefix that were started and never completed nor
         aborted (a writer killed mid-upload). S3 keeps their parts, and bills them, until they
-        are aborted; they are never visible as objects. Other object stores: none listed."""
+        are aborted; they are never visible as objects. Then the upload sessions of ``lineal
+        server`` (``<prefix>/uploads/<id>/``) still there: finished ones are removed."""
+        yield from self._sessions()
         if self._protocol not in ("s3", "s3a"):
             return
         bucket, _, prefix = self._root.partition("/")
@@ -291,6 +344,25 @@ class FsspecBlobStore(BlobStore):
             request["KeyMarker"] = page.get("NextKeyMarker", "")
             request["UploadIdMarker"] = page.get("NextUploadIdMarker", "")
 
+    def _sessions(self) -> Iterator[Leftover]:
+        base = f"{self._root}/uploads"
+        try:
+            found = self.fs.find(base, detail=True)
+        except FileNotFoundError:
+            return
+        except Exception as exc:
+            raise_backend_error(exc, f"cannot list upload sessions under {self.root_uri}")
+        sessions: dict[str, tuple[int, float]] = {}
+        for path, info in found.items():
+            session = path.removeprefix(base + "/").split("/", 1)[0]
+            size, latest = sessions.get(session, (0, 0.0))
+            stamp = info.get("LastModified") or info.get("mtime")
+            when = stamp.timestamp() if hasattr(stamp, "timestamp") else float(stamp or 0.0)
+            sessions[session] = (size + int(info.get("size", 0)), max(latest, when))
+        for session, (size, latest) in sorted(sessions.items()):
+            yield Leftover("upload-session", f"{self._protocol}://{base}/{session}", size,
+                           latest, f"{base}/{session}")
+
     def _parts(self, bucket: str, key: str, upload_id: str) -> tuple[int, float]:
         """Bytes uploaded so far and when the latest part arrived (0 without parts)."""
         total, latest = 0, 0.0
@@ -311,6 +383,18 @@ class FsspecBlobStore(BlobStore):
             request["PartNumberMarker"] = page.get("NextPartNumberMarker", 0)
 
     def remove_leftover(self, leftover: Leftover) -> None:
+        if leftover.kind == "upload-session":
+            if not str(leftover.handle).startswith(f"{self._root}/uploads/"):
+                raise InvalidArgument(f"{leftover.name} is not an upload session of "
+                                      f"{self.root_uri}")
+            with contextlib.suppress(FileNotFoundError):
+                try:
+                    self.fs.rm(leftover.handle, recursive=True)
+                except FileNotFoundError:
+                    raise
+                except Exception as exc:
+                    raise_backend_error(exc, f"cannot remove {leftover.name}")
+            return
         bucket, key, upload_id = leftover.handle
         try:
             self.fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload_id)
