@@ -26,11 +26,6 @@ if TYPE_CHECKING:
 
     from ..store import Store
 
-#: Content at least this large gets a progress bar (on a terminal).
-PROGRESS_MIN_BYTES = 8 * 1024 * 1024
-
-
-
 # -- the store -----------------------------------------------------------------------------------
 def open_store_from_ctx(ctx: click.Context, *, create: bool = False) -> Store:
     """The store named by ``--uri``/``--artifacts`` (or ``LINEAL_URI``/``LINEAL_ARTIFACTS``, or
@@ -578,27 +573,15 @@ def field_lines(fields: Sequence[tuple[str, Any]], width: int) -> list[str]:
 def byte_progress(
     total: int, description: str, *, out: Console | None = None
 ) -> Iterator[Callable[[int], None]]:
-    """A callback advancing a progress bar over ``total`` bytes.
+    """A callback advancing a progress bar over ``total`` bytes: the SDK's
+    :func:`lineal.progress.transfer`, drawn on stderr, only on a terminal and only for at least
+    :data:`lineal.progress.MIN_BYTES`. ``out`` overrides the console (tests pass one that
+    records)."""
+    from ..progress import transfer
 
-    The bar is drawn on stderr, only on a terminal and only for at least
-    ``PROGRESS_MIN_BYTES``; otherwise the callback does nothing. ``out`` overrides the console
-    (tests pass one that records).
-    """
     target = out or console(stderr=True)
-    if total < PROGRESS_MIN_BYTES or not target.is_terminal:
+    if not target.is_terminal:  # a CLI in a notebook cell is still a pipe
         yield lambda _n: None
         return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-               TransferSpeedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=target, transient=True) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda n: progress.advance(task, n)
+    with transfer(total, description, True, out=target) as advance:
+        yield advance

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -44,18 +44,22 @@ class HttpBlobStore(BlobStore):
         return f"HttpBlobStore({self.transport.base_url!r})"
 
     # -- writing ------------------------------------------------------------------------------
-    def put_file(self, src: Path, digest: str | None = None) -> BlobInfo:
+    def put_file(self, src: Path, digest: str | None = None, *,
+                 progress: Callable[[int], None] | None = None) -> BlobInfo:
         src = check_source(Path(src))
         actual, size = hash_file(src)
         if digest is not None and digest != actual:
             raise IntegrityError(f"{src} hashes to {actual}, not {digest}")
+        sent = [0]  # the most bytes any attempt has sent: a retry does not move the bar back
         if self.reuse(actual):  # a writer's check: a project-scoped writer may ask
+            if progress is not None:
+                progress(size)
             return BlobInfo(actual, size, self.uri(actual), created=False)
         for _ in range(3):  # a stream cannot be rewound by the transport: retry here
             try:
                 with open(src, "rb") as stream:
                     answer = self.transport.request(
-                        "PUT", f"{BASE}/{actual}", content=_file_chunks(stream),
+                        "PUT", f"{BASE}/{actual}", content=_file_chunks(stream, progress, sent),
                         headers={"content-type": "application/octet-stream",
                                  "content-length": str(size)})
                 return _info(answer.json())
@@ -87,7 +91,8 @@ class HttpBlobStore(BlobStore):
         split_digest(digest)
         return io.BufferedReader(_Download(self.transport, digest), CHUNK)
 
-    def get_file(self, digest: str, dest: Path) -> None:
+    def get_file(self, digest: str, dest: Path, *,
+                 progress: Callable[[int], None] | None = None) -> None:
         expected = split_digest(digest)
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -98,6 +103,8 @@ class HttpBlobStore(BlobStore):
                 while chunk := stream.read(CHUNK):
                     sha.update(chunk)
                     out.write(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
                 out.flush()
                 os.fsync(out.fileno())
         except BaseException:
@@ -148,9 +155,17 @@ def _info(data: dict[str, Any]) -> BlobInfo:
     return BlobInfo(data["digest"], int(data["size"]), data["uri"], bool(data["created"]))
 
 
-def _file_chunks(stream: BinaryIO) -> Iterator[bytes]:
+def _file_chunks(stream: BinaryIO, progress: Callable[[int], None] | None = None,
+                 sent: list[int] | None = None) -> Iterator[bytes]:
+    """The file's chunks; ``progress`` hears of bytes beyond ``sent[0]``, the most an earlier
+    attempt sent."""
+    done = 0
     while chunk := stream.read(CHUNK):
         yield chunk
+        done += len(chunk)
+        if progress is not None and sent is not None and done > sent[0]:
+            progress(done - sent[0])
+            sent[0] = done
 
 
 class _Download(io.RawIOBase):
