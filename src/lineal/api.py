@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .entities import ArtifactVersion, MetricPoint, Run, RunStatus
 from .errors import InvalidArgument, NotFound
+from .progress import ProgressOption
 from .registry.times import to_us
 from .resolve import resolve_artifact
 from .search.page import RunPage
@@ -160,7 +161,8 @@ def list_artifacts(
 
 
 def download_artifact(
-    ref: str, dest: str | Path, *, project: str | None = None, store: Store | None = None
+    ref: str, dest: str | Path, *, project: str | None = None, store: Store | None = None,
+    progress: ProgressOption = True,
 ) -> Path:
     """Write an artifact version's content at ``dest``, checked against its recorded digest.
 
@@ -168,13 +170,17 @@ def download_artifact(
     replaced (a symlink is replaced, not written through). An existing folder receives a file
     artifact as ``dest/NAME`` and a directory artifact's files beside what it holds. Nothing is
     placed before all of it is verified: IntegrityError names the version and both digests
-    when the stored bytes are corrupt. Returns the path written.
+    when the stored bytes are corrupt. Returns the path written. ``progress``: a bar for large
+    content in a terminal or notebook (``True``), none (``False``), or a callback given the
+    bytes written as they are; see :mod:`lineal.progress`.
     """
     from .artifacts import download
+    from .progress import transfer
 
     store = store or default_store()
     version = resolve_artifact(ref, store, project=project)
-    return download(store, version, Path(dest))
+    with transfer(version.size, f"downloading {version.name}", progress) as advance:
+        return download(store, version, Path(dest), advance)
 
 
 def artifact_path(ref: str, *, project: str | None = None, store: Store | None = None) -> Path:

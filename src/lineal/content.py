@@ -124,14 +124,30 @@ def _walk(root: Path) -> Iterator[Path]:
             yield Path(dirpath) / name
 
 
-def store_file(blobs: BlobStore, path: Path, cache: HashCache) -> tuple[str, int, bool]:
+def store_file(blobs: BlobStore, path: Path, cache: HashCache,
+               progress: Progress | None = None) -> tuple[str, int, bool]:
+    """Store one file (``progress`` hears of its bytes as they are stored); a file the hash
+    cache knows and the store holds is not read again."""
     st = path.stat()
     known = cache.get(path, st)
     if known is not None and blobs.reuse(known):
+        if progress:
+            progress(st.st_size)
         return known, st.st_size, False
-    info = blobs.put_file(path)
+    info = blobs.put_file(path, progress=progress)
     cache.put(path, st, info.digest)
     return info.digest, info.size, info.created
+
+
+def content_size(path: Path) -> int:
+    """The bytes of a file, or of all files under a folder; 0 when they cannot be read (this
+    only sizes a progress bar: storing the content reports the real problem)."""
+    try:
+        if path.is_file():
+            return path.stat().st_size
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    except OSError:
+        return 0
 
 
 def store_path(
@@ -140,9 +156,7 @@ def store_path(
     """Store a file or a directory; returns its digest, size and URI."""
     path = check_readable(path)
     if path.is_file():
-        digest, size, created = store_file(blobs, path, cache)
-        if progress:
-            progress(size)
+        digest, size, created = store_file(blobs, path, cache, progress)
         return StoredContent(digest, size, blobs.uri(digest), False, 1, size if created else 0)
     entries = []
     total = new = 0
@@ -150,12 +164,10 @@ def store_path(
         if file.is_symlink() and not file.resolve().is_relative_to(path):
             raise InvalidArgument(f"{file} links outside the directory", hint="copy the target in")
         member = normalise_member(file.relative_to(path).as_posix())
-        digest, size, created = store_file(blobs, file, cache)
+        digest, size, created = store_file(blobs, file, cache, progress)
         entries.append({"path": member, "digest": digest, "size": size})
         total += size
         new += size if created else 0
-        if progress:
-            progress(size)
     if not entries:
         raise InvalidArgument(f"directory {path} is empty", hint="nothing to log")
     manifest = manifest_bytes(entries)

@@ -180,12 +180,14 @@ def list_deployments(
     store: Store | None = None,
 ) -> list[Deployment]:
     """Deployment records matching every filter, newest first by default."""
+    from .notebook import Records
+
     _, meta = registry_store(store)
     proj, model_name_ = _model_filter(model, project, meta)
-    return meta.list_deployments(
+    return Records(meta.list_deployments(
         DeploymentFilter(project=proj, name=name, environment=environment, model=model_name_,
                          live_now=live, newest_first=newest_first, limit=limit)
-    )
+    ))
 
 
 def current(
@@ -197,12 +199,14 @@ def current(
     store: Store | None = None,
 ) -> list[Deployment]:
     """What is live now (in ``environment``, under ``name``, of ``model``, if given)."""
+    from .notebook import Records
+
     _, meta = registry_store(store)
     proj, model_name_ = _model_filter(model, project, meta)
-    return meta.list_deployments(
+    return Records(meta.list_deployments(
         DeploymentFilter(project=proj, name=name, environment=environment, model=model_name_,
                          live_now=True)
-    )
+    ))
 
 
 def at(
@@ -216,13 +220,15 @@ def at(
 ) -> list[Deployment]:
     """What was live at ``when``: an instant, or a whole day (``"2026-11-17"``,
     ``"last tuesday"``), then every record live at any moment of it."""
+    from .notebook import Records
+
     _, meta = registry_store(store)
     span = parse_when(when)
     proj, model_name_ = _model_filter(model, project, meta)
-    return meta.list_deployments(
+    return Records(meta.list_deployments(
         DeploymentFilter(project=proj, name=name, environment=environment, model=model_name_,
                          live_from_us=span.start_us, live_to_us=span.end_us)
-    )
+    ))
 
 
 def timeline(
@@ -255,8 +261,10 @@ def timeline(
         flt = DeploymentFilter(project=proj, model=name, environment=environment)
     # Newest first then reversed: a long history keeps its most recent records, so the last
     # element is always the latest deployment.
+    from .notebook import Records
+
     newest = meta.list_deployments(replace(flt, newest_first=True, limit=limit))
-    return newest[::-1]
+    return Records(newest[::-1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +299,11 @@ class Recovery:
         if d.config:
             parts += ["--config", json.dumps(d.config, sort_keys=True)]
         return " ".join(shlex.quote(p) for p in parts)
+
+    def _repr_html_(self) -> str:
+        from .notebook import answer_html
+
+        return answer_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         a = self.artifact

@@ -210,6 +210,15 @@ class Purge:
         return (f"purged on {self.purged_at.strftime('%Y-%m-%d %H:%M:%S UTC')} by "
                 f"{self.purged_by} because {self.reason}")
 
+    def __repr__(self) -> str:
+        reason = self.reason if len(self.reason) <= 60 else self.reason[:59] + "…"
+        return f"<Purge {self.purged_at:%Y-%m-%d %H:%M} by {self.purged_by}: {reason}>"
+
+    def _repr_html_(self) -> str:
+        from .notebook import answer_html
+
+        return answer_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {"purged_at": self.purged_at.isoformat(), "purged_by": self.purged_by,
                 "reason": self.reason}
@@ -277,6 +286,15 @@ class Edge:
     role: str
     created_at: datetime
 
+    def __repr__(self) -> str:
+        return (f"<Edge run {self.run_id[:12]} {self.direction} {self.artifact_id[:12]} "
+                f"as {self.role}>")
+
+    def _repr_html_(self) -> str:
+        from .notebook import answer_html
+
+        return answer_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
@@ -303,6 +321,11 @@ class LedgerEntry:
 
     def __repr__(self) -> str:
         return f"<LedgerEntry #{self.seq} {self.action} {self.entity_type}:{self.entity_id} by {self.actor}>"
+
+    def _repr_html_(self) -> str:
+        from .notebook import answer_html
+
+        return answer_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -347,6 +370,11 @@ class ApiToken:
 
     def __repr__(self) -> str:
         return f"<ApiToken {self.id} {self.name!r} {self.role}@{self.scope} {self.status}>"
+
+    def _repr_html_(self) -> str:
+        from .notebook import answer_html
+
+        return answer_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -28,7 +28,9 @@ __all__ = [
     "ArtifactVersions",
     "MetricHistory",
     "ModelVersions",
+    "Records",
     "Runs",
+    "answer_html",
     "artifact_html",
     "artifact_repr",
     "artifacts_frame",
@@ -138,6 +140,48 @@ def _card(title: str, fields: Sequence[tuple[str, Any]],
                                     [(k, _number(v)) for k, v in sorted(values.items())]))
     parts.append("</div>")
     return "".join(parts)
+
+
+#: An HTML answer shows at most this many rows of each list (and says how many it left out).
+HTML_ROWS = 50
+
+
+def answer_html(answer: Any) -> str:
+    """A card for any entity or answer with a ``to_dict()``: its one-line repr as the title,
+    its plain fields as rows, each list of records as a table and each mapping as a
+    key/value table (at most :data:`HTML_ROWS` rows each)."""
+    data: Mapping[str, Any] = answer.to_dict()
+    fields: list[tuple[str, Any]] = []
+    sections: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, Mapping) and value:
+            pairs = [[str(k), _cell(v)] for k, v in value.items()]
+            sections.append(_section(key, ("key", "value"), pairs))
+        elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            columns = list(dict.fromkeys(k for record in value for k in record))
+            rows = [[_cell(record.get(c)) for c in columns] for record in value]
+            sections.append(_section(key, columns, rows))
+        elif isinstance(value, list):
+            fields.append((key, ", ".join(_cell(v) for v in value)))
+        else:
+            fields.append((key, _cell(value)))
+    return _card(repr(answer), fields)[: -len("</div>")] + "".join(sections) + "</div>"
+
+
+def _cell(value: Any) -> str:
+    """A value in one table cell: numbers short, nested structures as compact JSON."""
+    if isinstance(value, (dict, list)):
+        import json
+
+        text = json.dumps(value, default=str, sort_keys=True)
+        return text if len(text) <= 200 else text[:199] + "…"
+    return _number(value) if value is not None else ""
+
+
+def _section(heading: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    more = len(rows) - HTML_ROWS
+    note = f"<div><i>… {_plural(more, 'more row')}</i></div>" if more > 0 else ""
+    return (f"<div><i>{_e(heading)}</i></div>" + html_table(columns, rows[:HTML_ROWS]) + note)
 
 
 def run_html(run: Run) -> str:
@@ -452,3 +496,23 @@ class MetricHistory(_Listing):
     def _rows(self) -> list[tuple[Any, ...]]:
         return [(p.step, _number(p.value),
                  _when(datetime.fromtimestamp(p.timestamp_us / 1e6, UTC))) for p in self]
+
+
+class Records(_Listing):
+    """A list of entities with ``to_dict()`` (deployments, registry events, models, taints,
+    tokens, dataset versions): one row each, in a DataFrame and in a notebook."""
+
+    def _dicts(self) -> list[dict[str, Any]]:
+        return [record.to_dict() for record in self]
+
+    def to_pandas(self) -> pandas.DataFrame:
+        dicts = self._dicts()
+        return frame(dicts, list(dict.fromkeys(k for d in dicts for k in d)))
+
+    def _repr_html_(self) -> str:
+        dicts = self._dicts()
+        columns = list(dict.fromkeys(k for d in dicts for k in d))
+        rows = [[_cell(d.get(c)) for c in columns] for d in dicts]
+        return (html_table(columns, rows[:HTML_ROWS])
+                + (f"<div><i>… {_plural(len(rows) - HTML_ROWS, 'more row')}</i></div>"
+                   if len(rows) > HTML_ROWS else ""))

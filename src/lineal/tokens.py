@@ -93,7 +93,9 @@ def list_tokens(project: str | None = None, *, store: Store | None = None) -> li
     from .store import default_store
 
     store = store or default_store()
-    return store.metadata.list_api_tokens(project)
+    from .notebook import Records
+
+    return Records(store.metadata.list_api_tokens(project))
 
 
 def revoke_token(token_id: str, *, store: Store | None = None) -> ApiToken:

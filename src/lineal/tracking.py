@@ -57,6 +57,7 @@ from .errors import Conflict, InvalidArgument, LinealError, StoreError
 from .heartbeat import Heartbeat
 from .heartbeat import interval_s as heartbeat_interval_s
 from .inputs import check_params
+from .progress import Progress, ProgressOption
 from .refs import validate_display_name, validate_name
 from .store import Store, default_store
 
@@ -375,17 +376,36 @@ class ActiveRun:
         aliases: Iterable[str] = (),
         reference: bool = False,
         role: str = "output",
+        progress: ProgressOption = True,
     ) -> ArtifactVersion:
         """Store a file or directory (or, with ``reference=True``, record a path or URL without
         copying it) as a new version of ``name``, produced by this run.
 
         Logging content identical to an existing version of ``name`` returns that version and
         stores no new bytes. ``role`` names the run's one output edge to the version (the
-        default is ``output``).
+        default is ``output``). ``progress``: a bar for large content in a terminal or notebook
+        (``True``), none (``False``), or a callback given the bytes stored as they are; see
+        :mod:`lineal.progress`.
         """
+        from .content import content_size
+        from .progress import transfer
+
+        text = str(path)
+        total = 0 if reference or ("://" in text and not text.startswith("file://")) \
+            else content_size(Path(text.removeprefix("file://")))
+        with transfer(total, f"storing {name or Path(text).name}", progress) as advance:
+            version = self._log_content(path, name, kind, metadata, tags, aliases, reference,
+                                        role, advance)
+        self.outputs.append(version)
+        return version
+
+    def _log_content(self, path: str | Path, name: str | None, kind: str,
+                     metadata: Mapping[str, Any] | None, tags: Mapping[str, str] | None,
+                     aliases: Iterable[str], reference: bool, role: str,
+                     progress: Progress) -> ArtifactVersion:
         from . import artifacts
 
-        version = artifacts.log_content(
+        return artifacts.log_content(
             self.store,
             path,
             name=name,
@@ -398,9 +418,8 @@ class ActiveRun:
             producer_run_id=self.id,
             actor=self.actor,
             role=role,
+            progress=progress,
         )
-        self.outputs.append(version)
-        return version
 
     def use_artifact(self, ref: str | ArtifactVersion, *, role: str = "input") -> Path:
         """Record that this run consumes ``ref`` and return a local path to its content."""

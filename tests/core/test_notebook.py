@@ -182,3 +182,84 @@ def test_import_lineal_does_not_import_the_display_module() -> None:
     code = "import lineal, sys; print('lineal.notebook' in sys.modules, 'pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_every_entity_and_answer_has_a_short_repr_and_a_card(pipeline: Pipeline,
+                                                            store: Store) -> None:
+    # One of each kind of entity and answer a Python user gets back (beyond those above).
+    import pandas as pd
+
+    from lineal import audit, datasets, tokens
+    from lineal.lineage.q_snapshot import compare_runs, snapshot
+
+    with lineal.run("weigh", kind="ingest") as captured:  # captures its environment
+        first = captured.log_dataset(pd.DataFrame({"w": [70.0, 80.0, 90.0]}), name="patients")
+        captured.log_dataset(pd.DataFrame({"w": [150.0, 170.0, 200.0]}), name="patients")
+    try:
+        with lineal.run("crash", capture=False):
+            raise RuntimeError("out of memory <gpu>")
+    except RuntimeError:
+        pass
+    tokens.create_token("reader", name="notebook")
+    lineage.taint(first.ref, "units <mixed>")
+    a, b = pipeline.train_runs
+    answers = [
+        registry.get_model("classifier"), registry.history("classifier")[0],
+        registry.compare("classifier@v1", "classifier@v2"), deployments.current("prod")[0],
+        deployments.recover("clf-api", "prod"), lineage.trained_on("classifier@v1"),
+        lineage.params("classifier@v1"), lineage.pipeline("classifier@v1"),
+        lineage.environment(lineal.get_run(captured.id)), lineage.why_failed("crash"),
+        lineage.runs_using("pytest"), lineage.last_deployed("classifier", environment="prod"),
+        lineage.node("classifier@v1"), lineage.paths(pipeline.raw.ref, "classifier@v1"),
+        lineage.paths(pipeline.raw.ref, "classifier@v1").paths[0], lineage.impact(pipeline.raw.ref),
+        lineage.impact(pipeline.raw.ref).items[0],
+        lineage.taints()[0], datasets.get_dataset("patients@v1"),
+        datasets.diff_versions("patients@v1", "patients@v2"),
+        datasets.get_dataset("patients@v2").description,
+        compare_runs(snapshot(store, a.id), snapshot(store, b.id)),
+        store.metadata.list_edges(run_id=a.id)[0], audit.log(limit=1)[0],
+        tokens.list_tokens()[0], lineage.trained_on("classifier@v1").datasets[0],
+    ]
+    for answer in answers:
+        text = repr(answer)
+        assert text.startswith("<") and "\n" not in text and len(text) < 200, text
+        card = answer._repr_html_()
+        well_formed(card)
+        assert html_escape(text) in card and len(card) < 100_000, type(answer)
+    # Values are escaped, not markup.
+    card = lineage.taints()[0]._repr_html_()
+    assert "units &lt;mixed&gt;" in card and "<mixed>" not in card
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def test_every_list_answer_converts_to_pandas_and_shows_as_a_table(pipeline: Pipeline) -> None:
+    import pandas as pd
+
+    from lineal import datasets, tokens
+
+    with lineal.run("weigh", capture=False) as run:
+        run.log_dataset(pd.DataFrame({"w": [70.0, 80.0]}), name="patients")
+    tokens.create_token("reader", name="notebook")
+    lineage.taint(pipeline.raw.ref, "rows duplicated")
+    expected = {
+        "deployments.timeline": (deployments.timeline("classifier"), "model_ref"),
+        "deployments.current": (deployments.current("prod"), "environment"),
+        "deployments.list_deployments": (deployments.list_deployments(), "name"),
+        "registry.history": (registry.history("classifier"), "action"),
+        "registry.list_models": (registry.list_models(), "name"),
+        "lineage.taints": (lineage.taints(), "reason"),
+        "tokens.list_tokens": (tokens.list_tokens(), "role"),
+        "datasets.list_datasets": (datasets.list_datasets(), "digest"),
+        "lineage.runs_using": (lineage.runs_using("pytest"), None),
+    }
+    for name, (answer, column) in expected.items():
+        frame = answer.to_pandas()  # type: ignore[attr-defined]
+        assert len(frame) == len(answer), name
+        assert column is None or column in frame.columns, (name, list(frame.columns))
+        well_formed(answer._repr_html_())  # type: ignore[attr-defined]
+    assert isinstance(registry.list_models(), list)  # still a plain list to every caller

@@ -118,17 +118,29 @@ def test_storage_default_by_size_and_forced(
     patients.to_parquet(parquet)
     with lineal.run("sizes", capture=False, store=store) as run:
         small = run.log_dataset(patients.head(20), name="small")
-        big = run.log_dataset(patients, name="big", source="warehouse://crm/patients")
+        # In-memory data above the limit is stored all the same: nothing else could give it
+        # back (a 232 MiB frame recorded by reference to memory could never be fetched).
+        large = run.log_dataset(patients, name="large", source="warehouse://crm/patients")
+        with pytest.warns(UserWarning, match="big: in-memory data recorded by reference only"):
+            big = run.log_dataset(patients, name="big", source="warehouse://crm/patients",
+                                  store_bytes=False)
         forced = run.log_dataset(patients, name="forced", store_bytes=True)
         by_path = run.log_dataset(parquet, name="by-path")
-        refused = run.log_dataset(patients.head(20), name="refused", store_bytes=False)
+        with pytest.warns(UserWarning, match="cannot be fetched or loaded later"):
+            refused = run.log_dataset(patients.head(20), name="refused", store_bytes=False)
     assert small.storage is Storage.STORED
+    assert large.storage is Storage.STORED and store.blobs.exists(large.digest)
+    assert load_dataset("large", store=store).num_rows == len(patients)
     assert forced.storage is Storage.STORED and store.blobs.exists(forced.digest)
-    # In-memory data by reference: only its digest and description, the remote source as URI.
+    # In-memory data by reference: only its digest and description, the remote source as URI,
+    # and the record says that no copy was kept.
     assert big.storage is Storage.REFERENCE and big.uri == "warehouse://crm/patients"
     assert big.digest == big.metadata["dataset"]["digest"] and not store.blobs.exists(big.digest)
     assert refused.storage is Storage.REFERENCE and refused.uri.startswith("dataset:sha256:")
-    # A file by reference: the file's own digest, so `lineal verify` can re-check it.
+    assert "no copy" in refused.metadata["dataset"]["not_stored"]
+    assert "not_stored" not in small.metadata["dataset"]
+    # A file above the limit by reference: the file's own digest, so `lineal verify` can
+    # re-check it and lineal can read it back while the file is there.
     assert by_path.storage is Storage.REFERENCE and by_path.uri == parquet.as_uri()
     assert by_path.metadata["dataset"]["format"] == "parquet"
     assert load_dataset("by-path", store=store).num_rows == len(patients)

@@ -10,6 +10,7 @@ import pytest
 
 from lineal.errors import IntegrityError, InvalidArgument, NotFound
 from lineal.store.base import BlobStore
+from lineal.store.blobs.memory import MemoryBlobStore
 
 
 def sha(data: bytes) -> str:
@@ -136,3 +137,23 @@ def test_delete_modified_and_reuse(blob_store: BlobStore) -> None:
         blob_store.modified(info.digest)
     assert list(blob_store.leftovers()) == [], "a completed write leaves nothing behind"
     assert blob_store.put_bytes(b"to be deleted").created, "it can be stored again"
+
+
+def test_progress_moves_with_the_bytes(blob_store: BlobStore, tmp_path: Path) -> None:
+    # A file of several chunks: the callback hears of them as they move (not once at the end,
+    # which left the CLI's bar for a 1 GiB file at 0 until it was done), and the calls add up
+    # to the size, also when the content is already there.
+    size = 9 * 1024 * 1024 + 5
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(size))
+    put: list[int] = []
+    info = blob_store.put_file(src, progress=put.append)
+    assert sum(put) == size == info.size
+    again: list[int] = []
+    blob_store.put_file(src, progress=again.append)
+    assert sum(again) == size
+    got: list[int] = []
+    blob_store.get_file(info.digest, tmp_path / "out.bin", progress=got.append)
+    assert sum(got) == size and (tmp_path / "out.bin").read_bytes() == src.read_bytes()
+    if not isinstance(blob_store, MemoryBlobStore):  # memory copies in one step
+        assert len(put) > 1 and len(got) > 1, (put, got)

@@ -198,12 +198,13 @@ def log_command(
     prints that version.
     """
     from .. import artifacts as artifacts_api
+    from ..content import content_size
     from ..entities import datetime_to_us, default_actor, now_us
 
     tag_map = parse_pairs(tags)
     store = open_store_from_ctx(ctx, create=True)
     started = now_us()
-    total = 0 if reference or "://" in path else _local_size(Path(path))
+    total = 0 if reference or "://" in path else content_size(Path(path))
     with byte_progress(total, "storing") as advance:
         version = artifacts_api.log_content(
             store, path, name=name, project=project, kind=kind, metadata=None, tags=tag_map,
@@ -224,15 +225,6 @@ def _destination(version: ArtifactVersion, output: Path | None) -> Path:
         return Path.cwd() / version.name
     output = output.expanduser()
     return (output / version.name if output.is_dir() else output).absolute()
-
-
-def _local_size(path: Path) -> int:
-    try:
-        if path.is_file():
-            return path.stat().st_size
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    except OSError:
-        return 0  # only sizes the progress bar; log_content reports the real problem
 
 
 def lineage(

@@ -12,7 +12,6 @@ import click
 
 from .render import (
     LIMIT,
-    console,
     emit_json,
     human_size,
     local_time,
@@ -240,23 +239,11 @@ def _type_of(dataset: DatasetVersion, name: str) -> str:
 
 
 def _print_shifts(shifts: list[Any]) -> None:
-    """The shifts as a table, flagged rows in bold red (plain text when not a terminal)."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for column in ("column", "score", "flagged", "mean", "std", "reason"):
-        table.add_column(column, overflow="fold", no_wrap=column == "column")
-    for shift in shifts:
-        style = "bold red" if shift.flagged else ""
-        cells = [shift.name, f"{shift.score:.2f}", "FLAGGED" if shift.flagged else "",
-                 _move(shift.changes.get("mean")), _move(shift.changes.get("std")), shift.reason]
-        table.add_row(*(Text(str(c), style=style) for c in cells))
-    out = console()
-    out.print()
-    out.print(Text("Column shifts", style="bold"))
-    out.print(table)
+    """The shifts as a table fitted to the terminal, like every other table."""
+    print_table("Column shifts", ("column", "score", "flagged", "mean", "std", "reason"), [
+        (shift.name, f"{shift.score:.2f}", "FLAGGED" if shift.flagged else "",
+         _move(shift.changes.get("mean")), _move(shift.changes.get("std")), shift.reason)
+        for shift in shifts])
 
 
 def _move(change: tuple[Any, Any] | None) -> str:

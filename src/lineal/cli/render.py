@@ -26,11 +26,6 @@ if TYPE_CHECKING:
 
     from ..store import Store
 
-#: Content at least this large gets a progress bar (on a terminal).
-PROGRESS_MIN_BYTES = 8 * 1024 * 1024
-
-
-
 # -- the store -----------------------------------------------------------------------------------
 def open_store_from_ctx(ctx: click.Context, *, create: bool = False) -> Store:
     """The store named by ``--uri``/``--artifacts`` (or ``LINEAL_URI``/``LINEAL_ARTIFACTS``, or
@@ -231,7 +226,8 @@ def console(stderr: bool = False) -> Console:
 WRAPPING = frozenset({
     "path", "outputs", "inputs", "note", "reason", "error", "message", "value", "change",
     "description", "tags", "metrics", "params", "aliases", "last good", "failed", "a", "b",
-    "top values", "registered", "flags", "status", "policy", "schema",
+    "top values", "registered", "flags", "status", "policy", "schema", "mean", "std",
+    "comment",
 })
 #: Columns never shortened, whatever they hold (ids and times people copy into commands).
 WHOLE = ("id", "started", "ended", "created", "time", "from", "until", "run", "updated", "digest")
@@ -460,7 +456,7 @@ def table_lines(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, width:
     kinds = _column_kinds(columns, table, whole)
     widths = column_widths(columns, table, kinds, width)
     if widths is None:
-        return vertical_lines(columns, table, width)
+        return vertical_lines(columns, table, width, kinds)
 
     def join(cells: Sequence[str]) -> str:
         return GAP.join(c + " " * (w - _cell_len(c)) for c, w in zip(cells, widths, strict=True)
@@ -474,23 +470,37 @@ def table_lines(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, width:
     return out
 
 
-def vertical_lines(columns: Sequence[str], table: list[list[str]], width: int) -> list[str]:
+def vertical_lines(columns: Sequence[str], table: list[list[str]], width: int,
+                   kinds: Sequence[str] | None = None) -> list[str]:
     """One record per block, ``column: value`` a line, a blank line between records: what a
-    table becomes when its columns cannot share the terminal."""
-    import textwrap
-
+    table becomes when its columns cannot share the terminal. Names are cut with an ellipsis,
+    free text wraps between words, ids, times and numbers stay whole."""
     label = max(map(_cell_len, columns)) + 2
+    room = max(width - label, TEXT_MIN)
+    kinds = kinds or ["text"] * len(columns)
     out: list[str] = []
     for row in table:
         if out:
             out.append("")
-        for column, value in zip(columns, row, strict=True):
-            head = f"{column}:".ljust(label)
-            lines = [part for line in value.splitlines() or [""] for part in (textwrap.wrap(
-                line, max(width - label, 20), break_long_words=False, break_on_hyphens=False)
-                or [""])]
-            out.append((head + lines[0]).rstrip())
-            out += [" " * label + line for line in lines[1:]]
+        for column, value, kind in zip(columns, row, kinds, strict=True):
+            lines = _cell_lines(value, room, kind) if kind != "fixed" else _wrapped(value, room)
+            out.append((f"{column}:".ljust(label) + lines[0]).rstrip())
+            out += [(" " * label + line).rstrip() for line in lines[1:]]
+    return out
+
+
+def _wrapped(value: str, width: int) -> list[str]:
+    """``value``'s lines, those longer than ``width`` wrapped between words (a word longer than
+    ``width``, a path or a URL, stays whole on a line of its own)."""
+    import textwrap
+
+    out: list[str] = []
+    for line in value.splitlines() or [""]:
+        if _cell_len(line) <= width:
+            out.append(line)
+        else:
+            out += textwrap.wrap(line, width, break_long_words=False,
+                                 break_on_hyphens=False) or [""]
     return out
 
 
@@ -540,38 +550,38 @@ def note_limit(shown: int, limit: int, what: str) -> None:
 
 
 def print_fields(fields: Sequence[tuple[str, Any]]) -> None:
-    """``label: value`` lines with aligned labels; None values are skipped."""
-    shown = [(label, value) for label, value in fields if value is not None and value != ""]
-    width = max((len(label) for label, _ in shown), default=0)
+    """``label: value`` lines with aligned labels, values wrapped between words to the
+    terminal's width under their first line; None values are skipped."""
+    lines = field_lines(fields, terminal_width())
+    if lines:
+        click.echo("\n".join(lines))
+
+
+def field_lines(fields: Sequence[tuple[str, Any]], width: int) -> list[str]:
+    """The lines of :func:`print_fields` for a terminal ``width`` columns wide."""
+    shown = [(label, str(value)) for label, value in fields if value is not None and value != ""]
+    indent = max((_cell_len(label) for label, _ in shown), default=0) + 2
+    out: list[str] = []
     for label, value in shown:
-        click.echo(f"{label + ':':<{width + 1}} {value}")
+        lines = _wrapped(value, max(width - indent, TEXT_MIN))
+        out.append(f"{label + ':':<{indent}}{lines[0]}".rstrip())
+        out += [(" " * indent + line).rstrip() for line in lines[1:]]
+    return out
 
 
 @contextlib.contextmanager
 def byte_progress(
     total: int, description: str, *, out: Console | None = None
 ) -> Iterator[Callable[[int], None]]:
-    """A callback advancing a progress bar over ``total`` bytes.
+    """A callback advancing a progress bar over ``total`` bytes: the SDK's
+    :func:`lineal.progress.transfer`, drawn on stderr, only on a terminal and only for at least
+    :data:`lineal.progress.MIN_BYTES`. ``out`` overrides the console (tests pass one that
+    records)."""
+    from ..progress import transfer
 
-    The bar is drawn on stderr, only on a terminal and only for at least
-    ``PROGRESS_MIN_BYTES``; otherwise the callback does nothing. ``out`` overrides the console
-    (tests pass one that records).
-    """
     target = out or console(stderr=True)
-    if total < PROGRESS_MIN_BYTES or not target.is_terminal:
+    if not target.is_terminal:  # a CLI in a notebook cell is still a pipe
         yield lambda _n: None
         return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-               TransferSpeedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=target, transient=True) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda n: progress.advance(task, n)
+    with transfer(total, description, True, out=target) as advance:
+        yield advance

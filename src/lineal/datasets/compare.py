@@ -114,6 +114,11 @@ class DatasetDiff:
         """The column shifts whose score reached the threshold."""
         return [s for s in self.column_shifts if s.flagged]
 
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
         return {

@@ -53,6 +53,11 @@ class DatasetDescription:
                 return profile
         raise KeyError(name)
 
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (``json.dumps(d, allow_nan=False)`` accepts it)."""
         return {

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import ArtifactVersion, EdgeDirection, Storage
 from ..errors import IntegrityError, InvalidArgument, NotFound
+from ..progress import ProgressOption
 from ..refs import validate_name
 from ..resolve import resolve_artifact
 from ..store.base import ArtifactFilter, NewArtifactVersion
@@ -55,9 +56,15 @@ __all__ = [
     "use_dataset",
 ]
 
-#: Data whose Arrow memory is at most this many bytes is stored as Parquet by default; larger
-#: data is recorded by reference (digest, description, source) unless ``store_bytes=True``.
+#: A file or folder whose Arrow memory is at most this many bytes is stored as Parquet by
+#: default; a larger one is recorded by reference to its path (digest, description, source)
+#: unless ``store_bytes=True``. In-memory data is always stored by default: lineal could not
+#: fetch it again otherwise.
 STORE_LIMIT_BYTES = 100 * 1024 * 1024
+#: What a version of in-memory data recorded by reference says about itself, in its metadata
+#: (``dataset.not_stored``) and in the warning given when it is recorded.
+NOT_STORED = ("in-memory data recorded by reference only (store_bytes=False): lineal keeps "
+              "its digest and description but no copy, so it cannot be fetched or loaded later")
 #: The usual contexts; any valid name is accepted (it becomes the edge's role).
 CONTEXTS = ("training", "validation", "test")
 #: The version tag holding the dataset digest: it is how identical content is found again.
@@ -81,13 +88,18 @@ def log_dataset(
     aliases: Iterable[str] = (),
     metadata: Mapping[str, Any] | None = None,
     allow_empty: bool = False,
+    progress: ProgressOption = True,
 ) -> ArtifactVersion:
     """Record ``data`` as a dataset version of ``name`` produced by ``run``.
 
     ``data`` is anything :func:`lineal.datasets.to_arrow` accepts (pandas, polars, Arrow,
     numpy, or a path to a CSV/Parquet/JSON-lines file or folder). ``store_bytes``: True stores
     the data as Parquet in the blob store, False records it by reference only, None (default)
-    stores it when its Arrow memory is at most :data:`STORE_LIMIT_BYTES` (100 MiB). ``context``
+    stores in-memory data always (nothing else could give it back) and a file or folder when
+    its Arrow memory is at most :data:`STORE_LIMIT_BYTES` (100 MiB; a larger one is recorded by
+    reference to its path). In-memory data recorded by reference is said so: a
+    ``UserWarning``, and ``dataset.not_stored`` in the version's metadata. ``progress``: a bar
+    while large data is stored, see :mod:`lineal.progress`. ``context``
     (``"training"``, ``"validation"``, ``"test"``...) becomes the role of the run's output edge.
     ``column_tags`` tags columns, e.g. ``{"email": ["pii"]}``. A frame without rows is refused
     unless ``allow_empty=True``.
@@ -102,14 +114,18 @@ def log_dataset(
     extras = _extras(description, source, context, targets, predictions, column_tags)
     store = run.store
     existing = find_by_digest(store, run.project, description.digest, name=name, kind=kind)
-    store_it = _choose_storage(store_bytes, description.nbytes)
+    store_it = _choose_storage(store_bytes, description.nbytes, in_memory=path is None)
     if existing is not None and not (store_bytes is True and existing.storage is Storage.REFERENCE):
         _add_edges(run, existing, EdgeDirection.OUTPUT, context, produced=True)
         run.outputs.append(existing)
         return existing
-    spec = _new_version(
-        run, table, path, description, extras, options, store_it, metadata, producer=run.id
-    )
+    spec = _new_version(run, table, path, description, extras, options, store_it, metadata,
+                        producer=run.id, progress=progress)
+    if path is None and not store_it:
+        import warnings
+
+        warnings.warn(f"{name}: {NOT_STORED}; leave store_bytes unset (or pass True) to keep a "
+                      "copy", UserWarning, stacklevel=3)
     spec = dataclasses.replace(spec, producer_role=context or "output")  # one edge, its role
     version, created = store.metadata.create_artifact_version(spec, run.actor)
     # A new version already has the producer's output edge; an existing one (the same bytes
@@ -320,8 +336,10 @@ def _extras(
     }
 
 
-def _choose_storage(store_bytes: bool | None, nbytes: int) -> bool:
-    return nbytes <= STORE_LIMIT_BYTES if store_bytes is None else store_bytes
+def _choose_storage(store_bytes: bool | None, nbytes: int, *, in_memory: bool) -> bool:
+    if store_bytes is not None:
+        return store_bytes
+    return in_memory or nbytes <= STORE_LIMIT_BYTES
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -336,6 +354,7 @@ def _new_version(
     metadata: Mapping[str, Any] | None,
     *,
     producer: str | None,
+    progress: ProgressOption = True,
 ) -> NewArtifactVersion:
     """Store the bytes if asked (the only write before the version), and describe the version."""
     from .convert import file_format
@@ -346,7 +365,7 @@ def _new_version(
     listing: dict[str, Any] = {}
     data_format: str | None
     if store_it:
-        digest, size, uri = _store_parquet(store, table)
+        digest, size, uri = _store_parquet(store, table, options.name, progress)
         storage, data_format = Storage.STORED, "parquet"
     elif path is not None:
         from ..artifacts import hash_cache
@@ -363,6 +382,7 @@ def _new_version(
         source = extras.get("source") or ""
         remote = "://" in source and not source.startswith("file://")
         uri = source if remote else f"dataset:{description.digest}"
+        extras = {**extras, "not_stored": NOT_STORED}
     body = {
         **description.to_dict(),
         "digest_rules": DIGEST_VERSION.decode(),
@@ -397,10 +417,13 @@ def _by_tag(column_tags: Mapping[str, list[str]]) -> dict[str, list[str]]:
     return out
 
 
-def _store_parquet(store: Store, table: pa.Table) -> tuple[str, int, str]:
+def _store_parquet(store: Store, table: pa.Table, name: str, progress: ProgressOption = True
+                   ) -> tuple[str, int, str]:
     """Write ``table`` as Parquet to a temporary file, then into the blob store."""
     import pyarrow as pa
     from pyarrow import parquet
+
+    from ..progress import transfer
 
     with tempfile.TemporaryDirectory(prefix="lineal-dataset-") as tmp:
         target = Path(tmp) / "data.parquet"
@@ -411,7 +434,8 @@ def _store_parquet(store: Store, table: pa.Table) -> tuple[str, int, str]:
                 f"cannot write the data as Parquet: {exc}",
                 hint="pass store_bytes=False to record it by reference only",
             ) from exc
-        info = store.blobs.put_file(target)
+        with transfer(target.stat().st_size, f"storing {name}", progress) as advance:
+            info = store.blobs.put_file(target, progress=advance)
     return info.digest, info.size, info.uri
 
 

@@ -90,6 +90,11 @@ class DatasetVersion:
             digest_rules=str(body.get("digest_rules", "")),
         )
 
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict: the artifact version plus the dataset fields."""
         return {
@@ -151,7 +156,10 @@ def list_datasets(
     """Dataset versions (artifacts of ``kind``), newest first."""
     flt = ArtifactFilter(project=project, name=name, kind=kind, limit=limit, offset=offset)
     versions = _store(store).metadata.list_artifact_versions(flt)
-    return [DatasetVersion.from_artifact(v) for v in versions if isinstance(v.metadata.get("dataset"), dict)]
+    from ..notebook import Records
+
+    return Records(DatasetVersion.from_artifact(v) for v in versions
+                   if isinstance(v.metadata.get("dataset"), dict))
 
 
 def diff_versions(

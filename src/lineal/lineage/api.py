@@ -239,6 +239,11 @@ class Paths:
     def __len__(self) -> int:
         return len(self.paths)
 
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source.ref, "target": self.target.ref, "truncated": self.truncated,
                 "paths": [p.to_dict() for p in self.paths]}
@@ -320,6 +325,11 @@ class ImpactItem:
     def __repr__(self) -> str:
         return f"<ImpactItem {self.node.label}, {len(self.path)} hops>"
 
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {**self.node.to_dict(), "flags": list(self.flags), "path": self.path.to_dict()}
 
@@ -350,6 +360,11 @@ class Impact:
     @property
     def items(self) -> list[ImpactItem]:
         return [*self.artifacts, *self.model_versions, *self.deployments]
+
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -483,4 +498,6 @@ def untaint(
 def taints(*, project: str | None = None, store: Store | None = None) -> list[Taint]:
     """Every tainted artifact version, newest taint first."""
     _store, meta = _lineage(store)
-    return meta.list_taints(project)
+    from ..notebook import Records
+
+    return Records(meta.list_taints(project))

@@ -105,6 +105,11 @@ class Node:
         """For a deployment: serving now."""
         return self.type is NodeType.DEPLOYMENT and self.status == "live"
 
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -273,6 +278,11 @@ class Path:
             parts.append(node.label)
         return " ".join(parts)
 
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {"nodes": [n.ref for n in self.nodes], "roles": list(self.roles), "text": self.text()}
 
@@ -286,6 +296,15 @@ class Taint:
     reason: str
     actor: str
     created_at: datetime
+
+    def __repr__(self) -> str:
+        reason = self.reason if len(self.reason) <= 60 else self.reason[:59] + "…"
+        return f"<Taint {self.ref} by {self.actor}: {reason}>"
+
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -42,6 +42,11 @@ class FailureReport:
     def __repr__(self) -> str:
         return f"<FailureReport run {self.run.name} {self.run.id[:12]}: {self.error.type}>"
 
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         r = self.run
         return {

@@ -82,6 +82,10 @@ class RunSnapshot:
     code: ArtifactVersion | None = None
     environment: ArtifactVersion | None = None
 
+    def __repr__(self) -> str:
+        return (f"<RunSnapshot {self.run.id[:12]} {self.run.name}: {len(self.inputs)} in, "
+                f"{len(self.outputs)} out>")
+
     @property
     def packages(self) -> dict[str, str]:
         """Installed packages; empty when they were not captured (see :attr:`not_captured`)."""
@@ -292,6 +296,16 @@ class RunComparison:
     @property
     def outputs_differ(self) -> bool:
         return not is_empty(self.outputs)
+
+    def __repr__(self) -> str:
+        differs = ", ".join(self.differs_in) or "nothing that caused it"
+        return (f"<RunComparison {self.a.run.id[:12]} vs {self.b.run.id[:12]}: differs in "
+                f"{differs}>")
+
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -161,6 +161,17 @@ class RunsUsing:
     def __len__(self) -> int:
         return len(self.runs)
 
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """One row per matching run: its id, name, status, start and the package version."""
+        from ..notebook import Records
+
+        return Records(self.runs).to_pandas()
+
     def to_dict(self) -> dict[str, Any]:
         return {"package": self.package, "spec": self.spec, "total": self.total,
                 "truncated": self.truncated, "versions": self.versions,
@@ -276,6 +287,11 @@ class LastDeployment:
     @property
     def live(self) -> bool:
         return self.deployment.is_live
+
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "environment": self.environment, "live": self.live,

@@ -197,6 +197,11 @@ class DatasetUse:
     def __repr__(self) -> str:
         return f"<DatasetUse {self.ref} {self.role or '-'} depth {self.depth}>"
 
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ref": self.ref, "project": self.project, "name": self.name, "version": self.version,
@@ -221,6 +226,11 @@ class TrainedOn:
 
     def __len__(self) -> int:
         return len(self.datasets)
+
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {"subject": self.subject.to_dict(), "datasets": [d.to_dict() for d in self.datasets]}
@@ -302,6 +312,11 @@ class ParamsReport:
             rows += [("upstream", run.name, k, v) for k, v in sorted(run.params.items())]
         return rows
 
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "subject": self.subject.to_dict(),
@@ -382,6 +397,11 @@ class PipelineReport:
 
     def __repr__(self) -> str:
         return f"<PipelineReport {self.subject.label}: {len(self.steps)} steps>"
+
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -466,6 +486,11 @@ class EnvironmentReport:
 
     def __repr__(self) -> str:
         return f"<EnvironmentReport {self.subject.label}: python {self.python.get('version', '?')}, {self.package_count} packages>"
+
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -263,7 +263,9 @@ def get_model(name: str, *, project: str | None = None, store: Store | None = No
 def list_models(*, project: str | None = None, store: Store | None = None) -> list[RegisteredModel]:
     """Registered models (of one project if given), by project and name."""
     _, meta = registry_store(store)
-    return meta.list_registered_models(project)
+    from ..notebook import Records
+
+    return Records(meta.list_registered_models(project))
 
 
 def update_model(
@@ -551,8 +553,10 @@ def history(
 
 def _events(name: str, project: str | None, store: Store | None, **query: Any) -> list[RegistryEvent]:
     _, meta = registry_store(store)
+    from ..notebook import Records
+
     proj, model = model_name(name, project)
-    return meta.registry_events(proj, model, **query)
+    return Records(meta.registry_events(proj, model, **query))
 
 
 @dataclass(frozen=True, slots=True)

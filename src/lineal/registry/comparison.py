@@ -89,6 +89,11 @@ class ModelComparison:
     def __repr__(self) -> str:
         return f"<ModelComparison {self.a.ref} vs {self.b.ref}>"
 
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "a": self.a.to_dict(),

@@ -152,6 +152,11 @@ class RegisteredModel:
     def ref(self) -> str:
         return f"{self.project}/{self.name}"
 
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
@@ -262,6 +267,11 @@ class RegistryEvent:
     def __repr__(self) -> str:
         return f"<RegistryEvent #{self.seq} {self.action} {self.model} by {self.actor}>"
 
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["timestamp"] = self.timestamp.isoformat()
@@ -313,6 +323,11 @@ class Deployment:
     def live_at(self, when: datetime) -> bool:
         """Whether the deployment was serving at ``when``."""
         return self.started_at <= when and (self.ended_at is None or when < self.ended_at)
+
+    def _repr_html_(self) -> str:
+        from ..notebook import answer_html
+
+        return answer_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

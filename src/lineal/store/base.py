@@ -19,7 +19,7 @@ every implementation.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -338,8 +338,13 @@ class BlobStore(abc.ABC):
     root_uri: str
 
     @abc.abstractmethod
-    def put_file(self, src: Path, digest: str | None = None) -> BlobInfo:
-        """Store a file; hash it unless ``digest`` is already known (it is then re-checked)."""
+    def put_file(self, src: Path, digest: str | None = None, *,
+                 progress: Callable[[int], None] | None = None) -> BlobInfo:
+        """Store a file; hash it unless ``digest`` is already known (it is then re-checked).
+
+        ``progress`` is called with the number of bytes handled since its last call, as they
+        are read (possibly from a worker thread); the calls add up to the file's size when the
+        put returns, also when the store already held the content."""
 
     @abc.abstractmethod
     def put_bytes(self, data: bytes) -> BlobInfo:
@@ -360,8 +365,10 @@ class BlobStore(abc.ABC):
         """A readable binary stream; NotFound if absent."""
 
     @abc.abstractmethod
-    def get_file(self, digest: str, dest: Path) -> None:
-        """Copy a blob to ``dest`` atomically (temporary file, then rename)."""
+    def get_file(self, digest: str, dest: Path, *,
+                 progress: Callable[[int], None] | None = None) -> None:
+        """Copy a blob to ``dest`` atomically (temporary file, then rename); ``progress`` as
+        for :meth:`put_file`, with the bytes written."""
 
     @abc.abstractmethod
     def uri(self, digest: str) -> str:

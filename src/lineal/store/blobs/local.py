@@ -15,7 +15,7 @@ import shutil
 import stat
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -37,8 +37,9 @@ def split_digest(digest: str) -> str:
     return hexpart
 
 
-def hash_file(path: Path) -> tuple[str, int]:
-    """``(sha256:<hex>, size)`` of a file, read in large chunks."""
+def hash_file(path: Path, progress: Callable[[int], None] | None = None) -> tuple[str, int]:
+    """``(sha256:<hex>, size)`` of a file, read in large chunks (each reported to
+    ``progress``)."""
     sha = hashlib.sha256()
     size = 0
     with open(path, "rb") as src:
@@ -47,6 +48,8 @@ def hash_file(path: Path) -> tuple[str, int]:
         while n := src.readinto(buffer):
             sha.update(view[:n])
             size += n
+            if progress is not None:
+                progress(n)
     return "sha256:" + sha.hexdigest(), size
 
 
@@ -119,13 +122,17 @@ class LocalBlobStore(BlobStore):
             return self.exists(digest)
         return True
 
-    def put_file(self, src: Path, digest: str | None = None) -> BlobInfo:
+    def put_file(self, src: Path, digest: str | None = None, *,
+                 progress: Callable[[int], None] | None = None) -> BlobInfo:
         src = check_source(Path(src))
         if digest is not None and self.reuse(digest):
-            return BlobInfo(digest, self.size(digest), self.uri(digest), created=False)
+            size = self.size(digest)
+            if progress is not None:
+                progress(size)
+            return BlobInfo(digest, size, self.uri(digest), created=False)
         tmp = self._tempfile()
         try:
-            computed, size = _hash_and_copy(src, tmp)
+            computed, size = _hash_and_copy(src, tmp, progress)
             if digest is not None and computed != digest:
                 raise IntegrityError(
                     f"{src} changed while it was being stored: expected {digest}, read {computed}"
@@ -161,7 +168,8 @@ class LocalBlobStore(BlobStore):
         except FileNotFoundError as exc:
             raise NotFound(f"blob {digest} is missing from {self.root}") from exc
 
-    def get_file(self, digest: str, dest: Path) -> None:
+    def get_file(self, digest: str, dest: Path, *,
+                 progress: Callable[[int], None] | None = None) -> None:
         path = self._path(digest)
         if not path.is_file():
             raise NotFound(f"blob {digest} is missing from {self.root}")
@@ -169,7 +177,10 @@ class LocalBlobStore(BlobStore):
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = sibling_tempfile(dest)
         try:
-            shutil.copyfile(path, tmp)
+            if progress is None:
+                shutil.copyfile(path, tmp)  # sendfile/copy_file_range: no Python-level loop
+            else:
+                _copy_counted(path, tmp, progress)
             os.replace(tmp, dest)
         except FileNotFoundError as exc:
             raise NotFound(f"blob {digest} is missing from {self.root}") from exc
@@ -248,13 +259,23 @@ def sibling_tempfile(dest: Path) -> Path:
     return Path(name)
 
 
-def _hash_and_copy(src: Path, dst: Path) -> tuple[str, int]:
-    """Copy ``src`` to ``dst`` (fsynced) while hashing ``src`` in another thread."""
+def _copy_counted(src: Path, dst: Path, progress: Callable[[int], None]) -> None:
+    """Copy ``src`` to ``dst`` in chunks, each reported to ``progress``."""
+    with open(src, "rb") as stream, open(dst, "wb") as out:
+        while chunk := stream.read(CHUNK):
+            out.write(chunk)
+            progress(len(chunk))
+
+
+def _hash_and_copy(src: Path, dst: Path, progress: Callable[[int], None] | None = None
+                   ) -> tuple[str, int]:
+    """Copy ``src`` to ``dst`` (fsynced) while hashing ``src`` in another thread, which
+    reports the bytes it has read to ``progress``."""
     result: dict[str, tuple[str, int] | BaseException] = {}
 
     def hasher() -> None:
         try:
-            result["hash"] = hash_file(src)
+            result["hash"] = hash_file(src, progress)
         except BaseException as exc:  # re-raised in the caller's thread
             result["hash"] = exc
 

@@ -7,7 +7,7 @@ import io
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -34,12 +34,16 @@ class MemoryBlobStore(BlobStore):
             self._uploads = MemoryUploads(self)
         return self._uploads
 
-    def put_file(self, src: Path, digest: str | None = None) -> BlobInfo:
+    def put_file(self, src: Path, digest: str | None = None, *,
+                 progress: Callable[[int], None] | None = None) -> BlobInfo:
         data = check_source(Path(src)).read_bytes()
         # Check before storing: a mismatch must leave the store as it was.
         if digest is not None and digest != "sha256:" + hashlib.sha256(data).hexdigest():
             raise IntegrityError(f"{src} changed while it was being stored")
-        return self.put_bytes(data)
+        info = self.put_bytes(data)
+        if progress is not None:
+            progress(len(data))
+        return info
 
     def put_bytes(self, data: bytes) -> BlobInfo:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
@@ -60,8 +64,11 @@ class MemoryBlobStore(BlobStore):
         except KeyError as exc:
             raise NotFound(f"blob {digest} is missing") from exc
 
-    def get_file(self, digest: str, dest: Path) -> None:
+    def get_file(self, digest: str, dest: Path, *,
+                 progress: Callable[[int], None] | None = None) -> None:
         data = self.open(digest).read()
+        if progress is not None:
+            progress(len(data))
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = sibling_tempfile(dest)

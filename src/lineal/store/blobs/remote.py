@@ -24,7 +24,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
@@ -168,7 +168,8 @@ class FsspecBlobStore(BlobStore):
         return f"{self._root}/sha256/{hexpart[:2]}/{hexpart[2:]}"
 
     # -- writes ----------------------------------------------------------------------------------
-    def put_file(self, src: Path, digest: str | None = None) -> BlobInfo:
+    def put_file(self, src: Path, digest: str | None = None, *,
+                 progress: Callable[[int], None] | None = None) -> BlobInfo:
         src = check_source(Path(src))
         try:
             computed, size = hash_file(src)
@@ -180,10 +181,12 @@ class FsspecBlobStore(BlobStore):
             )
         # The existence check is part of the write: its failures are write failures.
         if self._info(computed, "write to") is not None:
+            if progress is not None:
+                progress(size)
             return BlobInfo(computed, size, self.uri(computed), created=False)
         key = self._key(computed)
         try:
-            self._stream_up(src, key, computed)
+            self._stream_up(src, key, computed, progress)
         except LinealError:
             raise
         except Exception as exc:
@@ -191,7 +194,8 @@ class FsspecBlobStore(BlobStore):
         self._check_size(computed, size)
         return BlobInfo(computed, size, self.uri(computed), created=True)
 
-    def _stream_up(self, src: Path, key: str, digest: str) -> None:
+    def _stream_up(self, src: Path, key: str, digest: str,
+                   progress: Callable[[int], None] | None = None) -> None:
         """Upload ``src`` to ``key``, re-hashing on the way; abort unless it still hashes to
         ``digest``. Deliberately not a ``with`` block: closing an fsspec file commits the upload,
         which on an exception would publish a partial object."""
@@ -202,6 +206,8 @@ class FsspecBlobStore(BlobStore):
                 while chunk := stream.read(CHUNK):
                     sha.update(chunk)
                     out.write(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
             if "sha256:" + sha.hexdigest() != digest:
                 raise IntegrityError(f"{src} changed while it was being uploaded to {key}")
         except BaseException:
@@ -262,7 +268,8 @@ class FsspecBlobStore(BlobStore):
             raise_backend_error(exc, f"cannot read {self.uri(digest)}")
         return stream
 
-    def get_file(self, digest: str, dest: Path) -> None:
+    def get_file(self, digest: str, dest: Path, *,
+                 progress: Callable[[int], None] | None = None) -> None:
         """Download to a temporary file beside ``dest``, check the digest, then rename: a
         corrupted or truncated object never lands at ``dest``."""
         dest = Path(dest)
@@ -276,6 +283,8 @@ class FsspecBlobStore(BlobStore):
                     while chunk := stream.read(CHUNK):
                         sha.update(chunk)
                         out.write(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
                 except OSError as exc:
                     raise_backend_error(exc, f"cannot download {self.uri(digest)}")
             if "sha256:" + sha.hexdigest() != digest:

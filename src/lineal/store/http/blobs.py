@@ -17,7 +17,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -68,20 +68,23 @@ class HttpBlobStore(BlobStore):
         return f"HttpBlobStore({self.transport.base_url!r})"
 
     # -- writing ------------------------------------------------------------------------------
-    def put_file(self, src: Path, digest: str | None = None) -> BlobInfo:
+    def put_file(self, src: Path, digest: str | None = None, *,
+                 progress: Callable[[int], None] | None = None) -> BlobInfo:
         src = check_source(Path(src))
         actual, size = hash_file(src)
         if digest is not None and digest != actual:
             raise IntegrityError(f"{src} hashes to {actual}, not {digest}")
+        meter = _Meter(progress)
         if size >= SESSION_THRESHOLD:
-            return self._put_session(src, actual, size)
+            return self._put_session(src, actual, size, meter)
         if self.reuse(actual):  # a writer's check: a project-scoped writer may ask
+            meter.at(size)
             return BlobInfo(actual, size, self.uri(actual), created=False)
         for _ in range(3):  # a stream cannot be rewound by the transport: retry here
             try:
                 with open(src, "rb") as stream:
                     answer = self.transport.request(
-                        "PUT", f"{BASE}/{actual}", content=_file_chunks(stream),
+                        "PUT", f"{BASE}/{actual}", content=_file_chunks(stream, meter=meter),
                         headers={"content-type": "application/octet-stream",
                                  "content-length": str(size)})
                 return _info(answer.json())
@@ -91,14 +94,15 @@ class HttpBlobStore(BlobStore):
                 last = error
         raise last
 
-    def _put_session(self, src: Path, digest: str, size: int) -> BlobInfo:
+    def _put_session(self, src: Path, digest: str, size: int, meter: _Meter) -> BlobInfo:
         started = self.transport.request("POST", UPLOADS,
                                          json={"digest": digest, "size": size}).json()
         if started.get("exists"):
+            meter.at(size)
             return BlobInfo(digest, size, self.uri(digest), created=False)
         path = f"{UPLOADS}/{started['id']}"
         if "upload" in started:
-            _put_direct(src, size, started["upload"])
+            _put_direct(src, size, started["upload"], meter)
             return _info(self.transport.request("POST", path + "/complete").json()["blob"])
         offset = 0
         failures = 0
@@ -110,7 +114,7 @@ class HttpBlobStore(BlobStore):
                 with open(src, "rb") as stream:
                     stream.seek(offset)
                     answer = self.transport.request(
-                        "PUT", path, content=_file_chunks(stream, end - offset),
+                        "PUT", path, content=_file_chunks(stream, end - offset, meter, offset),
                         headers={"content-type": "application/octet-stream",
                                  "content-length": str(end - offset),
                                  "content-range": content_range}).json()
@@ -152,7 +156,8 @@ class HttpBlobStore(BlobStore):
         split_digest(digest)
         return io.BufferedReader(_Download(self.transport, digest), CHUNK)
 
-    def get_file(self, digest: str, dest: Path) -> None:
+    def get_file(self, digest: str, dest: Path, *,
+                 progress: Callable[[int], None] | None = None) -> None:
         expected = split_digest(digest)
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -164,6 +169,8 @@ class HttpBlobStore(BlobStore):
                 held = 0
                 try:
                     for piece in source.pieces():
+                        if progress is not None:
+                            progress(len(piece))
                         batch.append(piece)
                         held += len(piece)
                         if held >= BATCH:
@@ -223,15 +230,37 @@ def _info(data: dict[str, Any]) -> BlobInfo:
     return BlobInfo(data["digest"], int(data["size"]), data["uri"], bool(data["created"]))
 
 
-def _file_chunks(stream: BinaryIO, limit: int | None = None) -> Iterator[bytes]:
+class _Meter:
+    """Tells ``progress`` of bytes sent beyond the most any earlier attempt sent, so that a
+    retried or resumed upload does not move the bar back or count bytes twice."""
+
+    def __init__(self, progress: Callable[[int], None] | None) -> None:
+        self.progress = progress
+        self.high = 0
+
+    def at(self, position: int) -> None:
+        """``position`` bytes of the file have now been sent."""
+        if self.progress is not None and position > self.high:
+            self.progress(position - self.high)
+            self.high = position
+
+
+def _file_chunks(stream: BinaryIO, limit: int | None = None, meter: _Meter | None = None,
+                 start: int = 0) -> Iterator[bytes]:
+    """The file's chunks from where ``stream`` is (byte ``start`` of the file), at most
+    ``limit`` bytes; ``meter`` hears of each."""
     left = limit
+    position = start
     while chunk := stream.read(CHUNK if left is None else min(CHUNK, left)):
         if left is not None:
             left -= len(chunk)
         yield chunk
+        position += len(chunk)
+        if meter is not None:
+            meter.at(position)
 
 
-def _put_direct(src: Path, size: int, upload: dict[str, Any]) -> None:
+def _put_direct(src: Path, size: int, upload: dict[str, Any], meter: _Meter) -> None:
     """PUT the file to a presigned URL (S3), with the headers the signature requires; a
     fresh client, so that lineal's credentials never reach the object store."""
     import httpx
@@ -242,7 +271,8 @@ def _put_direct(src: Path, size: int, upload: dict[str, Any]) -> None:
         try:
             with httpx.Client(timeout=60.0) as client, open(src, "rb") as stream:
                 answer = client.request(upload.get("method", "PUT"), upload["url"],
-                                        content=_file_chunks(stream), headers=headers)
+                                        content=_file_chunks(stream, meter=meter),
+                                        headers=headers)
         except httpx.TransportError as error:
             last = error
             time.sleep(0.2 * (attempt + 1))
