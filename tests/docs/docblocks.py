@@ -159,7 +159,7 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bpython \d+\.\d+\.\d+"), "python <VERSION>"),
     (re.compile(r"\b\d+ packages\b"), "<N> packages"),
     (re.compile(r"\b\d+(?:\.\d+)?(?:ms|µs|s|m|h)\b"), "<DUR>"),
-    (re.compile(r"\bin \d+(?:\.\d+)? ?(?:seconds|ms)\b"), "in <DUR>"),
+    (re.compile(r"\bin \d+(?:\.\d+)? ?(?:seconds|s|ms)\b"), "in <DUR>"),
     (re.compile(r"─+"), "─"),
     (re.compile(r"[ \t]+"), " "),
 ]

@@ -95,6 +95,8 @@ def test_what_varies_is_normalised_and_nothing_else() -> None:
                         "(25.4s)\n01M8YCTH  sha256:772e96b22153  fb4628e8  50.5 KiB  12-03 16:47 "
                         " by ada", user="ada")
     assert doc == printed
+    assert normalise("read into project default in 2.4 s") == normalise(
+        "read into project default in 7.9 s")
     assert normalise("train_accuracy 0.9883") != normalise("train_accuracy 0.9812")
     assert normalise("default/churn@v1") != normalise("default/churn@v2")
     assert normalise("file:///tmp/x/.lineal/blobs", folders=("/tmp/x",)) == [
