@@ -155,6 +155,10 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b\d{2}-\d{2} \d{2}:\d{2}\b"), "<TIME>"),
     (re.compile(r"\b\d{2}:\d{2}:\d{2}\b"), "<TIME>"),
     (re.compile(r"\b\d[\d,]*(?:\.\d+)? ?(?:B|bytes|KiB|MiB|GiB|TiB)\b"), "<SIZE>"),
+    # traceback lines: where the interpreter and its packages are installed, and their lines
+    (re.compile(r'File "[^"]*/site-packages/([^"]+)", line \d+'),
+     r'File ".../site-packages/\1", line <N>'),
+    (re.compile(r'File "[^"]*/python3\.\d+/([^"]+)", line \d+'), r'File ".../python3/\1", line <N>'),
     # the machine's interpreter and installed packages (``deploy recover``, ``env``)
     (re.compile(r"\bpython \d+\.\d+\.\d+"), "python <VERSION>"),
     (re.compile(r"\b\d+ packages\b"), "<N> packages"),

@@ -4,7 +4,8 @@ doc shows (see ``docblocks`` for the markup and what is normalised).
 The demo (``examples/demo.py``, what ``make demo`` runs) is built once per session; each doc file
 gets a fresh copy of its store and runs its blocks in order, at 120 columns, in-process through
 ``lineal.cli.main``. ``LINEAL_DOC_BLOCKS=write`` rewrites the outputs that differ with what the
-commands print instead of failing (then read the diff before committing it).
+commands print instead of failing (then read the diff before committing it); ``write-all``
+rewrites every shown output without a ``...`` line, so that all come from one store.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from .docblocks import Block, in_repo, matches, normalise, read_blocks, render_b
 ROOT = Path(__file__).parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 GENERATED = {"cli.md", "api.md"}  # written from the code itself (docgen, apidoc)
-WRITE = os.environ.get("LINEAL_DOC_BLOCKS") == "write"
+WRITE = os.environ.get("LINEAL_DOC_BLOCKS") in ("write", "write-all")
+# write-all also rewrites the outputs that match, but not those with a "..." line: the ids and
+# times of every block then come from one store.
+WRITE_ALL = os.environ.get("LINEAL_DOC_BLOCKS") == "write-all"
 COLUMNS = "120"
 
 
@@ -137,7 +141,11 @@ def _run_block(block: Block, folders: tuple[str, ...],
             continue
         expected = normalise("\n".join(command.expected), user=user)
         actual = normalise(printed, folders=folders, user=user)
-        if not matches(expected, actual):
+        elided = any(line.strip() == "..." for line in command.expected)
+        if WRITE_ALL and not elided and printed.strip():
+            rewrites[i] = [line.rstrip() for line in
+                           in_repo(printed, folders).rstrip("\n").splitlines()]
+        elif not matches(expected, actual):
             shown = in_repo(printed, folders).rstrip("\n").splitlines()
             rewrites[i] = [line.rstrip() for line in shown]
             failures.append(_difference(block, command.text, expected, actual))

@@ -97,6 +97,8 @@ def test_what_varies_is_normalised_and_nothing_else() -> None:
     assert doc == printed
     assert normalise("read into project default in 2.4 s") == normalise(
         "read into project default in 7.9 s")
+    assert normalise('File "/a/.venv/lib/python3.11/site-packages/sklearn/base.py", line 98') \
+        == normalise('File "/usr/lib/python3.12/site-packages/sklearn/base.py", line 1403')
     assert normalise("train_accuracy 0.9883") != normalise("train_accuracy 0.9812")
     assert normalise("default/churn@v1") != normalise("default/churn@v2")
     assert normalise("file:///tmp/x/.lineal/blobs", folders=("/tmp/x",)) == [
