@@ -164,6 +164,8 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b\d+ packages\b"), "<N> packages"),
     (re.compile(r"\b\d+(?:\.\d+)?(?:ms|µs|s|m|h)\b"), "<DUR>"),
     (re.compile(r"\bin \d+(?:\.\d+)? ?(?:seconds|s|ms)\b"), "in <DUR>"),
+    # an id, digest or secret the doc cuts short ("lnl_3q2F...", "secret: 7f1c...")
+    (re.compile(r"(<ID>|<HEX>|lnl_<SECRET>)\.\.\."), r"\1"),
     (re.compile(r"─+"), "─"),
     (re.compile(r"[ \t]+"), " "),
 ]
