@@ -165,6 +165,7 @@ def _runnable(doc: Path) -> list[Block]:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("doc-blocks")  # one worker builds the demo once, for every file
 @pytest.mark.parametrize("doc", [d for d in BLOCKS if _runnable(d)], ids=lambda d: d.name)
 def test_doc_blocks_print_what_the_doc_shows(doc: Path, doc_store: Path, demo_store: Path) -> None:
     user = pwd.getpwuid(os.geteuid()).pw_name  # who lineal says acts: the OS account
