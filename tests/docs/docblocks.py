@@ -16,7 +16,8 @@ The markup is plain Markdown (docs/README.md says the same for whoever writes a 
   the test suite lists every skip with its reason. ``<!-- doc-test: exit-only (reason) -->`` runs
   its commands but compares no output (it depends on the machine: Python and package versions).
   ``<!-- doc-test: run -->`` before a ``python`` block runs it, in order with the file's
-  sessions, against the same store (other Python blocks are illustrations).
+  sessions, against the same store; the page's Python blocks share their names, as the cells of
+  a notebook do (other Python blocks are illustrations).
 
 Outputs are compared after normalising what legitimately changes from one demo store to the
 next: ids, times, durations, digests, commits, sizes, the store's folder and the OS account.

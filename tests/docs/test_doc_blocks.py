@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import os
 import pwd
+import runpy
 import shutil
 import subprocess
 import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -104,22 +106,26 @@ def _lineal(argv: list[str]) -> tuple[int, str]:
         return code, output.getvalue().decode()
 
 
-def _python(block: Block, folder: Path) -> str | None:
-    """Run a Python block as a script in the store's folder; what it printed if it failed."""
+def _python(block: Block, folder: Path, names: dict[str, Any]) -> str | None:
+    """Run a Python block from a file in the store's folder, in-process, with the names the
+    page's earlier blocks defined (as a notebook would); the traceback if it raised."""
     source = "\n".join(line.removeprefix(block.indent) for line in block.body.splitlines())
     script = folder / f"doc_block_{block.path.stem}_{block.line}.py"
     script.write_text(source + "\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(Path(lineal.__file__).parents[1])}
-    done = subprocess.run([sys.executable, script.name], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=300)
-    return None if done.returncode == 0 else done.stdout + done.stderr
+    try:
+        names.update(runpy.run_path(str(script), init_globals=names, run_name="__main__"))
+    except Exception:  # noqa: BLE001 - reported as the block's failure
+        return traceback.format_exc()
+    finally:
+        store_module.set_default_store(None)
+    return None
 
 
-def _run_block(block: Block, folders: tuple[str, ...],
-               user: str) -> tuple[list[str], dict[int, list[str]]]:
+def _run_block(block: Block, folders: tuple[str, ...], user: str,
+               names: dict[str, Any]) -> tuple[list[str], dict[int, list[str]]]:
     """Run a block; its failures, and the outputs to write in place of those that differ."""
     if block.lang == "python":
-        error = _python(block, Path(folders[0]))
+        error = _python(block, Path(folders[0]), names)
         return ([f"{block.where}: the Python block raised\n{error}"] if error else []), {}
     failures: list[str] = []
     rewrites: dict[int, list[str]] = {}
@@ -172,8 +178,9 @@ def test_doc_blocks_print_what_the_doc_shows(doc: Path, doc_store: Path, demo_st
     folders = (str(doc_store), str(demo_store))
     failures: list[str] = []
     rewritten: list[tuple[Block, str]] = []
+    names: dict[str, Any] = {}
     for block in _runnable(doc):
-        found, rewrites = _run_block(block, folders, user)
+        found, rewrites = _run_block(block, folders, user, names)
         failures += found
         if rewrites:
             rewritten.append((block, render_block(block, rewrites)))
