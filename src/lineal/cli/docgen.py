@@ -102,8 +102,13 @@ def _section(ctx: click.Context, command: click.Command) -> list[str]:
 
 
 def _paragraphs(text: str) -> list[str]:
-    # click's "\b" marks a paragraph it must not rewrap; Markdown keeps lines as written anyway.
-    text = inspect.cleandoc(text.replace("\b\n", ""))
+    # click's "\b" marks a paragraph it must not rewrap (examples, lists of commands): Markdown
+    # would join its lines, so it becomes an indented code block, every line of it.
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    for i, paragraph in enumerate(paragraphs):
+        if paragraph.startswith("\b\n"):
+            paragraphs[i] = "\n".join(f"    {line}" for line in paragraph.splitlines()[1:])
+    text = "\n\n".join(paragraphs).strip("\n")
     return [text, ""] if text else []
 
 

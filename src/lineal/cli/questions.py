@@ -279,7 +279,7 @@ def why_failed_command(ctx: click.Context, run_or_ref: str, tail: int, project: 
     first failed step.
 
     \b
-    lineal why-failed train
+    lineal why-failed train-logreg
     lineal why-failed run:01J2ZK8Q...
     """
     from ..lineage.q_failure import why_failed
