@@ -18,11 +18,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas
 
-    from .entities import ArtifactVersion, MetricPoint, Run
-    from .lineage.entities import Closure, Graph
+    from .entities import (
+        ArtifactVersion,
+        Closure,
+        Deployment,
+        Graph,
+        MetricPoint,
+        ModelVersion,
+        Run,
+    )
     from .lineage.q_diff import LineageDiff
     from .lineage.q_usage import Leaderboard
-    from .registry.entities import Deployment, ModelVersion
 
 __all__ = [
     "ArtifactVersions",

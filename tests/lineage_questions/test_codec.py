@@ -223,7 +223,7 @@ VIEWS = {
     "lineal.datasets.versions.DatasetVersion", "lineal.deployments.Recovery",
     "lineal.housekeeping.GcReport", "lineal.housekeeping.PurgeReport",
     "lineal.lineage.api.Impact", "lineal.lineage.api.ImpactItem", "lineal.lineage.api.Paths",
-    "lineal.lineage.entities.Graph", "lineal.lineage.entities.Path",
+    "lineal.entities._lineage.Graph", "lineal.entities._lineage.Path",
     "lineal.lineage.jsonl.ImportResult", "lineal.lineage.q_diff.DataChange",
     "lineal.lineage.q_diff.Divergence", "lineal.lineage.q_diff.LineageDiff",
     "lineal.lineage.q_diff.StepDiff", "lineal.lineage.q_failure.FailureReport",

@@ -236,7 +236,8 @@ def runs_using_command(ctx: click.Context, requirement: str, project: str | None
     lineal runs-using torch==2.3.1
     lineal runs-using 'scikit-learn>=1.5'
     """
-    from ..lineage.q_usage import parse_requirement, runs_using
+    from ..lineage.q_usage import runs_using
+    from ..requirements import parse_requirement
 
     name, spec = parse_requirement(requirement)
     report = runs_using(name, spec, project=project, limit=limit, store=open_store_from_ctx(ctx))

@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..entities import ArtifactVersion, Run, RunStatus
+from ..entities import ArtifactVersion, Direction, Node, NodeType, Run, RunStatus
 from ..errors import NotFound
 from ..store import Store
 from ..store.lineage_base import LineageStore
-from .entities import Direction, Node, NodeType
 from .q_subject import Subject, require_run, resolve_subject, store_or_default
 
 __all__ = [

@@ -154,9 +154,9 @@ async def lineage_view(request: Request) -> Response:
 
 def _graph_answer(store: Store, caller: Any, graph: Any, as_of: str | None,
                   max_nodes: int) -> dict[str, Any]:
-    from ..lineage.entities import NodeType
+    from ..entities import NodeType
     from ..lineage.q_snapshot import dataset_facts
-    from ..registry.times import datetime_us, to_us
+    from ..times import datetime_us, to_us
 
     at_us = to_us(as_of) if as_of else None
     start = graph.start
@@ -209,7 +209,7 @@ def _graph_answer(store: Store, caller: Any, graph: Any, as_of: str | None,
 
 
 def _stages_at(store: Store, nodes: list[Any], as_of: str) -> dict[tuple[str, str], dict[int, Any]]:
-    from ..lineage.entities import NodeType
+    from ..entities import NodeType
     from ..registry import api as registry
 
     found: dict[tuple[str, str], dict[int, Any]] = {}
@@ -224,8 +224,8 @@ def _stages_at(store: Store, nodes: list[Any], as_of: str) -> dict[tuple[str, st
 def _flags(n: Any, version: Any, deployment: Any, taint: Any,
            stages: dict[tuple[str, str], dict[int, Any]], at_us: int | None) -> list[str]:
     """What makes a node stand out, as it was at ``at_us`` (None: now)."""
-    from ..lineage.entities import NodeType
-    from ..registry.times import datetime_us
+    from ..entities import NodeType
+    from ..times import datetime_us
 
     flags: list[str] = []
     if n.type is NodeType.RUN:
@@ -257,7 +257,7 @@ def _flags(n: Any, version: Any, deployment: Any, taint: Any,
 
 
 def _iso_us(text: str) -> int:
-    from ..registry.times import datetime_us
+    from ..times import datetime_us
 
     try:
         return datetime_us(datetime.fromisoformat(text))
