@@ -27,8 +27,8 @@ if TYPE_CHECKING:
         ModelVersion,
         Run,
     )
-    from .lineage.q_diff import LineageDiff
-    from .lineage.q_usage import Leaderboard
+    from .lineage._diff import LineageDiff
+    from .lineage._usage import Leaderboard
 
 __all__ = [
     "ArtifactVersions",

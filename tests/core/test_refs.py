@@ -113,7 +113,7 @@ def test_every_entry_point_uses_the_same_rule(store, tmp_path) -> None:  # type:
     import lineal
     from lineal import housekeeping, lineage, registry
     from lineal.entities import NodeType
-    from lineal.lineage.q_subject import resolve_subject
+    from lineal.lineage._subject import resolve_subject
     from lineal.models.tracking import resolve_model
     from lineal.reproduce import _resolve as reproduce_resolve
 

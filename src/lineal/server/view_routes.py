@@ -155,7 +155,7 @@ async def lineage_view(request: Request) -> Response:
 def _graph_answer(store: Store, caller: Any, graph: Any, as_of: str | None,
                   max_nodes: int) -> dict[str, Any]:
     from ..entities import NodeType
-    from ..lineage.q_snapshot import dataset_facts
+    from ..lineage._snapshot import dataset_facts
     from ..times import datetime_us, to_us
 
     at_us = to_us(as_of) if as_of else None
@@ -274,7 +274,7 @@ async def run_view(request: Request) -> Response:
 
     def work(store: Store, caller: Any) -> dict[str, Any]:
         from ..api import get_run
-        from ..lineage.q_snapshot import code_fields, snapshot
+        from ..lineage._snapshot import code_fields, snapshot
         from ..store.base import RunFilter
 
         run = get_run(run_id, store=store)
@@ -322,8 +322,8 @@ async def compare_view(request: Request) -> Response:
                               hint="e.g. ?refs=churn@v1,churn@v2 or two run ids")
 
     def work(store: Store, caller: Any) -> dict[str, Any]:
-        from ..lineage.q_diff import diff
-        from ..lineage.q_subject import resolve_subject
+        from ..lineage._diff import diff
+        from ..lineage._subject import resolve_subject
 
         subjects = []
         for ref in refs:

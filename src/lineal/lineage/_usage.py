@@ -20,7 +20,7 @@ from ..requirements import parse_requirement, version_matcher
 from ..store import Store
 from ..store.base import ArtifactFilter
 from ..store.lineage_base import LineageStore
-from .q_subject import Subject, resolve_subject, store_or_default
+from ._subject import Subject, resolve_subject, store_or_default
 from .questions import lineage_store, walk
 
 if TYPE_CHECKING:

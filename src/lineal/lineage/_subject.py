@@ -1,6 +1,6 @@
 """What a question is about: a reference resolved to a run, an artifact version, a model version.
 
-The questions (:mod:`lineal.lineage.questions`) and the diff (:mod:`lineal.lineage.q_diff`) accept
+The questions (:mod:`lineal.lineage.questions`) and the diff (:mod:`lineal.lineage._diff`) accept
 every way people name things:
 
     churn@v3, churn@prod, churn          a registered model version when a registered model has
