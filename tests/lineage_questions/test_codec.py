@@ -235,7 +235,7 @@ VIEWS = {
     "lineal.lineage.questions.PipelineReport", "lineal.lineage.questions.PipelineStep",
     "lineal.lineage.questions.TrainedOn", "lineal.models.listing.ModelVersionInfo",
     "lineal.registry.api.RegistryState", "lineal.registry.comparison.ModelComparison",
-    "lineal.registry.comparison.ModelSide", "lineal.reproduce.Plan", "lineal.verify.VerifyReport",
+    "lineal.registry.comparison.ModelSide", "lineal.reproduce._plan.Plan", "lineal.verify.VerifyReport",
 }
 
 
