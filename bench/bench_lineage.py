@@ -299,7 +299,7 @@ def _sample(call: Callable[[], int], count: int, budget: float) -> tuple[list[fl
 
 def _lineal_calls(folder: Path) -> tuple[dict[str, Any], str]:
     """Query functions over lineal's store: the SDK when it is there, else the store contract."""
-    from lineal.lineage.entities import Direction, NodeType
+    from lineal.entities import Direction, NodeType
     from lineal.store import open_store
     from lineal.store.lineage_base import ClosureQuery
 

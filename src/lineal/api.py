@@ -10,11 +10,11 @@ from pathlib import Path
 from .entities import ArtifactVersion, MetricPoint, Run, RunStatus
 from .errors import InvalidArgument, NotFound
 from .progress import ProgressOption
-from .registry.times import to_us
 from .resolve import resolve_artifact
 from .search.page import RunPage
 from .store import Store, default_store
 from .store.base import ArtifactFilter, RunFilter
+from .times import to_us
 
 TimeLike = datetime | float | str
 

@@ -11,9 +11,9 @@ from datetime import datetime
 from .entities import LedgerEntry
 from .errors import InvalidArgument
 from .inputs import check_limit
-from .registry.times import to_us
 from .store import Store, default_store
 from .store.types import AuditReport, Problem
+from .times import to_us
 
 __all__ = ["AuditReport", "Problem", "log", "verify"]
 

@@ -77,12 +77,10 @@ def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
 def _hints(cls: type) -> dict[str, Any]:
     # Entities imported only for type checking are not in their module's namespace: the entity
     # modules supply them (any name the module defines itself wins).
-    from . import entities
-    from .lineage import entities as lineage_entities
-    from .registry import entities as registry_entities
+    from .entities import _core, _lineage, _registry
 
     namespace: dict[str, Any] = {"Any": Any, "datetime": datetime, "Path": Path}
-    for source in (entities, lineage_entities, registry_entities, sys.modules.get(cls.__module__)):
+    for source in (_core, _lineage, _registry, sys.modules.get(cls.__module__)):
         if source is not None:
             namespace.update(vars(source))
     return typing.get_type_hints(cls, globalns=namespace)

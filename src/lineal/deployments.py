@@ -30,15 +30,25 @@ import shlex
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .entities import ArtifactVersion, EdgeDirection, RunStatus, Storage, now_us
+from .entities import (
+    NOT_SET,
+    ArtifactVersion,
+    Deployment,
+    DeploymentStatus,
+    EdgeDirection,
+    ModelVersion,
+    RunStatus,
+    Storage,
+    _NotSet,
+    now_us,
+)
 from .errors import InvalidArgument, NotFound
 from .identity import current_principal
 from .refs import validate_name
 from .registry.api import model_name, registry_store, resolve_model_ref, state_at
-from .registry.entities import NOT_SET, Deployment, DeploymentStatus, ModelVersion, _NotSet
-from .registry.times import TimeLike, parse_when
 from .store import Store
 from .store.registry_base import DeploymentFilter, NewDeployment, RegistryStore
+from .times import TimeLike, parse_when
 
 __all__ = [
     "Deployment",

@@ -120,7 +120,7 @@ def _cutoff(older_than: timedelta | str) -> float:
         if older_than < timedelta(0):
             raise InvalidArgument(f"older_than must not be negative, got {older_than}")
         return time.time() - older_than.total_seconds()
-    from .registry.times import EXAMPLES, parse_when
+    from .times import EXAMPLES, parse_when
 
     if not isinstance(older_than, str) or not older_than.strip():
         raise InvalidArgument(f"older_than must be an age like '1h' or '30m', got {older_than!r}")

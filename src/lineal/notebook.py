@@ -18,11 +18,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas
 
-    from .entities import ArtifactVersion, MetricPoint, Run
-    from .lineage.entities import Closure, Graph
-    from .lineage.q_diff import LineageDiff
-    from .lineage.q_usage import Leaderboard
-    from .registry.entities import Deployment, ModelVersion
+    from .entities import (
+        ArtifactVersion,
+        Closure,
+        Deployment,
+        Graph,
+        MetricPoint,
+        ModelVersion,
+        Run,
+    )
+    from .lineage._diff import LineageDiff
+    from .lineage._usage import Leaderboard
 
 __all__ = [
     "ArtifactVersions",

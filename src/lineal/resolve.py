@@ -29,7 +29,7 @@ from .errors import InvalidArgument, NotFound
 from .refs import ArtifactRef, SelectorKind, parse_ref
 
 if TYPE_CHECKING:
-    from .registry.entities import ModelVersion
+    from .entities import ModelVersion
     from .store import Store
 
 __all__ = ["Resolved", "Want", "names_nothing", "resolve", "resolve_artifact"]

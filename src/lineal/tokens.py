@@ -128,7 +128,7 @@ def expiry(expires: str | timedelta | datetime | None, *, now: datetime | None =
            ) -> datetime | None:
     """When a token given ``expires`` (see :func:`create_token`) expires; InvalidArgument for
     a time that is not in the future."""
-    from .registry.times import age_seconds
+    from .times import age_seconds
 
     now = now or datetime.now(UTC)
     if expires is None:

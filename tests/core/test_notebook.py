@@ -190,7 +190,7 @@ def test_every_entity_and_answer_has_a_short_repr_and_a_card(pipeline: Pipeline,
     import pandas as pd
 
     from lineal import audit, datasets, tokens
-    from lineal.lineage.q_snapshot import compare_runs, snapshot
+    from lineal.lineage._snapshot import compare_runs, snapshot
 
     with lineal.run("weigh", kind="ingest") as captured:  # captures its environment
         first = captured.log_dataset(pd.DataFrame({"w": [70.0, 80.0, 90.0]}), name="patients")

@@ -112,10 +112,10 @@ def test_every_entry_point_uses_the_same_rule(store, tmp_path) -> None:  # type:
     """lineage, questions, reproduce, purge resolution, load_model and the registry agree."""
     import lineal
     from lineal import housekeeping, lineage, registry
-    from lineal.lineage.entities import NodeType
-    from lineal.lineage.q_subject import resolve_subject
+    from lineal.entities import NodeType
+    from lineal.lineage._subject import resolve_subject
     from lineal.models.tracking import resolve_model
-    from lineal.reproduce import _resolve as reproduce_resolve
+    from lineal.reproduce._plan import _resolve as reproduce_resolve
 
     run, a1, a2, *_ = _shared_name_store(store, tmp_path)
     assert lineage.node("churn@v1", store=store).type is NodeType.MODEL_VERSION

@@ -1,4 +1,4 @@
-"""The one time grammar (lineal.registry.times): every form it accepts, and its errors."""
+"""The one time grammar (lineal.times): every form it accepts, and its errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from lineal.entities import now_us
 from lineal.errors import InvalidArgument
-from lineal.registry.times import EXAMPLES, age_seconds, datetime_us, end_us, parse_when, to_us
+from lineal.times import EXAMPLES, age_seconds, datetime_us, end_us, parse_when, to_us
 
 TODAY = date(2026, 11, 5)  # a Thursday
 

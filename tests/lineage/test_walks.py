@@ -223,7 +223,7 @@ def test_nodes_built_in_bulk_are_ordinary_frozen_nodes() -> None:
 
     import pytest
 
-    from lineal.lineage.entities import Node, node_builder
+    from lineal.entities import Node, node_builder
 
     values = ("01J0000000000000000000000A", NodeType.RUN, "p", "train", "step",
               datetime(2024, 1, 1, tzinfo=UTC), None, None, "finished", None, False, 1, "x",

@@ -70,7 +70,7 @@ def _answers(scenario: Scenario, tmp_path: Path) -> list[Any]:
     """Real values of every kind of entity, read from the scenario's store."""
     from lineal import audit, housekeeping, reproduce, verify
     from lineal.datasets import versions as datasets
-    from lineal.lineage import jsonl, q_diff, q_failure, q_snapshot, q_subject, q_usage, questions
+    from lineal.lineage import _diff, _failure, _snapshot, _subject, _usage, jsonl, questions
     from lineal.models import listing
     from lineal.registry import comparison
     from lineal.store.base import ArtifactFilter, RunFilter
@@ -100,7 +100,7 @@ def _answers(scenario: Scenario, tmp_path: Path) -> list[Any]:
     live = deployments.timeline("iris", store=store)
     out += live
     out.append(deployments.recover(live[0].id, store=store))
-    out.append(q_usage.last_deployed("iris", store=store))
+    out.append(_usage.last_deployed("iris", store=store))
     # webhooks: one added, an event that finds nobody listening (a real pass of a dispatcher),
     # the delivery log, and the job a dispatcher claims for the retry
     from lineal.entities import now_us
@@ -122,17 +122,17 @@ def _answers(scenario: Scenario, tmp_path: Path) -> list[Any]:
     out.append(lineage.impact("iris-raw@v1", store=store))
     out.append(lineage.taint("iris-raw@v2", "bad rows", store=store))
     out += lineage.taints(store=store)
-    out.append(q_subject.resolve_subject("iris@v1", store))
+    out.append(_subject.resolve_subject("iris@v1", store))
     out.append(questions.trained_on("iris@v1", store=store))
     out.append(questions.params("iris@v2", store=store))
     out.append(questions.pipeline("iris@v1", store=store))
     out.append(questions.environment(scenario.models["v4"], package="numpy", store=store))
-    out.append(q_diff.diff(v1, scenario.models["v3"], store=store))
-    out.append(q_failure.why_failed(f"run:{scenario.failed_pipeline}", store=store))
-    out.append(q_snapshot.compare_runs(q_snapshot.snapshot(store, scenario.runs["v1"]["train"]),
-                                       q_snapshot.snapshot(store, scenario.runs["v2"]["train"])))
-    out.append(q_usage.leaderboard("iris-features@v1", "accuracy", store=store))
-    out.append(q_usage.runs_using("numpy", store=store))
+    out.append(_diff.diff(v1, scenario.models["v3"], store=store))
+    out.append(_failure.why_failed(f"run:{scenario.failed_pipeline}", store=store))
+    out.append(_snapshot.compare_runs(_snapshot.snapshot(store, scenario.runs["v1"]["train"]),
+                                       _snapshot.snapshot(store, scenario.runs["v2"]["train"])))
+    out.append(_usage.leaderboard("iris-features@v1", "accuracy", store=store))
+    out.append(_usage.runs_using("numpy", store=store))
     # datasets and models
     out.append(datasets.get_dataset("iris-clean@v1", store=store))
     out.append(datasets.get_description("iris-clean@v1", store=store))
@@ -176,7 +176,7 @@ def _answers(scenario: Scenario, tmp_path: Path) -> list[Any]:
     out += tokens.list_tokens(store=store)
     out.append(Authenticator(AuthSettings(enabled=True), store).authenticate(
         {"Authorization": f"Bearer {secret}"}, None))
-    out.append(q_usage.PackagesUnknown(runs[0], "packages were not captured", versions[0].ref))
+    out.append(_usage.PackagesUnknown(runs[0], "packages were not captured", versions[0].ref))
     # problems: a leftover temp file, a blob gone, a row changed behind the ledger's back
     (Path(scenario.artifacts) / "tmp").mkdir(exist_ok=True)
     (Path(scenario.artifacts) / "tmp" / "upload-1234").write_bytes(b"partial")
@@ -223,19 +223,19 @@ VIEWS = {
     "lineal.datasets.versions.DatasetVersion", "lineal.deployments.Recovery",
     "lineal.housekeeping.GcReport", "lineal.housekeeping.PurgeReport",
     "lineal.lineage.api.Impact", "lineal.lineage.api.ImpactItem", "lineal.lineage.api.Paths",
-    "lineal.lineage.entities.Graph", "lineal.lineage.entities.Path",
-    "lineal.lineage.jsonl.ImportResult", "lineal.lineage.q_diff.DataChange",
-    "lineal.lineage.q_diff.Divergence", "lineal.lineage.q_diff.LineageDiff",
-    "lineal.lineage.q_diff.StepDiff", "lineal.lineage.q_failure.FailureReport",
-    "lineal.lineage.q_snapshot.RunComparison", "lineal.lineage.q_subject.Subject",
-    "lineal.lineage.q_usage.LastDeployment", "lineal.lineage.q_usage.Leaderboard",
-    "lineal.lineage.q_usage.LeaderboardEntry", "lineal.lineage.q_usage.PackageUse",
-    "lineal.lineage.q_usage.PackagesUnknown", "lineal.lineage.q_usage.RunsUsing",
+    "lineal.entities._lineage.Graph", "lineal.entities._lineage.Path",
+    "lineal.lineage.jsonl.ImportResult", "lineal.lineage._diff.DataChange",
+    "lineal.lineage._diff.Divergence", "lineal.lineage._diff.LineageDiff",
+    "lineal.lineage._diff.StepDiff", "lineal.lineage._failure.FailureReport",
+    "lineal.lineage._snapshot.RunComparison", "lineal.lineage._subject.Subject",
+    "lineal.lineage._usage.LastDeployment", "lineal.lineage._usage.Leaderboard",
+    "lineal.lineage._usage.LeaderboardEntry", "lineal.lineage._usage.PackageUse",
+    "lineal.lineage._usage.PackagesUnknown", "lineal.lineage._usage.RunsUsing",
     "lineal.lineage.questions.EnvironmentReport", "lineal.lineage.questions.ParamsReport",
     "lineal.lineage.questions.PipelineReport", "lineal.lineage.questions.PipelineStep",
     "lineal.lineage.questions.TrainedOn", "lineal.models.listing.ModelVersionInfo",
     "lineal.registry.api.RegistryState", "lineal.registry.comparison.ModelComparison",
-    "lineal.registry.comparison.ModelSide", "lineal.reproduce.Plan", "lineal.verify.VerifyReport",
+    "lineal.registry.comparison.ModelSide", "lineal.reproduce._plan.Plan", "lineal.verify.VerifyReport",
 }
 
 

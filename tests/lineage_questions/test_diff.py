@@ -100,8 +100,8 @@ def test_lineage_diff_stays_the_function_after_every_module_is_imported() -> Non
 
     from lineal import lineage
 
-    for module in ("lineal.cli.questions", "lineal.lineage.q_diff", "lineal.lineage.questions",
-                   "lineal.lineage.q_usage", "lineal.lineage.q_failure"):
+    for module in ("lineal.cli.questions", "lineal.lineage._diff", "lineal.lineage.questions",
+                   "lineal.lineage._usage", "lineal.lineage._failure"):
         importlib.import_module(module)
     assert callable(lineage.diff) and lineage.diff.__name__ == "diff"
     for name in ("trained_on", "params", "pipeline", "environment", "runs_using", "why_failed",

@@ -222,6 +222,7 @@ def test_not_captured_is_unknown_in_every_answer(recorded: Recorded) -> None:
 
 def test_reproduce_says_the_code_cannot_be_checked_out(recorded: Recorded, tmp_path: Path) -> None:
     from lineal import reproduce
+    from lineal.reproduce import _plan
 
     plan = reproduce.plan("m@v2", store=recorded.store)
     assert plan.git_not_captured == TIMED_OUT
@@ -244,4 +245,4 @@ def test_reproduce_says_the_code_cannot_be_checked_out(recorded: Recorded, tmp_p
     # The run captured in full still gets a checkout that clones the commit.
     good = reproduce.plan("m@v1", store=recorded.store)
     assert good.git_not_captured is None
-    assert "git clone" in reproduce.render_checkout(good)
+    assert "git clone" in _plan.render_checkout(good)

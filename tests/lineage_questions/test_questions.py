@@ -9,8 +9,8 @@ import pytest
 
 from lineal import lineage
 from lineal.errors import InvalidArgument, NotFound
-from lineal.lineage.q_usage import parse_requirement, version_matcher
 from lineal.refs import parse_ref
+from lineal.requirements import parse_requirement, version_matcher
 
 from .conftest import Scenario
 

@@ -252,7 +252,7 @@ def test_rollback_and_recover(churn: Store, train: Callable) -> None:
 def test_data_to_model_to_deployment_is_one_traversal(churn: Store) -> None:
     """A deployment hangs off the lineage graph: walking down from the training data reaches the
     training run, the model artifact, its registered version, the deploy run and the record."""
-    from lineal.lineage.entities import Direction, NodeType
+    from lineal.entities import Direction, NodeType
     from lineal.store.lineage_base import ClosureQuery
 
     d = deployments.record_deployment("churn@prod", name="churn-api", environment="prod",

@@ -1,4 +1,4 @@
-"""Times as people type them in as-of questions (lineal.registry.times)."""
+"""Times as people type them in as-of questions (lineal.times)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from lineal.entities import now_us
 from lineal.errors import InvalidArgument
-from lineal.registry.times import datetime_us, end_us, parse_when, to_us, us_datetime
+from lineal.times import datetime_us, end_us, parse_when, to_us, us_datetime
 
 
 @pytest.mark.parametrize(("text", "seconds"), [

@@ -11,10 +11,9 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from lineal.entities import ArtifactVersion, Storage
+from lineal.entities import ArtifactVersion, Decision, Storage
 from lineal.errors import InvalidArgument, NotFound
 from lineal.refs import parse_ref
-from lineal.registry.entities import Decision
 from lineal.store import Store
 from lineal.store.base import NewArtifactVersion
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import lineal
-from lineal.registry.entities import ModelVersion
+from lineal.entities import ModelVersion
 from lineal.store import Store
 
 

@@ -15,7 +15,7 @@ from .registry import emit_json, open_cli_store, parse_pairs, print_table, when_
 from .render import LIMIT, PROJECT_OPTION, wide_option
 
 if TYPE_CHECKING:
-    from ..registry.entities import Deployment
+    from ..entities import Deployment
 
 
 def _config(config: str | None, sets: Sequence[str]) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def record_command(
     replaced by the new one.
     """
     from .. import deployments
-    from ..registry.entities import NOT_SET
+    from ..entities import NOT_SET
 
     expected: Any = NOT_SET
     if expect_live is not None:

@@ -23,9 +23,9 @@ from .render import (
 )
 
 if TYPE_CHECKING:
+    from ..entities import Closure, Node
+    from ..entities import Path as LineagePath
     from ..lineage.api import Impact, ImpactItem
-    from ..lineage.entities import Closure, Node
-    from ..lineage.entities import Path as LineagePath
 
 _FORMATS = ("table", "json", "dot", "mermaid", "prov", "openlineage")
 
@@ -33,7 +33,7 @@ _FORMATS = ("table", "json", "dot", "mermaid", "prov", "openlineage")
 def _short(n: Node) -> str:
     """A node as people read it in a path: ``default/raw@v2``, ``train``, ``registered
     default/churn@v2``. References keep their project, ``default/`` too, as in every table."""
-    from ..lineage.entities import NodeType
+    from ..entities import NodeType
 
     project = f"{n.project}/"
     if n.type is NodeType.ARTIFACT:

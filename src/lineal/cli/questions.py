@@ -236,7 +236,8 @@ def runs_using_command(ctx: click.Context, requirement: str, project: str | None
     lineal runs-using torch==2.3.1
     lineal runs-using 'scikit-learn>=1.5'
     """
-    from ..lineage.q_usage import parse_requirement, runs_using
+    from ..lineage._usage import runs_using
+    from ..requirements import parse_requirement
 
     name, spec = parse_requirement(requirement)
     report = runs_using(name, spec, project=project, limit=limit, store=open_store_from_ctx(ctx))
@@ -282,7 +283,7 @@ def why_failed_command(ctx: click.Context, run_or_ref: str, tail: int, project: 
     lineal why-failed train-logreg
     lineal why-failed run:01J2ZK8Q...
     """
-    from ..lineage.q_failure import why_failed
+    from ..lineage._failure import why_failed
 
     report = why_failed(run_or_ref, tail=tail, project=project, store=open_store_from_ctx(ctx))
     if as_json:
@@ -382,7 +383,7 @@ def last_deployed_command(ctx: click.Context, model: str, environment: str | Non
     \b
     lineal last-deployed churn --env prod
     """
-    from ..lineage.q_usage import last_deployed
+    from ..lineage._usage import last_deployed
 
     found = last_deployed(model, environment, project=project, store=open_store_from_ctx(ctx))
     if as_json:
@@ -420,7 +421,7 @@ def leaderboard_command(ctx: click.Context, dataset_ref: str, metric: str, lower
     lineal leaderboard churn-train@v2 --metric auc
     lineal leaderboard churn-train@v2 --metric loss --lower-is-better
     """
-    from ..lineage.q_usage import leaderboard
+    from ..lineage._usage import leaderboard
 
     board = leaderboard(dataset_ref, metric, lower_is_better=lower_is_better, kinds=kinds,
                         project=project, store=open_store_from_ctx(ctx))
@@ -454,7 +455,7 @@ def diff_command(ctx: click.Context, a: str, b: str, show_all: bool, project: st
     \b
     lineal diff churn@v3 churn@v4
     """
-    from ..lineage.q_diff import diff
+    from ..lineage._diff import diff
 
     d = diff(a, b, project=project, store=open_store_from_ctx(ctx))
     if as_json:

@@ -15,7 +15,7 @@ from .render import PROJECT_OPTION, emit_json, parse_pairs, print_table, remembe
 __all__ = ["emit_json", "open_cli_store", "parse_pairs", "print_table", "when_text"]
 
 if TYPE_CHECKING:
-    from ..registry.entities import ModelVersion, RegisteredModel, RegistryEvent
+    from ..entities import ModelVersion, RegisteredModel, RegistryEvent
     from ..store import Store
 
 
@@ -475,7 +475,7 @@ def as_of_command(
     lineal registry as-of churn 'last tuesday'                   and what changed that day
     """
     from .. import registry as reg
-    from ..registry.times import parse_when, us_datetime
+    from ..times import parse_when, us_datetime
 
     store = open_cli_store(ctx)
     span = parse_when(when)

@@ -62,8 +62,8 @@ def parse_time(text: str | None, option: str = "--since") -> datetime | None:
     """``3d``, ``12h``, ``30m``, ``45s``, ``2w`` (that long ago), ``yesterday 15:00``, ``last
     tuesday``, epoch seconds or an ISO-8601 date/time (naive means local time) as an aware UTC
     datetime (for ``--until``, a day means its end): the one time parser of lineal,
-    :func:`lineal.registry.times.parse_when`, with the option named in its errors."""
-    from ..registry.times import parse_when, us_datetime
+    :func:`lineal.times.parse_when`, with the option named in its errors."""
+    from ..times import parse_when, us_datetime
 
     if text is None:
         return None
@@ -100,7 +100,7 @@ LIMIT = LimitType()
 
 def parse_age(text: str, option: str) -> float:
     """An age (``90s``, ``10m``, ``12h``, ``3d``, ``2w``) in seconds, for ``option``."""
-    from ..registry.times import age_seconds
+    from ..times import age_seconds
 
     try:
         return age_seconds(text)

@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..entities import ModelVersion, RegisteredModel, Stage
 from ..refs import validate_alias
-from ..registry.entities import ModelVersion, RegisteredModel, Stage
 from .mlflow_import import REGISTERED_TAG, VERSION_TAG, _pages, _reason, lineal_name
 
 if TYPE_CHECKING:

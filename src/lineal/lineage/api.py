@@ -9,7 +9,7 @@ A reference names a node, by the one reference rule of :mod:`lineal.resolve`:
   ``name@sha256:ab12`` always (explicitly ``artifact:churn@v3``);
 - a run or deployment id (``01J...``), or explicitly ``run:ID``, ``deployment:ID``; a run also
   by a unique id prefix of 6 or more characters (``run:01JC3K``);
-- a :class:`~lineal.lineage.entities.Node` from an earlier answer.
+- a :class:`~lineal.entities.Node` from an earlier answer.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from datetime import datetime
 from typing import Any
 
 from ..api import RUN_PREFIX, ULID, get_run
+from ..entities import Closure, Direction, Graph, GraphEdge, Node, NodeType, Path, Taint
 from ..errors import InvalidArgument, NotFound
 from ..identity import current_principal
 from ..inputs import check_limit
 from ..refs import parse_ref
-from ..registry.times import to_us
 from ..store import Store, default_store
 from ..store.lineage_base import ClosureQuery, LineageStore
-from .entities import Closure, Direction, Graph, GraphEdge, Node, NodeType, Path, Taint
+from ..times import to_us
 
 __all__ = [
     "Impact",

@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from ..entities import Graph, GraphEdge, Node, NodeType
 from ..errors import InvalidArgument
-from .entities import Graph, GraphEdge, Node, NodeType
 from .export_openlineage import openlineage_events
 
 if TYPE_CHECKING:

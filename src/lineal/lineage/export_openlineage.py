@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .entities import Graph, Node, NodeType
+from ..entities import Graph, Node, NodeType
 
 if TYPE_CHECKING:
     from ..entities import ArtifactVersion, Run

@@ -11,7 +11,7 @@
     lineage.last_deployed("churn", "prod")    # the deployment record, live or not
     lineage.leaderboard("churn-train@v2", "auc")   # every model trained on it, ranked
 
-Each takes a reference in any form :mod:`lineal.lineage.q_subject` accepts, ``project=`` and
+Each takes a reference in any form :mod:`lineal.lineage._subject` accepts, ``project=`` and
 ``store=`` (default: the store of ``LINEAL_URI``), and returns a report with ``to_dict()``.
 Reports are read from the lineage graph with the store's recursive walks (one SQL statement per
 closure), then from the runs and artifact versions the walk reaches.
@@ -24,12 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..entities import ArtifactVersion, Run, RunStatus
+from ..entities import ArtifactVersion, Direction, Node, NodeType, Run, RunStatus
 from ..errors import NotFound
 from ..store import Store
 from ..store.lineage_base import LineageStore
-from .entities import Direction, Node, NodeType
-from .q_subject import Subject, require_run, resolve_subject, store_or_default
+from ._subject import Subject, require_run, resolve_subject, store_or_default
 
 __all__ = [
     "DatasetUse",
@@ -249,7 +248,7 @@ def trained_on(
     >>> [d.ref for d in lineage.trained_on("churn@v3")]          # doctest: +SKIP
     ['default/churn-train@v2', 'default/churn-clean@v2', 'default/churn-raw@v1']
     """
-    from .q_snapshot import dataset_facts
+    from ._snapshot import dataset_facts
 
     store = store_or_default(store)
     subject = resolve_subject(ref, store, project=project)
@@ -427,7 +426,7 @@ def pipeline(
     ['ingest', 'clean', 'features', 'train']
     """
     from ..store.base import RunFilter
-    from .q_snapshot import code_fields, snapshots
+    from ._snapshot import code_fields, snapshots
 
     store = store_or_default(store)
     meta = store.metadata
@@ -525,7 +524,7 @@ def environment(
     {'sklearn': '1.5.0', 'numpy': '2.0.1', 'pandas': '2.2.2'}
     """
     from ..capture import not_captured_reason
-    from .q_snapshot import snapshot
+    from ._snapshot import snapshot
 
     store = store_or_default(store)
     subject = resolve_subject(ref, store, project=project)

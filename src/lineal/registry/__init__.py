@@ -11,7 +11,8 @@ stages, movable aliases, approvals, a policy, and a history of every change.
     registry.compare("churn@v1", "churn@v2")                     # params, data, code, packages
 
 The functions are in :mod:`lineal.registry.api` and :mod:`lineal.registry.comparison`; they load on
-first use so that importing this package stays cheap (the store imports the entities).
+first use so that importing this package stays cheap. The entities are defined in
+:mod:`lineal.entities` (the store's layer) and re-exported here.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._lazy import lazy_exports
-from .entities import (
+from ..entities import (
     NOT_SET,
     Approval,
     Decision,

@@ -26,24 +26,26 @@ from datetime import datetime
 from typing import Any
 
 from ..config import default_project
-from ..entities import ArtifactVersion, EdgeDirection, us_to_datetime
-from ..errors import InvalidArgument, NotFound
-from ..identity import current_principal
-from ..refs import ArtifactRef, SelectorKind, parse_ref, validate_alias, validate_name
-from ..store import Store, default_store
-from ..store.registry_base import RegistryStore
-from .entities import (
+from ..entities import (
     NOT_SET,
     Approval,
+    ArtifactVersion,
     Decision,
+    EdgeDirection,
     ModelPolicy,
     ModelVersion,
     RegisteredModel,
     RegistryEvent,
     Stage,
     _NotSet,
+    us_to_datetime,
 )
-from .times import TimeLike, datetime_us, end_us, to_us
+from ..errors import InvalidArgument, NotFound
+from ..identity import current_principal
+from ..refs import ArtifactRef, SelectorKind, parse_ref, validate_alias, validate_name
+from ..store import Store, default_store
+from ..store.registry_base import RegistryStore
+from ..times import TimeLike, datetime_us, end_us, to_us
 
 __all__ = [
     "RegistryState",

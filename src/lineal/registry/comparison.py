@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..entities import ArtifactVersion, EdgeDirection
+from ..entities import ArtifactVersion, EdgeDirection, ModelVersion
 from ..errors import NotFound
 from ..store import Store
 from .api import registry_store, resolve_model_ref
-from .entities import ModelVersion
 
 __all__ = ["ModelComparison", "ModelSide", "compare"]
 

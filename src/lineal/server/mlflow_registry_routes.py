@@ -14,9 +14,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from ..entities import ModelVersion, RegisteredModel, Stage
 from ..errors import InvalidArgument, NotFound
 from ..interop.mlflow_import import REGISTERED_TAG, lineal_name
-from ..registry.entities import ModelVersion, RegisteredModel, Stage
 from ..store.http.routes import ADMIN, READER, WRITER
 from .mlflow_artifacts import artifact_parts, artifact_uri, run_tree
 from .mlflow_routes import Call, logged_model_version, mlflow_route, unsupported

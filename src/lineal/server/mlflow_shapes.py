@@ -21,7 +21,14 @@ import re
 from datetime import datetime
 from typing import Any
 
-from ..entities import ArtifactVersion, MetricPoint, Run, datetime_to_us
+from ..entities import (
+    ArtifactVersion,
+    MetricPoint,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    datetime_to_us,
+)
 from ..errors import (
     AlreadyExists,
     Conflict,
@@ -36,7 +43,6 @@ from ..errors import (
 )
 from ..interop.mlflow_import import MODEL_ID_TAG, REGISTERED_TAG, VERSION_TAG, lineal_name
 from ..refs import validate_name
-from ..registry.entities import ModelVersion, RegisteredModel
 
 __all__ = [
     "DEFAULT_EXPERIMENT",

@@ -154,9 +154,9 @@ async def lineage_view(request: Request) -> Response:
 
 def _graph_answer(store: Store, caller: Any, graph: Any, as_of: str | None,
                   max_nodes: int) -> dict[str, Any]:
-    from ..lineage.entities import NodeType
-    from ..lineage.q_snapshot import dataset_facts
-    from ..registry.times import datetime_us, to_us
+    from ..entities import NodeType
+    from ..lineage._snapshot import dataset_facts
+    from ..times import datetime_us, to_us
 
     at_us = to_us(as_of) if as_of else None
     start = graph.start
@@ -209,7 +209,7 @@ def _graph_answer(store: Store, caller: Any, graph: Any, as_of: str | None,
 
 
 def _stages_at(store: Store, nodes: list[Any], as_of: str) -> dict[tuple[str, str], dict[int, Any]]:
-    from ..lineage.entities import NodeType
+    from ..entities import NodeType
     from ..registry import api as registry
 
     found: dict[tuple[str, str], dict[int, Any]] = {}
@@ -224,8 +224,8 @@ def _stages_at(store: Store, nodes: list[Any], as_of: str) -> dict[tuple[str, st
 def _flags(n: Any, version: Any, deployment: Any, taint: Any,
            stages: dict[tuple[str, str], dict[int, Any]], at_us: int | None) -> list[str]:
     """What makes a node stand out, as it was at ``at_us`` (None: now)."""
-    from ..lineage.entities import NodeType
-    from ..registry.times import datetime_us
+    from ..entities import NodeType
+    from ..times import datetime_us
 
     flags: list[str] = []
     if n.type is NodeType.RUN:
@@ -257,7 +257,7 @@ def _flags(n: Any, version: Any, deployment: Any, taint: Any,
 
 
 def _iso_us(text: str) -> int:
-    from ..registry.times import datetime_us
+    from ..times import datetime_us
 
     try:
         return datetime_us(datetime.fromisoformat(text))
@@ -274,7 +274,7 @@ async def run_view(request: Request) -> Response:
 
     def work(store: Store, caller: Any) -> dict[str, Any]:
         from ..api import get_run
-        from ..lineage.q_snapshot import code_fields, snapshot
+        from ..lineage._snapshot import code_fields, snapshot
         from ..store.base import RunFilter
 
         run = get_run(run_id, store=store)
@@ -322,8 +322,8 @@ async def compare_view(request: Request) -> Response:
                               hint="e.g. ?refs=churn@v1,churn@v2 or two run ids")
 
     def work(store: Store, caller: Any) -> dict[str, Any]:
-        from ..lineage.q_diff import diff
-        from ..lineage.q_subject import resolve_subject
+        from ..lineage._diff import diff
+        from ..lineage._subject import resolve_subject
 
         subjects = []
         for ref in refs:

@@ -13,8 +13,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..entities import ArtifactVersion, Edge, Run, RunError
-from ..lineage.entities import Closure, Direction, GraphEdge, Node, NodeType, Taint
+from ..entities import (
+    ArtifactVersion,
+    Closure,
+    Direction,
+    Edge,
+    GraphEdge,
+    Node,
+    NodeType,
+    Run,
+    RunError,
+    Taint,
+)
 from ..refs import ArtifactRef
 
 __all__ = [

@@ -7,7 +7,7 @@ lineal server client implements the same methods over HTTP. Policy (protected al
 approvals before production) is enforced here, inside the write transaction, so no client can
 skip it and no concurrent writer can slip between the check and the change.
 
-Every change appends a :class:`~lineal.registry.entities.RegistryEvent` in the same transaction,
+Every change appends a :class:`~lineal.entities.RegistryEvent` in the same transaction,
 so the history cannot miss a change nor record one that did not happen.
 """
 
@@ -18,8 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..refs import ArtifactRef
-from ..registry.entities import (
+from ..entities import (
     NOT_SET,
     Approval,
     Decision,
@@ -32,6 +31,7 @@ from ..registry.entities import (
     Stage,
     _NotSet,
 )
+from ..refs import ArtifactRef
 
 __all__ = ["DeploymentFilter", "NewDeployment", "RegistryStore"]
 

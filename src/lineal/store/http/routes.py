@@ -191,15 +191,13 @@ def signature(method: str) -> tuple[inspect.Signature, dict[str, Any]]:
 
 
 def _hints(function: Callable[..., Any]) -> dict[str, Any]:
-    from ... import entities
-    from ...lineage import entities as lineage_entities
-    from ...registry import entities as registry_entities
+    from ...entities import _core, _lineage, _registry
     from ...search import page
     from ...webhooks import entities as webhook_entities
     from .. import base, lineage_base, registry_base, types, webhooks_base
 
     namespace: dict[str, Any] = {}
-    for module in (entities, lineage_entities, registry_entities, page, types, lineage_base,
+    for module in (_core, _lineage, _registry, page, types, lineage_base,
                    registry_base, webhooks_base, webhook_entities, base, typing):
         namespace.update(vars(module))
     namespace.update({"Iterable": Iterable, "Mapping": Mapping, "Sequence": Sequence,
@@ -287,7 +285,7 @@ def _finite(data: Any) -> Any:
 def encode_args(method: str, args: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
     """``(path values, other arguments)`` of a call, encoded; arguments left at their default
     (or the NOT_SET sentinel) are not sent."""
-    from ...registry.entities import NOT_SET
+    from ...entities import NOT_SET
 
     route = route_for(method)
     path: dict[str, str] = {}

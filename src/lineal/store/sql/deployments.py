@@ -16,10 +16,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ...canonical import canonical_json
-from ...entities import new_id, now_us, us_to_datetime
+from ...entities import (
+    NOT_SET,
+    Deployment,
+    DeploymentStatus,
+    ModelPolicy,
+    _NotSet,
+    new_id,
+    now_us,
+    us_to_datetime,
+)
 from ...errors import Conflict, InvalidArgument, NotFound
 from ...refs import validate_name
-from ...registry.entities import NOT_SET, Deployment, DeploymentStatus, ModelPolicy, _NotSet
 from ..registry_base import DeploymentFilter, NewDeployment
 from . import tables as t
 from . import tables_registry as tr

@@ -33,9 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ...entities import us_to_datetime
-from ...errors import InvalidArgument, NotFound
-from ...lineage.entities import (
+from ...entities import (
     Closure,
     Direction,
     GraphEdge,
@@ -43,7 +41,9 @@ from ...lineage.entities import (
     NodeType,
     Taint,
     node_builder,
+    us_to_datetime,
 )
+from ...errors import InvalidArgument, NotFound
 from ...refs import ArtifactRef
 from ..lineage_base import MAX_DEPTH, ClosureQuery, ImportBatch, LineageStore
 from . import tables as t

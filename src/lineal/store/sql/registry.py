@@ -18,10 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ...canonical import canonical_json
-from ...entities import new_id, now_us, us_to_datetime
-from ...errors import AlreadyExists, InvalidArgument, NotFound
-from ...refs import ArtifactRef, validate_name
-from ...registry.entities import (
+from ...entities import (
     NOT_SET,
     Approval,
     Decision,
@@ -31,7 +28,12 @@ from ...registry.entities import (
     RegistryEvent,
     Stage,
     _NotSet,
+    new_id,
+    now_us,
+    us_to_datetime,
 )
+from ...errors import AlreadyExists, InvalidArgument, NotFound
+from ...refs import ArtifactRef, validate_name
 from . import tables as t
 from . import tables_registry as tr
 from .database import Database, WriteTx

@@ -13,10 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ...canonical import canonical_json
-from ...entities import now_us
+from ...entities import Decision, ModelPolicy, Stage, _NotSet, now_us
 from ...errors import Conflict, InvalidArgument, PermissionDenied
 from ...refs import validate_alias, validate_name
-from ...registry.entities import Decision, ModelPolicy, Stage, _NotSet
 from ..registry_base import ENV_ADMINS
 from . import tables_registry as tr
 from .database import WriteTx

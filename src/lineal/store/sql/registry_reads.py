@@ -18,10 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ...entities import us_to_datetime
+from ...entities import Approval, Decision, ModelVersion, Stage, us_to_datetime
 from ...errors import InvalidArgument, NotFound
 from ...refs import ArtifactRef, SelectorKind
-from ...registry.entities import Approval, Decision, ModelVersion, Stage
 from . import tables as t
 from . import tables_registry as tr
 from .prepared import DriverReads, Prepared

@@ -47,6 +47,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ...errors import InvalidArgument
+from ...requirements import version_matcher
 from ...search.filter import (
     TIME_ATTRIBUTES,
     BoolOp,
@@ -57,6 +58,7 @@ from ...search.filter import (
     parse_order_by,
 )
 from ...search.page import RunPage, decode_page_token, encode_page_token, query_digest
+from ...times import parse_when
 from . import tables as t
 from . import tables_registry as tr
 from .database import Database
@@ -313,8 +315,6 @@ class _Compiler:
         return condition
 
     def time(self, column: Any, term: Term) -> Any:
-        from ...registry.times import parse_when
-
         value = term.value
         if isinstance(value, float):  # epoch milliseconds, as MLflow takes them
             start, end = int(value * 1000), None
@@ -414,8 +414,6 @@ class _Compiler:
 
     # -- environments ------------------------------------------------------------------------
     def env(self, term: Term) -> Any:
-        from ...lineage.q_usage import version_matcher
-
         package = _normalise(term.key)
         values = [str(v) if not isinstance(v, float) else _number_text(v)
                   for v in (term.value if isinstance(term.value, tuple) else (term.value,))]

@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from ..entities import datetime_to_us, now_us
-from ..errors import InvalidArgument
+from .entities import datetime_to_us, now_us
+from .errors import InvalidArgument
 
 __all__ = ["EXAMPLES", "When", "age_seconds", "datetime_us", "end_us", "parse_when", "to_us", "us_datetime"]
 

@@ -15,8 +15,8 @@ from ..entities import ArtifactVersion, Run, RunError, RunStatus, datetime_to_us
 from ..errors import InvalidArgument, NotFound
 from ..store import Store
 from ..store.base import RunFilter
-from .q_snapshot import RunComparison, compare_runs, snapshot
-from .q_subject import Subject, resolve_subject, store_or_default
+from ._snapshot import RunComparison, compare_runs, snapshot
+from ._subject import Subject, resolve_subject, store_or_default
 
 __all__ = ["FailureReport", "why_failed"]
 

@@ -1,25 +1,6 @@
-"""Reproduce a run: write down what is needed to recreate its outputs, or re-execute it and compare.
-
-    lineal reproduce churn-model@v3 -o repro/    # README.md, checkout.sh, requirements.txt,
-                                                 # fetch_inputs.sh, run.sh, lineage.json
-    lineal reproduce churn-model@v3 --run        # re-execute here, compare output digests
-
-    import lineal
-
-    plan = lineal.reproduce.plan("churn-model@v3")       # the run that produced it, as recorded
-    lineal.reproduce.write_bundle(plan, "repro/")
-    verdict = lineal.reproduce.execute(plan)              # in the current git checkout
-    verdict.reproducible, verdict.report["differences"]
-
-A plan is read from what every run records at start (:mod:`lineal.capture`): the ``code``
-artifact (git remote, commit, dirty diff digest, entry point and its sha256), the
-``environment`` artifact (Python, OS, packages), and the run tags ``lineal.argv``,
-``lineal.cwd`` and ``lineal.env`` (allowlisted environment variables).
-
-:func:`execute` does not clone or build an environment: it runs the recorded entry point in the
-checkout and interpreter it is given, after checking (and warning about) the commit and the
-package versions, then compares the new run's output digests with the recorded ones and records
-the verdict as a run of kind ``reproduce``.
+"""Reading a reproduction plan (what a run recorded) and writing the bundle that recreates its
+outputs: ``lineal.reproduce.plan`` and ``write_bundle``. Re-executing a plan is in
+``_execute.py``, which imports this module (never the reverse).
 """
 
 from __future__ import annotations
@@ -32,28 +13,14 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .entities import ArtifactVersion, EdgeDirection, Run, RunStatus
-from .errors import AlreadyExists, InvalidArgument
-from .store import Store, default_store
+from ..entities import ArtifactVersion, EdgeDirection, Run, RunStatus
+from ..errors import AlreadyExists, InvalidArgument
+from ..store import Store, default_store
 
-if TYPE_CHECKING:
-    from .reproduce_run import Execution, Verdict, execute, prepare
-
-__all__ = [
-    "BUNDLE_FILES",
-    "Execution",
-    "REPORT_TAG",
-    "VERDICT_TAG",
-    "Plan",
-    "Verdict",
-    "execute",
-    "plan",
-    "prepare",
-    "write_bundle",
-]
+__all__ = ["BUNDLE_FILES", "OF_TAG", "REPORT_TAG", "VERDICT_TAG", "Plan", "plan", "write_bundle"]
 
 VERDICT_TAG = "lineal.reproduce.verdict"
 REPORT_TAG = "lineal.reproduce.report"
@@ -278,7 +245,7 @@ def plan(ref: str, *, store: Store | None = None, project: str | None = None) ->
 def _resolve(store: Store, ref: str, project: str | None) -> tuple[Run, ArtifactVersion | None]:
     """A run (``run:ID``, a run id), or the run that produced what ``ref`` names by the one
     reference rule (:mod:`lineal.resolve`): a registered model's version, else an artifact."""
-    from .resolve import resolve
+    from ..resolve import resolve
 
     found = resolve(ref, store, project=project)
     if found.run is not None:
@@ -293,7 +260,7 @@ def _resolve(store: Store, ref: str, project: str | None) -> tuple[Run, Artifact
 
 
 def _not_captured(value: Any) -> str | None:
-    from .capture import not_captured_reason
+    from ..capture import not_captured_reason
 
     return not_captured_reason(value)
 
@@ -514,7 +481,7 @@ def render_fetch_inputs(plan: Plan) -> str:
 
 def render_run(plan: Plan) -> str:
     """run.sh: cd to the recorded cwd, export the recorded variables, run the entry point."""
-    from .artifacts import CAPTURED_ENV_VARS, replayable_env
+    from ..artifacts import CAPTURED_ENV_VARS, replayable_env
 
     lines = [
         "#!/bin/sh",
@@ -640,14 +607,3 @@ def _args_or_empty(plan: Plan) -> list[str]:
 def _versions_table(pairs: Sequence[tuple[str, ArtifactVersion]]) -> list[str]:
     return ["| role | artifact | kind | digest |", "|---|---|---|---|",
             *(f"| {role} | `{v.ref}` | {v.kind} | `{v.digest}` |" for role, v in pairs)]
-
-
-def __getattr__(name: str) -> Any:
-    # The execute half lives in reproduce_run.py (it imports this module for Plan); loaded on
-    # first use so that `lineal.reproduce.execute` keeps working without a circular import.
-    if name in ("Execution", "Verdict", "execute", "interpreter_facts", "package_differences",
-                "prepare"):
-        from . import reproduce_run
-
-        return getattr(reproduce_run, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """What a question is about: a reference resolved to a run, an artifact version, a model version.
 
-The questions (:mod:`lineal.lineage.questions`) and the diff (:mod:`lineal.lineage.q_diff`) accept
+The questions (:mod:`lineal.lineage.questions`) and the diff (:mod:`lineal.lineage._diff`) accept
 every way people name things:
 
     churn@v3, churn@prod, churn          a registered model version when a registered model has
@@ -22,16 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..api import RUN_PREFIX, ULID, get_run
 from ..config import setting
-from ..entities import ArtifactVersion, Run, RunStatus
+from ..entities import ArtifactVersion, Node, NodeType, Run, RunStatus
 from ..errors import InvalidArgument, NotFound
 from ..refs import parse_ref
 from ..resolve import names_nothing, resolve
 from ..store import Store, default_store
 from ..store.base import RunFilter
-from .entities import Node, NodeType
 
 if TYPE_CHECKING:
-    from ..registry.entities import ModelVersion
+    from ..entities import ModelVersion
 
 __all__ = ["Subject", "resolve_subject", "store_or_default"]
 

@@ -8,27 +8,25 @@ and every model trained on a dataset, ranked.
 
 from __future__ import annotations
 
-import fnmatch
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..entities import ArtifactVersion, Edge, EdgeDirection, Run
+from ..entities import ArtifactVersion, Direction, Edge, EdgeDirection, NodeType, Run
 from ..errors import InvalidArgument, NotFound
 from ..refs import parse_ref, validate_name
+from ..requirements import parse_requirement, version_matcher
 from ..store import Store
 from ..store.base import ArtifactFilter
 from ..store.lineage_base import LineageStore
-from .entities import Direction, NodeType
-from .q_subject import Subject, resolve_subject, store_or_default
+from ._subject import Subject, resolve_subject, store_or_default
 from .questions import lineage_store, walk
 
 if TYPE_CHECKING:
     import pandas
 
-    from ..registry.entities import Deployment
+    from ..entities import Deployment
 
 __all__ = [
     "LastDeployment",
@@ -39,65 +37,14 @@ __all__ = [
     "RunsUsing",
     "last_deployed",
     "leaderboard",
-    "parse_requirement",
     "runs_using",
 ]
-
-_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*?)\s*$")
-_OPERATOR = re.compile(r"^(===|==|!=|~=|>=|<=|>|<)")
-
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
 # -- which runs used a package version -----------------------------------------------------------
-def parse_requirement(text: str) -> tuple[str, str | None]:
-    """``torch==2.3.1`` -> ``("torch", "==2.3.1")``; ``torch`` -> ``("torch", None)``."""
-    match = _REQUIREMENT.match(text or "")
-    if match is None:
-        raise InvalidArgument(f"bad package requirement {text!r}",
-                              hint="e.g. torch, torch==2.3.1, 'torch>=2.3', 'torch==2.3.*'")
-    return match[1], match[2] or None
-
-
-def version_matcher(spec: str | None) -> Any:
-    """A predicate on version strings: None matches all; ``2.3.1`` or ``==2.3.1`` exactly;
-    ``2.3.*`` as a glob; other PEP 440 specifiers (``>=2.3,<3``) through ``packaging``."""
-    if not spec or not spec.strip():
-        return lambda _v: True
-    text = spec.strip()
-    if not _OPERATOR.match(text):
-        text = "==" + text
-    if text.startswith("==") and not text.startswith("===") and "," not in text:
-        pattern = text[2:].strip()
-        if pattern.endswith(".*"):
-            # PEP 440 prefix match: 2.3.* covers 2.3 and 2.3.1, not 2.30
-            base = pattern[:-2]
-            return lambda v: v == base or v.startswith((base + ".", base + "+"))
-        if any(c in pattern for c in "*?["):
-            return lambda v: fnmatch.fnmatchcase(v, pattern)
-        return lambda v: v == pattern or v.split("+", 1)[0] == pattern
-    try:
-        from packaging.specifiers import InvalidSpecifier, SpecifierSet
-        from packaging.version import InvalidVersion, Version
-    except ImportError:  # pragma: no cover - packaging ships with virtually every environment
-        raise InvalidArgument(f"version range {spec!r} needs the 'packaging' library",
-                              hint="pip install packaging, or give an exact version or a glob") from None
-    try:
-        specifier = SpecifierSet(text)
-    except InvalidSpecifier:
-        raise InvalidArgument(f"bad version specifier {spec!r}", hint="e.g. '>=2.3,<3'") from None
-
-    def matches(version: str) -> bool:
-        try:
-            return Version(version) in specifier
-        except InvalidVersion:
-            return False
-
-    return matches
-
-
 @dataclass(frozen=True, slots=True)
 class PackageUse:
     """A run that ran with a matching version of the package."""

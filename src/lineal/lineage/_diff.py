@@ -14,8 +14,8 @@ did (the data source changed under it), is where the two lineages diverge. A par
 or environment that was not captured on either side is unknown: listed in ``not_captured``,
 never a divergence.
 
-The module is ``q_diff``, not ``diff``: a submodule named like the package's lazily exported
-function ``lineal.lineage.diff`` would replace it with the module object once imported.
+The module is private (``_diff``); the public name is the function ``lineal.lineage.diff``. A
+public submodule named ``diff`` would replace that lazily exported function once imported.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 from ..entities import ArtifactVersion, Run
 from ..store import Store
-from .q_snapshot import (
+from ._snapshot import (
     Change,
     RunComparison,
     RunSnapshot,
@@ -36,7 +36,7 @@ from .q_snapshot import (
     is_empty,
     snapshots,
 )
-from .q_subject import Subject, resolve_subject, store_or_default
+from ._subject import Subject, resolve_subject, store_or_default
 from .questions import derivation, lineage_store
 
 __all__ = ["DataChange", "Divergence", "LineageDiff", "StepDiff", "diff"]

@@ -4,6 +4,8 @@ The graph is bipartite: runs on one side, artifact versions on the other. A run 
 (``input`` edge) or produced (``output`` edge) an artifact version. The registry adds two node
 types reached from the graph: a registered model version links one artifact version, and a
 deployment record belongs to the ``deploy`` run that consumed the model artifact.
+
+Re-exported by :mod:`lineal.entities` and :mod:`lineal.lineage`.
 """
 
 from __future__ import annotations

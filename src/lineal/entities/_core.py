@@ -1,5 +1,5 @@
-"""The domain model: each entity is defined once here and used by the store, the SDK, the CLI and
-the server alike (no ORM rows, no protobufs, no converters).
+"""The core entities of :mod:`lineal.entities`: ids, times, runs, metric points, artifact
+versions, edges, purges, ledger entries and API tokens.
 
 Entities are frozen dataclasses: a value read from the store is a snapshot. The live handle on a
 run being recorded is :class:`lineal.tracking.ActiveRun`, which writes through the store.
@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from .auth.roles import Role
-from .identity import current_principal
+from ..auth.roles import Role
+from ..identity import current_principal
 
 __all__ = [
     "ApiToken",
@@ -168,7 +168,7 @@ class Run:
         """Running, but no heartbeat for longer than ``lineal.heartbeat.stale_after_s()``
         (three heartbeat intervals): its process was most likely killed. A display state;
         the stored status stays ``running`` until ``lineal runs close --stale``."""
-        from .heartbeat import is_stale
+        from ..heartbeat import is_stale
 
         return is_stale(self)
 
@@ -178,12 +178,12 @@ class Run:
         return "stale" if self.stale else str(self.status)
 
     def __repr__(self) -> str:
-        from .notebook import run_repr
+        from ..notebook import run_repr
 
         return run_repr(self)
 
     def _repr_html_(self) -> str:
-        from .notebook import run_html
+        from ..notebook import run_html
 
         return run_html(self)
 
@@ -215,7 +215,7 @@ class Purge:
         return f"<Purge {self.purged_at:%Y-%m-%d %H:%M} by {self.purged_by}: {reason}>"
 
     def _repr_html_(self) -> str:
-        from .notebook import answer_html
+        from ..notebook import answer_html
 
         return answer_html(self)
 
@@ -257,12 +257,12 @@ class ArtifactVersion:
         return f"{self.project}/{self.name}@v{self.version}"
 
     def __repr__(self) -> str:
-        from .notebook import artifact_repr
+        from ..notebook import artifact_repr
 
         return artifact_repr(self)
 
     def _repr_html_(self) -> str:
-        from .notebook import artifact_html
+        from ..notebook import artifact_html
 
         return artifact_html(self)
 

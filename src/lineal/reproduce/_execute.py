@@ -1,6 +1,7 @@
 """Re-executing a reproduction plan and comparing what it makes with what was recorded:
-``lineal.reproduce.execute`` (``lineal reproduce REF --run``). Split from ``reproduce.py``,
-which reads the plan and writes the bundle; this half runs a subprocess and records a verdict.
+``lineal.reproduce.execute`` (``lineal reproduce REF --run``). The other half, ``_plan.py``,
+reads the plan and writes the bundle; this half runs a subprocess and records a verdict. It
+imports ``_plan``, never the reverse (an import-linter contract keeps it so).
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .entities import ArtifactVersion, Run, default_actor, now_us
-from .errors import InvalidArgument
-from .reproduce import OF_TAG, REPORT_TAG, VERDICT_TAG, Plan
-from .reproduce import plan as read_plan
-from .store import Store, default_store
-from .store.base import RunFilter
+from ..entities import ArtifactVersion, Run, default_actor, now_us
+from ..errors import InvalidArgument
+from ..store import Store, default_store
+from ..store.base import RunFilter
+from ._plan import OF_TAG, REPORT_TAG, VERDICT_TAG, Plan
+from ._plan import plan as read_plan
 
 __all__ = ["Execution", "Verdict", "execute", "interpreter_facts", "package_differences", "prepare"]
 
@@ -125,8 +126,8 @@ def prepare(
     interpreter's packages: the command, working directory and environment, and the code and
     package checks. Recorded environment variables outside the replayed list are skipped (a
     recorded ``PYTHONPATH`` would run code the record's author chose)."""
-    from .artifacts import replayable_env
-    from .capture import capture, not_captured_reason
+    from ..artifacts import replayable_env
+    from ..capture import capture, not_captured_reason
 
     store = store or default_store()
     python = python or sys.executable
@@ -166,7 +167,7 @@ def execute(
     ``reproducible`` when every recorded output has a new version with the same digest (by
     artifact name), the params are equal and the program exited 0.
     """
-    from . import tracking
+    from .. import tracking
 
     store = store or default_store()
     run = plan if isinstance(plan, Execution) else prepare(plan, store=store, cwd=cwd, python=python)
@@ -252,7 +253,7 @@ def _checks(plan: Plan, current: Mapping[str, Any], facts: Mapping[str, Any]) ->
 
 
 def _child_environment(plan: Plan, store: Store, applied: Mapping[str, str]) -> dict[str, str]:
-    from .artifacts import CAPTURED_ENV_VARS
+    from ..artifacts import CAPTURED_ENV_VARS
 
     env = dict(os.environ)
     if plan.env_recorded:

@@ -1,6 +1,6 @@
 """The registry's entities: registered models, model versions, approvals, registry events and
-deployments. Frozen dataclasses, like :mod:`lineal.entities`; the store reads and writes them,
-the SDK, CLI and server render them.
+deployments (re-exported by :mod:`lineal.entities` and :mod:`lineal.registry`). Frozen
+dataclasses; the store reads and writes them, the SDK, CLI and server render them.
 
 Times are timezone-aware UTC datetimes; the store keeps them as integer microseconds.
 """
