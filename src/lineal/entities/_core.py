@@ -291,7 +291,7 @@ class Edge:
                 f"as {self.role}>")
 
     def _repr_html_(self) -> str:
-        from .notebook import answer_html
+        from ..notebook import answer_html
 
         return answer_html(self)
 
@@ -323,7 +323,7 @@ class LedgerEntry:
         return f"<LedgerEntry #{self.seq} {self.action} {self.entity_type}:{self.entity_id} by {self.actor}>"
 
     def _repr_html_(self) -> str:
-        from .notebook import answer_html
+        from ..notebook import answer_html
 
         return answer_html(self)
 
@@ -372,7 +372,7 @@ class ApiToken:
         return f"<ApiToken {self.id} {self.name!r} {self.role}@{self.scope} {self.status}>"
 
     def _repr_html_(self) -> str:
-        from .notebook import answer_html
+        from ..notebook import answer_html
 
         return answer_html(self)
 
