@@ -100,8 +100,10 @@ function Facts({ d }: { d: DatasetDetail }) {
 function Versions({ name, current, versions }: { name: string; current: number; versions: DatasetSummary[] }) {
   const navigate = useNavigate();
   const previous = versions.find((x) => x.version < current);
-  const [a, setA] = useState(versionSelector(previous?.version ?? current));
-  const [b, setB] = useState(versionSelector(current));
+  // this version against the one before it; the oldest against the newest
+  const other = previous ?? versions.find((x) => x.version !== current);
+  const [a, setA] = useState(versionSelector(previous ? previous.version : current));
+  const [b, setB] = useState(versionSelector(previous ? current : other?.version ?? current));
   const go = (e: FormEvent) => {
     e.preventDefault();
     navigate(diffPath(name, a, b));
@@ -182,6 +184,14 @@ function Profile({ columns, rows }: { columns: ColumnProfile[]; rows: number }) 
   );
 }
 
+/** One side of a statistic's change; top values as "basic 206, pro 99". */
+function change(key: string, value: unknown): string {
+  if (key === "top_values" && Array.isArray(value)) {
+    return value.map((pair) => (Array.isArray(pair) ? `${show(pair[0])} ${show(pair[1])}` : show(pair))).join(", ");
+  }
+  return show(value);
+}
+
 function percent(count: number, total: number): string {
   if (!total) return "—";
   const p = (100 * count) / total;
@@ -236,7 +246,7 @@ function DiffBody({ v }: { v: DatasetDiffView }) {
       </div>
       {d.added_columns.length || d.removed_columns.length || d.retyped_columns.length ? (
         <Section title="Schema changes">
-          <table className="list" data-testid="schema-changes"><tbody>
+          <table className="list compact" data-testid="schema-changes"><tbody>
             {d.added_columns.map((c) => <tr key={`+${c}`}><td><Badge value="added" /></td><td className="mono">{c}</td><td /></tr>)}
             {d.removed_columns.map((c) => <tr key={`-${c}`}><td><Badge value="removed" /></td><td className="mono">{c}</td><td /></tr>)}
             {d.retyped_columns.map(([c, from, to]) => <tr key={`~${c}`}><td><Badge value="retyped" /></td><td className="mono">{c}</td><td className="mono">{from} → {to}</td></tr>)}
@@ -253,7 +263,7 @@ function DiffBody({ v }: { v: DatasetDiffView }) {
                   <td className="mono">{s.name} {s.flagged ? <Badge value="shifted" /> : null}</td>
                   <td className="num">{show(s.score)}</td>
                   <td>{s.reason}</td>
-                  <td className="small">{Object.entries(s.changes).map(([k, [x, y]]) => <div key={k}><span className="muted">{k}</span> {show(x)} → {show(y)}</div>)}</td>
+                  <td className="small">{Object.entries(s.changes).map(([k, [x, y]]) => <div key={k}><span className="muted">{k}</span> {change(k, x)} → {change(k, y)}</div>)}</td>
                 </tr>
               ))}
             </tbody>
