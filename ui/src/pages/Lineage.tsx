@@ -262,7 +262,7 @@ function GraphCanvas(props: {
         nodesDraggable={false}
         nodesConnectable={false}
         onlyRenderVisibleElements={nodes.length > 300}
-        minZoom={0.05}
+        minZoom={0.01}
         proOptions={{ hideAttribution: true }}
         fitView
       >
