@@ -271,3 +271,34 @@ def test_lineage_view_leaves_out_projects_the_caller_cannot_read(
     denied = auth_app.get("/api/v1/views/lineage", params={"ref": "shared/shared-data@v1"},
                           headers=churn_only)
     assert denied.status_code == 403
+
+
+def test_dataset_views_schema_profile_versions_and_diff(client: TestClient, embedded: Store,
+                                                        pipeline: dict[str, str]) -> None:
+    pandas = pytest.importorskip("pandas")
+    kg = pandas.DataFrame({"weight": [60.0 + i % 30 for i in range(200)],
+                           "plan": ["basic", "pro"] * 100})
+    with lineal.run("ingest", capture=False, store=embedded) as run:
+        run.log_dataset(kg, name="patients")
+        run.log_dataset(kg.assign(weight=kg.weight * 2.20462, extra=1), name="patients")
+    listed = ok(client.get("/api/v1/views/datasets"))["datasets"]
+    assert [(d["latest"]["ref"], d["versions"]) for d in listed] == [("default/patients@v2", 2)]
+    view = ok(client.get("/api/v1/views/dataset", params={"ref": "patients@v1"}))
+    assert view["dataset"]["ref"] == "default/patients@v1" and view["dataset"]["num_rows"] == 200
+    assert [c["name"] for c in view["dataset"]["schema"]] == ["weight", "plan"]
+    assert view["dataset"]["columns"][0]["mean"] == pytest.approx(74.0)
+    assert [v["version"] for v in view["versions"]] == [2, 1]
+    diff = ok(client.get("/api/v1/views/dataset-diff",
+                         params={"a": "patients@v1", "b": "patients@v2"}))
+    assert diff["a"]["version"] == 1 and diff["b"]["version"] == 2
+    assert diff["diff"]["added_columns"] == ["extra"]
+    shift = {s["name"]: s for s in diff["diff"]["column_shifts"]}["weight"]
+    assert shift["flagged"] and "kg -> lb" in shift["reason"]
+    # churn-raw was logged as a plain file: an artifact, not a described dataset
+    plain = client.get("/api/v1/views/dataset", params={"ref": "churn-raw@v1"})
+    assert plain.status_code == 400 and "not a dataset" in plain.json()["error"]["message"]
+    assert client.get("/api/v1/views/dataset", params={"ref": "nope@v1"}).status_code == 404
+    bad = client.get("/api/v1/views/dataset-diff",
+                     params={"a": "patients@v1", "b": "patients@v2", "threshold": "x"})
+    assert bad.status_code == 400
+    assert client.get("/api/v1/views/dataset-diff", params={"a": "patients@v1"}).status_code == 400

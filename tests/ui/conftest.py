@@ -90,7 +90,33 @@ def fill(store: Store, folder: Path) -> dict[str, str]:
     ids["prod2"] = deployments.record_deployment("churn@v2", name="churn-api", environment="prod",
                                                  capture=False, store=store).id
     sweep(store, SWEEP)
+    ids["clinic"] = clinic(store)
     return ids
+
+
+def clinic(store: Store) -> str:
+    """Project ``clinic``: dataset ``patients`` v1, then v2 with weights silently in pounds, a
+    new column and more rows (what the datasets page's diff must show). The run's id."""
+    import random
+
+    import pandas
+
+    rng = random.Random(7)
+    rows = 400
+    v1 = pandas.DataFrame({
+        "age": [rng.randint(18, 90) if i % 25 else None for i in range(rows)],
+        "weight": [round(rng.gauss(72, 12), 1) for _ in range(rows)],
+        "plan": [rng.choice(["basic", "basic", "pro", "family"]) for _ in range(rows)],
+        "churned": [rng.random() < 0.2 for _ in range(rows)],
+    })
+    more = v1.sample(n=100, random_state=1)
+    v2 = pandas.concat([v1, more], ignore_index=True)
+    v2 = v2.assign(weight=(v2.weight * 2.20462).round(1), visits=[i % 7 for i in range(len(v2))])
+    with lineal.run("snapshot", project="clinic", kind="ingest", capture=False,
+                    store=store) as run:
+        run.log_dataset(v1, name="patients", context="training", targets="churned")
+        run.log_dataset(v2, name="patients", context="training", targets="churned")
+        return run.id
 
 
 SWEEP = 30

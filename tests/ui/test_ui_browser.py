@@ -249,3 +249,64 @@ def test_audit_page_verifies_the_ledger(open_page: Any) -> None:
     expect(page.get_by_test_id("verify-status")).to_contain_text("intact")
     screenshot(page, "audit")
     no_script_errors(page)
+
+
+def test_a_dataset_schema_profile_and_the_diff_of_two_versions(open_page: Any) -> None:
+    page = open_page("/datasets")
+    listed = page.get_by_test_id("datasets")
+    expect(listed.get_by_role("row").filter(has_text="patients")).to_contain_text("clinic")
+    listed.get_by_role("link", name="patients").click()
+    expect(page).to_have_url(re.compile(r"/datasets/clinic/patients@v2$"))
+    schema = page.get_by_test_id("dataset-schema")
+    expect(schema.get_by_role("row")).to_have_count(1 + 5)  # header + age, weight, plan, churned, visits
+    expect(schema.get_by_role("row").filter(has_text="churned")).to_contain_text("target")
+    expect(schema.get_by_role("row").filter(has_text="age")).to_contain_text("yes")  # has nulls
+    profile = page.get_by_test_id("dataset-profile")
+    expect(profile.get_by_role("row").filter(has_text="plan")).to_contain_text("basic")
+    expect(page.get_by_test_id("dataset-facts")).to_contain_text("500")
+    expect(page.get_by_test_id("dataset-versions").get_by_role("row")).to_have_count(1 + 2)
+    page.goto("/datasets/clinic/patients@v1")
+    expect(page.get_by_test_id("dataset-facts")).to_contain_text("400")
+    age = page.get_by_test_id("dataset-profile").get_by_role("row").filter(has_text="age")
+    expect(age).to_contain_text("16 (4.0%)")  # every 25th age is missing
+    screenshot(page, "ui-dataset")
+
+    page.get_by_label("old version").first.select_option("v1")
+    page.get_by_label("new version").first.select_option("v2")
+    page.get_by_role("button", name="Diff").click()
+    expect(page).to_have_url(re.compile(r"/datasets/clinic/patients/diff\?a=v1&b=v2$"))
+    summary = page.get_by_test_id("diff-summary")
+    expect(summary).to_contain_text("rows 400 → 500")
+    expect(summary).to_contain_text("1 added")
+    expect(page.get_by_test_id("schema-changes")).to_contain_text("visits")
+    weight = page.get_by_test_id("column-shifts").get_by_role("row").filter(has_text="weight")
+    expect(weight).to_contain_text("kg -> lb")
+    expect(weight.get_by_text("shifted")).to_be_visible()
+    screenshot(page, "ui-dataset-diff")
+    page.get_by_role("button", name="swap").click()
+    expect(page).to_have_url(re.compile(r"diff\?a=v2&b=v1$"))
+    expect(page.get_by_test_id("schema-changes")).to_contain_text("removed")
+    no_script_errors(page)
+
+
+def test_datasets_are_linked_from_the_graph_and_the_run(open_page: Any, server: Server) -> None:
+    _, pipeline = server
+    page = open_page(f"/runs/{pipeline.ids['ingest']}")
+    page.get_by_role("link", name="dataset", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/datasets/default/churn-raw@v1$"))
+    expect(page.get_by_test_id("dataset-schema")).to_contain_text("plan")
+    graph = open_page("/lineage/churn-raw@v1")
+    side = graph.get_by_test_id("side-panel")
+    _select(graph.get_by_test_id("lineage-graph").get_by_test_id("node-artifact-churn-raw"), side,
+            "default/churn-raw@v1")
+    side.get_by_role("link", name="Dataset").click()
+    expect(graph).to_have_url(re.compile(r"/datasets/default/churn-raw@v1$"))
+    # churn-features was logged as a file: no dataset page to link to
+    plain = open_page("/lineage/churn-features@v1")
+    plain_side = plain.get_by_test_id("side-panel")
+    _select(plain.get_by_test_id("lineage-graph").get_by_test_id("node-artifact-churn-features"),
+            plain_side, "default/churn-features@v1")
+    expect(plain_side.get_by_role("link", name="Impact")).to_be_visible()
+    expect(plain_side.get_by_role("link", name="Dataset")).to_have_count(0)
+    for opened in (page, graph, plain):
+        no_script_errors(opened)

@@ -11,6 +11,7 @@ import { ModelsPage, ModelPage } from "./pages/Registry";
 import { ComparePage } from "./pages/Compare";
 import { ImpactPage } from "./pages/Impact";
 import { AuditPage } from "./pages/Audit";
+import { DatasetsPage } from "./pages/Datasets";
 import { HomePage } from "./pages/Home";
 
 export function App() {
@@ -26,6 +27,7 @@ export function App() {
         <Link to="/" className="brand">lineal</Link>
         <nav>
           <NavLink to="/runs">Runs</NavLink>
+          <NavLink to="/datasets">Datasets</NavLink>
           <NavLink to="/registry">Registry</NavLink>
           <NavLink to="/audit">Audit</NavLink>
         </nav>
@@ -39,6 +41,7 @@ export function App() {
           <Route path="/runs" element={<RunsPage />} />
           <Route path="/runs/:runId" element={<RunPage />} />
           <Route path="/lineage/*" element={<Splat page={(ref) => <LineagePage refText={ref} />} />} />
+          <Route path="/datasets/*" element={<Splat page={(rest) => <DatasetsPage rest={rest} />} />} />
           <Route path="/registry" element={<ModelsPage />} />
           <Route path="/registry/*" element={<Splat page={(name) => <ModelPage name={name} />} />} />
           <Route path="/compare" element={<ComparePage />} />

@@ -38,6 +38,7 @@ export interface Artifact {
   created_at: string;
   tainted: boolean;
   purged: { purged_at: string; purged_by: string; reason: string } | null;
+  metadata?: Record<string, unknown>;
   role?: string;
 }
 
@@ -64,7 +65,7 @@ export interface GraphNode {
   created_by?: string;
   taint?: { reason: string; actor: string; created_at: string };
   deployment?: Deployment;
-  dataset?: { rows?: number; columns?: number; schema?: Record<string, string> };
+  dataset?: { rows?: number; columns?: number; schema?: Record<string, string>; described?: boolean };
 }
 
 export interface GraphEdge {
@@ -185,4 +186,101 @@ export interface Whoami {
   method: string;
   auth: boolean;
   roles: Record<string, string>;
+}
+
+export interface ColumnSchema { name: string; type: string; nullable: boolean }
+
+export interface ColumnProfile {
+  name: string;
+  type: string;
+  null_count: number;
+  distinct_count: number | null;
+  distinct_is_estimate: boolean;
+  min: number | string | null;
+  max: number | string | null;
+  mean: number | null;
+  std: number | null;
+  p5: number | null;
+  p25: number | null;
+  p50: number | null;
+  p75: number | null;
+  p95: number | null;
+  top_values: [unknown, number][];
+  quantiles_estimated: boolean;
+}
+
+/** One version in a list (``_dataset_summary`` in view_routes.py). */
+export interface DatasetSummary {
+  ref: string;
+  project: string;
+  name: string;
+  version: number;
+  rows: number;
+  columns: number;
+  digest: string;
+  storage: string;
+  size: number;
+  context: string | null;
+  created_at: string;
+  producer_run_id: string | null;
+  aliases: string[];
+  tainted: boolean;
+  purged: boolean;
+}
+
+/** ``DatasetVersion.to_dict()`` plus project and taint. */
+export interface DatasetDetail {
+  ref: string;
+  project: string;
+  name: string;
+  version: number;
+  kind: string;
+  storage: string;
+  uri: string;
+  size: number;
+  artifact_digest: string;
+  created_at: string;
+  producer_run_id: string | null;
+  tags: Record<string, string>;
+  aliases: string[];
+  purged: { purged_at: string; purged_by: string; reason: string } | null;
+  tainted: boolean;
+  source: string | null;
+  context: string | null;
+  targets: string[];
+  predictions: string[];
+  column_tags: Record<string, string[]>;
+  format: string | null;
+  digest: string;
+  num_rows: number;
+  num_columns: number;
+  nbytes: number;
+  schema: ColumnSchema[];
+  columns: ColumnProfile[];
+}
+
+export interface DatasetView { dataset: DatasetDetail; versions: DatasetSummary[]; truncated: boolean }
+
+export interface DatasetsView { datasets: { latest: DatasetSummary; versions: number }[]; truncated: boolean }
+
+export interface ColumnShift {
+  name: string;
+  changes: Record<string, [unknown, unknown]>;
+  score: number;
+  flagged: boolean;
+  reason: string;
+}
+
+export interface DatasetDiffView {
+  a: DatasetSummary;
+  b: DatasetSummary;
+  threshold: number;
+  diff: {
+    same_content: boolean;
+    added_columns: string[];
+    removed_columns: string[];
+    retyped_columns: [string, string, string][];
+    row_count: [number, number];
+    column_shifts: ColumnShift[];
+  };
 }

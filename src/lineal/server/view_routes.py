@@ -37,6 +37,9 @@ offers a smaller depth or a filter instead of drawing a graph nobody can read.""
 MAX_CHART_KEYS = 50
 """Metric series sent with a run page (more keys: the page fetches the others on demand)."""
 MAX_COMPARE = 6
+MAX_DATASET_VERSIONS = 1000
+"""Dataset versions one datasets view reads (newest first); past it the answer says
+``truncated``."""
 
 T = TypeVar("T")
 
@@ -51,6 +54,9 @@ def add_view_routes(app: FastAPI) -> None:
         ("GET", "/compare", compare_view, "Runs or versions side by side, with lineal diff"),
         ("GET", "/model/{name}", model_view, "A registered model: versions, history, deploys"),
         ("GET", "/impact", impact_view, "Everything downstream of a node, with paths"),
+        ("GET", "/datasets", datasets_view, "Datasets: each name with its latest version"),
+        ("GET", "/dataset", dataset_view, "A dataset version: schema, profile, its versions"),
+        ("GET", "/dataset-diff", dataset_diff_view, "What changed between two dataset versions"),
         ("POST", "/review", review_action, "Approve or reject a model version (admin)"),
         ("POST", "/taint", taint_action, "Taint an artifact version (writer)"),
         ("POST", "/untaint", untaint_action, "Clear a taint (writer)"),
@@ -193,7 +199,10 @@ def _graph_answer(store: Store, caller: Any, graph: Any, as_of: str | None,
             data["purged"] = version.purged.to_dict() if version.purged else None
             facts = dataset_facts(version)
             if facts:
-                data["dataset"] = facts  # rows, columns, schema: what the side panel shows
+                # rows, columns, schema: what the side panel shows; described: a dataset page
+                # exists for it (recorded by log_dataset/use_dataset, with its profile)
+                data["dataset"] = {**facts, "described": isinstance(
+                    version.metadata.get("dataset"), dict)}
         if n.id in taints:
             data["taint"] = taints[n.id].to_dict()
         if n.id in deployments:
@@ -465,3 +474,101 @@ async def untaint_action(request: Request) -> Response:
 
     return await _run(request, WRITER, "untaint", work, write=True)
 
+
+
+# -- datasets ------------------------------------------------------------------------------------
+def _dataset_summary(dataset: Any) -> dict[str, Any]:
+    """One row of a version list: what tells versions apart, without the profile."""
+    version, desc = dataset.artifact, dataset.description
+    return {"ref": version.ref, "project": version.project, "name": version.name,
+            "version": version.version, "rows": desc.num_rows, "columns": desc.num_columns,
+            "digest": desc.digest, "storage": str(version.storage), "size": version.size,
+            "context": dataset.context, "created_at": version.created_at.isoformat(),
+            "producer_run_id": version.producer_run_id, "aliases": list(version.aliases),
+            "tainted": version.tainted, "purged": version.purged is not None}
+
+
+async def datasets_view(request: Request) -> Response:
+    """``?project=&name=``: every dataset name (in projects the caller can read) with its
+    latest version and how many versions it has, newest first."""
+    project = request.query_params.get("project") or None
+    name = request.query_params.get("name") or None
+
+    def work(store: Store, caller: Any) -> dict[str, Any]:
+        from ..datasets import list_datasets
+
+        if project is not None:
+            _require(request, caller, project, READER, "datasets view")
+        found = list_datasets(project=project, name=name, limit=MAX_DATASET_VERSIONS + 1,
+                              store=store)
+        truncated = len(found) > MAX_DATASET_VERSIONS
+        groups: dict[tuple[str, str], dict[str, Any]] = {}
+        for dataset in found[:MAX_DATASET_VERSIONS]:
+            version = dataset.artifact
+            if not _readable(caller, version.project):
+                continue
+            group = groups.setdefault((version.project, version.name),
+                                      {"latest": _dataset_summary(dataset), "versions": 0})
+            group["versions"] += 1
+        return {"datasets": list(groups.values()), "truncated": truncated}
+
+    return await _run(request, READER, "datasets view", work)
+
+
+async def dataset_view(request: Request) -> Response:
+    """``?ref=``: the dataset version ``ref`` names (``churn-raw``, ``churn-raw@v2``,
+    ``default/churn-raw@prod``) with its schema and profile, and every version of the dataset
+    (newest first) to pick from."""
+    ref = _text(request.query_params.get("ref"), "ref")
+    project = request.query_params.get("project") or None
+
+    def work(store: Store, caller: Any) -> dict[str, Any]:
+        from ..datasets import get_dataset, list_datasets
+
+        dataset = get_dataset(ref, project=project, store=store)
+        version = dataset.artifact
+        _require(request, caller, version.project, READER, "dataset view")
+        versions = list_datasets(project=version.project, name=version.name,
+                                 kind=version.kind, limit=MAX_DATASET_VERSIONS + 1, store=store)
+        return {"dataset": {**dataset.to_dict(), "project": version.project,
+                            "tainted": version.tainted},
+                "versions": [_dataset_summary(d) for d in versions[:MAX_DATASET_VERSIONS]],
+                "truncated": len(versions) > MAX_DATASET_VERSIONS}
+
+    return await _run(request, READER, "dataset view", work)
+
+
+async def dataset_diff_view(request: Request) -> Response:
+    """``?a=&b=&threshold=``: ``lineal.datasets.diff_versions(a, b)`` (``a`` old, ``b`` new):
+    columns added, removed, retyped, row counts, and each column's shift with its score."""
+    from ..datasets.compare import DEFAULT_THRESHOLD
+
+    query = request.query_params
+    ref_a, ref_b = _text(query.get("a"), "a"), _text(query.get("b"), "b")
+    project = query.get("project") or None
+    threshold = _float(query.get("threshold"), "threshold", DEFAULT_THRESHOLD)
+
+    def work(store: Store, caller: Any) -> dict[str, Any]:
+        from ..datasets import diff, get_dataset
+
+        old = get_dataset(ref_a, project=project, store=store)
+        new = get_dataset(ref_b, project=project, store=store)
+        for dataset in (old, new):
+            _require(request, caller, dataset.artifact.project, READER, "dataset diff")
+        change = diff(old.description, new.description, threshold=threshold)
+        return {"a": _dataset_summary(old), "b": _dataset_summary(new),
+                "threshold": threshold, "diff": change.to_dict()}
+
+    return await _run(request, READER, "dataset diff", work)
+
+
+def _float(value: str | None, name: str, default: float) -> float:
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidArgument(f"{name} must be a number, got {value!r}") from None
+    if not 0 < number < float("inf"):
+        raise InvalidArgument(f"{name} must be a positive number, got {value}")
+    return number

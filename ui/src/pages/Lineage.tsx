@@ -14,6 +14,7 @@ import { GraphEdge, GraphNode, LineageView } from "../types";
 import { Badge, bytes, ErrorBox, shortId, when } from "../components/common";
 import { layout, warmLayout } from "./layout";
 import { Graph, visible } from "./graph";
+import { datasetPath } from "./datasetPaths";
 
 const WIDTH = 210;
 const HEIGHT = 58;
@@ -261,7 +262,7 @@ function GraphCanvas(props: {
         nodesDraggable={false}
         nodesConnectable={false}
         onlyRenderVisibleElements={nodes.length > 300}
-        minZoom={0.05}
+        minZoom={0.01}
         proOptions={{ hideAttribution: true }}
         fitView
       >
@@ -352,6 +353,7 @@ function SidePanel({ node, isStart, onExpand }: {
         {node.type === "deployment" && node.deployment ? <Link className="button" to={`/runs/${node.deployment.run_id}`}>Deploy run</Link> : null}
         {model ? <Link className="button" to={model}>Registry</Link> : null}
         {node.type !== "run" ? <Link className="button" to={`/impact/${node.ref}`}>Impact</Link> : null}
+        {node.dataset?.described ? <Link className="button" to={datasetPath(node.ref)}>Dataset</Link> : null}
       </div>
     </aside>
   );

@@ -6,6 +6,7 @@ import { useApi } from "../api";
 import { Artifact, Run } from "../types";
 import { Badge, bytes, ErrorBox, KV, Loading, RefLink, RunLink, Section, show, when } from "../components/common";
 import { MetricChart } from "../components/MetricChart";
+import { datasetPath } from "./datasetPaths";
 
 interface RunView {
   run: Run;
@@ -147,7 +148,10 @@ function Artifacts({ items }: { items: Artifact[] }) {
             <td><RefLink refText={a.ref} /> {a.tainted ? <Badge value="tainted" /> : null}{a.purged ? <Badge value="purged" /> : null}</td>
             <td>{a.kind}</td>
             <td className="num">{bytes(a.size)}</td>
-            <td><Link to={`/impact/${a.ref}`}>impact</Link></td>
+            <td>
+              <Link to={`/impact/${a.ref}`}>impact</Link>
+              {a.metadata?.dataset ? <> · <Link to={datasetPath(a.ref)}>dataset</Link></> : null}
+            </td>
           </tr>
         ))}
       </tbody>
