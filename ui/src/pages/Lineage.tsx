@@ -6,7 +6,7 @@ import { FormEvent, memo, ReactNode, useCallback, useEffect, useMemo, useRef, us
 import { Link, useSearchParams } from "react-router-dom";
 import {
   Background, Controls, Edge, Handle, MiniMap, Node, NodeProps, Position, ReactFlow,
-  ReactFlowProvider, useReactFlow, ViewportPortal,
+  ReactFlowProvider, useReactFlow, useStore, ViewportPortal,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { api, ApiError, toApiError } from "../api";
@@ -19,6 +19,7 @@ import { datasetPath } from "./datasetPaths";
 const WIDTH = 210;
 const HEIGHT = 58;
 const LABELS_UP_TO = 400; // edge labels only while they stay readable and cheap
+const FAR_ZOOM = 0.2; // below this zoom a node's text is a pixel high: boxes only, cheaper to paint
 
 type NodeData = { node?: GraphNode; cluster?: { key: string; members: GraphNode[] }; selected: boolean; match: boolean; plain?: boolean };
 
@@ -269,6 +270,7 @@ function GraphCanvas(props: {
     [drawn, plain],
   );
   const big = nodes.length > 300;
+  const far = useStore((s) => s.transform[2] < FAR_ZOOM);
   useEffect(() => {
     // Each new layout is fitted once its nodes are in React Flow's store (its effects ran
     // before this one). The nodes come with their sizes (see fixed), so no measuring pass
@@ -276,7 +278,7 @@ function GraphCanvas(props: {
     if (nodes.length) fitView({ maxZoom: 1.2, duration: big ? 0 : 200 });
   }, [positions]); // eslint-disable-line react-hooks/exhaustive-deps
   return (
-    <div className="canvas" data-testid="lineage-graph" data-layout-ms={layoutMs ?? undefined} data-nodes={nodes.length}>
+    <div className={far ? "canvas far" : "canvas"} data-testid="lineage-graph" data-layout-ms={layoutMs ?? undefined} data-nodes={nodes.length}>
       {layoutError ? <div className="error">layout failed: {layoutError}</div> : null}
       <ReactFlow
         nodes={nodes}
