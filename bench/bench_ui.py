@@ -123,13 +123,15 @@ window.__firstRender = new Promise((resolve) => {
 
 # What each page shows at the moment its condition holds (the node count of a graph drops later
 # when the fitted zoom stops at React Flow's minimum and the nodes out of view are culled).
+# A big graph's edges are drawn as a few SVG paths whose layer says how many edges it holds.
 DETAILS = {
     "lineal-runs": """(() => ({rows: document.querySelectorAll('[aria-label="runs"] .vbody [role="row"]').length,
       columns: document.querySelectorAll('[aria-label="runs"] [role="columnheader"]').length}))()""",
     "mlflow-runs": """(() => ({rows: document.querySelectorAll('.ag-center-cols-container .ag-row').length,
       columns: document.querySelectorAll('.ag-header-cell').length}))()""",
     "lineal-graph": """(() => ({nodes: document.querySelectorAll('.react-flow__node').length,
-      edges: document.querySelectorAll('.react-flow__edge').length,
+      edges: document.querySelectorAll('.react-flow__edge').length
+        + Number(document.querySelector('.edge-layer')?.getAttribute('data-edges') || 0),
       clusters: document.querySelectorAll('.gnode.cluster').length}))()""",
 }
 

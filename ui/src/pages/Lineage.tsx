@@ -6,7 +6,7 @@ import { FormEvent, memo, ReactNode, useCallback, useEffect, useMemo, useRef, us
 import { Link, useSearchParams } from "react-router-dom";
 import {
   Background, Controls, Edge, Handle, MiniMap, Node, NodeProps, Position, ReactFlow,
-  ReactFlowProvider, useReactFlow,
+  ReactFlowProvider, useReactFlow, useStore, ViewportPortal,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { api, ApiError, toApiError } from "../api";
@@ -19,8 +19,9 @@ import { datasetPath } from "./datasetPaths";
 const WIDTH = 210;
 const HEIGHT = 58;
 const LABELS_UP_TO = 400; // edge labels only while they stay readable and cheap
+const FAR_ZOOM = 0.2; // below this zoom a node's text is a pixel high: boxes only, cheaper to paint
 
-type NodeData = { node?: GraphNode; cluster?: { key: string; members: GraphNode[] }; selected: boolean; match: boolean };
+type NodeData = { node?: GraphNode; cluster?: { key: string; members: GraphNode[] }; selected: boolean; match: boolean; plain?: boolean };
 
 const EMPTY: Graph = { nodes: new Map(), edges: new Map(), startId: null, total: 0, truncated: false, hiddenLater: 0 };
 
@@ -221,7 +222,6 @@ function GraphCanvas(props: {
           setLayoutMs(Math.round(performance.now() - started));
           setPositions(p);
           setLayoutError(null);
-          setTimeout(() => fitView({ duration: 200, maxZoom: 1.2 }), 30);
         }
       })
       .catch((e) => live && setLayoutError(String(e)));
@@ -229,30 +229,56 @@ function GraphCanvas(props: {
   }, [shape]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const q = search.trim().toLowerCase();
+  // Past LABELS_UP_TO edges the graph is drawn the cheap way: edges as a few SVG paths of our
+  // own (not thousands of React Flow edge components, each subscribed to its store) and nodes
+  // without handle components.
+  const plain = shown.edges.length > LABELS_UP_TO;
+  // Node objects are kept while their inputs stay the same, so selecting or searching
+  // re-renders the few nodes that changed, not all of them.
+  const cache = useRef(new Map<string, { n: GraphNode; at: { x: number; y: number }; sel: boolean; match: boolean; plain: boolean; node: Node<NodeData> }>());
   const nodes: Node<NodeData>[] = useMemo(() => {
     const out: Node<NodeData>[] = [];
+    const kept = new Map<string, { n: GraphNode; at: { x: number; y: number }; sel: boolean; match: boolean; plain: boolean; node: Node<NodeData> }>();
     for (const n of shown.nodes) {
       const at = positions[n.id];
       if (!at) continue;
-      out.push({ id: n.id, type: "lineal", position: at, data: { node: n, selected: n.id === selected, match: !!q && n.label.toLowerCase().includes(q) }, width: WIDTH, height: HEIGHT });
+      const sel = n.id === selected;
+      const match = !!q && n.label.toLowerCase().includes(q);
+      const had = cache.current.get(n.id);
+      const node = had && had.n === n && had.at === at && had.sel === sel && had.match === match && had.plain === plain
+        ? had.node
+        : { ...fixed(n.id, "lineal", at), data: { node: n, selected: sel, match, plain } };
+      kept.set(n.id, { n, at, sel, match, plain, node });
+      out.push(node);
     }
+    cache.current = kept;
     for (const [key, members] of shown.clusters) {
       const id = `cluster:${key}`;
       const at = positions[id];
-      if (at) out.push({ id, type: "cluster", position: at, data: { cluster: { key, members }, selected: false, match: false }, width: WIDTH, height: HEIGHT });
+      if (at) out.push({ ...fixed(id, "cluster", at), data: { cluster: { key, members }, selected: false, match: false, plain } });
     }
     return out;
-  }, [shown, positions, selected, q]);
-  const edges: Edge[] = useMemo(
-    () => shown.edges.filter((e) => positions[e.source] && positions[e.target]).map((e) => ({
-      id: e.id, source: e.source, target: e.target,
-      label: shown.edges.length <= LABELS_UP_TO ? e.label : undefined,
-      className: `e-${e.label}`,
-    })),
+  }, [shown, positions, selected, q, plain]);
+  const drawn = useMemo(
+    () => shown.edges.filter((e) => positions[e.source] && positions[e.target]),
     [shown, positions],
   );
+  const edges: Edge[] = useMemo(
+    () => plain ? [] : drawn.map((e) => ({
+      id: e.id, source: e.source, target: e.target, label: e.label, className: `e-${e.label}`,
+    })),
+    [drawn, plain],
+  );
+  const big = nodes.length > 300;
+  const far = useStore((s) => s.transform[2] < FAR_ZOOM);
+  useEffect(() => {
+    // Each new layout is fitted once its nodes are in React Flow's store (its effects ran
+    // before this one). The nodes come with their sizes (see fixed), so no measuring pass
+    // comes first; a big graph is fitted without animation (each frame re-renders every node).
+    if (nodes.length) fitView({ maxZoom: 1.2, duration: big ? 0 : 200 });
+  }, [positions]); // eslint-disable-line react-hooks/exhaustive-deps
   return (
-    <div className="canvas" data-testid="lineage-graph" data-layout-ms={layoutMs ?? undefined} data-nodes={nodes.length}>
+    <div className={far ? "canvas far" : "canvas"} data-testid="lineage-graph" data-layout-ms={layoutMs ?? undefined} data-nodes={nodes.length}>
       {layoutError ? <div className="error">layout failed: {layoutError}</div> : null}
       <ReactFlow
         nodes={nodes}
@@ -261,18 +287,59 @@ function GraphCanvas(props: {
         onNodeClick={(_, n) => (n.type === "cluster" ? onOpenCluster((n.data as NodeData).cluster!.key) : onSelect(n.id))}
         nodesDraggable={false}
         nodesConnectable={false}
-        onlyRenderVisibleElements={nodes.length > 300}
+        nodesFocusable={!big}
+        edgesFocusable={false}
+        elevateNodesOnSelect={false}
+        onlyRenderVisibleElements={false}
         minZoom={0.01}
         proOptions={{ hideAttribution: true }}
-        fitView
       >
+        {plain ? <EdgeLayer edges={drawn} positions={positions} /> : null}
         <Background />
         <Controls showInteractive={false} />
-        {nodes.length > 30 ? <MiniMap pannable zoomable /> : null}
+        {nodes.length > 30 && !big ? <MiniMap pannable zoomable /> : null}
       </ReactFlow>
     </div>
   );
 }
+
+/** A node of the fixed size the stylesheet gives it, with its handles where the node
+ * components draw them: React Flow then needs no measuring pass (a ResizeObserver callback and
+ * a re-render of every node) before it can draw edges and fit the view. */
+function fixed(id: string, type: string, position: { x: number; y: number }) {
+  return {
+    id, type, position, width: WIDTH, height: HEIGHT, measured: { width: WIDTH, height: HEIGHT },
+    handles: [
+      { type: "target" as const, position: Position.Left, x: 0, y: HEIGHT / 2, width: 1, height: 1 },
+      { type: "source" as const, position: Position.Right, x: WIDTH - 1, y: HEIGHT / 2, width: 1, height: 1 },
+    ],
+  };
+}
+
+/** The edges of a big graph: one SVG path per role, curves drawn the way React Flow draws its
+ * bezier edges (right side of the source to the left side of the target). */
+const EdgeLayer = memo(function EdgeLayer({ edges, positions }: {
+  edges: { source: string; target: string; label: string }[]; positions: Record<string, { x: number; y: number }>;
+}) {
+  const paths = useMemo(() => {
+    const byRole = new Map<string, string[]>();
+    for (const e of edges) {
+      const s = positions[e.source], t = positions[e.target];
+      const sx = s.x + WIDTH, sy = s.y + HEIGHT / 2, tx = t.x, ty = t.y + HEIGHT / 2;
+      const dx = Math.max(Math.abs(tx - sx) / 2, 30);
+      const d = `M${sx},${sy}C${sx + dx},${sy} ${tx - dx},${ty} ${tx},${ty}`;
+      (byRole.get(e.label) ?? byRole.set(e.label, []).get(e.label)!).push(d);
+    }
+    return [...byRole].map(([role, ds]) => ({ role, d: ds.join("") }));
+  }, [edges, positions]);
+  return (
+    <ViewportPortal>
+      <svg className="edge-layer" data-edges={edges.length} aria-hidden="true">
+        {paths.map((p) => <path key={p.role} className={`e-${p.role}`} d={p.d} />)}
+      </svg>
+    </ViewportPortal>
+  );
+});
 
 const ICON: Record<string, string> = { artifact: "▣", run: "▶", model_version: "◆", deployment: "⬢" };
 
@@ -283,11 +350,11 @@ const LinealNode = memo(function LinealNode({ data }: NodeProps<Node<NodeData>>)
   const cls = ["gnode", `t-${n.type}`, `k-${n.kind}`, ...n.flags.map((f) => `f-${f}`), data.selected ? "selected" : "", data.match ? "match" : "", n.beyond_depth ? "more" : ""];
   return (
     <div className={cls.join(" ")} data-testid={`node-${n.type}-${n.name}`} data-ref={n.ref} title={n.label}>
-      <Handle type="target" position={Position.Left} />
+      {data.plain ? null : <Handle type="target" position={Position.Left} />}
       <div className="gtitle"><span className="icon">{ICON[n.type]}</span> {title}</div>
       <div className="gsub">{sub}{n.flags.map((f) => <span key={f} className={`flag flag-${f}`}>{f}</span>)}</div>
       {n.beyond_depth ? <span className="more-dot" title="more beyond: expand">+</span> : null}
-      <Handle type="source" position={Position.Right} />
+      {data.plain ? null : <Handle type="source" position={Position.Right} />}
     </div>
   );
 });
@@ -297,10 +364,10 @@ const ClusterNode = memo(function ClusterNode({ data }: NodeProps<Node<NodeData>
   const flagged = members.filter((m) => m.flags.length).length;
   return (
     <div className="gnode cluster" title="click to show them all">
-      <Handle type="target" position={Position.Left} />
+      {data.plain ? null : <Handle type="target" position={Position.Left} />}
       <div className="gtitle">{members.length} {members[0].type.replace("_", " ")}s · {members[0].kind}</div>
       <div className="gsub">{flagged ? `${flagged} flagged · ` : ""}click to expand; search finds inside</div>
-      <Handle type="source" position={Position.Right} />
+      {data.plain ? null : <Handle type="source" position={Position.Right} />}
     </div>
   );
 });

@@ -65,6 +65,32 @@ describe("layered", () => {
     expect(Object.keys(at).sort()).toEqual(["a", "b"]);
   });
 
+  it("keeps every edge pointing right and no two nodes overlapping, on the bench's pipeline", () => {
+    // 40 stages of 25 runs and 25 datasets, each run reading two datasets of the stage before.
+    const boxes = [{ id: "raw", width: 210, height: 58 }];
+    const links: { id: string; source: string; target: string }[] = [];
+    for (let s = 0; s < 40; s++) {
+      for (let i = 0; i < 25; i++) {
+        boxes.push({ id: `r${s}-${i}`, width: 210, height: 58 }, { id: `d${s}-${i}`, width: 210, height: 58 });
+        const reads = s === 0 ? ["raw"] : [`d${s - 1}-${i}`, `d${s - 1}-${(i + 1) % 25}`];
+        for (const r of reads) links.push({ id: `${r}>r${s}-${i}`, source: r, target: `r${s}-${i}` });
+        links.push({ id: `r${s}-${i}>d${s}-${i}`, source: `r${s}-${i}`, target: `d${s}-${i}` });
+      }
+    }
+    const at = layered(boxes, links);
+    expect(Object.keys(at)).toHaveLength(boxes.length);
+    for (const l of links) expect(at[l.target].x).toBeGreaterThan(at[l.source].x);
+    const sorted = boxes.map((b) => at[b.id]).sort((a, b) => a.x - b.x || a.y - b.y);
+    for (let i = 1; i < sorted.length; i++) {
+      const [a, b] = [sorted[i - 1], sorted[i]];
+      if (a.x === b.x) expect(b.y - a.y).toBeGreaterThanOrEqual(58);
+      else expect(b.x - a.x).toBeGreaterThanOrEqual(210);
+    }
+    // each run sits level with the dataset it writes (its only child, its only parent)
+    const level = links.filter((l) => l.target.startsWith("d")).filter((l) => at[l.source].y === at[l.target].y);
+    expect(level.length).toBe(40 * 25);
+  });
+
   it("lays out 2,000 nodes", () => {
     const boxes = Array.from({ length: 2000 }, (_, i) => ({ id: `n${i}`, width: 210, height: 58 }));
     const links = boxes.slice(1).map((b, i) => ({ id: `e${i}`, source: `n${Math.floor(i / 3)}`, target: b.id }));

@@ -46,9 +46,12 @@ export async function layout(nodes: Box[], edges: Link[]): Promise<Positions> {
   return positions;
 }
 
-/** Longest-path layering, then each layer ordered by the mean position of its parents (one
- * sweep): O(nodes + edges), good enough for a graph too big to read node by node anyway. */
+/** Longest-path layering, then barycenter ordering: down the layers by the mean rank of each
+ * node's parents, back up by its children's, and down once more (each sweep O(nodes + edges)
+ * plus a sort per layer), then coordinates by layer: good enough for a graph too big to read
+ * node by node anyway. */
 export function layered(nodes: Box[], edges: Link[], gapX = 80, gapY = 16): Positions {
+  if (!nodes.length) return {};
   const ids = new Set(nodes.map((n) => n.id));
   const parents = new Map<string, string[]>();
   const children = new Map<string, string[]>();
@@ -74,19 +77,30 @@ export function layered(nodes: Box[], edges: Link[], gapX = 80, gapY = 16): Posi
   for (const n of nodes) if (!layer.has(n.id)) layer.set(n.id, 0); // on a cycle: first layer
   const layers: string[][] = [];
   for (const n of nodes) (layers[layer.get(n.id)!] ??= []).push(n.id);
+  for (let i = 0; i < layers.length; i++) layers[i] ??= [];
   const rank = new Map<string, number>();
+  const order = (ids: string[], by: Map<string, string[]>) => {
+    const score = new Map<string, number>();
+    for (const id of ids) {
+      let sum = 0, count = 0;
+      for (const other of by.get(id) ?? []) {
+        const r = rank.get(other);
+        if (r !== undefined) { sum += r; count++; }
+      }
+      score.set(id, count ? sum / count : rank.get(id) ?? 0); // no neighbour ranked: stays put
+    }
+    ids.sort((a, b) => score.get(a)! - score.get(b)!);
+    ids.forEach((id, r) => rank.set(id, r));
+  };
+  for (const ids of layers) order(ids, parents);
+  for (let x = layers.length - 2; x >= 0; x--) order(layers[x], children);
+  for (let x = 1; x < layers.length; x++) order(layers[x], parents);
   const positions: Positions = {};
   const width = Math.max(...nodes.map((n) => n.width));
   const height = Math.max(...nodes.map((n) => n.height));
   layers.forEach((ids, x) => {
-    const score = (id: string) => {
-      const ranks = (parents.get(id) ?? []).map((p) => rank.get(p)).filter((r): r is number => r !== undefined);
-      return ranks.length ? ranks.reduce((a, b) => a + b, 0) / ranks.length : 0;
-    };
-    ids.sort((a, b) => score(a) - score(b));
     const offset = -((ids.length - 1) * (height + gapY)) / 2;
     ids.forEach((id, y) => {
-      rank.set(id, y);
       positions[id] = { x: x * (width + gapX), y: offset + y * (height + gapY) };
     });
   });
