@@ -84,8 +84,28 @@ def doc_store(demo_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("LINEAL_URI", str(folder / ".lineal"))
     monkeypatch.setenv("COLUMNS", COLUMNS)
     store_module.set_default_store(None)
+    environ = dict(os.environ)
     yield folder
     store_module.set_default_store(None)
+    _forget_mlflow()
+    os.environ.clear()
+    os.environ.update(environ)
+
+
+def _forget_mlflow() -> None:
+    """Undo what a page's MLflow blocks set process-wide (``mlflow.set_tracking_uri`` keeps the
+    URI in a module global and in the environment, ``set_experiment`` the experiment), so that
+    later tests in this worker talk to their own server."""
+    if "mlflow" not in sys.modules:
+        return
+    import mlflow
+    from mlflow.tracking import fluent
+    from mlflow.tracking._tracking_service import utils
+
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    utils._tracking_uri = None
+    fluent._active_experiment_id = None
 
 
 def _lineal(argv: list[str]) -> tuple[int, str]:
