@@ -207,3 +207,47 @@ def test_a_session_started_on_one_process_completes_on_another(tmp_path: Path) -
             assert done.status_code == 200, done.text
             assert done.json()["complete"] is True
     assert open_store(str(backend)).blobs.read_bytes(digest_of(data)) == data
+
+
+def test_a_forked_child_holding_the_session_file_does_not_fail_the_publish(local: Store) -> None:
+    """A process forked while the session file is open (a capture thread starting ``git``)
+    shares its lock until it execs: publishing waits for that moment instead of answering
+    Conflict (seen once in three CI runs before the wait)."""
+    import time
+
+    data = os.urandom(1000)
+    area = local.blobs.uploads()
+    upload = f"{'0' * 64}-0-{os.urandom(16).hex()}"
+    area.create(upload)
+    writer = area.writer(upload, 0)
+    writer.write(data)
+    child = os.fork()
+    if child == 0:  # holds the inherited descriptor (and so the lock) for a moment
+        time.sleep(0.5)
+        os._exit(0)
+    try:
+        writer.close()
+        started = time.monotonic()
+        info = area.publish(upload, digest_of(data), len(data), verified=False)
+        assert time.monotonic() - started >= 0.3  # it did wait for the child
+    finally:
+        os.waitpid(child, 0)
+    assert local.blobs.read_bytes(info.digest) == data
+
+
+def test_a_second_writer_on_a_busy_session_gets_conflict(local: Store,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from lineal.errors import Conflict
+    from lineal.store.blobs import uploads
+
+    monkeypatch.setattr(uploads, "LOCK_WAIT", 0.2)
+    area = local.blobs.uploads()
+    upload = f"{'0' * 64}-0-{os.urandom(16).hex()}"
+    area.create(upload)
+    first = area.writer(upload, 0)
+    try:
+        with pytest.raises(Conflict, match="another request is writing"):
+            area.writer(upload, 0)
+    finally:
+        first.close()
+    area.writer(upload, 0).close()  # free again once the first writer is done

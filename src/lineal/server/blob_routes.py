@@ -205,7 +205,7 @@ def _signed_download(signer: Any, digest: str) -> str:
     return str(signer.download(digest))
 
 
-IN_PLACE = False
+IN_PLACE = True
 """Whether a single PUT to a local folder is received in place (see :func:`_receive`)."""
 
 
@@ -215,8 +215,6 @@ async def _receive(request: Request, context: ServerContext, digest: str | None)
     stores from a temporary file."""
     from ..store.blobs.local import LocalBlobStore
 
-    # Receiving in place (into the folder's tmp/, published by rename) is off: once in three
-    # CI runs a small PUT got Conflict from the session file's lock, cause not found yet.
     if IN_PLACE and isinstance(context.store.blobs, LocalBlobStore):
         return await _receive_in_place(request, context.store.blobs, digest)
     fd, name = tempfile.mkstemp(prefix="lineal-upload-")

@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -182,18 +183,34 @@ class LocalUploads(UploadArea):
         self._path(upload_id).unlink(missing_ok=True)
 
 
-def _lock(out: BinaryIO) -> None:
+LOCK_WAIT = 5.0
+"""Seconds to wait for a session file's lock before answering Conflict."""
+
+
+def _lock(out: BinaryIO, wait: float | None = None) -> None:
     """An exclusive lock on the session file: a client retrying while its first request still
-    writes (to this or another process) gets Conflict rather than interleaved bytes."""
+    writes (to this or another process) gets Conflict rather than interleaved bytes.
+
+    The lock is waited for a moment (:data:`LOCK_WAIT`) before giving up. A lock taken with
+    ``flock`` belongs to the open file, and a process forked while the file is open (any
+    thread starting a subprocess, such as a ``git`` probe) shares that open file until it
+    execs: for that moment the lock stays held after this process closed its copy."""
     try:
         import fcntl
     except ImportError:  # Windows: one writer per session is the client's business
         return
-    try:
-        fcntl.flock(out.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        raise Conflict("another request is writing to this upload session",
-                       hint="wait for it to end, then ask how many bytes arrived") from exc
+    deadline = time.monotonic() + (LOCK_WAIT if wait is None else wait)
+    pause = 0.002
+    while True:
+        try:
+            fcntl.flock(out.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError as exc:
+            if time.monotonic() >= deadline:
+                raise Conflict("another request is writing to this upload session",
+                               hint="wait for it to end, then ask how many bytes arrived") from exc
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 class _FileWriter(UploadWriter):
