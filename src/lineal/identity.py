@@ -25,18 +25,20 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from .errors import InvalidArgument
 
-__all__ = ["current_principal", "os_account"]
+__all__ = ["current_principal", "os_account", "server_admin"]
 
 # Matches the width of the ``actor`` columns (tables.NAME), without importing the store.
 _MAX_PRINCIPAL = 128
 
 _override: ContextVar[str | None] = ContextVar("lineal_principal", default=None)
+_admin_in: ContextVar[Callable[[str | None], bool] | None] = ContextVar("lineal_admin_in",
+                                                                       default=None)
 
 
 def current_principal() -> str:
@@ -44,6 +46,14 @@ def current_principal() -> str:
     handled, else the OS account of this process."""
     override = _override.get()
     return override if override is not None else os_account()
+
+
+def server_admin(project: str | None) -> bool | None:
+    """Whether the principal acting now holds the admin role in ``project`` (None: in every
+    project), when a server that authenticated it says so; None otherwise (embedded use, or a
+    server with auth off), where the registry's admin list decides."""
+    admin_in = _admin_in.get()
+    return None if admin_in is None else admin_in(project)
 
 
 def os_account() -> str:
@@ -73,20 +83,26 @@ def _account(uid: int | None) -> str:
 
 
 @contextmanager
-def _acting_as(principal: str) -> Iterator[str]:
+def _acting_as(principal: str, *,
+               admin_in: Callable[[str | None], bool] | None = None) -> Iterator[str]:
     """Attribute every change made inside the block to ``principal``. For lineal's trusted code
     only: the server, after it authenticated the request; tests that need a second principal.
     Never exposed as a public argument, option or environment variable.
 
         with _acting_as("bob"):
             registry.approve("churn@v4")
+
+    ``admin_in``, from a server with authentication: whether the principal holds the admin role
+    in a project (see :func:`server_admin`).
     """
     if not isinstance(principal, str) or not principal.strip() or len(principal) > _MAX_PRINCIPAL:
         raise InvalidArgument(
             f"invalid principal {principal!r}", hint=f"use 1-{_MAX_PRINCIPAL} characters"
         )
     token = _override.set(principal)
+    granted = _admin_in.set(admin_in)
     try:
         yield principal
     finally:
+        _admin_in.reset(granted)
         _override.reset(token)

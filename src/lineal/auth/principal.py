@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -102,5 +102,19 @@ def acting_as(principal: Principal) -> Iterator[Principal]:
     request's body."""
     from ..identity import _acting_as
 
-    with _acting_as(principal.name):
+    with _acting_as(principal.name, admin_in=admin_check(principal)):
         yield principal
+
+
+def admin_check(principal: Principal) -> Callable[[str | None], bool] | None:
+    """What the registry asks of the acting principal (:func:`lineal.identity.server_admin`):
+    whether it holds the admin role in a project. None for the local principal (auth off),
+    which the registry's admin list governs as in embedded use."""
+    if principal.method is AuthMethod.LOCAL:
+        return None
+
+    def admin_in(project: str | None) -> bool:
+        role = principal.role_in(project)
+        return role is not None and role >= Role.ADMIN
+
+    return admin_in

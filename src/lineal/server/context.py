@@ -8,8 +8,9 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..auth.principal import acting_as
 from ..errors import Conflict, NotFound, PermissionDenied, StoreError
-from ..identity import _acting_as, os_account
+from ..identity import os_account
 from ..store import Store, open_store
 from ..store.http.routes import Route, takes_principal
 from .settings import ServerSettings
@@ -169,7 +170,7 @@ class ServerContext:
         function = getattr(metadata, route.method)
         if takes_principal(route.method):
             kwargs = {**kwargs, "actor": caller.name}
-        with _acting_as(caller.name):
+        with acting_as(caller):
             try:
                 return function(**kwargs)
             except OSError as error:

@@ -238,14 +238,14 @@ async def put_artifact(call: Call) -> dict[str, Any]:
 
 
 def _record_run_file(call: Call, run: Run, path: str, info: Any) -> None:
-    from ..identity import _acting_as
+    from ..auth.principal import acting_as
 
     spec = NewArtifactVersion(
         project=run.project, name=lineal_name(path, "artifact"), kind="file",
         digest=info.digest, uri=info.uri, size=info.size, storage=Storage.STORED,
         metadata={"mlflow": {"run_id": run.id, "path": path}}, tags={PATH_TAG: path},
         producer_run_id=run.id)
-    with _acting_as(call.actor):
+    with acting_as(call.caller):
         version, created = call.metadata.create_artifact_version(spec, call.actor)
         if not created:
             call.metadata.add_edge(run.id, version.id, EdgeDirection.OUTPUT, "output",

@@ -34,9 +34,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from ..auth.principal import acting_as
 from ..entities import EdgeDirection, MetricPoint, Run, RunStatus, new_id, us_to_datetime
 from ..errors import AlreadyExists, InvalidArgument, LinealError, NotFound
-from ..identity import _acting_as
 from ..interop.mlflow_import import MODEL_ID_TAG, RUN_ID_TAG, _dataset_spec, lineal_name
 from ..store.base import ArtifactFilter, MetadataStore, RunFilter
 from ..store.http.routes import READER, WRITER
@@ -150,7 +150,7 @@ def mlflow_route(app: FastAPI, path: str, method: str, role: str, handler: Handl
 
 
 def _as_caller(handler: Handler, call: Call) -> Any:
-    with _acting_as(call.actor):
+    with acting_as(call.caller):
         return handler(call)
 
 

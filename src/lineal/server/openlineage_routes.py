@@ -16,8 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from ..auth.principal import acting_as
 from ..errors import InvalidArgument
-from ..identity import _acting_as
 from ..store.http.routes import WRITER
 from .context import ServerContext
 from .store_routes import caller_of, json_response
@@ -42,7 +42,7 @@ def add_openlineage_routes(app: FastAPI) -> None:
         def ingest() -> dict[str, Any]:
             from ..interop.openlineage import ingest_events
 
-            with _acting_as(caller.name):
+            with acting_as(caller):
                 summary: dict[str, Any] = ingest_events(context.store, events).to_dict()
                 return summary
 

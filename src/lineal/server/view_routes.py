@@ -21,8 +21,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from ..auth.principal import acting_as
 from ..errors import InvalidArgument, NotFound
-from ..identity import _acting_as
 from ..store import Store
 from ..store.http.routes import ADMIN, READER, WRITER, encode
 from .context import ServerContext
@@ -85,7 +85,7 @@ async def _run(request: Request, role: str, what: str,
 
     def call() -> Any:
         if write:
-            with _acting_as(caller.name):
+            with acting_as(caller):
                 return encode(work(context.store, caller))
         return encode(work(context.store, caller))
 

@@ -192,7 +192,7 @@ class RegistryMixin(DeploymentsMixin):
                 return self._models(tx.conn, [row])[0]
             what = loosened(current, policy)
             if what is not None:
-                require_admin(tx.conn, actor, f"{what} on {project}/{name}")
+                require_admin(tx.conn, actor, f"{what} on {project}/{name}", project)
             ts = event_ts(tx, row["id"])
             row = tx.update(
                 rm,

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from ...canonical import canonical_json
 from ...entities import Decision, ModelPolicy, Stage, _NotSet, now_us
 from ...errors import Conflict, InvalidArgument, PermissionDenied
+from ...identity import server_admin
 from ...refs import validate_alias, validate_name
 from ..registry_base import ENV_ADMINS
 from . import tables_registry as tr
@@ -47,7 +48,7 @@ def guard_protected(conn: Connection, model: Any, alias: str, actor: str) -> Non
     policy = ModelPolicy.from_dict(json.loads(model["policy"]))
     if alias in policy.protected_aliases:
         require_admin(conn, actor, f"changing the protected alias {alias!r} of "
-                      f"{model['project']}/{model['name']}")
+                      f"{model['project']}/{model['name']}", model["project"])
 
 
 def require_approval(
@@ -113,7 +114,18 @@ def effective_admins(conn: Connection) -> set[str]:
     return {a.strip() for a in os.environ.get(ENV_ADMINS, "").split(",") if a.strip()}
 
 
-def require_admin(conn: Connection, actor: str, what: str) -> None:
+def require_admin(conn: Connection, actor: str, what: str, project: str | None = None) -> None:
+    """PermissionDenied unless ``actor`` is an admin: on a server with authentication, one
+    holding the admin role in ``project`` (None: in every project), the server's roles being
+    the only authority there; elsewhere, one named in the registry's admin list."""
+    granted = server_admin(project)
+    if granted is True:
+        return
+    if granted is False:
+        where = f"in project {project!r}" if project is not None else "in every project"
+        raise PermissionDenied(f"{what} needs the admin role {where}; {actor!r} does not hold it",
+                               hint="ask an admin for a token with that role "
+                               "(`lineal token create --role admin ...`)")
     admins = effective_admins(conn)
     if actor not in admins:
         who = ", ".join(sorted(admins)) if admins else "nobody (no admins are configured)"
@@ -127,7 +139,7 @@ def require_admin(conn: Connection, actor: str, what: str) -> None:
 def write_admins(tx: WriteTx, names: list[str]) -> None:
     """Store the admin list inside ``tx`` (empty: remove the setting). Once admins exist, only
     one of them may change it."""
-    if effective_admins(tx.conn):
+    if server_admin(None) is not None or effective_admins(tx.conn):
         require_admin(tx.conn, tx.actor, "changing the registry admins")
     s = tr.registry_settings
     present = stored_admins(tx.conn)

@@ -36,7 +36,8 @@ from sqlalchemy.engine import Connection
 
 from ...canonical import canonical_json
 from ...entities import new_id, now_us, us_to_datetime
-from ...errors import Conflict, InvalidArgument, NotFound, PermissionDenied
+from ...errors import Conflict, InvalidArgument, NotFound
+from ...identity import server_admin
 from ...inputs import check_limit
 from ...webhooks.entities import (
     DeliveryJob,
@@ -51,7 +52,7 @@ from . import tables_lineage as tl
 from . import tables_registry as tr
 from . import tables_webhooks as tw
 from .database import Database, translate
-from .registry_policy import effective_admins
+from .registry_policy import effective_admins, require_admin
 
 wh, ws, wd, wc = tw.webhooks, tw.webhook_secrets, tw.webhook_deliveries, tw.webhook_cursor
 MAX_ERROR = 2000
@@ -105,11 +106,11 @@ def _hook_row(conn: Connection, webhook_id: str) -> Any:
     return rows[0]
 
 
-def _guard(conn: Connection, actor: str, what: str) -> None:
-    admins = effective_admins(conn)
-    if admins and actor not in admins:
-        raise PermissionDenied(f"{what} needs a registry admin; {actor!r} is not one",
-                               hint="admins: " + ", ".join(sorted(admins)))
+def _guard(conn: Connection, actor: str, what: str, project: str | None) -> None:
+    """On a server with authentication, the admin role in the hook's project decides (see
+    :func:`require_admin`); elsewhere the registry's admins, where some are configured."""
+    if server_admin(project) is not None or effective_admins(conn):
+        require_admin(conn, actor, what, project)
 
 
 class WebhooksMixin:
@@ -121,7 +122,7 @@ class WebhooksMixin:
     def add_webhook(self, hook: Webhook, secret: str, actor: str) -> Webhook:
         check_webhook(hook, secret)
         with self.db.write(actor) as tx:
-            _guard(tx.conn, actor, "adding a webhook")
+            _guard(tx.conn, actor, "adding a webhook", hook.project)
             since = tx.lock_head()[0]
             row = {
                 "id": hook.id, "url": hook.url, "events": canonical_json(sorted(set(hook.events))),
@@ -151,7 +152,7 @@ class WebhooksMixin:
             row = _hook_row(tx.conn, webhook_id)
             if not row["active"]:
                 raise NotFound(f"webhook {row['id']} was already removed")
-            _guard(tx.conn, actor, "removing a webhook")
+            _guard(tx.conn, actor, "removing a webhook", row["project"])
             # An update, not a deletion: the delivery log keeps referring to the webhook.
             new = tx.update(wh, {"id": row["id"]},
                             {"active": 0, "removed_at": tx.ts, "removed_by": actor},
