@@ -15,6 +15,7 @@ import { Badge, bytes, ErrorBox, shortId, when } from "../components/common";
 import { layout, warmLayout } from "./layout";
 import { Graph, visible } from "./graph";
 import { datasetPath } from "./datasetPaths";
+import { lineageQuery } from "./requests";
 
 const WIDTH = 210;
 const HEIGHT = 58;
@@ -51,7 +52,7 @@ function Lineage({ refText }: { refText: string }) {
       setBusy(true);
       try {
         const view = await api<LineageView>("/views/lineage", {
-          query: { ref, depth: d, direction: dir, as_of: asOf || undefined, max_nodes: 2000 },
+          query: lineageQuery(ref, d, dir, asOf),
         });
         setGraph((old) => {
           const nodes = merge ? new Map(old.nodes) : new Map<string, GraphNode>();
