@@ -4,6 +4,8 @@ import { defineConfig, Plugin } from "vite";
 import react from "@vitejs/plugin-react";
 import { fileURLToPath } from "node:url";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 /** Each emitted asset of 1 kB or more also as .gz and .br beside it: `lineal server` answers a
  * browser that accepts them with these bytes (src/lineal/server/ui_bundle.py), compressed once
@@ -12,17 +14,17 @@ function precompress(): Plugin {
   return {
     name: "lineal-precompress",
     apply: "build",
-    generateBundle(_options, bundle) {
-      for (const item of Object.values(bundle)) {
-        if (!item.fileName.startsWith("assets/") || !/\.(js|css|svg|json)$/.test(item.fileName)) continue;
-        const source = item.type === "chunk" ? item.code : item.source;
-        const bytes = typeof source === "string" ? Buffer.from(source) : Buffer.from(source);
+    // Once the files are written: the code as served (generateBundle would still see
+    // placeholders that Vite's own plugins fill in later).
+    writeBundle(options, bundle) {
+      const dir = options.dir!;
+      for (const name of Object.keys(bundle)) {
+        if (!name.startsWith("assets/") || !/\.(js|css|svg|json)$/.test(name)) continue;
+        const bytes = readFileSync(join(dir, name));
         if (bytes.length < 1024) continue;
-        this.emitFile({ type: "asset", fileName: `${item.fileName}.gz`, source: gzipSync(bytes, { level: 9 }) });
-        this.emitFile({
-          type: "asset", fileName: `${item.fileName}.br`,
-          source: brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }),
-        });
+        writeFileSync(join(dir, `${name}.gz`), gzipSync(bytes, { level: 9 }));
+        writeFileSync(join(dir, `${name}.br`),
+          brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }));
       }
     },
   };
