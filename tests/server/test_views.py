@@ -234,6 +234,36 @@ def test_bundle_served_with_spa_fallback_without_shadowing_the_api(
         assert c.get("/api/v1/openapi.json").json()["info"]["title"] == "lineal"
 
 
+def test_assets_served_as_the_compressed_copies_the_browser_accepts(
+        embedded: Store, bundle: Path) -> None:
+    import gzip
+
+    import httpx
+
+    text = b"console.log('hi');" * 100
+    (bundle / "assets" / "big-5678.js").write_bytes(text)
+    (bundle / "assets" / "big-5678.js.gz").write_bytes(gzip.compress(text))
+    (bundle / "assets" / "big-5678.js.br").write_bytes(b"not really brotli")
+    settings = ServerSettings(webhooks=False, ui_dir=str(bundle))
+    with TestClient(create_app(settings, store=embedded)) as c:
+        def get(accept: str) -> httpx.Response:
+            return c.get("/assets/big-5678.js", headers={"accept-encoding": accept})
+
+        zipped = get("gzip, deflate")  # httpx decodes gzip itself
+        assert zipped.headers["content-encoding"] == "gzip" and zipped.content == text
+        assert zipped.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+        assert "immutable" in zipped.headers["cache-control"]
+        assert zipped.headers["vary"] == "accept-encoding"
+        assert get("br;q=0, gzip").headers["content-encoding"] == "gzip"
+        plain = get("identity")
+        assert "content-encoding" not in plain.headers and plain.content == text
+        with c.stream("GET", "/assets/big-5678.js", headers={"accept-encoding": "gzip, br"}) as r:
+            assert r.headers["content-encoding"] == "br"  # the smaller first (body not decoded)
+        # an asset the build left uncompressed (under 1 kB) is served as it is
+        small = c.get("/assets/app-1234.js", headers={"accept-encoding": "gzip, br"})
+        assert "content-encoding" not in small.headers and small.text == "console.log('hi')"
+
+
 def test_no_bundle_says_how_to_build_it(embedded: Store, tmp_path: Path) -> None:
     settings = ServerSettings(webhooks=False, ui_dir=str(tmp_path / "none"))
     with TestClient(create_app(settings, store=embedded)) as c:

@@ -1,18 +1,23 @@
 // The shell: navigation, the reference box (any CLI reference opens its lineage), sign-in, and
 // one route per page. Every page's state that matters is in its URL, so it can be shared.
-import { FormEvent, ReactElement, useEffect, useState } from "react";
+import { FormEvent, lazy, ReactElement, Suspense, useEffect, useState } from "react";
 import { Link, NavLink, Route, Routes, useNavigate, useParams } from "react-router-dom";
 import { AuthConfig, setToken, getToken, signInWithSso, signOut, useApi } from "./api";
 import { Whoami } from "./types";
 import { RunsPage } from "./pages/Runs";
-import { RunPage } from "./pages/Run";
-import { LineagePage } from "./pages/Lineage";
-import { ModelsPage, ModelPage } from "./pages/Registry";
-import { ComparePage } from "./pages/Compare";
-import { ImpactPage } from "./pages/Impact";
-import { AuditPage } from "./pages/Audit";
-import { DatasetsPage } from "./pages/Datasets";
-import { HomePage } from "./pages/Home";
+import { Loading } from "./components/common";
+
+// Every page but the runs table is its own chunk, loaded when first opened: the runs page (the
+// one most opened first) does not download and compile React Flow, uPlot and the others.
+const RunPage = lazy(() => import("./pages/Run").then((m) => ({ default: m.RunPage })));
+const LineagePage = lazy(() => import("./pages/Lineage").then((m) => ({ default: m.LineagePage })));
+const ModelsPage = lazy(() => import("./pages/Registry").then((m) => ({ default: m.ModelsPage })));
+const ModelPage = lazy(() => import("./pages/Registry").then((m) => ({ default: m.ModelPage })));
+const ComparePage = lazy(() => import("./pages/Compare").then((m) => ({ default: m.ComparePage })));
+const ImpactPage = lazy(() => import("./pages/Impact").then((m) => ({ default: m.ImpactPage })));
+const AuditPage = lazy(() => import("./pages/Audit").then((m) => ({ default: m.AuditPage })));
+const DatasetsPage = lazy(() => import("./pages/Datasets").then((m) => ({ default: m.DatasetsPage })));
+const HomePage = lazy(() => import("./pages/Home").then((m) => ({ default: m.HomePage })));
 
 export function App() {
   const [signIn, setSignIn] = useState(false);
@@ -36,19 +41,21 @@ export function App() {
       </header>
       {signIn ? <SignIn onClose={() => setSignIn(false)} /> : null}
       <main>
-        <Routes>
-          <Route path="/" element={<HomePage />} />
-          <Route path="/runs" element={<RunsPage />} />
-          <Route path="/runs/:runId" element={<RunPage />} />
-          <Route path="/lineage/*" element={<Splat page={(ref) => <LineagePage refText={ref} />} />} />
-          <Route path="/datasets/*" element={<Splat page={(rest) => <DatasetsPage rest={rest} />} />} />
-          <Route path="/registry" element={<ModelsPage />} />
-          <Route path="/registry/*" element={<Splat page={(name) => <ModelPage name={name} />} />} />
-          <Route path="/compare" element={<ComparePage />} />
-          <Route path="/impact/*" element={<Splat page={(ref) => <ImpactPage refText={ref} />} />} />
-          <Route path="/audit" element={<AuditPage />} />
-          <Route path="*" element={<div className="error">No such page. <Link to="/">Home</Link></div>} />
-        </Routes>
+        <Suspense fallback={<Loading />}>
+          <Routes>
+            <Route path="/" element={<HomePage />} />
+            <Route path="/runs" element={<RunsPage />} />
+            <Route path="/runs/:runId" element={<RunPage />} />
+            <Route path="/lineage/*" element={<Splat page={(ref) => <LineagePage refText={ref} />} />} />
+            <Route path="/datasets/*" element={<Splat page={(rest) => <DatasetsPage rest={rest} />} />} />
+            <Route path="/registry" element={<ModelsPage />} />
+            <Route path="/registry/*" element={<Splat page={(name) => <ModelPage name={name} />} />} />
+            <Route path="/compare" element={<ComparePage />} />
+            <Route path="/impact/*" element={<Splat page={(ref) => <ImpactPage refText={ref} />} />} />
+            <Route path="/audit" element={<AuditPage />} />
+            <Route path="*" element={<div className="error">No such page. <Link to="/">Home</Link></div>} />
+          </Routes>
+        </Suspense>
       </main>
     </div>
   );

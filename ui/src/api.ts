@@ -86,11 +86,9 @@ export async function api<T>(
     headers["content-type"] = "application/json";
     body = JSON.stringify(options.body);
   }
-  const response = await fetch(url(path, options.query), {
-    method,
-    headers,
-    body,
-  });
+  const target = url(path, options.query);
+  const response = await (takeEarly(requestKey(method, target, body), token)
+    ?? fetch(target, { method, headers, body }));
   const text = await response.text();
   let data: any = null;
   try {
@@ -109,6 +107,34 @@ export async function api<T>(
     );
   }
   return data as T;
+}
+
+/** A request as text: method, URL and body. index.html's early script names the requests it
+ * sends the same way. */
+export function requestKey(method: string, target: string, body?: string): string {
+  return `${method.toUpperCase()} ${target}${body === undefined ? "" : ` ${body}`}`;
+}
+
+/** A request index.html's early script sent while the bundle loaded (the first page's data). */
+export interface Early {
+  key: string;
+  token: string | null;
+  at: number;
+  response: Promise<Response>;
+}
+
+/** How long after it was sent an early answer may still stand for a fresh request. */
+export const EARLY_MS = 10_000;
+
+/** The answer to the early request ``key``, once (a later identical request fetches anew);
+ * null: none was sent, it was sent with another token, or too long ago. */
+export function takeEarly(key: string, token: string | null, now = performance.now()): Promise<Response> | null {
+  const early = (globalThis as { __linealEarly?: Early[] }).__linealEarly;
+  if (!early) return null;
+  const index = early.findIndex((e) => e.key === key);
+  if (index < 0) return null;
+  const [hit] = early.splice(index, 1);
+  return hit.token === token && now - hit.at < EARLY_MS ? hit.response : null;
 }
 
 export interface Loaded<T> {

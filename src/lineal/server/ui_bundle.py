@@ -10,6 +10,7 @@ HEAD requests outside the server's own paths (``/api``, ``/healthz``, ``/readyz`
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -18,6 +19,10 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
 __all__ = ["BUILD_HINT", "PACKAGED_UI", "add_ui_bundle", "ui_folder"]
+
+ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+"""Content encodings of the assets the build also writes compressed (ui/vite.config.ts), best
+first."""
 
 PACKAGED_UI = Path(__file__).resolve().parent / "ui"
 """Where ``npm run build`` in ``ui/`` puts the bundle."""
@@ -69,11 +74,42 @@ def _answer(scope: Scope) -> Response:
         target = (folder / relative).resolve()
         if target.is_relative_to(folder) and target.is_file():
             immutable = relative.startswith("assets/")  # file names carry a content hash
-            return FileResponse(target, headers={"cache-control": (
-                "public, max-age=31536000, immutable" if immutable else "no-cache")})
+            headers = {"cache-control": (
+                "public, max-age=31536000, immutable" if immutable else "no-cache")}
+            if immutable:
+                return _asset(target, scope, headers)
+            return FileResponse(target, headers=headers)
         last = relative.rsplit("/", 1)[-1]
         if relative.startswith("assets/") or ("." in last and "@" not in last):
             # A missing file (a stale asset, a typo), not a client route: say so.
             return JSONResponse(error_body("NotFound", f"no such file in the UI: /{relative}"),
                                 status_code=404)
     return FileResponse(index, headers={"cache-control": "no-cache"})
+
+
+def _asset(target: Path, scope: Scope, headers: dict[str, str]) -> Response:
+    """A hashed asset, as the compressed copy the build wrote beside it when the browser accepts
+    its encoding (``Vary: Accept-Encoding`` either way), else as it is."""
+    accepted = _accepted(scope)
+    headers = {**headers, "vary": "accept-encoding"}
+    for encoding, suffix in ENCODINGS:
+        packed = target.with_name(target.name + suffix)
+        if encoding in accepted and packed.is_file():
+            media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+            return FileResponse(packed, media_type=media_type,
+                                headers={**headers, "content-encoding": encoding})
+    return FileResponse(target, headers=headers)
+
+
+def _accepted(scope: Scope) -> set[str]:
+    """The content codings the request's Accept-Encoding allows (q=0 ones left out)."""
+    found: set[str] = set()
+    for name, value in scope.get("headers", ()):
+        if name != b"accept-encoding":
+            continue
+        for part in value.decode("latin-1").split(","):
+            coding, _, params = part.strip().partition(";")
+            if coding and params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00",
+                                                                  "q=0.000"):
+                found.add(coding.strip().lower())
+    return found

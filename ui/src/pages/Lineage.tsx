@@ -2,11 +2,11 @@
 // a whole side (full depth); nodes styled by kind and state; edges labelled with their role;
 // ELK layout in a web worker; wide fans collapsed into a searchable cluster; a side panel with
 // the selected node; an as-of time to see the graph as it was.
-import { FormEvent, memo, ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { createContext, FormEvent, memo, ReactNode, useCallback, useContext, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import {
-  Background, Controls, Edge, Handle, MiniMap, Node, NodeProps, Position, ReactFlow,
-  ReactFlowProvider, useReactFlow, useStore, ViewportPortal,
+  Background, Controls, Edge, getViewportForBounds, Handle, MiniMap, Node, NodeProps, Position, ReactFlow,
+  ReactFlowProvider, useReactFlow, useStore, useStoreApi, ViewportPortal,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { api, ApiError, toApiError } from "../api";
@@ -15,11 +15,20 @@ import { Badge, bytes, ErrorBox, shortId, when } from "../components/common";
 import { layout, warmLayout } from "./layout";
 import { Graph, visible } from "./graph";
 import { datasetPath } from "./datasetPaths";
+import { lineageQuery } from "./requests";
 
 const WIDTH = 210;
 const HEIGHT = 58;
 const LABELS_UP_TO = 400; // edge labels only while they stay readable and cheap
 const FAR_ZOOM = 0.2; // below this zoom a node's text is a pixel high: boxes only, cheaper to paint
+const BIG = 300; // more nodes: drawn the cheap way (no minimap, no animated fit, bare boxes far out)
+const MIN_ZOOM = 0.01;
+const MAX_FIT_ZOOM = 1.2;
+
+/** True while a big graph is drawn zoomed out and has not been zoomed in on yet: its nodes are
+ * rendered as bare boxes (what the stylesheet shows of them that far out anyway), which is
+ * most of the cost of its first drawing; the first zoom past FAR_ZOOM renders their text. */
+const Bare = createContext(false);
 
 type NodeData = { node?: GraphNode; cluster?: { key: string; members: GraphNode[] }; selected: boolean; match: boolean; plain?: boolean };
 
@@ -51,7 +60,7 @@ function Lineage({ refText }: { refText: string }) {
       setBusy(true);
       try {
         const view = await api<LineageView>("/views/lineage", {
-          query: { ref, depth: d, direction: dir, as_of: asOf || undefined, max_nodes: 2000 },
+          query: lineageQuery(ref, d, dir, asOf),
         });
         setGraph((old) => {
           const nodes = merge ? new Map(old.nodes) : new Map<string, GraphNode>();
@@ -127,6 +136,7 @@ function Lineage({ refText }: { refText: string }) {
           selected={selected}
           search={search}
           openClusters={openClusters}
+          whole={depth === "all"}
           onSelect={setSelected}
           onOpenCluster={(key) => setOpenClusters((s) => new Set(s).add(key))}
         />
@@ -186,9 +196,14 @@ function SearchBox({ value, onChange, graph, onPick }: { value: string; onChange
 }
 
 // -- drawing ---------------------------------------------------------------------------------
-function useLayout() {
+/** ``warm``: start ELK's worker now (~1.5 MB of code to compile), for a graph ELK will lay
+ * out; a whole graph (depth=all) is most often past ELK_UP_TO, laid out without it, and the
+ * worker would only take CPU from drawing it. */
+function useLayout(warm: boolean) {
   const pending = useRef(0);
-  useEffect(warmLayout, []);
+  useEffect(() => {
+    if (warm) warmLayout();
+  }, [warm]);
   return useCallback(async (nodes: { id: string }[], edges: { id: string; source: string; target: string }[]) => {
     const id = ++pending.current;
     const positions = await layout(nodes.map((n) => ({ id: n.id, width: WIDTH, height: HEIGHT })), edges);
@@ -197,12 +212,14 @@ function useLayout() {
 }
 
 function GraphCanvas(props: {
-  graph: Graph; selected: string | null; search: string; openClusters: Set<string>;
+  graph: Graph; selected: string | null; search: string; openClusters: Set<string>; whole: boolean;
   onSelect: (id: string) => void; onOpenCluster: (key: string) => void;
 }) {
-  const { graph, selected, search, openClusters, onSelect, onOpenCluster } = props;
-  const runLayout = useLayout();
-  const { fitView } = useReactFlow();
+  const { graph, selected, search, openClusters, whole, onSelect, onOpenCluster } = props;
+  const runLayout = useLayout(!whole);
+  const { fitView, setViewport } = useReactFlow();
+  const store = useStoreApi();
+  const fittedAhead = useRef(false);
   const [positions, setPositions] = useState<Record<string, { x: number; y: number }>>({});
   const [layoutError, setLayoutError] = useState<string | null>(null);
   const [layoutMs, setLayoutMs] = useState<number | null>(null);
@@ -220,6 +237,16 @@ function GraphCanvas(props: {
       .then((p) => {
         if (live && p) {
           setLayoutMs(Math.round(performance.now() - started));
+          if (Object.keys(p).length > BIG) {
+            // Fitted before its nodes are drawn, from the positions and the fixed node size:
+            // the nodes are then rendered once, already at the zoom they are seen at (bare
+            // boxes), not first at the previous zoom and again through fitView's passes.
+            const { width, height } = store.getState();
+            if (width && height) {
+              void setViewport(fitted(p, width, height), { duration: 0 });
+              fittedAhead.current = true;
+            }
+          }
           setPositions(p);
           setLayoutError(null);
         }
@@ -269,17 +296,25 @@ function GraphCanvas(props: {
     })),
     [drawn, plain],
   );
-  const big = nodes.length > 300;
+  const big = nodes.length > BIG;
   const far = useStore((s) => s.transform[2] < FAR_ZOOM);
+  const [detailed, setDetailed] = useState(false);
   useEffect(() => {
     // Each new layout is fitted once its nodes are in React Flow's store (its effects ran
     // before this one). The nodes come with their sizes (see fixed), so no measuring pass
-    // comes first; a big graph is fitted without animation (each frame re-renders every node).
-    if (nodes.length) fitView({ maxZoom: 1.2, duration: big ? 0 : 200 });
+    // comes first. A big graph was fitted already, before its nodes were drawn (see above).
+    if (nodes.length && !fittedAhead.current) fitView({ maxZoom: MAX_FIT_ZOOM, duration: big ? 0 : 200 });
+    fittedAhead.current = false;
+    setDetailed(false);
   }, [positions]); // eslint-disable-line react-hooks/exhaustive-deps
+  useEffect(() => {
+    if (!far && nodes.length) setDetailed(true); // zoomed in: text from now on
+  }, [far, nodes.length]);
+  const bare = big && far && !detailed;
   return (
     <div className={far ? "canvas far" : "canvas"} data-testid="lineage-graph" data-layout-ms={layoutMs ?? undefined} data-nodes={nodes.length}>
       {layoutError ? <div className="error">layout failed: {layoutError}</div> : null}
+      <Bare.Provider value={bare}>
       <ReactFlow
         nodes={nodes}
         edges={edges}
@@ -291,7 +326,7 @@ function GraphCanvas(props: {
         edgesFocusable={false}
         elevateNodesOnSelect={false}
         onlyRenderVisibleElements={false}
-        minZoom={0.01}
+        minZoom={MIN_ZOOM}
         proOptions={{ hideAttribution: true }}
       >
         {plain ? <EdgeLayer edges={drawn} positions={positions} /> : null}
@@ -299,6 +334,7 @@ function GraphCanvas(props: {
         <Controls showInteractive={false} />
         {nodes.length > 30 && !big ? <MiniMap pannable zoomable /> : null}
       </ReactFlow>
+      </Bare.Provider>
     </div>
   );
 }
@@ -314,6 +350,17 @@ function fixed(id: string, type: string, position: { x: number; y: number }) {
       { type: "source" as const, position: Position.Right, x: WIDTH - 1, y: HEIGHT / 2, width: 1, height: 1 },
     ],
   };
+}
+
+/** The viewport fitView would choose for these positions (its default padding, our zoom
+ * bounds), for nodes of the fixed size. */
+function fitted(positions: Record<string, { x: number; y: number }>, width: number, height: number) {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const at of Object.values(positions)) {
+    x0 = Math.min(x0, at.x); y0 = Math.min(y0, at.y);
+    x1 = Math.max(x1, at.x + WIDTH); y1 = Math.max(y1, at.y + HEIGHT);
+  }
+  return getViewportForBounds({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, width, height, MIN_ZOOM, MAX_FIT_ZOOM, 0.1);
 }
 
 /** The edges of a big graph: one SVG path per role, curves drawn the way React Flow draws its
@@ -345,9 +392,13 @@ const ICON: Record<string, string> = { artifact: "▣", run: "▶", model_versio
 
 const LinealNode = memo(function LinealNode({ data }: NodeProps<Node<NodeData>>) {
   const n = data.node!;
+  const bare = useContext(Bare);
   const title = n.type === "run" ? `${n.name}` : n.type === "deployment" ? n.name : `${n.name}@v${n.version}`;
   const sub = n.type === "run" ? `${n.kind} · ${shortId(n.id)}` : n.type === "artifact" ? n.kind : n.type === "model_version" ? `registered${n.status && n.status !== "none" ? ` · ${n.status}` : ""}` : `deployment in ${n.detail}`;
   const cls = ["gnode", `t-${n.type}`, `k-${n.kind}`, ...n.flags.map((f) => `f-${f}`), data.selected ? "selected" : "", data.match ? "match" : "", n.beyond_depth ? "more" : ""];
+  if (bare) {
+    return <div className={cls.join(" ")} data-testid={`node-${n.type}-${n.name}`} data-ref={n.ref} title={n.label} />;
+  }
   return (
     <div className={cls.join(" ")} data-testid={`node-${n.type}-${n.name}`} data-ref={n.ref} title={n.label}>
       {data.plain ? null : <Handle type="target" position={Position.Left} />}
@@ -362,6 +413,7 @@ const LinealNode = memo(function LinealNode({ data }: NodeProps<Node<NodeData>>)
 const ClusterNode = memo(function ClusterNode({ data }: NodeProps<Node<NodeData>>) {
   const { members } = data.cluster!;
   const flagged = members.filter((m) => m.flags.length).length;
+  if (useContext(Bare)) return <div className="gnode cluster" title="click to show them all" />;
   return (
     <div className="gnode cluster" title="click to show them all">
       {data.plain ? null : <Handle type="target" position={Position.Left} />}

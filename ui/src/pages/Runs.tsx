@@ -6,8 +6,8 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { api, ApiError, toApiError } from "../api";
 import { Run, RunPage } from "../types";
 import { Badge, ErrorBox, show, shortId, when } from "../components/common";
+import { runsSearchBody } from "./requests";
 
-const PAGE = 200;
 const BASE = ["id", "name", "kind", "status", "started", "duration"];
 const SORT_OF: Record<string, string> = {
   id: "attributes.id", name: "attributes.name", kind: "attributes.kind",
@@ -34,7 +34,7 @@ export function RunsPage() {
       try {
         const page = await api<RunPage>("/runs/search", {
           method: "POST",
-          body: { filter: filter || null, order_by: order ? [order] : null, limit: PAGE, page_token: token },
+          body: runsSearchBody(filter, order, token),
         });
         if (gen !== generation.current) return;
         setRuns((old) => (token ? [...old, ...page.runs] : page.runs));

@@ -215,7 +215,14 @@ def travelling(method: str) -> list[inspect.Parameter]:
 # -- encoding ------------------------------------------------------------------------------------
 def encode(value: Any) -> Any:
     """``value`` as JSON-ready data (the inverse of decoding by type hint)."""
-    if value is None or isinstance(value, (bool, str, int)):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:  # the usual containers first, without the isinstance chain below
+        return {k if type(k) is str else str(k): encode(v) for k, v in value.items()}
+    if kind is list and not (value and _is_point(value[0])):
+        return [encode(v) for v in value]
+    if isinstance(value, (bool, str, int)):
         return value
     if type(value) is list and value and _is_point(value[0]):
         return _encode_points(value)
