@@ -15,7 +15,7 @@ from .registry import emit_json, open_cli_store, print_table, when_text
 from .render import LIMIT, wide_option
 
 if TYPE_CHECKING:
-    from ..webhooks.entities import Webhook, WebhookDelivery
+    from ..entities import Webhook, WebhookDelivery
 
 _EVENT_HELP = ("Only this event type (repeatable; default: all). Types: alias.moved, "
                "stage.changed, version.approved, deployment.started, deployment.rolled_back, "
