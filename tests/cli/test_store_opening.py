@@ -12,7 +12,7 @@ from lineal.cli import hoist_global_options
 from lineal.errors import NotFound
 from lineal.store import open_store_for_reading
 
-from .conftest import cli
+from .conftest import cli, messages
 
 
 def test_read_commands_refuse_a_missing_store_and_create_nothing(tmp_path: Path) -> None:
@@ -22,7 +22,7 @@ def test_read_commands_refuse_a_missing_store_and_create_nothing(tmp_path: Path)
         r = cli(*args, uri=typo)
         assert r.code == 3, (args, r)
         assert f"no lineal store at {typo}" in r.err and "lineal store init" in r.err, r.err
-        assert len(r.err.strip().splitlines()) == 1
+        assert len(messages(r.err)) == 1, r.err
     assert not typo.exists()
 
 

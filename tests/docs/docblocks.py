@@ -6,7 +6,8 @@ The markup is plain Markdown (docs/README.md says the same for whoever writes a 
 - A fenced block with a line starting ``$ `` is a *session*: each ``$ lineal ...`` line is a
   command (a trailing ``\\`` continues it on the next line; ``# ...`` after it is a comment), and
   the lines up to the next ``$ `` are what it prints. A command shown with no output must only
-  succeed; one whose output shows ``error: ...`` must fail with that message.
+  succeed; one whose output ends with ``error: ...`` (a long message wraps onto indented lines)
+  must fail with that message.
 - ``$VAR`` in a command is the environment variable, as in a shell; ``$USER`` is the OS
   account running the commands.
 - In the output, a line that is only ``...`` stands for any number of lines (the doc shows part
