@@ -152,6 +152,9 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\blnl_[A-Za-z0-9_-]+"), "lnl_<SECRET>"),
     # commits, ledger hashes: hex words with both a digit and a letter
     (re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,64}\b"), "<HEX>"),
+    # a short commit right after a run id (`lineal pipeline`'s steps) may be all digits
+    # (46909529 seen): there it is a commit, not a number
+    (re.compile(r"(?<=<ID> )[0-9a-f]{7,40}\b"), "<HEX>"),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
                 r"(?: ?UTC|Z|[+-]\d{2}:\d{2})?"), "<TIME>"),
     (re.compile(r"\b\d{2}-\d{2} \d{2}:\d{2}\b"), "<TIME>"),
