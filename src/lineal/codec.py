@@ -77,10 +77,10 @@ def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
 def _hints(cls: type) -> dict[str, Any]:
     # Entities imported only for type checking are not in their module's namespace: the entity
     # modules supply them (any name the module defines itself wins).
-    from .entities import _core, _lineage, _registry
+    from .entities import _core, _lineage, _registry, _webhooks
 
     namespace: dict[str, Any] = {"Any": Any, "datetime": datetime, "Path": Path}
-    for source in (_core, _lineage, _registry, sys.modules.get(cls.__module__)):
+    for source in (_core, _lineage, _registry, _webhooks, sys.modules.get(cls.__module__)):
         if source is not None:
             namespace.update(vars(source))
     return typing.get_type_hints(cls, globalns=namespace)

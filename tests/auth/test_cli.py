@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
+from tests.cli.conftest import messages
 
 from lineal.auth import Authenticator, AuthSettings, Role
 from lineal.store import open_store
@@ -70,6 +71,6 @@ def test_bad_input_is_one_line_and_its_exit_code(tmp_path: Path) -> None:
     assert code == 2 and "owner" in err
     code, _, err = lineal_cli("--uri", uri, "token", "create", "--role", "reader",
                               "--expires", "soon")
-    assert code == 2 and err.startswith("error: 'soon' is not an age") and len(err.splitlines()) == 1
+    assert code == 2 and err.startswith("error: 'soon' is not an age") and len(messages(err)) == 1
     code, _, err = lineal_cli("--uri", uri, "token", "revoke", "01NOSUCHTOKEN")
     assert code == 3 and "no API token" in err

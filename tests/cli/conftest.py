@@ -61,16 +61,30 @@ def ok(*args: str, **kwargs: Any) -> Result:
     return result
 
 
+def messages(err: str) -> list[str]:
+    """The messages on stderr: each line with the indented lines that continue it (a message
+    wrapped at ``$COLUMNS``), joined back into one line."""
+    out: list[str] = []
+    for line in err.strip().splitlines():
+        if out and line[:1].isspace():
+            out[-1] += " " + line.strip()
+        else:
+            out.append(line)
+    return out
+
+
 def assert_one_line_error(result: Result, code: int, *fragments: str) -> None:
-    """A user error: the given exit code, nothing on stdout, one line on stderr, no traceback."""
+    """A user error: the given exit code, nothing on stdout, one message on stderr (one line, or
+    one wrapped at ``$COLUMNS`` onto lines indented under it), no traceback."""
     assert result.code == code, (result.code, result.out, result.err)
     assert result.out == "", result.out
     lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.err
     assert lines[0].startswith("error: "), result.err
+    assert all(line.startswith(" " * len("error: ")) for line in lines[1:]), result.err
     assert "Traceback" not in result.err
+    (message,) = messages(result.err)
     for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
+        assert fragment in message, (fragment, message)
 
 
 @dataclass

@@ -6,6 +6,7 @@ import os
 from datetime import timedelta
 
 import pytest
+from tests.cli.conftest import messages
 
 from .conftest import World, assert_one_line_error
 
@@ -204,7 +205,7 @@ def test_console_script_error_is_one_line(world: World) -> None:
     done = subprocess.run([str(lineal), "--uri", world.uri, "runs", "show", "01ZZZZZZZZZZ"],
                           capture_output=True, text=True)
     assert done.returncode == 3 and done.stdout == ""
-    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: no run")
+    assert len(messages(done.stderr)) == 1 and done.stderr.startswith("error: no run")
 
 
 def test_show_metric_history(world: World) -> None:

@@ -12,7 +12,7 @@ from lineal.cli import hoist_global_options
 from lineal.errors import NotFound
 from lineal.store import open_store_for_reading
 
-from .conftest import cli
+from .conftest import cli, messages
 
 
 def test_read_commands_refuse_a_missing_store_and_create_nothing(tmp_path: Path) -> None:
@@ -22,7 +22,7 @@ def test_read_commands_refuse_a_missing_store_and_create_nothing(tmp_path: Path)
         r = cli(*args, uri=typo)
         assert r.code == 3, (args, r)
         assert f"no lineal store at {typo}" in r.err and "lineal store init" in r.err, r.err
-        assert len(r.err.strip().splitlines()) == 1
+        assert len(messages(r.err)) == 1, r.err
     assert not typo.exists()
 
 
@@ -107,40 +107,6 @@ def test_project_option_alike_on_questions_registry_and_deploy(tmp_path: Path) -
         assert r.code == 0, (args, r.err)
         missing = cli(*args, "--json", uri=where)
         assert missing.code == 3, (args, missing)
-
-
-def _complete(words: str, where: Path) -> list[str]:
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "_LINEAL_COMPLETE": "bash_complete", "COMP_WORDS": words,
-           "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)),
-           "LINEAL_URI": str(where), "PYTHONPATH": str(Path(lineal.__file__).parents[1])}
-    done = subprocess.run([sys.executable, "-m", "lineal.cli"], env=env, capture_output=True,
-                          text=True, timeout=60)
-    assert done.stderr == ""
-    return [line.split(",", 1)[1] for line in done.stdout.splitlines() if line]
-
-
-def test_shell_completion_of_runs_models_and_references(tmp_path: Path) -> None:
-    where = tmp_path / "s"
-    model = tmp_path / "m.bin"
-    model.write_text("weights")
-    store = lineal.open_store(where)
-    try:
-        with lineal.run("train", capture=False, store=store) as run:
-            run.log_artifact(model, name="churn-model", kind="model")
-        lineal.registry.register_model("churn", "churn-model@v1", store=store)
-    finally:
-        store.close()
-    assert _complete("lineal registry versions ch", where) == ["churn"]
-    assert _complete("lineal params ch", where) == ["churn", "churn-model"]
-    assert _complete("lineal params churn@", where) == ["churn@latest", "churn@v1"]
-    assert _complete(f"lineal runs show {run.id[:4]}", where) == [run.id]
-    # Silent, and nothing created, where there is no store.
-    assert _complete("lineal params ch", tmp_path / "none") == []
-    assert not (tmp_path / "none").exists()
 
 
 def test_sdk_reads_on_the_default_store_never_create_it(

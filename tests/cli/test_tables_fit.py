@@ -1,7 +1,9 @@
-"""Every command of the CLI, run on the demo's store at 80 and 120 columns: no line is wider than
-the terminal, no id, number or word of a table is broken across lines (a name may be cut, with
-an ellipsis), and no column is dropped (each is in the header or, in the one-record-per-block
-layout, labels its line).
+"""Every command of the CLI, run on the demo's store at 80 and 120 columns: no line it prints, on
+stdout or stderr, is wider than the terminal (tables, ``label: value`` blocks, and the sentences,
+hints, warnings and errors between them; only a line holding one unbreakable word, a path or a
+URL, may be), no id, number or word of a table is broken across lines (a name may be cut, with
+an ellipsis), no word of a sentence is broken either, and no column is dropped (each is in the
+header or, in the one-record-per-block layout, labels its line).
 
 The commands are enumerated from the click tree: a new command fails
 ``test_every_command_is_run_here`` until it is given an invocation below (or a reason why it
@@ -264,17 +266,22 @@ def _cut_whole(cell: str, text: str) -> bool:
 
 
 def _unbreakable(line: str) -> bool:
-    """A line that holds one word after its label or indent (a path, a URL, a full digest):
-    wider than the terminal only because that word is."""
-    return len(re.sub(r"^\S[^:]*:\s+", "", line.strip()).split()) == 1
+    """A line that holds one word after its label (``label: ``, or a right-aligned ``label  ``)
+    or indent (a path, a URL, a full digest): wider than the terminal only because that word is."""
+    return len(re.sub(r"^\S[^:]*?(:\s+| {2,})", "", line.strip()).split()) == 1
 
 
 def check_output(args: Sequence[str], result: Result, printed: list[Printed], width: int
                  ) -> None:
-    """The rules of this module, on one command's stdout. Sentences (``registered ...``) are
-    left to the terminal, which wraps them; tables and ``label: value`` blocks must fit."""
-    where = f"lineal {' '.join(args)} at {width} columns:\n{result.out}"
+    """The rules of this module, on what one command printed: every line fits (tables,
+    ``label: value`` blocks, and sentences on stdout and stderr alike), and tables keep their
+    cells and columns whole."""
+    where = f"lineal {' '.join(args)} at {width} columns:\n{result.out}{result.err}"
     lines = result.out.splitlines()
+    too_wide = [line for line in lines + result.err.splitlines()
+                if render._cell_len(line) > width and not _unbreakable(line)]
+    assert not too_wide, (f"{len(too_wide)} line(s) wider than the terminal: {too_wide}; "
+                          f"{where}")
     # A table drawn some other way (rich's boxes) escapes every rule below.
     drawn = {line for block in printed for line in block.lines}
     stray = [line for line in lines if re.search("[│┃┏┡└┌╇━]|─{3}", line) and line not in drawn]
@@ -282,10 +289,6 @@ def check_output(args: Sequence[str], result: Result, printed: list[Printed], wi
     words = set(result.out.split())
     cut = [w for w in words if "…" in w]
     for block in printed:
-        too_wide = [line for line in block.lines
-                    if render._cell_len(line) > width and not _unbreakable(line)]
-        assert not too_wide, (f"{len(too_wide)} line(s) wider than the terminal: {too_wide}; "
-                              f"{where}")
         assert all(line in lines for line in block.lines if line.strip()), where
         if not block.columns:
             continue
@@ -339,3 +342,50 @@ def _remember(args: Sequence[str], result: Result, fields: dict[str, str]) -> No
         fields["token"] = re.search(r"\b[0-9A-Z]{26}\b", text).group(0)  # type: ignore[union-attr]
     elif args[:2] == ("deploy", "record"):
         fields["shadow"] = re.search(r"\b[0-9A-Z]{26}\b", text).group(0)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_an_error_wraps_between_words(tmp_path: Path, width: int) -> None:
+    # A long path in the error and its hint: each line fits, or holds the one word that cannot;
+    # every word comes out whole, continuation lines hang under the message.
+    typo = tmp_path / ("a-folder-with-a-rather-long-name-that-holds-no-store-" * 2) / "typo"
+    result = cli("runs", "list", "--uri", str(typo), env={"COLUMNS": str(width)})
+    assert result.code == 3, result
+    lines = result.err.splitlines()
+    assert len(lines) > 1 and lines[0].startswith("error: "), result.err
+    assert all(render._cell_len(line) <= width or _unbreakable(line) for line in lines), lines
+    assert all(line.startswith(" " * len("error: ")) for line in lines[1:]), lines
+    assert str(typo) in result.err.split()
+    # The same error to a pipe (no COLUMNS, no terminal): one line, for scripts.
+    piped = cli("runs", "list", "--uri", str(typo), env={"COLUMNS": ""})
+    assert len(piped.err.strip().splitlines()) == 1, piped.err
+    assert " ".join(result.err.split()) == " ".join(piped.err.split())
+
+
+def test_prose_wraps_between_words_and_keeps_ids_whole() -> None:
+    ulid = "01M90TTGBWQ25A817TQ8RGTZGK"
+    ref = "default/cancer-classifier-challenger-experimental@v12"
+    text = (f"registered {ref} -> default/cancer-forest@v2 (sha256:ef9f6841b2d6), run {ulid}, "
+            "1,234,567.89 rows")
+    wrapped = render.wrap_prose(text, 40).splitlines()
+    assert all(render._cell_len(line) <= 40 or len(line.split()) == 1 for line in wrapped)
+    assert " ".join(" ".join(wrapped).split()) == text
+    for word in (f"{ulid},", ref, "1,234,567.89", "(sha256:ef9f6841b2d6),"):
+        assert any(word in line.split() for line in wrapped), (word, wrapped)
+    # A label's value wraps under itself; no width (a pipe): untouched.
+    labelled = render.wrap_prose("  review  approved for production by someone at noon, after "
+                                 "the holdout rows were checked twice", 50)
+    assert labelled.splitlines()[1][:11].strip() == "n", labelled  # "noon", under "approved"
+    assert render.wrap_prose(text, None) == text
+
+
+def test_a_command_to_copy_wraps_with_continuations() -> None:
+    import shlex
+
+    command = ("lineal deploy record default/cancer-classifier@v1 --name cancer-api --env prod "
+               "--target https://ml.example.com/cancer --config '{\"replicas\": 2}'")
+    lines = render.command_lines("      redeploy  ", command, 60)
+    assert len(lines) > 1 and all(render._cell_len(line) <= 60 for line in lines), lines
+    assert all(line.endswith(" \\") for line in lines[:-1]), lines
+    pasted = " ".join(line.removesuffix("\\") for line in lines).removeprefix("      redeploy  ")
+    assert shlex.split(pasted) == shlex.split(command)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from tests.cli.conftest import messages
 
 import lineal
 from lineal.datasets import describe
@@ -160,7 +161,7 @@ def test_diff_json_and_check(world: str) -> None:
 def test_errors_are_one_line_with_exit_codes(world: str, tmp_path: Path) -> None:
     missing = cli(world, "datasets", "show", "patients@v9")
     assert missing.code == 3 and missing.out == ""
-    assert missing.err.startswith("error: no version") and len(missing.err.strip().splitlines()) == 1
+    assert missing.err.startswith("error: no version") and len(messages(missing.err)) == 1
     not_dataset = cli(world, "datasets", "diff", "patients@v1", "script")
     assert not_dataset.code == 2 and "not a dataset" in not_dataset.err
     assert "Traceback" not in not_dataset.err

@@ -6,7 +6,8 @@ The markup is plain Markdown (docs/README.md says the same for whoever writes a 
 - A fenced block with a line starting ``$ `` is a *session*: each ``$ lineal ...`` line is a
   command (a trailing ``\\`` continues it on the next line; ``# ...`` after it is a comment), and
   the lines up to the next ``$ `` are what it prints. A command shown with no output must only
-  succeed; one whose output shows ``error: ...`` must fail with that message.
+  succeed; one whose output ends with ``error: ...`` (a long message wraps onto indented lines)
+  must fail with that message.
 - ``$VAR`` in a command is the environment variable, as in a shell; ``$USER`` is the OS
   account running the commands.
 - In the output, a line that is only ``...`` stands for any number of lines (the doc shows part
@@ -151,6 +152,9 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\blnl_[A-Za-z0-9_-]+"), "lnl_<SECRET>"),
     # commits, ledger hashes: hex words with both a digit and a letter
     (re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,64}\b"), "<HEX>"),
+    # a short commit right after a run id (`lineal pipeline`'s steps) may be all digits
+    # (46909529 seen): there it is a commit, not a number
+    (re.compile(r"(?<=<ID> )[0-9a-f]{7,40}\b"), "<HEX>"),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
                 r"(?: ?UTC|Z|[+-]\d{2}:\d{2})?"), "<TIME>"),
     (re.compile(r"\b\d{2}-\d{2} \d{2}:\d{2}\b"), "<TIME>"),

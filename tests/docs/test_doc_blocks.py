@@ -156,8 +156,10 @@ def _run_block(block: Block, folders: tuple[str, ...], user: str,
                             "block <!-- doc-test: skip (reason) -->")
             continue
         code, printed = _lineal(argv[1:])
-        # A CLI error is the last thing a command prints (why-failed shows a run's error first).
-        shows_error = bool(command.expected) and command.expected[-1].startswith("error:")
+        # A CLI error is the last thing a command prints (why-failed shows a run's error first);
+        # a long one wraps onto lines indented under it.
+        unindented = [line for line in command.expected if line and not line[0].isspace()]
+        shows_error = bool(unindented) and unindented[-1].startswith("error:")
         if code != 0 and not shows_error:
             failures.append(f"{block.where}: `{command.text}` exited {code}:\n{printed}")
             continue

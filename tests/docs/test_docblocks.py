@@ -99,6 +99,8 @@ def test_what_varies_is_normalised_and_nothing_else() -> None:
         "read into project default in 7.9 s")
     assert normalise('File "/a/.venv/lib/python3.11/site-packages/sklearn/base.py", line 98') \
         == normalise('File "/usr/lib/python3.12/site-packages/sklearn/base.py", line 1403')
+    assert normalise("1 ingest ingest finished 0.4s 01M90VNFGJJSMEDR4KYFH7W0ZY 46909529 raw@v1") \
+        == normalise("1 ingest ingest finished 0.5s 01M8YE21K3V00GDP3RJPQF1NMY c3ea287b raw@v1")
     assert normalise("train_accuracy 0.9883") != normalise("train_accuracy 0.9812")
     assert normalise("default/churn@v1") != normalise("default/churn@v2")
     assert normalise("file:///tmp/x/.lineal/blobs", folders=("/tmp/x",)) == [

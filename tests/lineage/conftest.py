@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.cli.conftest import messages
 
 from lineal.store import Store
 from lineal.store.lineage_base import ImportArtifact, ImportBatch, ImportEdge, ImportRun
@@ -126,7 +127,7 @@ def assert_one_line_error(result: CliResult, code: int, *fragments: str) -> None
     """A user error: this exit code, nothing on stdout, one line on stderr, no traceback."""
     assert result.code == code, (result.code, result.out, result.err)
     assert result.out == ""
-    lines = result.err.strip().splitlines()
+    lines = messages(result.err)
     assert len(lines) == 1 and lines[0].startswith("error: "), result.err
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from tests.cli.conftest import messages
 
 from .conftest import Scenario
 
@@ -45,7 +46,7 @@ def ok(scenario: Scenario, *args: str) -> Result:
 
 def one_line_error(result: Result, code: int, fragment: str) -> None:
     assert result.code == code, (result.code, result.out, result.err)
-    lines = result.err.strip().splitlines()
+    lines = messages(result.err)
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], result.err
     assert result.out == ""
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.cli.conftest import messages
 
 import lineal
 from lineal import deployments, registry
@@ -290,7 +291,7 @@ def test_bad_input_is_one_line_and_writes_nothing(churn: Store, lineal_cli: Line
         assert r.code == code, (args, r)
         assert r.out == "", (args, r)
         assert r.err.startswith(f"error: {message}"), (args, r)
-        assert r.err.count("\n") == 1 and "Traceback" not in r.err, (args, r)
+        assert len(messages(r.err)) == 1 and "Traceback" not in r.err, (args, r)
     assert ledger_size(churn) == before
 
     # A lost compare-and-set is not bad input: it exits with Conflict's code and the attempt

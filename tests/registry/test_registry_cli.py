@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 import pytest
+from tests.cli.conftest import messages
 
 from lineal import registry
 from lineal.cli.registry import registry as registry_group
@@ -287,7 +288,7 @@ def test_bad_input_is_one_line_and_writes_nothing(
         assert r.code == code, (args, r)
         assert r.out == "", (args, r)
         assert r.err.startswith(f"error: {message}"), (args, r)
-        assert r.err.count("\n") == 1 and "Traceback" not in r.err, (args, r)
+        assert len(messages(r.err)) == 1 and "Traceback" not in r.err, (args, r)
     assert ledger_size(churn) == before
 
 

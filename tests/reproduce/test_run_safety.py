@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from tests.cli.conftest import messages
 
 import lineal
 from lineal.artifacts import replayable_env
@@ -79,7 +80,7 @@ def test_without_yes_and_without_a_terminal_nothing_runs(
     before = len(project.store.metadata.list_runs(_all()))
     code, out, err = cli(capsys, "reproduce", "model@v1", "--run")
     assert code != 0
-    last = err.strip().splitlines()[-1]
+    last = messages(err)[-1]
     assert last.startswith("error: ") and "pass --yes" in last
     assert len(project.store.metadata.list_runs(_all())) == before  # no run recorded
     assert not marker.exists()

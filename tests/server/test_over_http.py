@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.cli.conftest import messages
 
 from lineal.server.testing import ServerProcess, free_port
 
@@ -53,7 +54,7 @@ def test_sdk_and_cli_through_a_server_with_auth(tmp_path: Path) -> None:
         # Without the token: one line, exit code of Unauthenticated, nothing written.
         refused = lineal_cli("runs", "list", env={"LINEAL_URI": server.url, "LINEAL_TOKEN": ""})
         assert refused.returncode != 0
-        assert refused.stderr.count("\n") == 1 and "error:" in refused.stderr
+        assert len(messages(refused.stderr)) == 1 and "error:" in refused.stderr
 
     # The run and its ledger entries name the token's principal, not the OS account.
     audit = lineal_cli("audit", "log", "--json", "--uri", str(backend), env={})

@@ -14,7 +14,7 @@ from lineal.errors import Conflict, InvalidArgument, NotFound
 from lineal.refs import parse_ref
 from lineal.store import Store
 from lineal.store.base import MetadataStore, NewArtifactVersion
-from lineal.webhooks.entities import DeliveryStatus, Webhook
+from lineal.webhooks import DeliveryStatus, Webhook
 
 pytestmark = [pytest.mark.server_side]  # claims and enqueueing are the server's own; tests/server covers webhooks over HTTP
 

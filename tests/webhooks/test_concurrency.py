@@ -13,8 +13,7 @@ import pytest
 
 import lineal
 from lineal.store import Store, open_store
-from lineal.webhooks import WebhookDispatcher
-from lineal.webhooks.entities import DeliveryStatus
+from lineal.webhooks import DeliveryStatus, WebhookDispatcher
 
 from .conftest import Receiver, Register, wait_until
 

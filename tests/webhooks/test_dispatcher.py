@@ -15,8 +15,7 @@ import lineal
 from lineal.entities import now_us
 from lineal.errors import PermissionDenied
 from lineal.store import Store
-from lineal.webhooks import WebhookDispatcher
-from lineal.webhooks.entities import DeliveryStatus
+from lineal.webhooks import DeliveryStatus, WebhookDispatcher
 
 from .conftest import Receiver, Register, wait_until
 

@@ -12,8 +12,7 @@ import pytest
 import lineal
 from lineal.errors import InvalidArgument
 from lineal.store import Store
-from lineal.webhooks import WebhookDispatcher
-from lineal.webhooks.entities import DeliveryStatus
+from lineal.webhooks import DeliveryStatus, WebhookDispatcher
 
 from .conftest import Receiver, Register, wait_until
 

@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         # value): only an int is an exit status.
         return result if isinstance(result, int) else 0
     except LinealError as error:
-        click.echo(f"error: {error}", err=True)
+        from .render import say
+
+        say(f"error: {error}", err=True)
         sys.exit(error.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

@@ -22,6 +22,7 @@ from .render import (
     parse_time,
     print_fields,
     print_table,
+    say,
     short_digest,
     truncate,
     wide_option,
@@ -171,7 +172,7 @@ def get_command(
     if as_json:
         emit_json({**version.to_dict(), "path": str(target)})
         return
-    click.echo(f"{version.ref} ({human_size(version.size)}) -> {target}")
+    say(f"{version.ref} ({human_size(version.size)}) -> {target}")
 
 
 @artifacts.command("log")
@@ -215,7 +216,7 @@ def log_command(
         emit_json(version.to_dict())
         return
     verb = "logged" if datetime_to_us(version.created_at) >= started else "already recorded as"
-    click.echo(f"{verb} {version.ref} ({short_digest(version.digest)}, "
+    say(f"{verb} {version.ref} ({short_digest(version.digest)}, "
                f"{human_size(version.size)}, {version.storage})")
 
 

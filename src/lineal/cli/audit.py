@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import IntegrityError
-from .render import LIMIT, plural, wide_option
+from .render import LIMIT, plural, say, wide_option
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -72,11 +72,11 @@ def verify_command(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         for problem in report.problems[:50]:
-            click.echo(f"  {problem.kind}: {problem.detail}")
+            say(f"  {problem.kind}: {problem.detail}")
         if len(report.problems) > 50:
-            click.echo(f"  ... and {len(report.problems) - 50} more")
+            say(f"  ... and {len(report.problems) - 50} more")
         status = "OK" if report.ok else f"FAILED ({plural(len(report.problems), 'problem')})"
-        click.echo(f"ledger {status}: {report.entries} entries, {report.rows} rows checked; "
+        say(f"ledger {status}: {report.entries} entries, {report.rows} rows checked; "
                    f"head #{report.head_seq} {report.head_hash}")
     if not report.ok:
         raise IntegrityError(f"audit ledger verification failed with {plural(len(report.problems), 'problem')}")

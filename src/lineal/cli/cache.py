@@ -21,16 +21,16 @@ def explain_command(ctx: click.Context, ref: str, project: str | None, as_json: 
     """Tell why step run REF (a run id, or a step name for its latest run) was or was not
     served from cache: which part of its key (code, params, inputs, environment) changed."""
     from ..steps import explain
-    from .render import open_store_from_ctx
+    from .render import open_store_from_ctx, say
 
     report = explain(ref, store=open_store_from_ctx(ctx), project=project)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
-    click.echo(f"{report['step']} run {report['run']}: {report['reason']}")
+    say(f"{report['step']} run {report['run']}: {report['reason']}")
     for part, diff in report["changes"].items():
         if part == "code":
-            click.echo(f"  code: {diff['from']} -> {diff['to']}")
+            say(f"  code: {diff['from']} -> {diff['to']}")
             continue
         for key, change in diff.items():
-            click.echo(f"  {part}.{key}: {change['from']!r} -> {change['to']!r}")
+            say(f"  {part}.{key}: {change['from']!r} -> {change['to']!r}")

@@ -19,6 +19,7 @@ from .render import (
     open_store_from_ctx,
     print_fields,
     print_table,
+    say,
     short_digest,
     truncate,
     wide_option,
@@ -149,7 +150,7 @@ def show_command(ctx: click.Context, ref: str, project: str | None, as_json: boo
         if any(p.quantiles_estimated for p in desc.columns):
             notes.append("quantiles of long numeric columns come from a fixed 1 Mi-row sample")
         for note in notes:
-            click.echo(note)
+            say(note)
 
 
 def _profile_row(p: ColumnProfile, rows: int) -> tuple[Any, ...]:
@@ -228,7 +229,7 @@ def _print_diff(old: DatasetVersion, new: DatasetVersion, result: DatasetDiff, s
     shifts = sorted(shifts, key=lambda s: (not s.flagged, -s.score))
     if not shifts:
         quiet = len(result.column_shifts)
-        click.echo("\nNo column shifted past the threshold"
+        say("\nNo column shifted past the threshold"
                    + (f" ({quiet} changed a little: --all lists them)" if quiet else ""))
         return
     _print_shifts(shifts)

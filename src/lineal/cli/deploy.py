@@ -12,7 +12,7 @@ import click
 from ..errors import InvalidArgument
 from .complete import complete_refs
 from .registry import emit_json, open_cli_store, parse_pairs, print_table, when_text
-from .render import LIMIT, PROJECT_OPTION, wide_option
+from .render import LIMIT, PROJECT_OPTION, command_lines, prose_width, say, wide_option
 
 if TYPE_CHECKING:
     from ..entities import Deployment
@@ -53,7 +53,7 @@ def _show(title: str, found: Sequence[Deployment], as_json: bool) -> None:
     elif found:
         print_table(title, _COLUMNS, _rows(found))
     else:
-        click.echo(f"{title}: none")
+        say(f"{title}: none")
 
 
 @click.group()
@@ -103,7 +103,7 @@ def record_command(
         return
     replaced = f", replacing {d.replaces_id}" if d.replaces_id else ""
     moved = f"; alias {alias} -> v{d.model_version}" if alias else ""
-    click.echo(f"deployment {d.id}: {d.model_ref} live as {d.name} in {d.environment}{replaced}"
+    say(f"deployment {d.id}: {d.model_ref} live as {d.name} in {d.environment}{replaced}"
                f"{moved}")
 
 
@@ -127,7 +127,7 @@ def end_command(
     if as_json:
         emit_json(d.to_dict())
         return
-    click.echo(f"deployment {d.id} ({d.name} in {d.environment}) {d.status} at "
+    say(f"deployment {d.id} ({d.name} in {d.environment}) {d.status} at "
                f"{when_text(d.ended_at)}")
 
 
@@ -245,7 +245,7 @@ def show_command(ctx: click.Context, deployment_id: str, as_json: bool) -> None:
         ("ended", when_text(d.ended_at)), ("replaces", d.replaces_id or "-"),
         ("restores", d.restores_id or "-"), ("deploy run", d.run_id), ("comment", d.comment or "-"),
     ):
-        click.echo(f"{key:>12}  {value}")
+        say(f"{key:>12}  {value}")
 
 
 @deploy.command("recover")
@@ -291,11 +291,12 @@ def recover_command(
         ("trained with", f"python {(training.get('python') or {}).get('version', '?')}, "
                          f"{_packages_text(training)} ({training.get('ref', '-')})"),
         ("code", _git_text(git)),
-        ("redeploy", rec.redeploy_command),
     ):
-        click.echo(f"{key:>14}  {value}")
+        say(f"{key:>14}  {value}")
+    click.echo("\n".join(command_lines(f"{'redeploy':>14}  ", rec.redeploy_command,
+                                        prose_width())))
     if download is not None:
-        click.echo(f"{'downloaded to':>14}  {download}")
+        say(f"{'downloaded to':>14}  {download}")
 
 
 @deploy.command("rollback")
@@ -322,7 +323,7 @@ def rollback_command(
         emit_json(d.to_dict())
         return
     moved = f"; alias {alias} -> v{d.model_version}" if alias else ""
-    click.echo(f"rolled back {name} in {environment} to {d.model_ref}: deployment {d.id} "
+    say(f"rolled back {name} in {environment} to {d.model_ref}: deployment {d.id} "
                f"replaces {d.replaces_id}, restores {d.restores_id}{moved}")
 
 

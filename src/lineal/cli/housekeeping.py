@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from .render import emit_json, human_size, open_store_from_ctx, plural, short_digest
+from .render import emit_json, human_size, open_store_from_ctx, plural, say, short_digest
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 
@@ -37,13 +37,13 @@ def gc_command(ctx: click.Context, dry_run: bool, older_than: str, as_json: bool
         return
     verb = "would remove" if dry_run else "removed"
     for leftover in report.leftovers:
-        click.echo(f"{verb} {leftover.kind} {leftover.name} ({human_size(leftover.size)})")
+        say(f"{verb} {leftover.kind} {leftover.name} ({human_size(leftover.size)})")
     for digest, size in sorted(report.blobs.items()):
-        click.echo(f"{verb} unreferenced blob {digest} ({human_size(size)})")
+        say(f"{verb} unreferenced blob {digest} ({human_size(size)})")
     young = report.young_leftovers + report.young_blobs
     kept = (f"; kept {plural(young, 'item')} written since "
             f"{datetime.fromtimestamp(report.cutoff, UTC):%Y-%m-%d %H:%M:%S} UTC" if young else "")
-    click.echo(f"{verb.capitalize()} {plural(len(report.leftovers), 'leftover')} and "
+    say(f"{verb.capitalize()} {plural(len(report.leftovers), 'leftover')} and "
                f"{plural(len(report.blobs), 'unreferenced blob')}, "
                f"{human_size(report.bytes_freed)}{kept}")
 
@@ -74,9 +74,9 @@ def purge_command(ctx: click.Context, ref: str, reason: str, project: str | None
         return
     version = report.version
     head = "purged" if report.recorded else "already recorded as purged"
-    click.echo(f"{version.ref} {head}: {version.purged}")
-    click.echo(f"deleted {plural(len(report.deleted), 'blob')} ({human_size(report.bytes_freed)})"
+    say(f"{version.ref} {head}: {version.purged}")
+    say(f"deleted {plural(len(report.deleted), 'blob')} ({human_size(report.bytes_freed)})"
                + (f", {len(report.already_gone)} already gone" if report.already_gone else ""))
     for digest, users in report.shared.items():
         shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
-        click.echo(f"kept {short_digest(digest)}: also used by {shown}")
+        say(f"kept {short_digest(digest)}: also used by {shown}")

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from .render import console, emit_json, open_store_from_ctx, print_table
+from .render import console, emit_json, open_store_from_ctx, print_table, say
 
 __all__ = ["ImportGroup", "import_command", "mlflow_command"]
 
@@ -151,7 +151,7 @@ def _render(summary: Any) -> None:
     rows = [(label, f"{summary.imported.get(key, 0):,}", f"{summary.already.get(key, 0):,}")
             for key, label in _LABELS
             if summary.imported.get(key, 0) or summary.already.get(key, 0)]
-    click.echo(f"{'dry run: ' if summary.dry_run else ''}{summary.experiments} MLflow "
+    say(f"{'dry run: ' if summary.dry_run else ''}{summary.experiments} MLflow "
                f"experiment(s) read from {summary.source} into project {summary.project} "
                f"in {summary.seconds:.1f} s")
     print_table(None, ("what", verb, "already imported"), rows, empty="nothing to import")
@@ -160,7 +160,7 @@ def _render(summary: Any) -> None:
                     [(n.kind + (" (failed)" if n.failed else ""), n.mlflow_id, n.reason)
                      for n in summary.not_imported])
     elif not summary.dry_run and summary.nothing_new:
-        click.echo("nothing new: everything was already imported")
+        say("nothing new: everything was already imported")
 
 
 import_command = ImportGroup("import", commands=[mlflow_command])

@@ -18,6 +18,7 @@ from .render import (
     open_store_from_ctx,
     parse_time,
     print_table,
+    say,
     short_digest,
     wide_option,
 )
@@ -78,7 +79,7 @@ def _closure_table(closure: Closure) -> None:
         notes.append(f"more: --cursor {closure.next_cursor}")
     if closure.depth_limited:
         notes.append(f"the depth limit {closure.max_depth} cut the walk at the nodes flagged 'cut'")
-    click.echo("; ".join(notes))
+    say("; ".join(notes))
 
 
 @click.command("lineage")
@@ -175,9 +176,9 @@ def _show_impact(report: Impact, *, marked: bool) -> None:
     summary = (f"{len(report.artifacts)} artifact version(s), {len(report.model_versions)} model "
                f"version(s), {len(report.deployments)} deployment(s) ({len(live)} live) "
                f"through {report.runs} run(s)")
-    click.echo(("downstream: " if report.items else "nothing downstream; ") + summary)
+    say(("downstream: " if report.items else "nothing downstream; ") + summary)
     if report.depth_limited:
-        click.echo("the depth limit cut the walk: more may be affected")
+        say("the depth limit cut the walk: more may be affected")
 
 
 @click.command("taint")
@@ -237,7 +238,7 @@ def untaint_command(ctx: click.Context, ref: str, project: str | None, as_json: 
     if as_json:
         emit_json({"untainted": target.ref})
     else:
-        click.echo(f"untainted {target.label}")
+        say(f"untainted {target.label}")
 
 
 @click.command("taints")
@@ -289,8 +290,8 @@ def import_command(ctx: click.Context, file: Path, project: str | None, as_json:
     if as_json:
         emit_json(result.to_dict())
         return
-    click.echo(f"imported {result.runs:,} runs, {result.artifacts:,} artifact versions and "
+    say(f"imported {result.runs:,} runs, {result.artifacts:,} artifact versions and "
                f"{result.edges:,} edges from {file.name} ({result.format}) in "
                f"{result.seconds:.2f} s ({result.rows_per_second:,.0f} rows/s)")
     for note in result.skipped:
-        click.echo(f"not imported: {note}")
+        say(f"not imported: {note}")

@@ -21,6 +21,7 @@ from .render import (
     parse_time,
     print_fields,
     print_table,
+    say,
     short_digest,
     truncate,
     wide_option,
@@ -202,7 +203,7 @@ def _print_model(
     if model.input_example is not None:
         import json
 
-        click.echo(f"\ninput example: {truncate(json.dumps(model.input_example), 160)}")
+        say(f"\ninput example: {truncate(json.dumps(model.input_example), 160)}")
     if version.tags:
         print_table("Tags", ("tag", "value"), sorted(version.tags.items()))
     run = model.run

@@ -24,6 +24,7 @@ from .render import (
     open_store_from_ctx,
     print_fields,
     print_table,
+    say,
     short_digest,
     wide_option,
 )
@@ -81,7 +82,7 @@ def trained_on_command(ctx: click.Context, model_ref: str, kinds: tuple[str, ...
         emit_json(report.to_dict())
         return
     s = report.subject
-    click.echo(f"{s.label}" + (f" ({s.artifact.ref})" if s.model_version and s.artifact else "")
+    say(f"{s.label}" + (f" ({s.artifact.ref})" if s.model_version and s.artifact else "")
                + f" was trained on {len(report)} dataset version(s):")
     print_table(None, ("dataset", "digest", "role", "step", "depth", "direct", "rows", "tainted"),
                 [(_ref(d.ref), short_digest(d.digest), d.role, d.step, d.depth, _yes(d.direct),
@@ -110,7 +111,7 @@ def params_command(ctx: click.Context, model_ref: str, project: str | None, as_j
         emit_json(report.to_dict())
         return
     pipe = f" in pipeline {_run_label(report.pipeline)}" if report.pipeline else ""
-    click.echo(f"{report.subject.label}: produced by run {_run_label(report.run)}{pipe}")
+    say(f"{report.subject.label}: produced by run {_run_label(report.run)}{pipe}")
     print_table(None, ("scope", "step", "param", "value"),
                 [(scope, step, key, _short(value, 60)) for scope, step, key, value in report.rows()],
                 empty="  (no params were logged)")
@@ -156,7 +157,7 @@ def pipeline_command(ctx: click.Context, model_ref: str, project: str | None, as
          if code.get("entry_point") else None),
         ("entry sha256", code.get("entry_point_sha256")),
     ])
-    click.echo("")
+    say("")
     print_table("steps (* produced the model)",
                 ("#", "step", "kind", "status", "duration", "run", "commit", "outputs"),
                 [(i + 1, ("* " if s.produced_subject else "") + s.run.name, s.run.kind,
@@ -210,9 +211,9 @@ def env_command(ctx: click.Context, model_ref: str, packages: tuple[str, ...],
         ("frameworks", ", ".join(f"{k} {v}" for k, v in report.frameworks.items()) or "none imported"),
         ("environment", f"{report.environment_ref} {short_digest(report.environment_digest or '')}"),
     ])
-    click.echo("")
+    say("")
     if report.package_count is None:
-        click.echo(f"packages: {_not_captured(unknown.get('packages'))}")
+        say(f"packages: {_not_captured(unknown.get('packages'))}")
         return
     shown = f"{len(report.packages)} of {report.package_count}" if packages else str(report.package_count)
     print_table(f"packages ({shown})", ("package", "version"), list(report.packages.items()),
@@ -245,21 +246,21 @@ def runs_using_command(ctx: click.Context, requirement: str, project: str | None
         emit_json(report.to_dict())
         return
     versions = ", ".join(f"{v} ({n} run{'s' if n != 1 else ''})" for v, n in report.versions.items())
-    click.echo(f"{report.total} run(s) used {requirement}" + (f": {versions}" if versions else ""))
+    say(f"{report.total} run(s) used {requirement}" + (f": {versions}" if versions else ""))
     print_table(None, ("run", "name", "kind", "status", "started", "version", "user"),
                 [(u.run.id, u.run.name, u.run.kind, str(u.run.status), local_time(u.run.started_at),
                   u.version, u.run.tags.get("lineal.user") or u.run.created_by) for u in report.runs])
     if report.truncated:
-        click.echo(f"... {report.total - len(report)} more (raise --limit)")
+        say(f"... {report.total - len(report)} more (raise --limit)")
     if report.not_captured_total:
-        click.echo("")
+        say("")
         print_table(f"{report.not_captured_total} run(s) whose packages were not captured: "
                     "unknown whether they used it",
                     ("run", "name", "kind", "status", "started", "reason"),
                     [(u.run.id, u.run.name, u.run.kind, str(u.run.status),
                       local_time(u.run.started_at), u.reason) for u in report.not_captured])
         if report.not_captured_total > len(report.not_captured):
-            click.echo(f"... {report.not_captured_total - len(report.not_captured)} more "
+            say(f"... {report.not_captured_total - len(report.not_captured)} more "
                        "(raise --limit)")
 
 
@@ -291,19 +292,19 @@ def why_failed_command(ctx: click.Context, run_or_ref: str, tail: int, project: 
         return
     r = report.run
     inside = f" (step of pipeline {_run_label(report.pipeline)})" if report.pipeline else ""
-    click.echo(f"run {_run_label(r)} {r.status} at {local_time(r.ended_at)}{inside}")
-    click.echo(f"error: {report.error.type}: {report.error.message}")
+    say(f"run {_run_label(r)} {r.status} at {local_time(r.ended_at)}{inside}")
+    say(f"error: {report.error.type}: {report.error.message}")
     if report.traceback_tail:
-        click.echo(f"traceback (last {len(report.traceback_tail)} lines):")
+        say(f"traceback (last {len(report.traceback_tail)} lines):")
         for line in report.traceback_tail:
-            click.echo(f"  {line}")
-    click.echo("")
+            say(f"  {line}")
+    say("")
     if report.last_good is None or report.comparison is None:
-        click.echo(f"no earlier run of {r.name} ({r.kind}) finished: nothing to compare with")
+        say(f"no earlier run of {r.name} ({r.kind}) finished: nothing to compare with")
         return
     c = report.comparison
     unknown = f" (not captured, so unknown: {', '.join(c.not_captured)})" if c.not_captured else ""
-    click.echo(f"compared with the last good run {_run_label(report.last_good)} "
+    say(f"compared with the last good run {_run_label(report.last_good)} "
                f"({local_time(report.last_good.started_at)}): "
                + (f"differs in {', '.join(c.differs_in)}" if c.differs_in
                   else "same params, inputs, code and environment") + unknown)
@@ -429,7 +430,7 @@ def leaderboard_command(ctx: click.Context, dataset_ref: str, metric: str, lower
         emit_json(board.to_dict())
         return
     order = "lower is better" if lower_is_better else "higher is better"
-    click.echo(f"models downstream of {board.subject.label} by {metric} ({order}):")
+    say(f"models downstream of {board.subject.label} by {metric} ({order}):")
     print_table(None, ("#", "model", metric, "run", "user", "created", "registered"),
                 [(e.rank or "-", _ref(e.model.ref), e.value if e.value is not None else "-",
                   _run_short(e.metric_run or e.run), e.user or "-", local_time(e.model.created_at),
@@ -461,22 +462,22 @@ def diff_command(ctx: click.Context, a: str, b: str, show_all: bool, project: st
     if as_json:
         emit_json(d.to_dict())
         return
-    click.echo(f"a: {d.a.label}" + (f" (run {_run_label(d.a.run)})" if d.a.run and not d.a.is_run else ""))
-    click.echo(f"b: {d.b.label}" + (f" (run {_run_label(d.b.run)})" if d.b.run and not d.b.is_run else ""))
+    say(f"a: {d.a.label}" + (f" (run {_run_label(d.a.run)})" if d.a.run and not d.a.is_run else ""))
+    say(f"b: {d.b.label}" + (f" (run {_run_label(d.b.run)})" if d.b.run and not d.b.is_run else ""))
     if d.same_content:
-        click.echo("same content: the two versions are the same bytes")
+        say("same content: the two versions are the same bytes")
     first = d.first_divergence
     unknown = d.not_captured
     if first is None:
-        click.echo("the two lineages do not diverge: same steps, inputs, params, code, environment"
+        say("the two lineages do not diverge: same steps, inputs, params, code, environment"
                    + (" (except what was not captured, which is unknown)" if unknown else ""))
     else:
-        click.echo(f"first divergence: step {first.step}")
+        say(f"first divergence: step {first.step}")
         for reason in first.reasons:
-            click.echo(f"  - {reason}")
+            say(f"  - {reason}")
     data = [x for x in d.data if x.changed or show_all]
     if data:
-        click.echo("")
+        say("")
         print_table("data", ("dataset", "a", "b", "rows", "schema"),
                     [(x.name, _side(x.a), _side(x.b),
                       f"{x.rows[0]} -> {x.rows[1]}" if x.rows else "", _schema_text(x))
@@ -491,7 +492,7 @@ def diff_command(ctx: click.Context, a: str, b: str, show_all: bool, project: st
     statuses = [(s.step, s.status, s.a.run.id if s.a else "-", s.b.run.id if s.b else "-")
                 for s in d.steps if show_all or s.status != "same"]
     if statuses:
-        click.echo("")
+        say("")
         print_table("steps (from the sources down)", ("step", "status", "a run", "b run"), statuses)
 
 
@@ -529,5 +530,5 @@ def _section(title: str, by_step: dict[str, Any],
              rows_of: Callable[[str, Any], list[tuple[Any, ...]]]) -> None:
     rows = [row for step, change in by_step.items() for row in rows_of(step, change)]
     if rows:
-        click.echo("")
+        say("")
         print_table(title, ("step", "key", "a", "b"), rows)

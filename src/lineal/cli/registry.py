@@ -10,7 +10,15 @@ import click
 
 from ..errors import InvalidArgument
 from .complete import complete_models, complete_refs
-from .render import PROJECT_OPTION, emit_json, parse_pairs, print_table, remember_store, wide_option
+from .render import (
+    PROJECT_OPTION,
+    emit_json,
+    parse_pairs,
+    print_table,
+    remember_store,
+    say,
+    wide_option,
+)
 
 __all__ = ["emit_json", "open_cli_store", "parse_pairs", "print_table", "when_text"]
 
@@ -147,7 +155,7 @@ def create_command(
         approval_environments=gate, separation_of_duties=separation_of_duties,
         project=project, store=open_cli_store(ctx, write=True),
     )
-    emit_json(model.to_dict()) if as_json else click.echo(f"registered model {model.ref}")
+    emit_json(model.to_dict()) if as_json else say(f"registered model {model.ref}")
 
 
 @registry.command("register")
@@ -182,7 +190,7 @@ def register_command(
     if as_json:
         emit_json(version.to_dict())
     else:
-        click.echo(f"registered {version.ref} -> {version.artifact_ref} ({version.artifact_digest[:19]})")
+        say(f"registered {version.ref} -> {version.artifact_ref} ({version.artifact_digest[:19]})")
 
 
 @registry.command("show")
@@ -207,12 +215,12 @@ def show_command(ctx: click.Context, project: str | None, ref: str, as_json: boo
     if as_json:
         emit_json({**model.to_dict(), "versions": [v.to_dict() for v in versions]})
         return
-    click.echo(f"{model.ref}  owner {model.owner}  created {when_text(model.created_at)} "
+    say(f"{model.ref}  owner {model.owner}  created {when_text(model.created_at)} "
                f"by {model.created_by}")
     if model.description:
-        click.echo(f"  {model.description}")
+        say(f"  {model.description}")
     if _policy(model):
-        click.echo(f"  policy: {_policy(model)}")
+        say(f"  policy: {_policy(model)}")
     _versions_table(model.ref, versions)
 
 
@@ -229,9 +237,9 @@ def _print_version(v: ModelVersion) -> None:
         ("tags", ", ".join(f"{k}={val}" for k, val in v.tags.items()) or "-"),
     ]
     for key, value in lines:
-        click.echo(f"{key:>16}  {value}")
+        say(f"{key:>16}  {value}")
     for a in v.approvals:
-        click.echo(f"{'review':>16}  {a.decision} for {a.stage} by {a.actor} at "
+        say(f"{'review':>16}  {a.decision} for {a.stage} by {a.actor} at "
                    f"{when_text(a.created_at)}" + (f": {a.comment}" if a.comment else ""))
 
 
@@ -282,11 +290,11 @@ def update_command(
         if owner is not None:
             raise InvalidArgument("--owner applies to a model, not a version")
         v = reg.update_version(ref, description=description, tags=parse_pairs(tags), project=project, store=store)
-        emit_json(v.to_dict()) if as_json else click.echo(f"updated {v.ref}")
+        emit_json(v.to_dict()) if as_json else say(f"updated {v.ref}")
     else:
         m = reg.update_model(ref, description=description, owner=owner, tags=parse_pairs(tags),
                              project=project, store=store)
-        emit_json(m.to_dict()) if as_json else click.echo(f"updated {m.ref}")
+        emit_json(m.to_dict()) if as_json else say(f"updated {m.ref}")
 
 
 @registry.command("alias")
@@ -317,7 +325,7 @@ def alias_command(
                    "version": moved.version, "previous": current})
         return
     before = "new" if current is None else f"was v{current}"
-    click.echo(f"{moved.project}/{moved.model}@{alias} -> v{moved.version} ({before})")
+    say(f"{moved.project}/{moved.model}@{alias} -> v{moved.version} ({before})")
 
 
 @registry.command("unalias")
@@ -344,7 +352,7 @@ def unalias_command(
     if as_json:
         emit_json({"model": name, "alias": alias, "removed": True, "previous": current})
         return
-    click.echo(f"removed {name}@{alias}" + (f" (was v{current})" if current else ""))
+    say(f"removed {name}@{alias}" + (f" (was v{current})" if current else ""))
 
 
 @registry.command("stage")
@@ -363,7 +371,7 @@ def stage_command(
 
     v = reg.transition_stage(ref, stage, archive_others=archive_others, comment=comment,
                              project=project, store=open_cli_store(ctx, write=True))
-    emit_json(v.to_dict()) if as_json else click.echo(f"{v.ref} is in {v.stage}")
+    emit_json(v.to_dict()) if as_json else say(f"{v.ref} is in {v.stage}")
 
 
 def _review(ctx: click.Context, ref: str, comment: str, stage: str, approve: bool, as_json: bool,
@@ -376,7 +384,7 @@ def _review(ctx: click.Context, ref: str, comment: str, stage: str, approve: boo
     if as_json:
         emit_json({"ref": ref, **a.to_dict()})
         return
-    click.echo(f"{ref}: {a.decision} for {a.stage} by {a.actor}")
+    say(f"{ref}: {a.decision} for {a.stage} by {a.actor}")
 
 
 @registry.command("approve")
@@ -497,24 +505,24 @@ def as_of_command(
             data["changes"] = [e.to_dict() for e in changes]
         emit_json(data)
         return
-    click.echo(f"{name} as of {when_text(state.time)}")
+    say(f"{name} as of {when_text(state.time)}")
     if alias is not None:
         held = state.aliases.get(alias)
-        click.echo(f"  alias {alias} -> " + (f"v{held}" if held else "(not set)"))
+        say(f"  alias {alias} -> " + (f"v{held}" if held else "(not set)"))
     else:
         for key, v in sorted(state.aliases.items()):
-            click.echo(f"  alias {key} -> v{v}")
+            say(f"  alias {key} -> v{v}")
         for v, stage in sorted(state.stages.items()):
-            click.echo(f"  v{v}: {stage}")
+            say(f"  v{v}: {stage}")
         if not state.stages:
-            click.echo("  (not registered yet)")
+            say("  (not registered yet)")
     if span.end_us is not None:
         end = when_text(us_datetime(span.end_us))
         if not changes:
-            click.echo(f"  no changes until {end}")
+            say(f"  no changes until {end}")
         for e in changes:
             _, actor, action, version, alias_name, change, _ = _event_row(e)
-            click.echo(f"  {when_text(e.timestamp)}  {action} {alias_name or version}: {change} "
+            say(f"  {when_text(e.timestamp)}  {action} {alias_name or version}: {change} "
                        f"(by {actor})")
 
 
@@ -589,7 +597,7 @@ def policy_command(
     if as_json:
         emit_json({"model": model.ref, **model.policy.to_dict()})
         return
-    click.echo(f"{model.ref}: {_policy(model) or 'no policy'}")
+    say(f"{model.ref}: {_policy(model) or 'no policy'}")
 
 
 @registry.command("admins")
@@ -614,7 +622,7 @@ def admins_command(ctx: click.Context, users: str | None, clear: bool, as_json: 
     if as_json:
         emit_json({"admins": current})
         return
-    click.echo("admins: " + (", ".join(current) or "(none)"))
+    say("admins: " + (", ".join(current) or "(none)"))
 
 
 @registry.command("compare")
@@ -693,4 +701,4 @@ def resolve_command(ctx: click.Context, project: str | None, ref: str, as_json: 
                    "artifact": artifact.to_dict()})
         return
     prefix = f"{version.ref} -> " if version else ""
-    click.echo(f"{prefix}{artifact.ref} {artifact.digest} {artifact.uri}")
+    say(f"{prefix}{artifact.ref} {artifact.digest} {artifact.uri}")

@@ -504,6 +504,85 @@ def _wrapped(value: str, width: int) -> list[str]:
     return out
 
 
+# -- sentences -----------------------------------------------------------------------------------
+#: A label before a value: ``error: ``, ``wrote: ``, or right-aligned ``  digest  ``.
+_LABEL = re.compile(r"^(\s*[\w./-]+(?: [\w./-]+)*?(?::\s+| {2,}))\S")
+
+
+def prose_width(err: bool = False) -> int | None:
+    """The width sentences wrap at: ``$COLUMNS``, else the terminal's; None for a pipe or a
+    file (no width: a script reading a message gets it on one line)."""
+    env = os.environ.get("COLUMNS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    if (sys.stderr if err else sys.stdout).isatty():
+        import shutil
+
+        return shutil.get_terminal_size().columns
+    return None
+
+
+def wrap_prose(text: str, width: int | None) -> str:
+    """``text`` with each line wider than ``width`` wrapped between words. A continuation line
+    is indented under the value of a ``label: value`` (or ``error: ...``) line, else two
+    spaces more than the line. Words are never broken: an id, a reference, a number, a path or a
+    URL longer than the room stays whole on a line of its own."""
+    if width is None:
+        return text
+    import textwrap
+
+    out: list[str] = []
+    for line in text.split("\n"):
+        if _cell_len(line) <= width:
+            out.append(line)
+            continue
+        label = _LABEL.match(line)
+        hang = len(label[1]) if label and len(label[1]) <= width // 4 else (
+            len(line) - len(line.lstrip()) + 2)
+        if label and len(line[len(label[1]):].split()) <= 1:
+            out.append(line)  # one word after its label: nothing to wrap between
+            continue
+        wrapped = textwrap.wrap(line, width, subsequent_indent=" " * hang,
+                                break_long_words=False, break_on_hyphens=False) or [line]
+        if label and len(wrapped) > 1 and wrapped[0].strip() == label[1].strip():
+            # The first value word is too long for the label's line: it stays beside its label
+            # (the line holds one word after it), and the rest follows under it.
+            first, _, rest = line[len(label[1]):].partition(" ")
+            wrapped = [label[1] + first, *textwrap.wrap(
+                " " * hang + rest.lstrip(), width, subsequent_indent=" " * hang,
+                break_long_words=False, break_on_hyphens=False)]
+        out += wrapped
+    return "\n".join(out)
+
+
+def command_lines(prefix: str, command: str, width: int | None) -> list[str]:
+    """``prefix`` then a shell command to copy, wrapped between its arguments with ``\\``
+    continuations under its first word when wider than ``width`` (a quoted argument with spaces
+    stays whole, so the lines paste into a shell as one command)."""
+    import shlex
+
+    if width is None or _cell_len(prefix + command) <= width:
+        return [prefix + command]
+    words = [shlex.quote(word) for word in shlex.split(command)]
+    hang = " " * (_cell_len(prefix) + 2)
+    lines, line = [], prefix + words[0]
+    for word in words[1:]:
+        if _cell_len(f"{line} {word} \\") > width and line.strip():
+            lines.append(line + " \\")
+            line = hang + word
+        else:
+            line = f"{line} {word}"
+    return [*lines, line]
+
+
+def say(message: Any = "", *, err: bool = False, nl: bool = True) -> None:
+    """``click.echo`` for sentences, hints, warnings and errors: wrapped to the terminal's width
+    (:func:`wrap_prose`), never to a pipe's. Tables (:func:`print_table`), ``label: value``
+    blocks (:func:`print_fields`) and JSON have their own layout and do not come here."""
+    text = message if isinstance(message, str) else str(message)
+    click.echo(wrap_prose(text, prose_width(err)), err=err, nl=nl)
+
+
 def should_page(lines: int, *, is_tty: bool, height: int) -> bool:
     """Page only what a person would scroll past: on a terminal, taller than it."""
     return is_tty and lines > height
@@ -523,7 +602,7 @@ def print_table(
     and times in full. Output taller than the terminal goes through ``$PAGER``."""
     materialised = list(rows)
     if not materialised and empty:
-        click.echo(empty)
+        say(empty)
         return
     wide = _wide_requested() if wide is None else wide
     lines = table_lines(columns, materialised, width=terminal_width(), wide=wide,
@@ -546,7 +625,7 @@ def note_limit(shown: int, limit: int, what: str) -> None:
     """On stderr, when a listing stopped at ``--limit``: there may be more than the table shows."""
     if shown >= limit:
         sys.stdout.flush()  # after the table, not in the middle of it, on a shared terminal
-        click.echo(f"(the {limit} newest {what}; there may be more: --limit N)", err=True)
+        say(f"(the {limit} newest {what}; there may be more: --limit N)", err=True)
 
 
 def print_fields(fields: Sequence[tuple[str, Any]]) -> None:

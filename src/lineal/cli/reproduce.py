@@ -8,6 +8,7 @@ import sys
 import click
 
 from .complete import complete_refs
+from .render import say
 
 
 @click.command()
@@ -51,18 +52,18 @@ def reproduce(
         result["directory"] = str(written[0].parent)
         result["files"] = [p.name for p in written]
         if not as_json:
-            click.echo(f"wrote {len(written)} files to {written[0].parent}/ for run {plan.run.id} "
+            say(f"wrote {len(written)} files to {written[0].parent}/ for run {plan.run.id} "
                        f"({plan.run.name}): {', '.join(p.name for p in written)}")
             if not execute:
                 for warning in plan.warnings:
-                    click.echo(f"warning: {warning}", err=True)
+                    say(f"warning: {warning}", err=True)
     if not execute:
         if as_json:
             click.echo(json.dumps(result, indent=2))
         return
     execution = library.prepare(plan, store=store, python=python)
     for line in execution.describe():
-        click.echo(line, err=True)
+        say(line, err=True)
     if not yes:
         if not sys.stdin.isatty():
             raise InvalidArgument("reproduce --run re-executes recorded code and needs "
@@ -74,11 +75,11 @@ def reproduce(
         click.echo(json.dumps({**result, **verdict.report, "verdict_run": verdict.run.id}, indent=2))
     else:
         new = verdict.report.get("new_run") or "nothing"
-        click.echo(f"{verdict.verdict}: run {plan.run.id} ({plan.run.name}) re-executed as {new}")
+        say(f"{verdict.verdict}: run {plan.run.id} ({plan.run.name}) re-executed as {new}")
         for line in verdict.report["differences"]:
-            click.echo(f"  {line}")
+            say(f"  {line}")
         same = sum(1 for o in verdict.report["outputs"] if o["status"] == "same")
-        click.echo(f"{same} of {len(verdict.report['outputs'])} outputs identical; "
+        say(f"{same} of {len(verdict.report['outputs'])} outputs identical; "
                    f"verdict recorded as run {verdict.run.id}")
     if not verdict.reproducible:
         ctx.exit(IntegrityError.exit_code)

@@ -24,6 +24,7 @@ from .render import (
     parse_time,
     print_fields,
     print_table,
+    say,
     short_digest,
     truncate,
     wide_option,
@@ -141,7 +142,7 @@ def _search(
                 rows, empty="no runs match")
     if page.next_page_token:
         sys.stdout.flush()  # after the table, not in the middle of it
-        click.echo(f"(more runs: --page-token {page.next_page_token})", err=True)
+        say(f"(more runs: --page-token {page.next_page_token})", err=True)
 
 
 @runs.command("show")
@@ -212,7 +213,7 @@ def close_command(
     )
     if closed:
         verb = "would close" if dry_run else "closed"
-        click.echo(f"{verb} {len(closed)} stale run(s) as killed")
+        say(f"{verb} {len(closed)} stale run(s) as killed")
 
 
 # -- lookups -------------------------------------------------------------------------------------
@@ -366,9 +367,9 @@ def _print_details(run: Run, details: dict[str, Any]) -> None:
         ])
     _print_capture(run, details["code"], details["environment"])
     if run.error is not None:
-        click.echo(f"\nError: {run.error.type}: {run.error.message}")
+        say(f"\nError: {run.error.type}: {run.error.message}")
         if run.error.traceback:
-            click.echo(run.error.traceback.rstrip())
+            say(run.error.traceback.rstrip())
 
 
 def _not_captured(reason: str) -> str:
@@ -431,5 +432,5 @@ def _print_capture(
         if frameworks:
             fields.append(("frameworks", ", ".join(f"{k} {v}" for k, v in frameworks.items())))
     if fields:
-        click.echo("\nCode and environment")
+        say("\nCode and environment")
         print_fields(fields)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .render import say
+
 
 @click.command("server")
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -98,10 +100,10 @@ def server_command(ctx: click.Context, host: str, port: int, workers: int, backe
     settings = dataclasses.replace(settings, request_timeout=request_timeout)
     os.environ[ENV_SETTINGS] = settings_to_json(settings)
     loop, http = server_speedups()
-    click.echo(f"lineal server on http://{host}:{port} (store: {settings.backend or 'default'},"
+    say(f"lineal server on http://{host}:{port} (store: {settings.backend or 'default'},"
                f" auth {'on' if settings.auth else 'off'}, {loop} + {http})", err=True)
     if http == "h11" or loop == "asyncio":
-        click.echo("note: without uvloop and httptools every request costs more CPU; "
+        say("note: without uvloop and httptools every request costs more CPU; "
                    "pip install 'lineal[server]' brings them", err=True)
     uvicorn.run("lineal.server.run:app_from_environment", factory=True, host=host, port=port,
                 workers=workers, log_level=log_level, access_log=False, loop=loop, http=http,

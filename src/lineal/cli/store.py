@@ -16,6 +16,7 @@ from .render import (
     plural,
     print_fields,
     print_table,
+    say,
 )
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def init_command(ctx: click.Context, as_json: bool) -> None:
         if as_json:
             emit_json({"location": opened.location, "created": not existed})
         else:
-            click.echo(f"{'store already at' if existed else 'created a lineal store at'} "
+            say(f"{'store already at' if existed else 'created a lineal store at'} "
                        f"{opened.location}")
     finally:
         opened.close()
@@ -122,10 +123,10 @@ def upgrade_command(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         emit_json({"url": url, "before": before, "after": after, "upgraded": before != after})
     elif before == after:
-        click.echo(f"{url}: already at schema {after} (the latest)")
+        say(f"{url}: already at schema {after} (the latest)")
     else:
         origin = f"schema {before}" if before else "an empty database"
-        click.echo(f"{url}: upgraded from {origin} to schema {after}")
+        say(f"{url}: upgraded from {origin} to schema {after}")
 
 
 @click.command("verify")
@@ -153,24 +154,24 @@ def verify(ctx: click.Context, no_blobs: bool, as_json: bool) -> None:
         emit_json(report.to_dict())
     else:
         for problem in report.problems[:_SHOWN_PROBLEMS]:
-            click.echo(str(problem))
+            say(str(problem))
         if len(report.problems) > _SHOWN_PROBLEMS:
-            click.echo(f"... and {len(report.problems) - _SHOWN_PROBLEMS} more (--json lists all)")
+            say(f"... and {len(report.problems) - _SHOWN_PROBLEMS} more (--json lists all)")
         for leftover in report.leftovers[:_SHOWN_PROBLEMS]:
-            click.echo(f"leftover {leftover.kind}: {leftover.name} ({human_size(leftover.size)})")
+            say(f"leftover {leftover.kind}: {leftover.name} ({human_size(leftover.size)})")
         for digest in report.unreferenced[:_SHOWN_PROBLEMS]:
-            click.echo(f"unreferenced blob: {digest}")
+            say(f"unreferenced blob: {digest}")
         if report.leftovers_unlisted:
-            click.echo(f"leftovers not listed: {report.leftovers_unlisted}")
+            say(f"leftovers not listed: {report.leftovers_unlisted}")
         if report.leftovers or report.unreferenced:
-            click.echo(f"{plural(len(report.leftovers), 'leftover')} and "
+            say(f"{plural(len(report.leftovers), 'leftover')} and "
                        f"{plural(len(report.unreferenced), 'unreferenced blob')} "
                        f"({human_size(report.unreferenced_bytes + sum(x.size for x in report.leftovers))}"
                        "): not problems; `lineal gc` removes them")
         blob_text = (f"{report.blobs} blobs re-hashed ({human_size(report.blob_bytes)})"
                      if report.blobs_checked else f"{len(inventory)} blobs listed, not re-hashed")
         status = "OK" if report.ok else f"FAILED, {plural(len(report.problems), 'problem')}"
-        click.echo(
+        say(
             f"{status}: {report.versions} artifact versions ({report.stored_versions} stored, "
             f"{report.reference_versions} by reference"
             f"{f', {report.purged_versions} purged' if report.purged_versions else ''}), {blob_text}, "

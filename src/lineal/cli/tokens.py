@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .render import emit_json, local_time, open_store_from_ctx, print_table, wide_option
+from .render import emit_json, local_time, open_store_from_ctx, print_table, say, wide_option
 
 
 @click.group("token")
@@ -37,11 +37,11 @@ def create_command(ctx: click.Context, role: str, project: str | None, expires: 
     if as_json:
         emit_json({**made.to_dict(), "secret": secret})
         return
-    click.echo(secret)
+    say(secret)
     expiry = local_time(made.expires_at) if made.expires_at else "never"
-    click.echo(f"token {made.id} ({made.name}): {made.role} in "
+    say(f"token {made.id} ({made.name}): {made.role} in "
                f"{made.project or 'every project'}, expires {expiry}", err=True)
-    click.echo("the secret above is shown this once; store it now "
+    say("the secret above is shown this once; store it now "
                "(send it as 'Authorization: Bearer <secret>')", err=True)
 
 
@@ -81,5 +81,5 @@ def revoke_command(ctx: click.Context, token_id: str, as_json: bool) -> None:
         emit_json(revoked.to_dict())
         return
     assert revoked.revoked_at is not None
-    click.echo(f"revoked token {revoked.id} ({revoked.name}) on "
+    say(f"revoked token {revoked.id} ({revoked.name}) on "
                f"{local_time(revoked.revoked_at)} by {revoked.revoked_by}")

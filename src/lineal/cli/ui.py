@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .render import say
+
 DEFAULT_PORT = 8765
 
 
@@ -44,7 +46,7 @@ def ui_command(ctx: click.Context, host: str, port: int | None, no_browser: bool
             if server.should_exit:
                 return
             threading.Event().wait(0.05)
-        click.echo(f"lineal UI on {url} (store: {settings.backend or 'default'}); "
+        say(f"lineal UI on {url} (store: {settings.backend or 'default'}); "
                    "Ctrl-C to stop")
         if not no_browser:
             webbrowser.open(url)

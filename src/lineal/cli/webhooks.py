@@ -12,10 +12,10 @@ import click
 
 from ..errors import InvalidArgument
 from .registry import emit_json, open_cli_store, print_table, when_text
-from .render import LIMIT, wide_option
+from .render import LIMIT, say, wide_option
 
 if TYPE_CHECKING:
-    from ..webhooks.entities import Webhook, WebhookDelivery
+    from ..entities import Webhook, WebhookDelivery
 
 _EVENT_HELP = ("Only this event type (repeatable; default: all). Types: alias.moved, "
                "stage.changed, version.approved, deployment.started, deployment.rolled_back, "
@@ -71,9 +71,9 @@ def add_command(ctx: click.Context, url: str, events: tuple[str, ...], project: 
     if as_json:
         emit_json({"webhook": hook.to_dict(), "secret": secret})
         return
-    click.echo(f"added webhook {hook.id} -> {hook.url}")
-    click.echo(f"secret: {secret}")
-    click.echo("keep the secret: receivers verify X-Lineal-Signature with it; it is not shown again")
+    say(f"added webhook {hook.id} -> {hook.url}")
+    say(f"secret: {secret}")
+    say("keep the secret: receivers verify X-Lineal-Signature with it; it is not shown again")
 
 
 @webhooks.command("list")
@@ -108,12 +108,12 @@ def test_command(ctx: click.Context, webhook_id: str, timeout: float, as_json: b
     if as_json:
         emit_json(delivery.to_dict())
     elif str(delivery.status) == "delivered":
-        click.echo(f"ping delivered to {delivery.webhook_id} (HTTP {delivery.last_status_code})")
+        say(f"ping delivered to {delivery.webhook_id} (HTTP {delivery.last_status_code})")
     elif str(delivery.status) == "pending":
-        click.echo("ping not sent: no dispatcher took it in time (is the server's running?)",
+        say("ping not sent: no dispatcher took it in time (is the server's running?)",
                    err=True)
     else:
-        click.echo(f"ping not delivered: {delivery.last_error}", err=True)
+        say(f"ping not delivered: {delivery.last_error}", err=True)
     if str(delivery.status) != "delivered":
         ctx.exit(1)
 
@@ -131,7 +131,7 @@ def remove_command(ctx: click.Context, webhook_id: str, as_json: bool) -> None:
     if as_json:
         emit_json(hook.to_dict())
     else:
-        click.echo(f"removed webhook {hook.id} ({hook.url})")
+        say(f"removed webhook {hook.id} ({hook.url})")
 
 
 @webhooks.command("deliveries")
@@ -182,7 +182,7 @@ def deliver_command(ctx: click.Context, once: bool, timeout: float, max_attempts
                                    poll_interval=poll)
     try:
         if not once:
-            click.echo("delivering webhook events; Ctrl-C to stop", err=True)
+            say("delivering webhook events; Ctrl-C to stop", err=True)
             dispatcher.run_forever()
             return
         report = dispatcher.run_once()
@@ -191,6 +191,6 @@ def deliver_command(ctx: click.Context, once: bool, timeout: float, max_attempts
     if as_json:
         emit_json(report.to_dict())
     else:
-        click.echo(f"{report.enqueued} enqueued, {report.attempted} attempted: "
+        say(f"{report.enqueued} enqueued, {report.attempted} attempted: "
                    f"{report.delivered} delivered, {report.retrying} to retry, "
                    f"{report.failed} failed")

@@ -9,8 +9,10 @@ run being recorded is :class:`lineal.tracking.ActiveRun`, which writes through t
 This package is the bottom layer: the store imports its entities from here, never from
 :mod:`lineal.lineage` or :mod:`lineal.registry` (which re-export theirs). The definitions are in
 private modules: ``_core`` (ids, times, runs, artifact versions, edges, the ledger, tokens),
-``_lineage`` (graph nodes, closures, paths, taints) and ``_registry`` (registered models,
-versions, approvals, registry events, deployments).
+``_lineage`` (graph nodes, closures, paths, taints), ``_registry`` (registered models,
+versions, approvals, registry events, deployments) and ``_webhooks`` (webhooks, their deliveries
+and event types, which :mod:`lineal.webhooks` re-exports; the store imports nothing of that
+package, which signs and delivers).
 """
 
 from __future__ import annotations
@@ -59,14 +61,18 @@ from ._registry import (
     Stage,
 )
 from ._registry import _NotSet as _NotSet  # the sentinel's type, for annotations; not public
+from ._webhooks import EVENT_TYPES, DeliveryJob, DeliveryStatus, Webhook, WebhookDelivery
 
 __all__ = [
+    "EVENT_TYPES",
     "NOT_SET",
     "ApiToken",
     "Approval",
     "ArtifactVersion",
     "Closure",
     "Decision",
+    "DeliveryJob",
+    "DeliveryStatus",
     "Deployment",
     "DeploymentStatus",
     "Direction",
@@ -92,6 +98,8 @@ __all__ = [
     "Storage",
     "Taint",
     "ULID_ALPHABET",
+    "Webhook",
+    "WebhookDelivery",
     "datetime_to_us",
     "default_actor",
     "new_id",

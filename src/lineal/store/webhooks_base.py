@@ -17,9 +17,9 @@ from __future__ import annotations
 import abc
 from urllib.parse import urlsplit
 
+from ..entities import EVENT_TYPES, DeliveryJob, DeliveryStatus, Webhook, WebhookDelivery
 from ..errors import InvalidArgument
 from ..refs import validate_name
-from ..webhooks.entities import EVENT_TYPES, DeliveryJob, DeliveryStatus, Webhook, WebhookDelivery
 
 __all__ = ["MAX_SECRET", "MIN_SECRET", "WebhookStore", "check_webhook"]
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from ..entities import new_id
+from ..entities import DeliveryStatus, Webhook, WebhookDelivery, new_id
 from ..errors import InvalidArgument, PermissionDenied
 from ..identity import current_principal
 from ..store import Store, default_store
-from .entities import DeliveryStatus, Webhook, WebhookDelivery
 from .signing import new_secret
 
 __all__ = ["add_webhook", "list_webhooks", "remove_webhook", "test_webhook", "webhook_deliveries"]

@@ -27,9 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..entities import now_us
+from ..entities import DeliveryJob, WebhookDelivery, now_us
 from ..errors import Conflict, InvalidArgument, LinealError
-from .entities import DeliveryJob, WebhookDelivery
 from .signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 if TYPE_CHECKING:

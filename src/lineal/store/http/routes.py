@@ -191,14 +191,13 @@ def signature(method: str) -> tuple[inspect.Signature, dict[str, Any]]:
 
 
 def _hints(function: Callable[..., Any]) -> dict[str, Any]:
-    from ...entities import _core, _lineage, _registry
+    from ...entities import _core, _lineage, _registry, _webhooks
     from ...search import page
-    from ...webhooks import entities as webhook_entities
     from .. import base, lineage_base, registry_base, types, webhooks_base
 
     namespace: dict[str, Any] = {}
-    for module in (_core, _lineage, _registry, page, types, lineage_base,
-                   registry_base, webhooks_base, webhook_entities, base, typing):
+    for module in (_core, _lineage, _registry, _webhooks, page, types, lineage_base,
+                   registry_base, webhooks_base, base, typing):
         namespace.update(vars(module))
     namespace.update({"Iterable": Iterable, "Mapping": Mapping, "Sequence": Sequence,
                       "Callable": Callable, "Any": Any, "datetime": datetime})

@@ -35,17 +35,19 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
 from ...canonical import canonical_json
-from ...entities import new_id, now_us, us_to_datetime
-from ...errors import Conflict, InvalidArgument, NotFound
-from ...identity import server_admin
-from ...inputs import check_limit
-from ...webhooks.entities import (
+from ...entities import (
     DeliveryJob,
     DeliveryStatus,
     Webhook,
     WebhookDelivery,
+    new_id,
+    now_us,
+    us_to_datetime,
 )
-from ...webhooks.events import event_body, registry_event_type, taint_event_type
+from ...entities._webhooks import event_body, registry_event_type, taint_event_type
+from ...errors import Conflict, InvalidArgument, NotFound
+from ...identity import server_admin
+from ...inputs import check_limit
 from ..webhooks_base import check_webhook
 from . import tables as t
 from . import tables_lineage as tl
