@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from lineal.store.blobs.local import hash_file
 
-from .conftest import World, assert_one_line_error
+from .conftest import World, assert_one_line_error, messages
 
 
 def blob_path(world: World, digest: str) -> Path:
@@ -73,9 +73,10 @@ def test_verify_detects_a_corrupt_blob_on_every_backend(backend_world: World) ->
     result = backend_world.cli("verify")
     assert result.code == 7
     assert "Traceback" not in result.err
-    assert f"corrupt-blob: blob {version.digest}" in result.out
-    assert "used by default/raw@v1" in result.out
-    assert "FAILED, 1 problem:" in result.out
+    out = "\n".join(messages(result.out))  # a problem wider than $COLUMNS wraps
+    assert f"corrupt-blob: blob {version.digest}" in out
+    assert "used by default/raw@v1" in out
+    assert "FAILED, 1 problem:" in out
     assert result.err.strip() == "error: store verification failed: 1 problem"
     report = json.loads(backend_world.cli("verify", "--json").out)
     assert report["ok"] is False
