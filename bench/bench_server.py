@@ -660,10 +660,11 @@ class Bench:
         table.notes.append(
             "MB = 10^6 bytes. The file is written once (random bytes, so nothing compresses) and "
             "stays in the page cache; `sync` runs before and after each measurement. lineal's "
-            "upload hashes the file on the client first (HEAD: does the server hold it?), the "
-            "server hashes it again while receiving into a temporary file, then stores it in "
-            "its blob folder with fsync; its download is checked against the digest and "
-            "fsynced before it returns. MLflow neither hashes nor fsyncs. Every download is "
+            "upload of a large file hashes it on the client while sending it (`sendfile`), the "
+            "server hashes it again while receiving it into its blob folder's `tmp/`, fsyncs "
+            "it and publishes it under that digest, and the client checks the two digests "
+            "agree; its download is checked against the digest and fsynced before it returns. "
+            "MLflow neither hashes nor fsyncs. Every download is "
             "compared with the source outside the clock; lineal's blob is deleted between "
             "repeats so that each upload sends the bytes."
         )

@@ -3,7 +3,8 @@
 Uploads stream to a temporary file while they are hashed (never a whole file in memory), and
 publish only when the bytes hash to the digest the client named; downloads stream from the
 blob store and answer ``Range`` requests (206), so an interrupted download resumes where it
-stopped. A client asks ``HEAD`` first: content the store holds is never sent twice.
+stopped. A client asks first whether the store holds a small file's content (a large one is
+sent without being hashed first: see ``upload_routes``).
 """
 
 from __future__ import annotations

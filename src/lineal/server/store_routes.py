@@ -75,9 +75,11 @@ def _endpoint(route: Route) -> Callable[[Request], Coroutine[Any, Any, Response]
 
 
 async def within(seconds: float, what: str, work: Awaitable[T]) -> T:
-    """``work``'s result, or StoreError (503) once ``seconds`` have passed."""
+    """``work``'s result, or StoreError (503) once ``seconds`` have passed. A timeout scope,
+    not ``wait_for``: that wraps the work in a task of its own, on every request."""
     try:
-        return await asyncio.wait_for(work, timeout=seconds)
+        async with asyncio.timeout(seconds):
+            return await work
     except TimeoutError:
         raise StoreError(f"{what.replace('_', ' ')} did not finish in {seconds:g} s",
                          hint="the store is slow or locked; try again (a retried write is "

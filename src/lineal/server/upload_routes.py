@@ -2,7 +2,10 @@
 
 1. ``POST /api/v1/uploads`` with ``{"digest", "size"}`` starts a session: the answer has its
    ``id`` (or ``exists: true`` when the store holds the bytes already), and, with an S3 blob
-   store and presigned URLs on, an ``upload`` URL to PUT the bytes to S3 directly.
+   store and presigned URLs on, an ``upload`` URL to PUT the bytes to S3 directly. Without a
+   digest (``{"size"}``: the client did not hash the file first) the bytes are published
+   under the digest the server computes, which the answer names for the client to check;
+   with presigned URLs on, that is refused (400 naming ``digest``).
 2. ``PUT /api/v1/uploads/{id}`` with ``Content-Range: bytes <first>-<last>/<size>`` sends
    bytes; ``first`` must be the number of bytes the session holds (409 otherwise). The
    request that brings the session to ``size`` bytes completes it: the bytes are checked
@@ -40,6 +43,8 @@ from .store_routes import json_response, read_json
 
 __all__ = ["add_upload_routes", "receive"]
 
+UNKNOWN = "0" * 64
+"""The digest part of a session id started without a digest."""
 _CONTENT_RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+)$")
 
 
@@ -49,17 +54,23 @@ def add_upload_routes(app: FastAPI) -> None:
 
     @app.post(base, tags=["uploads"], operation_id="start_upload")
     async def start_upload(request: Request) -> Response:
-        """Start an upload of ``size`` bytes hashing to ``digest``."""
+        """Start an upload of ``size`` bytes hashing to ``digest`` (or of bytes whose digest
+        the client has not computed: the server publishes them under the one it computes)."""
         context = await allowed(request, WRITER)
         body = await read_json(request, 4096)
         digest, size = _declared(body)
         blobs = context.store.blobs
-        if await run_in_threadpool(blobs.reuse, digest):
-            return json_response({"exists": True, "digest": digest, "size": size})
-        upload_id = f"{split_digest(digest)}-{size}-{uuid.uuid4().hex}"
-        answer: dict[str, Any] = {"id": upload_id, "digest": digest, "size": size, "offset": 0}
         signer = _presigner(context)
-        if signer is not None and size <= _max_single_put():
+        if digest is None:
+            if signer is not None:  # the object store checks the digest it is given
+                raise InvalidArgument("digest: this server sends uploads to its object store "
+                                      "directly, which needs the digest first",
+                                      hint="hash the file and start again with its digest")
+        elif await run_in_threadpool(blobs.reuse, digest):
+            return json_response({"exists": True, "digest": digest, "size": size})
+        upload_id = f"{split_digest(digest) if digest else UNKNOWN}-{size}-{uuid.uuid4().hex}"
+        answer: dict[str, Any] = {"id": upload_id, "digest": digest, "size": size, "offset": 0}
+        if signer is not None and digest is not None and size <= _max_single_put():
             answer["upload"] = await run_in_threadpool(signer.upload, upload_id, digest)
         else:
             await run_in_threadpool(blobs.uploads().create, upload_id)
@@ -109,7 +120,8 @@ def add_upload_routes(app: FastAPI) -> None:
         digest, size = _parse_id(upload_id)
         area = context.store.blobs.uploads()
         signer = _presigner(context)
-        if signer is not None and not await run_in_threadpool(_through_server, area, upload_id):
+        if signer is not None and digest is not None \
+                and not await run_in_threadpool(_through_server, area, upload_id):
             try:
                 info = await run_in_threadpool(signer.finish, upload_id, digest, size)
             except IntegrityError as error:
@@ -175,8 +187,19 @@ def _write(writer: UploadWriter, sha: Any, data: bytes) -> None:
     writer.write(data)
 
 
-async def _complete(context: ServerContext, area: UploadArea, upload_id: str, digest: str,
-                    size: int, computed: str | None = None) -> Response:
+async def _complete(context: ServerContext, area: UploadArea, upload_id: str,
+                    digest: str | None, size: int, computed: str | None = None) -> Response:
+    """Publish a session holding all its bytes: under ``digest`` if they hash to it; a session
+    started without one, under the digest ``computed`` while they arrived in one request,
+    else hashed now (a complete session takes no more bytes: they cannot change after)."""
+    if digest is None:
+        held = await run_in_threadpool(area.received, upload_id)
+        if held != size:
+            raise Conflict(f"upload {upload_id} holds {held} of {size} bytes",
+                           hint=f"send the rest from offset {held}")
+        if computed is None:
+            computed = await run_in_threadpool(area.hash, upload_id)
+        digest = computed
     if computed is not None and computed != digest:
         await run_in_threadpool(area.discard, upload_id)
         raise InvalidArgument(f"the uploaded bytes hash to {computed}, not {digest}",
@@ -222,22 +245,26 @@ def _max_single_put() -> int:
     return MAX_SINGLE_PUT
 
 
-def _declared(body: Any) -> tuple[str, int]:
+def _declared(body: Any) -> tuple[str | None, int]:
     if not isinstance(body, dict):
-        raise InvalidArgument("expected a JSON object with digest and size")
+        raise InvalidArgument("expected a JSON object with size (and digest, if known)")
     digest, size = body.get("digest"), body.get("size")
-    if not isinstance(digest, str):
-        raise InvalidArgument("digest: expected sha256:<64 hex>")
-    split_digest(digest)
+    if digest is not None:
+        if not isinstance(digest, str):
+            raise InvalidArgument("digest: expected sha256:<64 hex>")
+        split_digest(digest)
+        if digest == "sha256:" + UNKNOWN:
+            raise InvalidArgument("digest: not the digest of any bytes")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise InvalidArgument(f"size: expected a number of bytes, got {size!r}")
     return digest, size
 
 
-def _parse_id(upload_id: str) -> tuple[str, int]:
-    """The digest and size a session id carries (the server wrote them into it)."""
+def _parse_id(upload_id: str) -> tuple[str | None, int]:
+    """The digest (None: to be computed) and size a session id carries (the server wrote
+    them into it)."""
     hexpart, size, _ = check_upload_id(upload_id).split("-")
-    return "sha256:" + hexpart, int(size)
+    return (None if hexpart == UNKNOWN else "sha256:" + hexpart), int(size)
 
 
 def _content_range(header: str | None, size: int) -> tuple[int | None, int | None]:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ...errors import Conflict, IntegrityError, InvalidArgument, NotFound, StoreError
 from ..base import BlobInfo
+from .writeback import Writeback
 
 if TYPE_CHECKING:
     from .local import LocalBlobStore
@@ -105,6 +106,18 @@ class UploadArea(abc.ABC):
     def discard(self, upload_id: str) -> None:
         """End the session without publishing (gone already is not an error)."""
 
+    def hash(self, upload_id: str) -> str:
+        """``sha256:<hex>`` of the bytes the session holds (for a session started without a
+        digest and not received in one request)."""
+        sha = hashlib.sha256()
+        for chunk in self._chunks(upload_id):
+            sha.update(chunk)
+        return "sha256:" + sha.hexdigest()
+
+    @abc.abstractmethod
+    def _chunks(self, upload_id: str) -> Iterator[bytes]:
+        """The bytes the session holds, in chunks."""
+
 
 def _check_size(upload_id: str, actual: int, size: int) -> None:
     if actual != size:
@@ -155,7 +168,7 @@ class LocalUploads(UploadArea):
         except BaseException:
             out.close()
             raise
-        return _FileWriter(out)
+        return _FileWriter(out, held)
 
     def publish(self, upload_id: str, digest: str, size: int, *, verified: bool) -> BlobInfo:
         path = self._path(upload_id)
@@ -181,6 +194,16 @@ class LocalUploads(UploadArea):
 
     def discard(self, upload_id: str) -> None:
         self._path(upload_id).unlink(missing_ok=True)
+
+    def _chunks(self, upload_id: str) -> Iterator[bytes]:
+        try:
+            held = open(self._path(upload_id), "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError as exc:
+            raise _gone(upload_id) from exc
+        with held:
+            _lock(held)  # no request still writing to it
+            while chunk := held.read(_READ):
+                yield chunk
 
 
 LOCK_WAIT = 5.0
@@ -214,11 +237,14 @@ def _lock(out: BinaryIO, wait: float | None = None) -> None:
 
 
 class _FileWriter(UploadWriter):
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, offset: int) -> None:
         self.out = out
+        self.writeback = Writeback(out.fileno(), offset)
 
     def write(self, data: bytes) -> None:
         self.out.write(data)
+        self.out.flush()  # the kernel has the bytes: their write-back can start
+        self.writeback.wrote(len(data))
 
     def close(self) -> None:
         if self.out.closed:
@@ -302,6 +328,9 @@ class FsspecUploads(UploadArea):
                 while chunk := stream.read(_READ):
                     yield chunk
 
+    def _chunks(self, upload_id: str) -> Iterator[bytes]:
+        return self._read(self._pieces(upload_id))
+
     def discard(self, upload_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._call(self.fs.rm, self.folder(upload_id), recursive=True)
@@ -380,6 +409,9 @@ class MemoryUploads(UploadArea):
 
     def discard(self, upload_id: str) -> None:
         self.sessions.pop(upload_id, None)
+
+    def _chunks(self, upload_id: str) -> Iterator[bytes]:
+        yield bytes(self._get(upload_id))
 
 
 class _BufferWriter(UploadWriter):

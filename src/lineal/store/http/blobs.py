@@ -1,10 +1,13 @@
 """``HttpBlobStore``: the blob contract, answered by a lineal server (``/api/v1/blobs``).
 
-Uploads stream the file (never whole in memory) after a check that skips content the server
-already holds. Files of :data:`SESSION_THRESHOLD` bytes or more go through a resumable upload
-session (``/api/v1/uploads``): after a broken connection the client asks the server how many
-bytes arrived and sends only the rest; with an S3 store and presigned URLs the bytes go
-straight to S3. Downloads stream to a temporary file, are checked against their digest, then
+Uploads stream the file (never whole in memory). A small file is hashed first, and not sent
+if the server holds its bytes. Files of :data:`SESSION_THRESHOLD` bytes or more go through a
+resumable upload session (``/api/v1/uploads``) without being hashed first: the client hashes
+the file in a thread while it is sent, the server publishes what it received under the digest
+it computed, and the two digests must agree; after a broken connection the client asks the
+server how many bytes arrived and sends only the rest. With an S3 store and presigned URLs the
+server asks for the digest first and the bytes go straight to S3. Over plain ``http`` the
+bytes go on a plain socket (:mod:`.bulk`). Downloads stream to a temporary file, are checked against their digest, then
 renamed into place; an interrupted download resumes with a ``Range`` request, and a server
 that answers with a redirect to S3 is followed there (without lineal's credentials).
 """
@@ -25,6 +28,7 @@ from typing import Any, BinaryIO
 from ...errors import Conflict, IntegrityError, InvalidArgument, NotFound, StoreError
 from ..base import BlobInfo, BlobStore, Leftover
 from ..blobs.local import check_source, hash_file, split_digest
+from .bulk import FileHasher, Raw, Receiver, raw_for
 from .transport import Transport
 
 __all__ = ["HttpBlobStore"]
@@ -71,10 +75,14 @@ class HttpBlobStore(BlobStore):
     def put_file(self, src: Path, digest: str | None = None, *,
                  progress: Callable[[int], None] | None = None) -> BlobInfo:
         src = check_source(Path(src))
+        meter = _Meter(progress)
+        if digest is None and src.stat().st_size >= SESSION_THRESHOLD:
+            sent = self._put_unhashed(src, src.stat().st_size, meter)
+            if sent is not None:
+                return sent
         actual, size = hash_file(src)
         if digest is not None and digest != actual:
             raise IntegrityError(f"{src} hashes to {actual}, not {digest}")
-        meter = _Meter(progress)
         if size >= SESSION_THRESHOLD:
             return self._put_session(src, actual, size, meter)
         if self.reuse(actual):  # a writer's check: a project-scoped writer may ask
@@ -94,6 +102,28 @@ class HttpBlobStore(BlobStore):
                 last = error
         raise last
 
+    def _put_unhashed(self, src: Path, size: int, meter: _Meter) -> BlobInfo | None:
+        """Send a large file without hashing it first: the file is hashed in a thread while it
+        is sent, the server hashes what it receives and publishes the bytes under that digest,
+        and the two must agree (IntegrityError otherwise). None if the server wants the digest
+        before the bytes (presigned uploads; servers before sessions without a digest)."""
+        try:
+            started = self.transport.request("POST", UPLOADS, json={"size": size}).json()
+        except InvalidArgument as error:
+            if str(error).startswith("digest"):
+                return None
+            raise
+        hasher = FileHasher(src)
+        try:
+            info = self._send_session(src, f"{UPLOADS}/{started['id']}", size, meter)
+        finally:
+            local, read = hasher.digest()
+        if local != info.digest or read != size:
+            raise IntegrityError(f"{src} changed while it was being sent: the server received "
+                                 f"bytes hashing to {info.digest}, the file reads as {local}",
+                                 hint="store it again once nothing writes to it")
+        return info
+
     def _put_session(self, src: Path, digest: str, size: int, meter: _Meter) -> BlobInfo:
         started = self.transport.request("POST", UPLOADS,
                                          json={"digest": digest, "size": size}).json()
@@ -104,20 +134,31 @@ class HttpBlobStore(BlobStore):
         if "upload" in started:
             _put_direct(src, size, started["upload"], meter)
             return _info(self.transport.request("POST", path + "/complete").json()["blob"])
+        return self._send_session(src, path, size, meter)
+
+    def _send_session(self, src: Path, path: str, size: int, meter: _Meter) -> BlobInfo:
+        """Send the file's bytes to the session at ``path``, resuming where a broken request
+        stopped; the published blob."""
+        raw = raw_for(self.transport)
         offset = 0
         failures = 0
         while True:
             end = size if self.upload_chunk is None else min(size, offset + self.upload_chunk)
             content_range = f"bytes {offset}-{end - 1}/{size}" if end > offset \
                 else f"bytes */{size}"
+            headers = {"content-type": "application/octet-stream",
+                       "content-length": str(end - offset), "content-range": content_range}
             try:
-                with open(src, "rb") as stream:
-                    stream.seek(offset)
-                    answer = self.transport.request(
-                        "PUT", path, content=_file_chunks(stream, end - offset, meter, offset),
-                        headers={"content-type": "application/octet-stream",
-                                 "content-length": str(end - offset),
-                                 "content-range": content_range}).json()
+                if raw is not None:
+                    answer = raw.send_file("PUT", path, src, offset, end - offset, headers,
+                                           meter.at)
+                else:
+                    with open(src, "rb") as stream:
+                        stream.seek(offset)
+                        answer = self.transport.request(
+                            "PUT", path, content=_file_chunks(stream, end - offset, meter,
+                                                              offset),
+                            headers=headers).json()
             except (StoreError, Conflict, InvalidArgument) as error:
                 # Cut mid-way (by the network, or a server that counted fewer bytes than
                 # announced), or another request of ours still writing: ask what arrived.
@@ -162,6 +203,20 @@ class HttpBlobStore(BlobStore):
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         partial = dest.with_name(f".{dest.name}.lineal-partial")
+        raw = raw_for(self.transport)
+        if raw is not None:
+            try:
+                with open(partial, "wb") as out:
+                    actual = _raw_download(raw, digest, out, progress)
+                    if actual is not None:
+                        out.flush()
+                        os.fsync(out.fileno())
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            if actual is not None:
+                self._check_and_place(digest, expected, actual, partial, dest)
+                return
         try:
             with open(partial, "wb") as out, _Download(self.transport, digest) as source:
                 sink = _HashingWriter(out)
@@ -185,6 +240,11 @@ class HttpBlobStore(BlobStore):
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
+        self._check_and_place(digest, expected, actual, partial, dest)
+
+    @staticmethod
+    def _check_and_place(digest: str, expected: str, actual: str, partial: Path,
+                         dest: Path) -> None:
         if actual != expected:
             partial.unlink(missing_ok=True)
             raise IntegrityError(f"the bytes downloaded for {digest} hash to "
@@ -224,6 +284,41 @@ class HttpBlobStore(BlobStore):
     def remove_leftover(self, leftover: Leftover) -> None:
         self.transport.request("DELETE", "/api/v1/blob-leftovers",
                                params={"name": leftover.name})
+
+
+def _raw_download(raw: Raw, digest: str, out: BinaryIO,
+                  progress: Callable[[int], None] | None) -> str | None:
+    """Download on a plain socket into ``out``; the hex sha256 of what was written, or None
+    (nothing written) when the server redirects to an object store (the caller then takes
+    the httpx path, which follows it without lineal's credentials). A connection lost
+    mid-way resumes with a Range request."""
+    sink = Receiver(out, progress)
+    position = failures = 0
+    try:
+        while True:
+            headers = {"range": f"bytes={position}-"} if position else {}
+            try:
+                with raw.get(f"{BASE}/{digest}", headers) as answer:
+                    if answer.status in _REDIRECTS:
+                        if position:
+                            raise StoreError(f"the server redirected the download of {digest} "
+                                             "mid-way", hint="download it again")
+                        return None
+                    if position and answer.status != 206:
+                        raise StoreError(f"the server answered {answer.status} to a Range "
+                                         "request", hint="download it again")
+                    before = sink.received
+                    try:
+                        raw.receive(answer, sink)
+                    finally:
+                        position += sink.received - before
+                return sink.finish()
+            except StoreError as error:
+                failures += 1
+                if "not reachable" not in str(error) or failures > 4:
+                    raise
+    finally:
+        sink.finish_quietly()
 
 
 def _info(data: dict[str, Any]) -> BlobInfo:
