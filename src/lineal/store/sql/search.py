@@ -343,15 +343,19 @@ class _Compiler:
                 # Values compare case-sensitively, as on the other backends (MySQL's default
                 # collation ignores case); the index condition below still narrows by value.
                 expr = sa.type_coerce(sa.cast(expr, sa.LargeBinary), sa.Text)
-        exact = self.compare(expr, term.op, value)
-        # What the (key, value, run_id) index can find; exact keeps only the true matches.
-        indexed = index_match(_as_text_term(term), row, self.dialect) or [row.c.key == term.key]
+        # What the (key, value, run_id) index can find; exact keeps only the true matches,
+        # and is left out where the index conditions already are exact: it was evaluated on
+        # every row of the range (the most work of a driving term's range).
+        match = index_match(_as_text_term(term), row, self.dialect)
+        indexed = match or [row.c.key == term.key]
+        if match is None or not _index_is_exact(term, self.dialect):
+            indexed = [*indexed, self.compare(expr, term.op, value)]
         if self.plan.drives(term):
-            return sa.and_(*indexed, exact)
+            return sa.and_(*indexed)
         if self.plan.probes_with(term):
             run_id = t.runs.c.id if self.driver_row is None else self.driver_row.c.run_id
-            return run_id.in_(sa.select(row.c.run_id).where(*indexed, exact))
-        return sa.exists().where(row.c.run_id == t.runs.c.id, *indexed, exact)
+            return run_id.in_(sa.select(row.c.run_id).where(*indexed))
+        return sa.exists().where(row.c.run_id == t.runs.c.id, *indexed)
 
     # -- lineage -----------------------------------------------------------------------------
     def lineage(self, term: Term) -> Any:
@@ -479,6 +483,21 @@ def param_candidates(texts: Sequence[str]) -> list[str]:
     """The stored forms of params whose text is one of ``texts``: a JSON string (its text between
     the quotes, as :func:`_param_text` shows it) or a JSON number, boolean, null... written as is."""
     return [form for text in texts for form in (f'"{text}"', text)]
+
+
+def _index_is_exact(term: Term, dialect: str) -> bool:
+    """Whether the conditions :func:`index_match` gives for ``term`` (when it gives some) select
+    exactly its matching rows. For a metric they are the comparison itself. For a tag, ``value
+    IN (texts)``, and for a param ``value IN`` their stored forms (``param_candidates``), whose
+    text is the one asked for unless that text starts with a quote (the bare form ``"x"`` is
+    then a JSON string of text ``x``). Not on MySQL/MariaDB, whose default collation ignores
+    case and trailing spaces where params and tags compare case-sensitively."""
+    if term.entity == "metrics":
+        return True
+    if dialect in ("mysql", "mariadb"):
+        return False
+    values = term.value if isinstance(term.value, tuple) else (term.value,)
+    return term.entity == "tags" or not any(str(v).startswith('"') for v in _as_text(values))
 
 
 def _as_text_term(term: Term) -> Term:
