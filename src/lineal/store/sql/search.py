@@ -112,7 +112,8 @@ class SearchMixin:
                 rows = _metric_first(conn, plan, where, order, limit, cursor)
             else:
                 query = _page_query(plan, where, order, cursor, source=source, lead=[],
-                                    tie=order[-1].descending)
+                                    tie=order[-1].descending,
+                                    narrow=None if plan.walk else limit + 1)
                 rows = list(conn.execute(query.limit(limit + 1)).mappings())
             more = len(rows) > limit
             rows = rows[:limit]
@@ -130,11 +131,16 @@ def _nullable(key: OrderKey) -> bool:
 
 
 def _page_query(plan: Plan, where: Any, order: Sequence[OrderKey], cursor: list[Any] | None, *,
-                source: Any, lead: Sequence[Any], tie: bool, metric: Any = None) -> Any:
+                source: Any, lead: Sequence[Any], tie: bool, metric: Any = None,
+                narrow: int | None = None) -> Any:
     """The query of one page in ``order`` then id (``tie``: descending), after ``cursor`` (its
     sort values, then the id). ``lead``: labelled values the caller puts first in each row's
     sort values (a segment's constants); ``metric``: an inner-joined latest_metrics alias whose
-    value is the first key (never missing in that segment)."""
+    value is the first key (never missing in that segment).
+
+    ``narrow``: the page's size, for a query that sorts every match (a driven one): the matches
+    are then sorted as (id, sort values) only, and the page's ``narrow`` runs read after, rather
+    than every matching run's whole row (error tracebacks included) being read and sorted."""
     r = t.runs
     sort: list[tuple[Any, bool]] = []  # (expression, descending); nullable ones flagged
     nullable: bool | None
@@ -153,12 +159,22 @@ def _page_query(plan: Plan, where: Any, order: Sequence[OrderKey], cursor: list[
         # Driven from the filter's index ranges: keep SQLite from walking an order index.
         sort = [(no_index(e), d) for e, d in sort]
     labels = [e.label(f"sort_{len(lead) + i}") for i, (e, _) in enumerate(sort[:-1])]
-    query = sa.select(r, *lead, *labels).select_from(source)
+    columns = [r.c.id] if narrow is not None else [r]
+    query = sa.select(*columns, *lead, *labels).select_from(source)
     if where is not None:
         query = query.where(where)
     if cursor is not None:
         query = query.where(*_after(sort, cursor))
-    return query.order_by(*[e.desc() if d else e.asc() for e, d in sort])
+    query = query.order_by(*[e.desc() if d else e.asc() for e, d in sort])
+    if narrow is None:
+        return query
+    page = query.limit(narrow).subquery("page")
+    names = [label.name for label in [*lead, *labels]]
+    again = [(page.c[name], d) for name, (_e, d) in zip(names[len(lead):], sort[:-1], strict=True)]
+    again.append((page.c.id, sort[-1][1]))
+    return (sa.select(r, *[page.c[name] for name in names])
+            .select_from(page.join(r, r.c.id == page.c.id))
+            .order_by(*[e.desc() if d else e.asc() for e, d in again]))
 
 
 def _metric_first(conn: Connection, plan: Plan, where: Any, order: Sequence[OrderKey],
