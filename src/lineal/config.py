@@ -20,7 +20,6 @@ Each key has an environment variable that overrides it: ``LINEAL_URI``, ``LINEAL
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +84,8 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 def _parse(path: Path) -> dict[str, Any] | None:
+    import tomllib  # only where a config file is found: most commands read none
+
     try:
         with path.open("rb") as f:
             data = tomllib.load(f)

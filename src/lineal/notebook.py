@@ -9,7 +9,6 @@ inside the functions that build a DataFrame.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -99,7 +98,9 @@ _STYLE = ("font-family: system-ui, sans-serif; font-size: 13px; border: 1px soli
 
 
 def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
+    from html import escape  # html.entities is large: only notebooks need it
+
+    return escape("" if value is None else str(value))
 
 
 def _when(value: datetime | None) -> str:

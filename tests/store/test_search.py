@@ -115,6 +115,17 @@ def test_filters(backend_store: Store, runs: dict[str, Run], flt: str, expected:
     assert search(backend_store, flt) == expected
 
 
+def test_a_quoted_value_is_not_the_string_inside_it(backend_store: Store,
+                                                    runs: dict[str, Run]) -> None:
+    # The bare stored form of the text '"x"' is the JSON string x: found by the (key, value)
+    # index, it must still be told apart by its text.
+    make_run(backend_store.metadata, "quoted", 5, params={"q": "x"}, tags={"q": '"x"'})
+    assert search(backend_store, "params.q = 'x'") == ["quoted"]
+    assert search(backend_store, "params.q = '\"x\"'") == []
+    assert search(backend_store, "params.q IN ('\"x\"', 'y')") == []
+    assert search(backend_store, "tags.q = '\"x\"'") == ["quoted"]
+
+
 def test_run_id_attribute(backend_store: Store, runs: dict[str, Run]) -> None:
     assert search(backend_store, f"attributes.run_id = '{runs['b'].id}'") == ["beta"]
     ids = ", ".join(f"'{runs[k].id.lower()}'" for k in "ac")

@@ -15,6 +15,9 @@ import sys
 
 import click
 
+from . import startup
+from .startup import loading
+
 COMMANDS: dict[str, str] = {
     "runs": "lineal.cli.runs:runs",
     "artifacts": "lineal.cli.artifacts:artifacts",
@@ -94,7 +97,8 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module, _, attr = target.partition(":")
-        command = getattr(importlib.import_module(module), attr)
+        with loading():
+            command = getattr(importlib.import_module(module), attr)
         assert isinstance(command, click.Command)
         return command
 
@@ -126,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point: lineal errors exit with their code and one line, no traceback."""
     from ..errors import LinealError
 
+    if argv is None:  # the process's own command line: this process is the command
+        startup.FREEZE = True  # see lineal.cli.startup
     try:
         result = cli.main(args=argv, prog_name="lineal", standalone_mode=False)
         # Without standalone mode click returns ctx.exit(code)'s code (or the command's return

@@ -35,11 +35,15 @@ def open_store_from_ctx(ctx: click.Context, *, create: bool = False) -> Store:
     (:func:`lineal.store.open_store_for_reading`) refuses a store that does not exist instead of
     creating it empty, so a mistyped ``--uri`` is noticed. Commands that write pass ``True``.
     """
-    from ..store import open_store_for_reading, open_store_for_writing
+    from .startup import loading
 
     obj = ctx.find_root().obj or {}
-    opener = open_store_for_writing if create else open_store_for_reading
-    return remember_store(ctx, opener(obj.get("uri"), obj.get("artifacts")))
+    with loading():  # the SQL store's modules and SQLAlchemy's dialect are imported here
+        from ..store import open_store_for_reading, open_store_for_writing
+
+        opener = open_store_for_writing if create else open_store_for_reading
+        store = opener(obj.get("uri"), obj.get("artifacts"))
+    return remember_store(ctx, store)
 
 
 def remember_store(ctx: click.Context, store: Store) -> Store:
@@ -284,6 +288,8 @@ def terminal_width() -> int:
 
 
 def _cell_len(text: str) -> int:
+    if text.isascii() and text.isprintable():  # one cell a character: no need to load rich
+        return len(text)
     from rich.cells import cell_len
 
     return cell_len(text)
@@ -295,13 +301,15 @@ def _fit(text: str, width: int) -> str:
     name and the version are what tell two rows apart."""
     if _cell_len(text) <= width:
         return text
-    from rich.cells import set_cell_size
-
     if _REF.match(text):
         tail = text[-(width - 1):]
         while _cell_len(tail) > width - 1:
             tail = tail[1:]
         return "…" + tail
+    if text.isascii() and text.isprintable():
+        return text[:width - 1] + "…"
+    from rich.cells import set_cell_size
+
     return set_cell_size(text, width - 1) + "…"
 
 

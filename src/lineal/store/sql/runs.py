@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import operator
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,6 +37,7 @@ from .database import (
     metric_digest,
     storable_float,
 )
+from .prepared import run_on_driver
 
 _VALUE = operator.itemgetter(4)
 
@@ -349,36 +350,35 @@ class RunsMixin:
             rows = list(conn.execute(query).mappings())
             return self._hydrate(conn, rows)
 
-    def _hydrate(self, conn: Connection, rows: list[Any]) -> list[Run]:
-        # A page of 100 runs brings some 3,000 rows of params, tags and metrics: they are
-        # fetched in one go (.all()) and the usual param values decoded without json.loads.
+    def _hydrate(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
+        """``rows`` of ``runs`` (mappings) as Runs with their params, tags and latest metrics.
+
+        A page of 100 runs brings some 3,000 child rows: they are read in three statements
+        (one per table, ``run_id IN`` the page's ids) compiled once per dialect and run on the
+        driver's cursor, in the caller's read transaction (its snapshot). Building, compiling
+        and expanding the ``IN`` of a Core statement at each call, and wrapping each row, took
+        more than SQLite's work; the usual param values are decoded without json.loads."""
         ids = [row["id"] for row in rows]
-        params: dict[str, dict[str, Any]] = defaultdict(dict)
-        tags: dict[str, dict[str, str]] = defaultdict(dict)
-        metrics: dict[str, dict[str, float]] = defaultdict(dict)
-        for chunk in _chunks(ids, 500):
-            for run_id, key, value in conn.execute(
-                sa.select(t.run_params.c.run_id, t.run_params.c.key, t.run_params.c.value).where(
-                    t.run_params.c.run_id.in_(chunk)
-                )
-            ).all():
-                params[run_id][key] = _param_value(value)
-            for run_id, key, value in conn.execute(
-                sa.select(t.run_tags.c.run_id, t.run_tags.c.key, t.run_tags.c.value).where(
-                    t.run_tags.c.run_id.in_(chunk)
-                )
-            ).all():
-                tags[run_id][key] = value
-            lm = t.latest_metrics
-            for run_id, key, value, code in conn.execute(
-                sa.select(lm.c.run_id, lm.c.key, lm.c.value, lm.c.value_nonfinite)
-                .where(lm.c.run_id.in_(chunk))
-            ).all():
-                metrics[run_id][key] = decode_float(value, code)
-        return [
-            _run_from_row(row, params[row["id"]], tags[row["id"]], metrics[row["id"]])
-            for row in rows
-        ]
+        params: dict[str, dict[str, Any]] = {i: {} for i in ids}
+        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+        metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
+        if ids:
+            if not conn.in_transaction():
+                conn.begin()  # the three reads share one snapshot
+            cursor = conn.connection.cursor()
+            try:
+                for chunk in _chunks(ids, _ID_BUCKETS[-1]):
+                    for run_id, key, value in _child_rows(conn, cursor, "run_params", chunk):
+                        params[run_id][key] = _param_value(value)
+                    for run_id, key, value in _child_rows(conn, cursor, "run_tags", chunk):
+                        tags[run_id][key] = value
+                    for run_id, key, value, code in _child_rows(conn, cursor, "latest_metrics",
+                                                                chunk):
+                        metrics[run_id][key] = decode_float(value, code)
+            finally:
+                cursor.close()
+        return [_run_from_row(row, params[row["id"]], tags[row["id"]], metrics[row["id"]])
+                for row in rows]
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         m = t.metrics
@@ -463,3 +463,32 @@ def _check_key(key: str, what: str) -> None:
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+#: Sizes a page's run ids are padded to (repeating the last id, which IN ignores), so that each
+#: child table has a few statements compiled once per dialect whatever the page size.
+_ID_BUCKETS = (1, 8, 32, 128, 512)
+#: The columns a run's children are read with, by table (the run id first).
+_CHILD_COLUMNS = {
+    "run_params": ("run_id", "key", "value"),
+    "run_tags": ("run_id", "key", "value"),
+    "latest_metrics": ("run_id", "key", "value", "value_nonfinite"),
+}
+
+
+@functools.cache
+def _children_of(table: str, size: int) -> Prepared:
+    """``SELECT <_CHILD_COLUMNS> FROM table WHERE run_id IN (:id0, ..., :id<size-1>)``."""
+    columns = t.metadata.tables[table].c
+    return Prepared(sa.select(*[columns[name] for name in _CHILD_COLUMNS[table]]).where(
+        columns.run_id.in_([sa.bindparam(f"id{i}") for i in range(size)])))
+
+
+def _child_rows(conn: Connection, cursor: Any, table: str, ids: list[str]) -> list[Any]:
+    """The rows of ``table`` (a run's params, tags or latest metrics) whose run is in ``ids``
+    (at most ``_ID_BUCKETS[-1]``), as the driver's tuples."""
+    size = next(b for b in _ID_BUCKETS if b >= len(ids))
+    padded = ids + [ids[-1]] * (size - len(ids))
+    sql, args = _children_of(table, size).arguments(
+        conn.dialect, {f"id{i}": run_id for i, run_id in enumerate(padded)})
+    return list(run_on_driver(conn, cursor, "execute", sql, args).fetchall())

@@ -112,7 +112,8 @@ class SearchMixin:
                 rows = _metric_first(conn, plan, where, order, limit, cursor)
             else:
                 query = _page_query(plan, where, order, cursor, source=source, lead=[],
-                                    tie=order[-1].descending)
+                                    tie=order[-1].descending,
+                                    narrow=None if plan.walk else limit + 1)
                 rows = list(conn.execute(query.limit(limit + 1)).mappings())
             more = len(rows) > limit
             rows = rows[:limit]
@@ -130,11 +131,16 @@ def _nullable(key: OrderKey) -> bool:
 
 
 def _page_query(plan: Plan, where: Any, order: Sequence[OrderKey], cursor: list[Any] | None, *,
-                source: Any, lead: Sequence[Any], tie: bool, metric: Any = None) -> Any:
+                source: Any, lead: Sequence[Any], tie: bool, metric: Any = None,
+                narrow: int | None = None) -> Any:
     """The query of one page in ``order`` then id (``tie``: descending), after ``cursor`` (its
     sort values, then the id). ``lead``: labelled values the caller puts first in each row's
     sort values (a segment's constants); ``metric``: an inner-joined latest_metrics alias whose
-    value is the first key (never missing in that segment)."""
+    value is the first key (never missing in that segment).
+
+    ``narrow``: the page's size, for a query that sorts every match (a driven one): the matches
+    are then sorted as (id, sort values) only, and the page's ``narrow`` runs read after, rather
+    than every matching run's whole row (error tracebacks included) being read and sorted."""
     r = t.runs
     sort: list[tuple[Any, bool]] = []  # (expression, descending); nullable ones flagged
     nullable: bool | None
@@ -153,12 +159,22 @@ def _page_query(plan: Plan, where: Any, order: Sequence[OrderKey], cursor: list[
         # Driven from the filter's index ranges: keep SQLite from walking an order index.
         sort = [(no_index(e), d) for e, d in sort]
     labels = [e.label(f"sort_{len(lead) + i}") for i, (e, _) in enumerate(sort[:-1])]
-    query = sa.select(r, *lead, *labels).select_from(source)
+    columns = [r.c.id] if narrow is not None else [r]
+    query = sa.select(*columns, *lead, *labels).select_from(source)
     if where is not None:
         query = query.where(where)
     if cursor is not None:
         query = query.where(*_after(sort, cursor))
-    return query.order_by(*[e.desc() if d else e.asc() for e, d in sort])
+    query = query.order_by(*[e.desc() if d else e.asc() for e, d in sort])
+    if narrow is None:
+        return query
+    page = query.limit(narrow).subquery("page")
+    names = [label.name for label in [*lead, *labels]]
+    again = [(page.c[name], d) for name, (_e, d) in zip(names[len(lead):], sort[:-1], strict=True)]
+    again.append((page.c.id, sort[-1][1]))
+    return (sa.select(r, *[page.c[name] for name in names])
+            .select_from(page.join(r, r.c.id == page.c.id))
+            .order_by(*[e.desc() if d else e.asc() for e, d in again]))
 
 
 def _metric_first(conn: Connection, plan: Plan, where: Any, order: Sequence[OrderKey],
@@ -343,15 +359,19 @@ class _Compiler:
                 # Values compare case-sensitively, as on the other backends (MySQL's default
                 # collation ignores case); the index condition below still narrows by value.
                 expr = sa.type_coerce(sa.cast(expr, sa.LargeBinary), sa.Text)
-        exact = self.compare(expr, term.op, value)
-        # What the (key, value, run_id) index can find; exact keeps only the true matches.
-        indexed = index_match(_as_text_term(term), row, self.dialect) or [row.c.key == term.key]
+        # What the (key, value, run_id) index can find; exact keeps only the true matches,
+        # and is left out where the index conditions already are exact: it was evaluated on
+        # every row of the range (the most work of a driving term's range).
+        match = index_match(_as_text_term(term), row, self.dialect)
+        indexed = match or [row.c.key == term.key]
+        if match is None or not _index_is_exact(term, self.dialect):
+            indexed = [*indexed, self.compare(expr, term.op, value)]
         if self.plan.drives(term):
-            return sa.and_(*indexed, exact)
+            return sa.and_(*indexed)
         if self.plan.probes_with(term):
             run_id = t.runs.c.id if self.driver_row is None else self.driver_row.c.run_id
-            return run_id.in_(sa.select(row.c.run_id).where(*indexed, exact))
-        return sa.exists().where(row.c.run_id == t.runs.c.id, *indexed, exact)
+            return run_id.in_(sa.select(row.c.run_id).where(*indexed))
+        return sa.exists().where(row.c.run_id == t.runs.c.id, *indexed)
 
     # -- lineage -----------------------------------------------------------------------------
     def lineage(self, term: Term) -> Any:
@@ -479,6 +499,21 @@ def param_candidates(texts: Sequence[str]) -> list[str]:
     """The stored forms of params whose text is one of ``texts``: a JSON string (its text between
     the quotes, as :func:`_param_text` shows it) or a JSON number, boolean, null... written as is."""
     return [form for text in texts for form in (f'"{text}"', text)]
+
+
+def _index_is_exact(term: Term, dialect: str) -> bool:
+    """Whether the conditions :func:`index_match` gives for ``term`` (when it gives some) select
+    exactly its matching rows. For a metric they are the comparison itself. For a tag, ``value
+    IN (texts)``, and for a param ``value IN`` their stored forms (``param_candidates``), whose
+    text is the one asked for unless that text starts with a quote (the bare form ``"x"`` is
+    then a JSON string of text ``x``). Not on MySQL/MariaDB, whose default collation ignores
+    case and trailing spaces where params and tags compare case-sensitively."""
+    if term.entity == "metrics":
+        return True
+    if dialect in ("mysql", "mariadb"):
+        return False
+    values = term.value if isinstance(term.value, tuple) else (term.value,)
+    return term.entity == "tags" or not any(str(v).startswith('"') for v in _as_text(values))
 
 
 def _as_text_term(term: Term) -> Term:
