@@ -72,7 +72,7 @@ FULL = {
 QUICK = {**FULL, "points": 10_000, "mlflow_batch_points": 2_000, "mlflow_loop_points": 200,
          "duration": 3.0, "warmup": 1.0, "size": 64 << 20, "repeat": 1}
 TINY = {**FULL, "points": 500, "mlflow_batch_points": 100, "mlflow_loop_points": 20,
-        "duration": 0.5, "warmup": 0.2, "size": 1 << 20, "repeat": 1}
+        "duration": 2.0, "warmup": 0.5, "size": 1 << 20, "repeat": 1}
 WORKER_ENV = {  # no telemetry or update checks: the machine has no network
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
