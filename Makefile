@@ -69,7 +69,7 @@ torture: $(VENV)/.dev
 # ruff, mypy ([tool.mypy]) and the layering contracts ([tool.importlinter]); `make test` runs
 # the last two too (tests/core/test_types.py, tests/core/test_layers.py).
 lint: $(VENV)/.dev
-	$(PY) -m ruff check src tests
+	$(PY) -m ruff check src tests bench
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 
