@@ -55,8 +55,23 @@ export function when(iso: string | null | undefined): string {
   return d.toISOString().replace("T", " ").slice(0, 19);
 }
 
-export function shortId(id: string): string {
-  return id.slice(0, 10);
+export function shortId(id: string, length = 10): string {
+  return id.slice(0, length);
+}
+
+/** The shortest prefix length, at least `min`, that tells every id of `ids` apart (runs made
+ * in the same millisecond share their first 10 characters, the time). As the CLI's tables do. */
+export function uniquePrefixLength(ids: readonly string[], min = 10): number {
+  const sorted = [...new Set(ids)].sort();
+  let length = min;
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1];
+    const b = sorted[i];
+    let shared = 0;
+    while (shared < a.length && a[shared] === b[shared]) shared++;
+    length = Math.max(length, Math.min(shared + 1, Math.max(a.length, b.length)));
+  }
+  return length;
 }
 
 export function RunLink({ id, children }: { id: string; children?: ReactNode }) {

@@ -5,7 +5,7 @@ import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { api, ApiError, toApiError } from "../api";
 import { Run, RunPage } from "../types";
-import { Badge, ErrorBox, show, shortId, when } from "../components/common";
+import { Badge, ErrorBox, show, shortId, uniquePrefixLength, when } from "../components/common";
 import { runsSearchBody } from "./requests";
 
 const BASE = ["id", "name", "kind", "status", "started", "duration"];
@@ -101,7 +101,8 @@ export function RunsPage() {
   const [picked, setPicked] = useState<string[]>([]);
   const navigate = useNavigate();
   const all = [...BASE, ...shown];
-  const template = `28px 110px minmax(120px,1.2fr) 100px 90px 160px 80px ${shown.map(() => "minmax(90px,1fr)").join(" ")}`;
+  const idLength = useMemo(() => uniquePrefixLength(runs.map((r) => r.id)), [runs]);
+  const template = `28px ${Math.max(110, idLength * 9 + 20)}px minmax(120px,1.2fr) 100px 90px 160px 80px ${shown.map(() => "minmax(90px,1fr)").join(" ")}`;
 
   return (
     <div className="page">
@@ -153,7 +154,7 @@ export function RunsPage() {
                       onChange={(e) => setPicked((p) => (e.target.checked ? [...p, run.id] : p.filter((x) => x !== run.id)))}
                     />
                   </div>
-                  <div className="mono"><Link to={`/runs/${run.id}`}>{shortId(run.id)}</Link></div>
+                  <div className="mono"><Link to={`/runs/${run.id}`} title={run.id}>{shortId(run.id, idLength)}</Link></div>
                   <div>{run.name}</div>
                   <div>{run.kind}</div>
                   <div><Badge value={run.stale ? "stale" : run.status} /></div>

@@ -1,13 +1,14 @@
 """Sustained metric logging through the SDK, and the latency of one ``log_metric`` call.
 
-    PYTHONPATH=src python bench/bench_sdk_stream.py [--points 1000000] [--keys 1] [--store DIR]
+    PYTHONPATH=src python bench/sdk_stream.py [--points 1000000] [--keys 1] [--store DIR]
 
 Logs ``--points`` points with ``run.log_metric`` in one loop (keys taken in turn, explicit
 steps), then ``run.flush()``; the clock covers the loop and the flush (not run start or end),
 so the rate is what a training loop sees while the store keeps up. Each call is timed on its
 own with ``perf_counter_ns`` (about 0.1 us of overhead each): the report gives p50, p99, p99.9
 and the slowest call. The load average before and after is printed because the machine may be
-shared: compare runs made in the same conditions. A standalone script, not a test.
+shared: compare runs made in the same conditions. A standalone script, not a test, and not one
+of `make bench`'s (whose case (a) in bench_tracking.py logs the same loop beside MLflow).
 """
 
 from __future__ import annotations
