@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
 import lineal
 from lineal.auth import AuthSettings
 from lineal.server import ServerSettings, create_app
+from lineal.server.testing import in_process
 from lineal.store import Store, open_store
 
 
@@ -41,3 +44,20 @@ def tokens(embedded: Store) -> dict[str, str]:
 
 def bearer(secret: str) -> dict[str, str]:
     return {"authorization": f"Bearer {secret}"}
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Store:
+    """An embedded store (SQLite and a blob folder) for the upload tests."""
+    return open_store(str(tmp_path / "store"))
+
+
+@pytest.fixture
+def uploads_client(local: Store) -> Iterator[httpx.Client]:
+    """The httpx client of an HTTP store served in-process over ``local``."""
+    with in_process(local) as remote:
+        yield remote.metadata.transport.client  # type: ignore[attr-defined]

@@ -4,40 +4,25 @@ the digest it computes, the client checks it against its own), and the plain-soc
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from lineal.errors import IntegrityError, NotFound
-from lineal.server.testing import ServerProcess, in_process
+from lineal.server.testing import ServerProcess
 from lineal.store import Store, open_store
 from lineal.store.http import blobs as http_blobs
 from lineal.store.http.blobs import SESSION_THRESHOLD, HttpBlobStore
 from lineal.store.http.bulk import raw_for
 from lineal.store.http.transport import Transport
 
-
-def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+from .conftest import digest_of
 
 
-@pytest.fixture
-def local(tmp_path: Path) -> Store:
-    return open_store(str(tmp_path / "store"))
-
-
-@pytest.fixture
-def client(local: Store) -> Iterator[httpx.Client]:
-    with in_process(local) as remote:
-        yield remote.metadata.transport.client  # type: ignore[attr-defined]
-
-
-def start_unhashed(client: httpx.Client, size: int) -> str:
-    answer = client.post("/api/v1/uploads", json={"size": size})
+def start_unhashed(uploads_client: httpx.Client, size: int) -> str:
+    answer = uploads_client.post("/api/v1/uploads", json={"size": size})
     assert answer.status_code == 201, answer.text
     assert answer.json()["digest"] is None
     return str(answer.json()["id"])
@@ -45,13 +30,13 @@ def start_unhashed(client: httpx.Client, size: int) -> str:
 
 @pytest.mark.parametrize("parts", [1, 3])
 def test_a_session_without_digest_is_published_under_the_computed_one(
-        client: httpx.Client, local: Store, parts: int) -> None:
+        uploads_client: httpx.Client, local: Store, parts: int) -> None:
     data = os.urandom(300_000)
-    upload = start_unhashed(client, len(data))
-    assert client.get(f"/api/v1/uploads/{upload}").json()["digest"] is None
+    upload = start_unhashed(uploads_client, len(data))
+    assert uploads_client.get(f"/api/v1/uploads/{upload}").json()["digest"] is None
     bounds = [len(data) * i // parts for i in range(parts + 1)]
     for first, end in zip(bounds, bounds[1:], strict=False):
-        answer = client.put(f"/api/v1/uploads/{upload}", content=data[first:end],
+        answer = uploads_client.put(f"/api/v1/uploads/{upload}", content=data[first:end],
                             headers={"content-range": f"bytes {first}-{end - 1}/{len(data)}"})
         assert answer.status_code == 200, answer.text
     blob = answer.json()["blob"]
@@ -60,18 +45,18 @@ def test_a_session_without_digest_is_published_under_the_computed_one(
     assert list(local.blobs.leftovers()) == []
 
 
-def test_a_session_without_digest_completes_only_with_all_its_bytes(client: httpx.Client,
+def test_a_session_without_digest_completes_only_with_all_its_bytes(uploads_client: httpx.Client,
                                                                      local: Store) -> None:
-    upload = start_unhashed(client, 1000)
-    client.put(f"/api/v1/uploads/{upload}", content=b"x" * 400,
+    upload = start_unhashed(uploads_client, 1000)
+    uploads_client.put(f"/api/v1/uploads/{upload}", content=b"x" * 400,
                headers={"content-range": "bytes 0-399/1000"})
-    answer = client.post(f"/api/v1/uploads/{upload}/complete")
+    answer = uploads_client.post(f"/api/v1/uploads/{upload}/complete")
     assert answer.status_code == 409, answer.text
     assert list(local.blobs.iter_digests()) == []
 
 
-def test_the_placeholder_is_not_a_digest_a_client_may_declare(client: httpx.Client) -> None:
-    answer = client.post("/api/v1/uploads", json={"digest": "sha256:" + "0" * 64, "size": 1})
+def test_the_placeholder_is_not_a_digest_a_client_may_declare(uploads_client: httpx.Client) -> None:
+    answer = uploads_client.post("/api/v1/uploads", json={"digest": "sha256:" + "0" * 64, "size": 1})
     assert answer.status_code == 400, answer.text
 
 

@@ -4,7 +4,6 @@ digest are refused and nothing is published."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,117 +12,104 @@ from typing import Any
 import httpx
 import pytest
 
-from lineal.server.testing import ServerProcess, in_process
+from lineal.server.testing import ServerProcess
 from lineal.store import Store, open_store
 from lineal.store.http.blobs import SESSION_THRESHOLD, HttpBlobStore
 from lineal.store.http.transport import Transport
 
-
-def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+from .conftest import digest_of
 
 
-@pytest.fixture
-def local(tmp_path: Path) -> Store:
-    return open_store(str(tmp_path / "store"))
-
-
-@pytest.fixture
-def client(local: Store) -> Iterator[httpx.Client]:
-    with in_process(local) as remote:
-        yield remote.metadata.transport.client  # type: ignore[attr-defined]
-
-
-def start(client: httpx.Client, data: bytes) -> str:
-    answer = client.post("/api/v1/uploads", json={"digest": digest_of(data), "size": len(data)})
+def start(uploads_client: httpx.Client, data: bytes) -> str:
+    answer = uploads_client.post("/api/v1/uploads", json={"digest": digest_of(data), "size": len(data)})
     assert answer.status_code == 201, answer.text
     assert answer.json()["offset"] == 0
     return str(answer.json()["id"])
 
 
-def put(client: httpx.Client, upload: str, data: bytes, first: int, last: int,
+def put(uploads_client: httpx.Client, upload: str, data: bytes, first: int, last: int,
         size: int) -> httpx.Response:
-    return client.put(f"/api/v1/uploads/{upload}", content=data[first:last + 1],
+    return uploads_client.put(f"/api/v1/uploads/{upload}", content=data[first:last + 1],
                       headers={"content-range": f"bytes {first}-{last}/{size}"})
 
 
-def test_a_session_in_parts_publishes_the_blob(client: httpx.Client, local: Store) -> None:
+def test_a_session_in_parts_publishes_the_blob(uploads_client: httpx.Client, local: Store) -> None:
     data = os.urandom(300_000)
-    upload = start(client, data)
-    first = put(client, upload, data, 0, 99_999, len(data))
+    upload = start(uploads_client, data)
+    first = put(uploads_client, upload, data, 0, 99_999, len(data))
     assert first.json() == {"id": upload, "offset": 100_000, "complete": False}
-    head = client.head(f"/api/v1/uploads/{upload}")
+    head = uploads_client.head(f"/api/v1/uploads/{upload}")
     assert head.headers["upload-offset"] == "100000"
     assert head.headers["upload-length"] == "300000"
     assert not local.blobs.exists(digest_of(data))
-    done = put(client, upload, data, 100_000, len(data) - 1, len(data))
+    done = put(uploads_client, upload, data, 100_000, len(data) - 1, len(data))
     assert done.json()["complete"] is True
     assert done.json()["blob"]["digest"] == digest_of(data)
     assert local.blobs.read_bytes(digest_of(data)) == data
-    assert client.get(f"/api/v1/uploads/{upload}").status_code == 404  # the session ended
+    assert uploads_client.get(f"/api/v1/uploads/{upload}").status_code == 404  # the session ended
     assert list(local.blobs.leftovers()) == []
-    again = client.post("/api/v1/uploads", json={"digest": digest_of(data), "size": len(data)})
+    again = uploads_client.post("/api/v1/uploads", json={"digest": digest_of(data), "size": len(data)})
     assert again.json()["exists"] is True  # known bytes: no session at all
 
 
-def test_bad_offsets_and_ranges_are_refused(client: httpx.Client, local: Store) -> None:
+def test_bad_offsets_and_ranges_are_refused(uploads_client: httpx.Client, local: Store) -> None:
     data = os.urandom(1000)
-    upload = start(client, data)
-    assert put(client, upload, data, 0, 499, len(data)).status_code == 200
-    skipped = put(client, upload, data, 600, 999, len(data))  # a gap
+    upload = start(uploads_client, data)
+    assert put(uploads_client, upload, data, 0, 499, len(data)).status_code == 200
+    skipped = put(uploads_client, upload, data, 600, 999, len(data))  # a gap
     assert skipped.status_code == 409 and "offset 500" in skipped.json()["error"]["message"]
-    again = put(client, upload, data, 0, 499, len(data))  # bytes it holds already
+    again = put(uploads_client, upload, data, 0, 499, len(data))  # bytes it holds already
     assert again.status_code == 409
     for header in ("bytes 500-1200/1000", "bytes 500-999/2000", "bytes 9-2/1000", "500-999"):
-        answer = client.put(f"/api/v1/uploads/{upload}", content=b"x",
+        answer = uploads_client.put(f"/api/v1/uploads/{upload}", content=b"x",
                             headers={"content-range": header})
         assert answer.status_code == 400, header
         assert answer.json()["error"]["code"] == "InvalidArgument"
-    longer = client.put(f"/api/v1/uploads/{upload}", content=data[500:] + b"extra",
+    longer = uploads_client.put(f"/api/v1/uploads/{upload}", content=data[500:] + b"extra",
                         headers={"content-range": "bytes 500-999/1000"})
     assert longer.status_code == 400
-    assert client.get(f"/api/v1/uploads/{upload}").json()["offset"] <= 1000
-    assert client.put("/api/v1/uploads/not-an-id", content=b"",
+    assert uploads_client.get(f"/api/v1/uploads/{upload}").json()["offset"] <= 1000
+    assert uploads_client.put("/api/v1/uploads/not-an-id", content=b"",
                       headers={"content-range": "bytes */1"}).status_code == 400
     unknown = upload[:-32] + "0" * 32
-    assert client.head(f"/api/v1/uploads/{unknown}").status_code == 404
-    assert client.post("/api/v1/uploads", json={"digest": "md5:x", "size": 1}).status_code == 400
-    assert client.post("/api/v1/uploads",
+    assert uploads_client.head(f"/api/v1/uploads/{unknown}").status_code == 404
+    assert uploads_client.post("/api/v1/uploads", json={"digest": "md5:x", "size": 1}).status_code == 400
+    assert uploads_client.post("/api/v1/uploads",
                        json={"digest": digest_of(data), "size": -1}).status_code == 400
 
 
-def test_bytes_that_do_not_match_the_digest_publish_nothing(client: httpx.Client,
+def test_bytes_that_do_not_match_the_digest_publish_nothing(uploads_client: httpx.Client,
                                                             local: Store) -> None:
     data = os.urandom(2000)
-    upload = start(client, data)
+    upload = start(uploads_client, data)
     tampered = bytes(reversed(data))
-    answer = put(client, upload, tampered, 0, len(data) - 1, len(data))
+    answer = put(uploads_client, upload, tampered, 0, len(data) - 1, len(data))
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "InvalidArgument"
     assert "hash to" in answer.json()["error"]["message"]
     assert not local.blobs.exists(digest_of(data))
     assert not local.blobs.exists(digest_of(tampered))
-    assert client.get(f"/api/v1/uploads/{upload}").status_code == 404
+    assert uploads_client.get(f"/api/v1/uploads/{upload}").status_code == 404
     # Sent in two parts, the bytes are hashed when the session completes: refused the same.
-    upload = start(client, data)
-    assert put(client, upload, tampered, 0, 999, len(data)).status_code == 200
-    answer = put(client, upload, tampered, 1000, len(data) - 1, len(data))
+    upload = start(uploads_client, data)
+    assert put(uploads_client, upload, tampered, 0, 999, len(data)).status_code == 200
+    answer = put(uploads_client, upload, tampered, 1000, len(data) - 1, len(data))
     assert answer.status_code == 400 and "hash to" in answer.json()["error"]["message"]
     assert not local.blobs.exists(digest_of(data))
     assert list(local.blobs.leftovers()) == []
 
 
-def test_an_abandoned_session_is_a_leftover_for_gc(client: httpx.Client, local: Store) -> None:
+def test_an_abandoned_session_is_a_leftover_for_gc(uploads_client: httpx.Client, local: Store) -> None:
     data = os.urandom(5000)
-    upload = start(client, data)
-    put(client, upload, data, 0, 999, len(data))
+    upload = start(uploads_client, data)
+    put(uploads_client, upload, data, 0, 999, len(data))
     found = list(local.blobs.leftovers())
     assert [(item.kind, item.size) for item in found] == [("temp-file", 1000)]
     assert upload in found[0].name
     local.blobs.remove_leftover(found[0])
-    assert client.head(f"/api/v1/uploads/{upload}").status_code == 404
-    cancelled = start(client, data)
-    assert client.delete(f"/api/v1/uploads/{cancelled}").json() == {"cancelled": True}
+    assert uploads_client.head(f"/api/v1/uploads/{upload}").status_code == 404
+    cancelled = start(uploads_client, data)
+    assert uploads_client.delete(f"/api/v1/uploads/{cancelled}").json() == {"cancelled": True}
     assert list(local.blobs.leftovers()) == []
 
 
