@@ -17,7 +17,7 @@ from types import ModuleType
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-CONTRACT = ("tracking", "lineage", "search", "server")  # scripts with --tiny and --lineal-only
+CONTRACT = ("tracking", "lineage", "search", "server", "stream")  # scripts with --tiny and --lineal-only
 
 
 def _load(name: str) -> ModuleType:
