@@ -17,7 +17,8 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import InvalidArgument, StoreError
-from ..store.http.routes import ROUTES, Route, decode_args, signature, travelling
+from ..store.http.points import COLUMNS_SCHEMA
+from ..store.http.routes import ROUTES, Route, _is_points, decode_args, signature, travelling
 from .context import ServerContext
 
 __all__ = ["ContractRoute", "add_store_routes", "json_response", "read_json", "within"]
@@ -175,6 +176,8 @@ def _openapi(route: Route) -> dict[str, Any]:
     required: list[str] = []
     for param in params:
         schema = _schema(hints.get(param.name, Any))
+        if _is_points(hints.get(param.name)):
+            schema = {"anyOf": [schema, COLUMNS_SCHEMA]}
         is_required = param.default is inspect.Parameter.empty
         if param.name in route.path_params:
             parameters.append({"name": param.name, "in": "path", "required": True,

@@ -13,7 +13,8 @@ verb is a JSON object body. ``actor`` never travels: the server passes the authe
 principal. Values are encoded by :func:`encode` (entities by their ``to_dict``) and decoded by
 the type hints with :func:`lineal.codec.decode`, so a malformed body is an InvalidArgument
 naming the argument. Non-finite floats travel as the strings ``"NaN"``, ``"Infinity"`` and
-``"-Infinity"`` (JSON has no such numbers); metric points as ``[key, value, step, time_us]``.
+``"-Infinity"`` (JSON has no such numbers); metric points as ``[key, value, step, time_us]``,
+or a batch of them in columns (:mod:`lineal.store.http.points`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Any
 from ...codec import decode
 from ...entities import MetricPoint
 from ...errors import InvalidArgument
+from .points import decode_columns, encode_columns
 
 __all__ = ["ROUTES", "Route", "decode_args", "decode_result", "encode", "route_for"]
 
@@ -304,6 +306,11 @@ def encode_args(method: str, args: Mapping[str, Any]) -> tuple[dict[str, str], d
             continue  # the default: a query string could not tell None from the text "null"
         if isinstance(value, Mapping) and _is_iterable_hint(param.name, method):
             value = list(value)  # an Iterable argument given a dict means its keys
+        if isinstance(value, list) and _is_points(signature(method)[1].get(param.name)):
+            columns = encode_columns(value)  # the hot path of metric logging (see .points)
+            if columns is not None:
+                rest[param.name] = columns
+                continue
         if param.name in route.path_params:
             text = str(encode(value))
             if not text:
@@ -434,10 +441,13 @@ _NUMBER_TYPES = ({float}, {int}, {int})
 
 def wire_points(raw: Any) -> list[Any]:
     """A batch of metric points argument, as the :data:`~lineal.entities.MetricTuple` tuples
-    every store takes (a server passes them on as they are). The usual batch, every point
+    every store takes (a server passes them on as they are). Columns (a mapping) are decoded by
+    :func:`~lineal.store.http.points.decode_columns`. The usual batch of lists, every point
     ``[text, float, int, int]``, is checked a column at a time in C and zipped into tuples: no
     object per point and no Python call per point. Anything else is decoded point by point
     (:func:`_metric_point`: ints, spelled-out non-finite values, mappings, or the error)."""
+    if isinstance(raw, Mapping):
+        return decode_columns(raw)
     if not isinstance(raw, list):
         raise TypeError(f"expected a list of metric points, got {type(raw).__name__}")
     if raw and set(map(type, raw)) == {list} and set(map(len, raw)) == {4}:
