@@ -188,6 +188,7 @@ def test_search_runs_by_a_metric_and_sort(open_page: Any, server: Server) -> Non
     page.get_by_role("button", name="Search").click()
     table.get_by_role("columnheader", name="name").click()
     expect(page).to_have_url(re.compile(r"order_by=attributes.name"))
+    expect(table.locator("div.mono a")).to_have_count(8)  # the sorted page has loaded
     shown = table.locator("div.mono a").all_inner_texts()  # the id column's short ids
     assert len(shown) == len(set(shown)) > 1, shown  # lengthened until they differ, as in the CLI
     screenshot(page, "runs")
