@@ -3,6 +3,9 @@
     python bench/bench_server.py --json bench/results/server.json [--quick] [--repeat N]
         [--size BYTES] [--workers N] [--cases metrics,alias,transfer]
 
+    python bench/bench_server.py --json bench/results/transfer.json --cases transfer \
+        --lineal-only --repeat 3        # only the transfer case, lineal and the plain copies
+
 Cases (issue "lineal server", section 8):
   metrics   metric points per second from 8 concurrent client processes, each logging N points
             into its own run the way each SDK is normally used: lineal ``run.log_metric`` in a
@@ -661,7 +664,8 @@ class Bench:
             "MB = 10^6 bytes. The file is written once (random bytes, so nothing compresses) and "
             "stays in the page cache; `sync` runs before and after each measurement. lineal's "
             "upload of a large file hashes it on the client while sending it (`sendfile`), the "
-            "server hashes it again while receiving it into its blob folder's `tmp/`, fsyncs "
+            "server hashes it again while receiving it (one thread hashing, another writing "
+            "into its blob folder's `tmp/`), fsyncs "
             "it and publishes it under that digest, and the client checks the two digests "
             "agree; its download is checked against the digest and fsynced before it returns. "
             "MLflow neither hashes nor fsyncs. Every download is "

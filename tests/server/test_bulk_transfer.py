@@ -5,6 +5,8 @@ the digest it computes, the client checks it against its own), and the plain-soc
 from __future__ import annotations
 
 import os
+import socket
+import threading
 from pathlib import Path
 
 import httpx
@@ -124,3 +126,79 @@ def test_injected_clients_and_proxies_keep_the_httpx_path(monkeypatch: pytest.Mo
     monkeypatch.setenv("LINEAL_HTTP_BULK", "0")
     monkeypatch.delenv("HTTP_PROXY")
     assert raw_for(Transport("http://127.0.0.1:9")) is None
+
+
+class CuttingProxy:
+    """A TCP proxy to a server on loopback that cuts the answer to the first blob ``GET``
+    after ``cut`` bytes of its body (closing both connections), and records the ``Range``
+    header of every blob ``GET`` and how many body bytes the cut answer delivered."""
+
+    def __init__(self, port: int, cut: int) -> None:
+        self.target = port
+        self.cut = cut
+        self.ranges: list[str | None] = []
+        self.delivered = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        with client, socket.create_connection(("127.0.0.1", self.target)) as upstream:
+            head = b""
+            while b"\r\n\r\n" not in head and (data := client.recv(65536)):
+                head += data
+            upstream.sendall(head)
+            lines = head.decode("latin-1").split("\r\n")
+            cut = None
+            if lines[0].startswith("GET /api/v1/blobs/sha256:"):
+                headers = dict(line.lower().split(": ", 1) for line in lines[1:] if ": " in line)
+                self.ranges.append(headers.get("range"))
+                cut = self.cut if len(self.ranges) == 1 else None
+            answer = b""
+            while data := upstream.recv(65536):
+                answer += data
+                body = answer.find(b"\r\n\r\n") + 4
+                if cut is not None and body >= 4 and len(answer) - body >= cut:
+                    client.sendall(answer[:body + cut])
+                    self.delivered = cut
+                    return  # both connections close mid-body
+                if cut is None:
+                    client.sendall(answer)
+                    answer = b""
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.mark.slow
+def test_a_download_cut_mid_way_resumes_where_it_stopped(tmp_path: Path) -> None:
+    """Over the plain-socket path: the client asks for the rest with a Range request from the
+    exact byte where the connection broke, reports every byte once, and ends with the bytes
+    of the digest."""
+    backend = tmp_path / "store"
+    data = os.urandom(SESSION_THRESHOLD + 1_234_567)
+    digest = open_store(str(backend)).blobs.put_bytes(data).digest
+    dest = tmp_path / "out" / "weights.bin"
+    got: list[int] = []
+    with ServerProcess(backend=str(backend)) as server:
+        proxy = CuttingProxy(server.port, cut=3_000_001)
+        try:
+            transport = Transport(proxy.url)
+            assert raw_for(transport) is not None
+            HttpBlobStore(transport).get_file(digest, dest, progress=got.append)
+            transport.close()
+        finally:
+            proxy.close()
+    assert proxy.delivered == 3_000_001
+    assert proxy.ranges == [None, "bytes=3000001-"]
+    assert sum(got) == len(data)
+    assert dest.read_bytes() == data
+    assert [p.name for p in dest.parent.iterdir()] == ["weights.bin"]

@@ -38,3 +38,20 @@ def test_the_server_extra_brings_them() -> None:
     extra = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]["server"]
     names = {requirement.split(">")[0].split(";")[0].strip() for requirement in extra}
     assert {"uvloop", "httptools", "uvicorn"} <= names
+
+
+
+def test_a_worker_keeps_freed_memory_where_glibc_allows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each worker process asks glibc to keep freed memory (a request body's pieces would
+    otherwise be copied into freshly faulted pages); elsewhere it says it could not."""
+    import gc
+    import platform
+
+    applied: list[bool] = []
+    real = run.keep_freed_memory
+    monkeypatch.setattr(run, "keep_freed_memory", lambda: applied.append(real()) or True)
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # this test process lives on
+    monkeypatch.delenv(run.ENV_SETTINGS, raising=False)
+    run.app_from_environment()  # builds the app; the store opens only at start-up
+    on_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert applied == [on_glibc]

@@ -9,7 +9,6 @@ sent without being hashed first: see ``upload_routes``).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tempfile
@@ -218,26 +217,15 @@ async def _receive(request: Request, context: ServerContext, digest: str | None)
 
     if IN_PLACE and isinstance(context.store.blobs, LocalBlobStore):
         return await _receive_in_place(request, context.store.blobs, digest)
+    from .upload_routes import stream_body
+
     fd, name = tempfile.mkstemp(prefix="lineal-upload-")
     path = Path(name)
-    sha = hashlib.sha256()
-    pending: list[bytes] = []
-    held = 0
     try:
         with os.fdopen(fd, "wb") as out:
-            # The server hands the body over in pieces of a few KiB: gather them into writes
-            # of CHUNK, so that a large upload costs one worker-thread hop per MiB, not one
-            # per piece.
-            async for chunk in request.stream():
-                sha.update(chunk)
-                pending.append(chunk)
-                held += len(chunk)
-                if held >= CHUNK:
-                    await run_in_threadpool(out.write, b"".join(pending))
-                    pending, held = [], 0
-            if pending:
-                await run_in_threadpool(out.write, b"".join(pending))
-        actual = "sha256:" + sha.hexdigest()
+            got, actual = await stream_body(request, out.write, None, hash_it=True)
+        _check_length(request, got)
+        assert actual is not None
         if digest is not None and actual != digest:
             raise InvalidArgument(f"the uploaded bytes hash to {actual}, not {digest}",
                                   hint="the upload was damaged or cut short: send it again")
@@ -257,10 +245,7 @@ async def _receive_in_place(request: Request, blobs: Any, digest: str | None) ->
     try:
         writer = await run_in_threadpool(area.writer, upload_id, 0)
         got, actual = await receive(request, writer, None, hash_it=True)
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and got != int(declared):
-            raise InvalidArgument(f"{got} of the {declared} bytes announced arrived",
-                                  hint="the upload was cut short: send it again")
+        _check_length(request, got)
         assert actual is not None
         if digest is not None and actual != digest:
             raise InvalidArgument(f"the uploaded bytes hash to {actual}, not {digest}",
@@ -270,6 +255,15 @@ async def _receive_in_place(request: Request, blobs: Any, digest: str | None) ->
     except BaseException:
         await run_in_threadpool(area.discard, upload_id)
         raise
+
+
+def _check_length(request: Request, got: int) -> None:
+    """A body cut short (the client went away) is never published, not even under the digest
+    of what arrived."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and got != int(declared):
+        raise InvalidArgument(f"{got} of the {declared} bytes announced arrived",
+                              hint="the upload was cut short: send it again")
 
 
 def _range(header: str | None, size: int) -> tuple[int, int]:

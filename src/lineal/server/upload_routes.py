@@ -22,10 +22,9 @@ it completes (a hash's state cannot be handed to another process).
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -35,13 +34,14 @@ from starlette.requests import ClientDisconnect
 
 from ..errors import Conflict, IntegrityError, InvalidArgument, LinealError, NotFound
 from ..store.blobs.local import split_digest
+from ..store.blobs.sink import HashingSink, Piece
 from ..store.blobs.uploads import UploadArea, UploadWriter, check_upload_id
 from ..store.http.routes import WRITER, encode
 from .blob_routes import CHUNK, allowed
 from .context import ServerContext
 from .store_routes import json_response, read_json
 
-__all__ = ["add_upload_routes", "receive"]
+__all__ = ["add_upload_routes", "receive", "stream_body"]
 
 UNKNOWN = "0" * 64
 """The digest part of a session id started without a digest."""
@@ -147,44 +147,45 @@ async def receive(request: Request, writer: UploadWriter, limit: int | None, *,
     """Stream the body into ``writer`` (at most ``limit`` bytes: 400 beyond), hashing it if
     asked; ``(bytes received, sha256:<hex> or None)``. A client that disconnects keeps what
     arrived: the session reports it and the client resumes from there."""
-    sha = hashlib.sha256() if hash_it else None
+    try:
+        return await stream_body(request, writer.write, limit, hash_it=hash_it)
+    finally:
+        await run_in_threadpool(writer.close)
+
+
+async def stream_body(request: Request, write: Callable[[Piece], object], limit: int | None,
+                      *, hash_it: bool) -> tuple[int, str | None]:
+    """Hand the body to ``write`` (called in a thread of its own) and hash it (in another) if
+    asked; ``(bytes received, sha256:<hex> or None)``. What arrived before a client
+    disconnected is written; beyond ``limit`` bytes, InvalidArgument."""
+    # The server hands the body over in pieces of a few KiB to a few hundred: gathered into
+    # batches of CHUNK (a list, not joined: no copy), hashed in one thread and written in
+    # another (HashingSink) while the next batch arrives. Waiting for each write instead would
+    # stop reading the socket meanwhile: receiving and storing would take turns.
+    sink = HashingSink(write, hash=hash_it, name="lineal-upload")
     pending: list[bytes] = []
     held = got = 0
-    writing: asyncio.Future[None] | None = None
     try:
-        # The server hands the body over in pieces of a few KiB: gather them into batches of
-        # CHUNK, hashed and written in a worker thread (hashlib and the write release the
-        # GIL) while the next batch arrives. Awaiting each write instead would stop reading
-        # the socket meanwhile: receiving and storing would take turns.
-        async for piece in request.stream():
-            got += len(piece)
-            if limit is not None and got > limit:
-                raise InvalidArgument(f"the body is longer than the {limit} bytes announced")
-            pending.append(piece)
-            held += len(piece)
-            if held >= CHUNK:
-                if writing is not None:
-                    await writing
-                writing = asyncio.ensure_future(
-                    run_in_threadpool(_write, writer, sha, b"".join(pending)))
-                pending, held = [], 0
-    except ClientDisconnect:
-        pass
-    finally:
         try:
-            if writing is not None:
-                await writing
-            if pending:
-                await run_in_threadpool(_write, writer, sha, b"".join(pending))
-        finally:
-            await run_in_threadpool(writer.close)
-    return got, ("sha256:" + sha.hexdigest()) if sha is not None else None
-
-
-def _write(writer: UploadWriter, sha: Any, data: bytes) -> None:
-    if sha is not None:
-        sha.update(data)
-    writer.write(data)
+            async for piece in request.stream():
+                got += len(piece)
+                if limit is not None and got > limit:
+                    raise InvalidArgument(f"the body is longer than the {limit} bytes announced")
+                pending.append(piece)
+                held += len(piece)
+                if held >= CHUNK:
+                    if not sink.offer(pending):  # the event loop must not wait: a thread does
+                        await run_in_threadpool(sink.put, pending)
+                    pending, held = [], 0
+        except ClientDisconnect:
+            pass
+        if pending:
+            await run_in_threadpool(sink.put, pending)
+        computed = await run_in_threadpool(sink.finish)
+    except BaseException:
+        await run_in_threadpool(sink.close)
+        raise
+    return got, ("sha256:" + computed) if computed is not None else None
 
 
 async def _complete(context: ServerContext, area: UploadArea, upload_id: str,

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ...errors import Conflict, IntegrityError, InvalidArgument, NotFound, StoreError
 from ..base import BlobInfo
+from .sink import Piece
 from .writeback import Writeback
 
 if TYPE_CHECKING:
@@ -66,8 +67,8 @@ class UploadWriter(abc.ABC):
     """Appends to one session; ``close()`` keeps what was written (it did arrive)."""
 
     @abc.abstractmethod
-    def write(self, data: bytes) -> None:
-        """Append ``data``."""
+    def write(self, data: Piece) -> None:
+        """Append ``data`` (the writer keeps no reference to it once this returns)."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -241,10 +242,10 @@ class _FileWriter(UploadWriter):
         self.out = out
         self.writeback = Writeback(out.fileno(), offset)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: Piece) -> None:
         self.out.write(data)
         self.out.flush()  # the kernel has the bytes: their write-back can start
-        self.writeback.wrote(len(data))
+        self.writeback.wrote(memoryview(data).nbytes)
 
     def close(self) -> None:
         if self.out.closed:
@@ -354,8 +355,8 @@ class _PieceWriter(UploadWriter):
         self.held: list[bytes] = []
         self.size = 0
 
-    def write(self, data: bytes) -> None:
-        self.held.append(data)
+    def write(self, data: Piece) -> None:
+        self.held.append(bytes(data))  # a caller may reuse its buffer
         self.size += len(data)
         if self.size >= PIECE:
             self._commit()
@@ -418,7 +419,7 @@ class _BufferWriter(UploadWriter):
     def __init__(self, held: bytearray) -> None:
         self.held = held
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: Piece) -> None:
         self.held += data
 
     def close(self) -> None:

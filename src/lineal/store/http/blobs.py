@@ -14,11 +14,8 @@ that answers with a redirect to S3 is followed there (without lineal's credentia
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +25,8 @@ from typing import Any, BinaryIO
 from ...errors import Conflict, IntegrityError, InvalidArgument, NotFound, StoreError
 from ..base import BlobInfo, BlobStore, Leftover
 from ..blobs.local import check_source, hash_file, split_digest
-from .bulk import FileHasher, Raw, Receiver, raw_for
+from ..blobs.sink import HashingSink
+from .bulk import FileHasher, Raw, file_writer, raw_for
 from .transport import Transport
 
 __all__ = ["HttpBlobStore"]
@@ -37,9 +35,9 @@ BASE = "/api/v1/blobs"
 UPLOADS = "/api/v1/uploads"
 CHUNK = 4 * 1024 * 1024
 BATCH = 512 * 1024
-"""Bytes handed to the download's hashing writer at a time: large enough that the thread hop
-is rare, small enough to stay in the CPU cache between the copy, the hash and the write
-(4 MiB batches measured several times slower here)."""
+"""Bytes handed to the download's sink at a time: large enough that the thread hop is rare,
+small enough to stay in the CPU cache between the receive, the hash and the write (4 MiB
+batches measured several times slower here)."""
 SESSION_THRESHOLD = 8 * 1024 * 1024
 """Files this large or larger are sent through a resumable session. Below it one PUT is
 cheaper (one request instead of two) and resending a broken one costs little."""
@@ -219,7 +217,7 @@ class HttpBlobStore(BlobStore):
                 return
         try:
             with open(partial, "wb") as out, _Download(self.transport, digest) as source:
-                sink = _HashingWriter(out)
+                sink = HashingSink(file_writer(out), name="lineal-download")
                 batch: list[bytes] = []
                 held = 0
                 try:
@@ -229,17 +227,19 @@ class HttpBlobStore(BlobStore):
                         batch.append(piece)
                         held += len(piece)
                         if held >= BATCH:
-                            sink.put(b"".join(batch))
+                            sink.put(batch)
                             batch, held = [], 0
                     if batch:
-                        sink.put(b"".join(batch))
-                finally:
+                        sink.put(batch)
                     actual = sink.finish()
+                finally:
+                    sink.close()
                 out.flush()
                 os.fsync(out.fileno())
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
+        assert actual is not None
         self._check_and_place(digest, expected, actual, partial, dest)
 
     @staticmethod
@@ -292,7 +292,7 @@ def _raw_download(raw: Raw, digest: str, out: BinaryIO,
     (nothing written) when the server redirects to an object store (the caller then takes
     the httpx path, which follows it without lineal's credentials). A connection lost
     mid-way resumes with a Range request."""
-    sink = Receiver(out, progress)
+    sink = HashingSink(file_writer(out), name="lineal-download")
     position = failures = 0
     try:
         while True:
@@ -307,18 +307,17 @@ def _raw_download(raw: Raw, digest: str, out: BinaryIO,
                     if position and answer.status != 206:
                         raise StoreError(f"the server answered {answer.status} to a Range "
                                          "request", hint="download it again")
-                    before = sink.received
                     try:
-                        raw.receive(answer, sink)
+                        raw.receive(answer, sink, progress)
                     finally:
-                        position += sink.received - before
+                        position = sink.received
                 return sink.finish()
             except StoreError as error:
                 failures += 1
                 if "not reachable" not in str(error) or failures > 4:
                     raise
     finally:
-        sink.finish_quietly()
+        sink.close()
 
 
 def _info(data: dict[str, Any]) -> BlobInfo:
@@ -460,37 +459,3 @@ class _Download(io.RawIOBase):
     def close(self) -> None:
         self._close_response()
         super().close()
-
-
-class _HashingWriter:
-    """Hashes and writes batches in a thread of its own while the caller receives the next
-    ones (hashlib and file writes release the GIL): receiving and storing overlap."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self.out = out
-        self.sha = hashlib.sha256()
-        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="lineal-download", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while (data := self.queue.get()) is not None:
-            if self.error is None:
-                try:
-                    self.sha.update(data)
-                    self.out.write(data)
-                except BaseException as exc:  # re-raised in the caller's thread
-                    self.error = exc
-
-    def put(self, data: bytes) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(data)
-
-    def finish(self) -> str:
-        self.queue.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.sha.hexdigest()

@@ -3,8 +3,9 @@
 httpx parses every piece of a large body in Python (h11) and hands the bytes over in 64 KiB
 reads: a 1 GiB download cost the client more CPU in parsing than in hashing. Here a file is
 sent with ``sendfile`` (the kernel copies it from the page cache to the socket) and received
-with ``recv_into`` into a few reused buffers that a second thread hashes and writes, so the
-client's work per byte is the hash and the write.
+with ``recv_into`` into a few reused buffers that other threads hash and write
+(:class:`~lineal.store.blobs.sink.HashingSink`), so the client's work per byte is the hash and
+the write.
 
 This path is taken only when it sends exactly what the transport's httpx client would: the
 transport made its own client (no injected client or test transport), over plain ``http``,
@@ -17,6 +18,7 @@ turns it off (every byte through httpx).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import os
@@ -31,10 +33,11 @@ from typing import Any, BinaryIO
 import httpx
 
 from ...errors import StoreError
+from ..blobs.sink import HashingSink
 from ..blobs.writeback import Writeback
 from .transport import Transport, error_from
 
-__all__ = ["BUFFER", "FileHasher", "Raw", "raw_for"]
+__all__ = ["BUFFER", "FileHasher", "Raw", "file_writer", "raw_for"]
 
 BUFFER = 512 * 1024
 """Bytes of each download buffer: large enough that the thread hand-over is rare, small enough
@@ -134,22 +137,24 @@ class Raw:
         finally:
             conn.close()
 
-    def receive(self, answer: http.client.HTTPResponse, sink: Receiver) -> None:
-        """Read the answer's body into ``sink``'s buffers until it ends; a broken connection
-        is a StoreError (the caller resumes with a Range request)."""
+    def receive(self, answer: http.client.HTTPResponse, sink: HashingSink,
+                progress: Callable[[int], None] | None = None) -> None:
+        """Read the answer's body into reused buffers handed to ``sink`` until it ends; a
+        broken connection is a StoreError (the caller resumes with a Range request)."""
+        pool = _Buffers()
         while True:
-            buffer = sink.free()
+            buffer = pool.take()
             try:
                 n = answer.readinto(buffer)
             except (OSError, http.client.HTTPException) as error:
-                sink.give_back(buffer)
                 raise self._unreachable(error) from error
             if not n:
-                sink.give_back(buffer)
                 if answer.length:  # fewer bytes than announced: the connection was cut
                     raise self._unreachable(ConnectionError(f"{answer.length} bytes missing"))
                 return
-            sink.put(buffer, n)
+            if progress is not None:
+                progress(n)
+            sink.put(memoryview(buffer)[:n], functools.partial(pool.give_back, buffer))
 
 
 def raw_for(transport: Transport) -> Raw | None:
@@ -178,71 +183,35 @@ def _timeout(client: httpx.Client) -> float | None:
     return max(values) if values else None
 
 
-class Receiver:
-    """Hashes and writes received buffers in a thread of its own while the caller receives
-    into the next ones (hashlib and file writes release the GIL)."""
+def file_writer(out: BinaryIO) -> Callable[[bytes | bytearray | memoryview], None]:
+    """What a download's :class:`HashingSink` writes with: to ``out``, whose pages the kernel
+    starts writing back as they fill (:class:`Writeback`), so that the final fsync has little
+    left to do."""
+    writeback = Writeback(out.fileno(), out.tell())
 
-    def __init__(self, out: BinaryIO, progress: Callable[[int], None] | None = None) -> None:
-        self.out = out
-        self.progress = progress
-        self.sha = hashlib.sha256()
-        self.pool: queue.Queue[bytearray] = queue.Queue()
+    def write(piece: bytes | bytearray | memoryview) -> None:
+        out.write(piece)
+        out.flush()
+        writeback.wrote(len(piece) if not isinstance(piece, memoryview) else piece.nbytes)
+
+    return write
+
+
+class _Buffers:
+    """The receive buffers of one download: refilled once the sink has hashed and written
+    them, so that the same few stay in the CPU cache and no memory is mapped per piece."""
+
+    def __init__(self) -> None:
+        self.free: queue.Queue[bytearray] = queue.Queue()
         for _ in range(BUFFERS):
-            self.pool.put(bytearray(BUFFER))
-        self.work: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
-        self.error: BaseException | None = None
-        self.received = 0
-        self.digest: str | None = None
-        self.writeback = Writeback(out.fileno())
-        self.thread = threading.Thread(target=self._run, name="lineal-download", daemon=True)
-        self.thread.start()
+            self.free.put(bytearray(BUFFER))
 
-    def free(self) -> bytearray:
-        """A buffer to receive into (waits while all are being hashed and written)."""
-        if self.error is not None:
-            raise self.error
-        return self.pool.get()
+    def take(self) -> bytearray:
+        """A buffer to receive into (waits while all are in the sink)."""
+        return self.free.get()
 
     def give_back(self, buffer: bytearray) -> None:
-        self.pool.put(buffer)
-
-    def put(self, buffer: bytearray, n: int) -> None:
-        """The first ``n`` bytes of ``buffer`` arrived: hash and write them."""
-        self.received += n
-        if self.progress is not None:
-            self.progress(n)
-        self.work.put((buffer, n))
-
-    def _run(self) -> None:
-        while (item := self.work.get()) is not None:
-            buffer, n = item
-            if self.error is None:
-                try:
-                    with memoryview(buffer) as view:
-                        self.sha.update(view[:n])
-                        self.out.write(view[:n])
-                    self.out.flush()
-                    self.writeback.wrote(n)
-                except BaseException as exc:  # re-raised in the caller's thread
-                    self.error = exc
-            self.pool.put(buffer)
-
-    def finish(self) -> str:
-        """Wait until everything received is written; the hex sha256 of it."""
-        if self.thread.is_alive():
-            self.work.put(None)
-            self.thread.join()
-        if self.error is not None:
-            raise self.error
-        if self.digest is None:
-            self.digest = self.sha.hexdigest()
-        return self.digest
-
-    def finish_quietly(self) -> None:
-        """Stop the thread (after an error: what it raises is the caller's error's business)."""
-        if self.thread.is_alive():
-            self.work.put(None)
-            self.thread.join()
+        self.free.put(buffer)
 
 
 class FileHasher:
