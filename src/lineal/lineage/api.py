@@ -75,6 +75,9 @@ def node(ref: str | Node, *, project: str | None = None, store: Store | None = N
             except NotFound:
                 continue
         raise NotFound(f"no run, artifact version, deployment or model version with id {text!r}")
+    plain = _plain_artifact(store, text, project)
+    if plain is not None:
+        return plain
     from ..resolve import names_nothing, resolve
 
     try:
@@ -96,6 +99,30 @@ def node(ref: str | Node, *, project: str | None = None, store: Store | None = N
         return meta.lineage_node(found.artifact.id, NodeType.ARTIFACT)
     assert found.run is not None
     return meta.lineage_node(found.run.id, NodeType.RUN)
+
+
+def _plain_artifact(store: Store, text: str, project: str | None) -> Node | None:
+    """The artifact version a reference names when no registered model has its name (the
+    common case), else None: then :func:`lineal.resolve.resolve` decides, and words any error.
+
+    Three statements (is there such a model? which version? its node) where resolving the full
+    entity takes eight (its tags, aliases, purge...), which a walk of a hundred nodes would
+    spend more time on than on the walk itself."""
+    from ..config import default_project
+
+    # The default project is read from the environment or a config file found upwards from the
+    # working directory: only when the reference names no project.
+    named = "/" in text.partition("@")[0]
+    try:
+        parsed = parse_ref(text, None if named else default_project(project))
+    except InvalidArgument:
+        return None
+    if store.metadata.find_registered_model(parsed.project, parsed.name) is not None:
+        return None
+    try:
+        return store.metadata.lineage_node_by_ref(parsed)
+    except NotFound:
+        return None
 
 
 def _typed(store: Store, meta: LineageStore, ntype: NodeType, text: str, project: str | None) -> Node:
