@@ -24,6 +24,7 @@ cursor on ``(depth, type, id)``: the rows come back complete, nothing is looked 
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,8 @@ from ..lineage_base import ClosureQuery
 from . import tables as t
 from . import tables_lineage as tl
 
+# ``WITH name AS MATERIALIZED (...)``: SQLite 3.35 and later.
+_SQLITE_MATERIALIZES = sqlite3.sqlite_version_info >= (3, 35)
 av = t.artifact_versions
 runs = t.runs
 edges = t.edges
@@ -170,6 +173,11 @@ def _walk_parts(
         .where(r.c.depth + 1 <= sa.bindparam("max_depth"))
         .cte("hop")
     )
+    if _SQLITE_MATERIALIZES:
+        # Read once (walking up), SQLite folds ``hop`` into the query that describes its runs,
+        # then scans all of ``edges`` to probe the walk's rows: 50 ms for a 10-hop walk.
+        # Materialized, it is read from the walk's rows as intended.
+        hop = hop.prefix_with("MATERIALIZED", dialect="sqlite")
     parts += [
         ("artifact", sa.select(
             r.c.node.label("id"), _lit("artifact").label("type"), r.c.depth, r.c.parent,
