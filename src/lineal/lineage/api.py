@@ -24,6 +24,7 @@ from typing import Any
 from ..api import RUN_PREFIX, ULID, get_run
 from ..entities import Closure, Direction, Graph, GraphEdge, Node, NodeType, Path, Taint
 from ..errors import InvalidArgument, NotFound
+from ..gcpause import gc_paused
 from ..identity import current_principal
 from ..inputs import check_limit
 from ..refs import parse_ref
@@ -462,11 +463,12 @@ def impact(
     by_id = {n.id: n for n in closure.nodes}
     groups: dict[NodeType, list[ImpactItem]] = defaultdict(list)
     runs = 0
-    for n in closure.nodes:
-        if n.type is NodeType.RUN:
-            runs += 1
-            continue
-        groups[n.type].append(ImpactItem(n, _path_to(n, start, by_id), _flags(n)))
+    with gc_paused():  # an item and a path per node: see lineal.gcpause
+        for n in closure.nodes:
+            if n.type is NodeType.RUN:
+                runs += 1
+                continue
+            groups[n.type].append(ImpactItem(n, _path_to(n, start, by_id), _flags(n)))
     tainted = None
     if start.type is NodeType.ARTIFACT and start.tainted:
         tainted = next((t for t in meta.list_taints() if t.version_id == start.id), None)
