@@ -1,4 +1,4 @@
-"""Lineage walks, taints and bulk import in the SQL store.
+"""The statements of the SQL store's lineage walks (the store methods are in ``lineage.py``).
 
 Every walk is ONE statement with one recursive common table expression, the same text on
 SQLite, PostgreSQL and MySQL/MariaDB (SQLAlchemy Core renders the dialect's casts; SQLite
@@ -19,6 +19,11 @@ the depth limit, which also ends any walk around a cycle. The outer query keeps 
 shallowest row (``ROW_NUMBER()``), joins what describes each node (its own table only), filters,
 counts all matches (``COUNT(*) OVER ()``, only when the answer is paged) and pages with a keyset
 cursor on ``(depth, type, id)``: the rows come back complete, nothing is looked up per node.
+
+A closure asked for whole (no page, :func:`_whole_statement`) needs no count and no cursor:
+its statement describes each part of the walk (the artifacts of ``reach``, the runs of the hop
+after it, model versions, deployments) straight from those rows, and the store keeps each
+node's shallowest row and orders them in Python (``lineage._ranked``), by the same rule.
 """
 
 from __future__ import annotations
