@@ -85,3 +85,28 @@ def test_a_whole_downstream_takes_three_selects_whatever_its_size(backend_store:
             assert len(lineage.downstream(ref, limit=None).nodes) == size
         counts.append(len(seen))
     assert counts == [3, 3, 3], counts
+
+
+def test_sqlite_plans_read_the_walk_not_whole_tables(store: Store) -> None:
+    """Every table a whole walk reads is searched through an index, from the walk's own rows.
+    Walking up, the hop after the walk is read once, and SQLite folded it into the query that
+    describes its runs, then scanned all of ``edges`` (50 ms for 10 hops in a 100k store)."""
+    from lineal.lineage import Direction
+    from lineal.store.lineage_base import ClosureQuery
+    from lineal.store.sql import lineage_statements as ls
+
+    ids = chain(store, 3)
+    for direction in (Direction.UP, Direction.DOWN):
+        statement = ls._whole_statement("artifact", 0, direction, True,
+                                        ls._FilterShape.of(ClosureQuery(limit=None)))
+        params = ls._walk_params(ls._Anchor("artifact", ids["a2"], 0), 10)
+        db = store.metadata.db  # type: ignore[attr-defined]
+        with db.read() as conn:
+            compiled = statement.compile(dialect=conn.dialect)
+            values = compiled.construct_params(params)
+            plan = conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + str(compiled),
+                tuple(values[name] for name in compiled.positiontup or ())).all()
+        scans = [row[3] for row in plan if row[3].startswith("SCAN ")
+                 and row[3].split()[1] not in ("r", "prev", "hop", "CONSTANT")]
+        assert scans == [], (direction, scans)
