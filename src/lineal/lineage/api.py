@@ -24,6 +24,7 @@ from typing import Any
 from ..api import RUN_PREFIX, ULID, get_run
 from ..entities import Closure, Direction, Graph, GraphEdge, Node, NodeType, Path, Taint
 from ..errors import InvalidArgument, NotFound
+from ..gcpause import gc_paused
 from ..identity import current_principal
 from ..inputs import check_limit
 from ..refs import parse_ref
@@ -75,6 +76,9 @@ def node(ref: str | Node, *, project: str | None = None, store: Store | None = N
             except NotFound:
                 continue
         raise NotFound(f"no run, artifact version, deployment or model version with id {text!r}")
+    plain = _plain_artifact(store, text, project)
+    if plain is not None:
+        return plain
     from ..resolve import names_nothing, resolve
 
     try:
@@ -96,6 +100,30 @@ def node(ref: str | Node, *, project: str | None = None, store: Store | None = N
         return meta.lineage_node(found.artifact.id, NodeType.ARTIFACT)
     assert found.run is not None
     return meta.lineage_node(found.run.id, NodeType.RUN)
+
+
+def _plain_artifact(store: Store, text: str, project: str | None) -> Node | None:
+    """The artifact version a reference names when no registered model has its name (the
+    common case), else None: then :func:`lineal.resolve.resolve` decides, and words any error.
+
+    Three statements (is there such a model? which version? its node) where resolving the full
+    entity takes eight (its tags, aliases, purge...), which a walk of a hundred nodes would
+    spend more time on than on the walk itself."""
+    from ..config import default_project
+
+    # The default project is read from the environment or a config file found upwards from the
+    # working directory: only when the reference names no project.
+    named = "/" in text.partition("@")[0]
+    try:
+        parsed = parse_ref(text, None if named else default_project(project))
+    except InvalidArgument:
+        return None
+    if store.metadata.find_registered_model(parsed.project, parsed.name) is not None:
+        return None
+    try:
+        return store.metadata.lineage_node_by_ref(parsed)
+    except NotFound:
+        return None
 
 
 def _typed(store: Store, meta: LineageStore, ntype: NodeType, text: str, project: str | None) -> Node:
@@ -435,11 +463,12 @@ def impact(
     by_id = {n.id: n for n in closure.nodes}
     groups: dict[NodeType, list[ImpactItem]] = defaultdict(list)
     runs = 0
-    for n in closure.nodes:
-        if n.type is NodeType.RUN:
-            runs += 1
-            continue
-        groups[n.type].append(ImpactItem(n, _path_to(n, start, by_id), _flags(n)))
+    with gc_paused():  # an item and a path per node: see lineal.gcpause
+        for n in closure.nodes:
+            if n.type is NodeType.RUN:
+                runs += 1
+                continue
+            groups[n.type].append(ImpactItem(n, _path_to(n, start, by_id), _flags(n)))
     tainted = None
     if start.type is NodeType.ARTIFACT and start.tainted:
         tainted = next((t for t in meta.list_taints() if t.version_id == start.id), None)

@@ -1,32 +1,13 @@
-"""Lineage walks, taints and bulk import in the SQL store.
-
-Every walk is ONE statement with one recursive common table expression, the same text on
-SQLite, PostgreSQL and MySQL/MariaDB (SQLAlchemy Core renders the dialect's casts; SQLite
-alone keeps each node's shallowest row with a ``GROUP BY``, see :func:`_best`):
-
-``reach(node, via, parent, depth, role)`` holds artifact versions (``role``: of the edge from
-``via`` into ``node``). Because the
-graph is bipartite, one recursive step jumps two hops at once, artifact -> run -> artifact,
-through two index lookups on ``edges`` (``(version_id, direction)`` then ``(run_id,
-direction)``); the run in the middle is kept in ``via``. Jumping two hops is what lets the
-recursive term mention the CTE once (PostgreSQL and MariaDB forbid more). Runs that end a walk
-(a deploy run with no output, an ingest run with no input) are picked up after the recursion by
-one more join, and so are registered model versions and deployment records.
-
-``UNION`` (not ``UNION ALL``) discards rows already produced, so a node reached along many equal
-paths at the same depth is kept once; ``depth`` is a column, and the recursive term stops at
-the depth limit, which also ends any walk around a cycle. The outer query keeps each node's
-shallowest row (``ROW_NUMBER()``), joins what describes each node (its own table only), filters,
-counts all matches (``COUNT(*) OVER ()``, only when the answer is paged) and pages with a keyset
-cursor on ``(depth, type, id)``: the rows come back complete, nothing is looked up per node.
+"""Lineage walks, taints and bulk import in the SQL store: the store methods, and the rows of
+a walk made into nodes. The statements themselves, and how a walk is one recursive query, are
+in :mod:`lineal.store.sql.lineage_statements`.
 """
 
 from __future__ import annotations
 
-import functools
+import operator
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,297 +25,30 @@ from ...entities import (
     us_to_datetime,
 )
 from ...errors import InvalidArgument, NotFound
-from ...refs import ArtifactRef
+from ...gcpause import gc_paused
+from ...refs import ArtifactRef, SelectorKind
 from ..lineage_base import MAX_DEPTH, ClosureQuery, ImportBatch, LineageStore
-from . import tables as t
 from . import tables_lineage as tl
 from .database import Database
 from .lineage_bulk import LineageBulkMixin
+from .lineage_statements import (
+    _Anchor,
+    _closure_statement,
+    _filter_params,
+    _FilterShape,
+    _node_by_version_statement,
+    _node_statement,
+    _registry,
+    _walk_params,
+    _walk_statement,
+    _whole_statement,
+    av,
+)
 
-av = t.artifact_versions
-runs = t.runs
-edges = t.edges
-ID = sa.String(t.ID)
-ROLE = sa.String(t.NAME)
 _TYPES = {"artifact": NodeType.ARTIFACT, "run": NodeType.RUN,
           "model_version": NodeType.MODEL_VERSION, "deployment": NodeType.DEPLOYMENT}
 _NODE = node_builder()
 _CURSOR = re.compile(r"^(\d+)\.(artifact|run|model_version|deployment)\.([0-9A-Za-z_-]{1,64})$")
-
-
-def _lit(text: str) -> sa.ColumnElement[Any]:
-    # Constant strings inline (not bound), so every walk of one shape compiles to one cached
-    # statement and the planner sees them.
-    return sa.literal_column(f"'{text}'", sa.String(16))
-
-
-def _null(type_: sa.types.TypeEngine[Any]) -> sa.ColumnElement[Any]:
-    return sa.cast(sa.null(), type_)
-
-
-def _registry() -> tuple[sa.Table, sa.Table, sa.Table] | None:
-    """The registry's tables, when this schema has them."""
-    tables = t.metadata.tables
-    if {"model_versions", "registered_models", "deployments"} <= set(tables):
-        return tables["model_versions"], tables["registered_models"], tables["deployments"]
-    return None
-
-
-def _hops(direction: Direction) -> tuple[str, str]:
-    """Which edge direction leads from an artifact to the next run, and from a run to the next
-    artifact, walking ``direction``."""
-    return ("output", "input") if direction is Direction.UP else ("input", "output")
-
-
-@dataclass(frozen=True, slots=True)
-class _Anchor:
-    """Where the recursion starts. ``kind`` "artifact": from artifact ``id`` at ``depth``;
-    "run": from the artifacts of run ``id``, which sits at ``depth``; "none": no recursion.
-    ``parent`` is what the anchor row was reached from; ``head`` are fixed rows (id, type,
-    depth, parent) added to the result: the deploy run of a deployment, the deployments of a
-    model version."""
-
-    kind: str
-    id: str = ""
-    depth: int = 0
-    parent: str | None = None
-    head: tuple[tuple[str, str, int, str], ...] = ()
-
-
-def _bound(name: str, type_: sa.types.TypeEngine[Any]) -> sa.ColumnElement[Any]:
-    # Cast, so that every backend knows the type of a parameter in a select list (PostgreSQL
-    # cannot infer it, and a recursive CTE takes its column types from the seed row).
-    return sa.cast(sa.bindparam(name, type_=type_), type_)
-
-
-def _head_rows(count: int) -> list[sa.Select[Any]]:
-    """``count`` fixed rows, their values bound as ``head_<i>_<column>`` (see ``_Anchor.head``)."""
-    return [
-        sa.select(
-            _bound(f"head_{i}_id", ID).label("id"), _bound(f"head_{i}_type", sa.String(16)).label("type"),
-            _bound(f"head_{i}_depth", sa.Integer()).label("depth"),
-            _bound(f"head_{i}_parent", ID).label("parent"), _null(ID).label("via"),
-            _null(ROLE).label("role"),
-        )
-        for i in range(count)
-    ]
-
-
-def _candidates(kind: str, heads: int, direction: Direction, include_registry: bool) -> sa.CTE:
-    """Every (node, how it was reached) row of a walk: the recursive CTE plus the runs, model
-    versions and deployments hanging off it. Columns: id, type, depth, parent, via, role.
-
-    The statement depends only on the walk's shape (anchor kind, number of fixed head rows,
-    direction, registry); where it starts is bound at execution (``anchor_id``,
-    ``anchor_depth``, ``anchor_parent``, ``head_*``, ``max_depth``; see :func:`_walk_params`),
-    so one statement serves every walk of that shape."""
-    to_run, to_artifact = _hops(direction)
-    head = _head_rows(heads)
-    if kind == "none":
-        if head:
-            return sa.union_all(*head).cte("cand") if len(head) > 1 else head[0].cte("cand")
-        empty = sa.select(
-            _null(ID).label("id"), _lit("artifact").label("type"),
-            sa.cast(sa.literal(0), sa.Integer).label("depth"), _null(ID).label("parent"),
-            _null(ID).label("via"), _null(ROLE).label("role"),
-        ).where(sa.false())
-        return empty.cte("cand")
-    if kind == "run":
-        first = edges.alias("first")
-        seed = sa.select(
-            first.c.version_id.label("node"),
-            _bound("anchor_id", ID).label("via"),
-            _null(ID).label("parent"),
-            (_bound("anchor_depth", sa.Integer()) + 1).label("depth"),
-            first.c.role.label("role"),
-        ).where(first.c.run_id == sa.bindparam("anchor_id", type_=ID),
-                first.c.direction == _lit(to_artifact))
-    else:
-        seed = sa.select(
-            _bound("anchor_id", ID).label("node"),
-            _null(ID).label("via"),
-            _bound("anchor_parent", ID).label("parent"),
-            _bound("anchor_depth", sa.Integer()).label("depth"),
-            _null(ROLE).label("role"),
-        )
-    reach = seed.cte("reach", recursive=True)
-    prev = reach.alias("prev")
-    e1, e2 = edges.alias("e1"), edges.alias("e2")
-    step = (
-        sa.select(e2.c.version_id, e1.c.run_id, prev.c.node, prev.c.depth + 2, e2.c.role)
-        .select_from(
-            prev.join(e1, sa.and_(e1.c.version_id == prev.c.node, e1.c.direction == _lit(to_run)))
-            .join(e2, sa.and_(e2.c.run_id == e1.c.run_id, e2.c.direction == _lit(to_artifact)))
-        )
-        .where(prev.c.depth + 2 <= sa.bindparam("max_depth", type_=sa.Integer))
-    )
-    reach = reach.union(step)
-
-    r = reach.alias("r")
-    e = edges.alias("e")
-    # The runs one hop past each artifact reached; walking down, their deployment records hang
-    # off them too, so both read these rows instead of looking the edges up twice.
-    hop = (
-        sa.select(e.c.run_id.label("id"), (r.c.depth + 1).label("depth"),
-                  r.c.node.label("parent"), e.c.role.label("role"))
-        .select_from(r.join(e, sa.and_(e.c.version_id == r.c.node, e.c.direction == _lit(to_run))))
-        .where(r.c.depth + 1 <= sa.bindparam("max_depth"))
-        .cte("hop")
-    )
-    branches = [
-        *head,
-        sa.select(
-            r.c.node.label("id"), _lit("artifact").label("type"), r.c.depth, r.c.parent,
-            r.c.via, r.c.role,
-        ),
-        sa.select(hop.c.id, _lit("run"), hop.c.depth, hop.c.parent, _null(ID), hop.c.role),
-    ]
-    registry = _registry()
-    if include_registry and registry is not None and direction is Direction.DOWN:
-        mv, _rm, dep = registry
-        branches.append(
-            sa.select(mv.c.id, _lit("model_version"), r.c.depth + 1, r.c.node, _null(ID),
-                      _null(ROLE))
-            .select_from(r.join(mv, mv.c.artifact_version_id == r.c.node))
-            .where(r.c.depth + 1 <= sa.bindparam("max_depth"))
-        )
-        branches.append(
-            sa.select(dep.c.id, _lit("deployment"), hop.c.depth + 1, hop.c.id, _null(ID),
-                      _null(ROLE))
-            .select_from(hop.join(dep, dep.c.run_id == hop.c.id))
-            .where(hop.c.depth + 1 <= sa.bindparam("max_depth"))
-        )
-    return sa.union_all(*branches).cte("cand")
-
-
-Filter = Callable[[dict[str, sa.ColumnElement[Any]]], list[sa.ColumnElement[bool]]]
-
-
-def _described(rows: sa.CTE | sa.Subquery, where: Filter | None = None) -> sa.CompoundSelect:
-    """``rows`` (id, type, depth, parent, via, role) with what describes each node: one branch
-    per node type, each joined to its own table only (a generic outer join of every table would
-    cost five index lookups per row). ``where`` adds conditions on a branch's columns (name,
-    kind, ts, taint): filters are applied before counting and paging."""
-    a, ru, tn = av.alias("a"), runs.alias("ru"), tl.taints.alias("tn")
-    key = [rows.c.id, rows.c.type, rows.c.depth, rows.c.parent, rows.c.via, rows.c.role]
-
-    def branch(ntype: str, source: sa.FromClause, **cols: sa.ColumnElement[Any]) -> sa.Select[Any]:
-        full = {name: cols.get(name, _null(_COLUMN_TYPES[name])) for name in _COLUMN_TYPES}
-        conditions = [rows.c.type == _lit(ntype)]
-        if where is not None:
-            conditions += where(full)
-        return sa.select(*key, *(col.label(name) for name, col in full.items())).select_from(
-            source).where(*conditions)
-
-    branches = [
-        branch("artifact",
-               rows.join(a, a.c.id == rows.c.id).outerjoin(tn, tn.c.version_id == rows.c.id),
-               project=a.c.project, name=a.c.name, kind=a.c.kind, ts=a.c.created_at,
-               version=a.c.version, digest=a.c.digest, taint=tn.c.version_id),
-        branch("run", rows.join(ru, ru.c.id == rows.c.id),
-               project=ru.c.project, name=ru.c.name, kind=ru.c.kind, ts=ru.c.started_at,
-               status=ru.c.status, ended_at=ru.c.ended_at),
-    ]
-    registry = _registry()
-    if registry is not None:
-        mv, rm, dep = registry
-        m, rmod, d = mv.alias("m"), rm.alias("rmod"), dep.alias("d")
-        branches.append(branch(
-            "model_version",
-            rows.join(m, m.c.id == rows.c.id).join(rmod, rmod.c.id == m.c.model_id),
-            project=rmod.c.project, name=rmod.c.name, kind=_lit("model_version"),
-            ts=m.c.created_at, version=m.c.version, status=m.c.stage))
-        branches.append(branch(
-            "deployment", rows.join(d, d.c.id == rows.c.id),
-            project=d.c.project, name=d.c.name, kind=_lit("deployment"), ts=d.c.started_at,
-            status=d.c.status, detail=d.c.environment))
-    return sa.union_all(*branches)
-
-
-_COLUMN_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
-    "project": sa.String(t.NAME), "name": sa.String(t.NAME), "kind": sa.String(64),
-    "ts": sa.BigInteger(), "version": sa.Integer(), "digest": sa.String(71),
-    "status": sa.String(16), "detail": sa.String(t.NAME), "ended_at": sa.BigInteger(),
-    "taint": ID,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class _FilterShape:
-    """Which filters a closure has (their values are bound: ``f_kinds``, ``f_name``, ``f_since``,
-    ``f_until``)."""
-
-    kinds: bool = False
-    name: str | None = None  # "eq" or "like"
-    since: bool = False
-    until: bool = False
-    tainted: bool = False
-
-    @classmethod
-    def of(cls, query: ClosureQuery) -> _FilterShape:
-        return cls(bool(query.kinds), None if not query.name else "like" if "*" in query.name
-                   else "eq", query.since_us is not None, query.until_us is not None,
-                   query.tainted_only)
-
-
-def _filter_params(query: ClosureQuery) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    if query.kinds:
-        params["f_kinds"] = list(query.kinds)
-    if query.name:
-        params["f_name"] = (
-            query.name.replace("%", r"\%").replace("_", r"\_").replace("*", "%")
-            if "*" in query.name else query.name
-        )
-    if query.since_us is not None:
-        params["f_since"] = query.since_us
-    if query.until_us is not None:
-        params["f_until"] = query.until_us
-    return params
-
-
-def _filters(shape: _FilterShape) -> Filter:
-    """The closure's filters as conditions on one branch's columns."""
-
-    def conditions(col: dict[str, sa.ColumnElement[Any]]) -> list[sa.ColumnElement[bool]]:
-        out: list[sa.ColumnElement[bool]] = []
-        if shape.kinds:
-            out.append(col["kind"].in_(sa.bindparam("f_kinds", expanding=True)))
-        if shape.name == "like":
-            out.append(col["name"].like(sa.bindparam("f_name", type_=sa.String()), escape="\\"))
-        elif shape.name == "eq":
-            out.append(col["name"] == sa.bindparam("f_name", type_=sa.String()))
-        if shape.since:
-            out.append(col["ts"] >= sa.bindparam("f_since", type_=sa.BigInteger()))
-        if shape.until:
-            out.append(col["ts"] < sa.bindparam("f_until", type_=sa.BigInteger()))
-        if shape.tainted:
-            out.append(col["taint"].is_not(None))
-        return out
-
-    return conditions
-
-
-def _beyond(rows: sa.Subquery, direction: Direction, include_registry: bool) -> sa.Case[Any]:
-    """1 for a node at the depth limit that has neighbours the walk did not follow."""
-    to_run, to_artifact = _hops(direction)
-    nxt = edges.alias("nxt")
-    more = [
-        sa.and_(rows.c.type == _lit("artifact"), sa.exists().where(
-            nxt.c.version_id == rows.c.id, nxt.c.direction == _lit(to_run))),
-        sa.and_(rows.c.type == _lit("run"), sa.exists().where(
-            nxt.c.run_id == rows.c.id, nxt.c.direction == _lit(to_artifact))),
-    ]
-    registry = _registry()
-    if include_registry and registry is not None and direction is Direction.DOWN:
-        # A model version or deployment record one hop past the limit was cut too.
-        mv, _rm, dep = registry
-        more.append(sa.and_(rows.c.type == _lit("artifact"), sa.exists().where(
-            mv.c.artifact_version_id == rows.c.id)))
-        more.append(sa.and_(rows.c.type == _lit("run"), sa.exists().where(
-            dep.c.run_id == rows.c.id)))
-    return sa.case((sa.and_(rows.c.depth >= sa.bindparam("max_depth"), sa.or_(*more)), 1),
-                   else_=0)
 
 
 def _node(row: Any, **overrides: Any) -> Node:
@@ -365,95 +79,24 @@ def _nodes(rows: Sequence[Any]) -> list[Node]:
     return out
 
 
-@functools.cache
-def _node_statement(node_type: str, with_registry: bool) -> sa.Select[Any]:
-    """One node described, the id a bound parameter: built once per type, since building the
-    five-branch UNION costs more than running it (every walk starts with this lookup)."""
-    one = sa.select(
-        sa.cast(sa.bindparam("node_id", type_=ID), ID).label("id"), _lit(node_type).label("type"),
-        sa.cast(sa.literal(0), sa.Integer).label("depth"), _null(ID).label("parent"),
-        _null(ID).label("via"), _null(ROLE).label("role"),
-    ).cte("one")
-    return sa.select(_described(one).subquery())
+_ORDER = operator.itemgetter(2, 1, 0)  # depth, type, id: the order of a closure's nodes
 
 
-def _walk_params(anchor: _Anchor, max_depth: int) -> dict[str, Any]:
-    """The bound values of :func:`_candidates` for a walk from ``anchor``."""
-    params: dict[str, Any] = {"anchor_id": anchor.id, "anchor_depth": anchor.depth,
-                              "anchor_parent": anchor.parent, "max_depth": max_depth}
-    for i, (node_id, ntype, depth, parent) in enumerate(anchor.head):
-        params.update({f"head_{i}_id": node_id, f"head_{i}_type": ntype,
-                       f"head_{i}_depth": depth, f"head_{i}_parent": parent})
-    return params
-
-
-def _best(cand: sa.CTE, types: bool, sqlite: bool) -> sa.CTE:
-    """Each node of ``cand`` once, in its first row by (depth, parent, via): the shallowest.
-    Bound values: ``start_id`` (left out), ``types``.
-
-    The other backends rank with ``ROW_NUMBER()``. On SQLite that window was a fifth of a
-    10,000-node walk; a ``GROUP BY`` with ``min()`` of the same order spelled as one string
-    costs a third less, and SQLite documents that the other (bare) columns of such a query
-    come from the row holding the minimum. Ids have no ``|``, and depths fit ten digits."""
-    if sqlite:
-        order = (sa.func.printf("%010d", cand.c.depth, type_=sa.String())
-                 + sa.func.coalesce(cand.c.parent, "") + "|" + sa.func.coalesce(cand.c.via, ""))
-        rows = sa.select(cand, sa.func.min(order).label("first")).group_by(
-            cand.c.type, cand.c.id).subquery("ranked")
-        keep = []
-    else:
-        rows = sa.select(
-            cand,
-            sa.func.row_number()
-            .over(partition_by=(cand.c.type, cand.c.id),
-                  order_by=(cand.c.depth, cand.c.parent, cand.c.via))
-            .label("rn"),
-        ).subquery("ranked")
-        keep = [rows.c.rn == 1]
-    keep.append(rows.c.id != sa.bindparam("start_id", type_=ID))
-    if types:
-        keep.append(rows.c.type.in_(sa.bindparam("types", expanding=True)))
-    return sa.select(rows.c.id, rows.c.type, rows.c.depth, rows.c.parent, rows.c.via,
-                     rows.c.role).where(*keep).cte("best")
-
-
-# Closure statements are built once per shape and reused with new bound values: building and
-# compiling the recursive CTE with its five described branches took ~3 ms, several times what
-# running it takes on a small graph.
-@functools.lru_cache(maxsize=256)
-def _closure_statement(
-    kind: str, heads: int, direction: Direction, include_registry: bool, types: bool,
-    filters: _FilterShape, cursor: bool, limit: int | None, sqlite: bool = False,
-) -> sa.Select[Any]:
-    """One page of a closure; bound values: :func:`_walk_params`, ``start_id``, ``types``,
-    :func:`_filter_params`, ``cur_depth``/``cur_type``/``cur_id``."""
-    cand = _candidates(kind, heads, direction, include_registry)
-    best = _best(cand, types, sqlite)
-    described = _described(best, _filters(filters)).subquery("described")
-    beyond = _beyond(described, direction, include_registry)
-    # Counting every match (a window over all rows) is only needed when a page can hide some:
-    # the whole closure in one page counts itself.
-    paged = cursor or limit is not None
-    total = sa.func.count().over() if paged else sa.cast(sa.null(), sa.Integer())
-    matched = sa.select(described, beyond.label("beyond"), total.label("total")).subquery("matched")
-    page = sa.select(matched).order_by(matched.c.depth, matched.c.type, matched.c.id)
-    if cursor:
-        page = page.where(
-            sa.tuple_(matched.c.depth, matched.c.type, matched.c.id)
-            > sa.tuple_(sa.bindparam("cur_depth", type_=sa.Integer()),
-                        sa.bindparam("cur_type", type_=sa.String(16)),
-                        sa.bindparam("cur_id", type_=ID))
-        )
-    if limit is not None:
-        page = page.limit(limit + 1)
-    return page
-
-
-@functools.lru_cache(maxsize=64)
-def _walk_statement(kind: str, heads: int, direction: Direction) -> sa.Select[Any]:
-    """Every hop of a walk (for its edges); bound values: :func:`_walk_params`."""
-    cand = _candidates(kind, heads, direction, include_registry=True)
-    return sa.select(cand.c.id, cand.c.type, cand.c.parent, cand.c.via, cand.c.role).distinct()
+def _ranked(rows: Sequence[Any], start_id: str, types: Sequence[str]) -> list[Any]:
+    """Each node of ``rows`` once, in its first row by (depth, parent, via) as :func:`_best`
+    keeps it, without ``start_id`` and outside ``types`` (when given); ordered like a page."""
+    best: dict[tuple[str, str], Any] = {}
+    for row in rows:
+        key = (row[1], row[0])
+        kept = best.setdefault(key, row)
+        if kept is not row and (row[2], row[3] or "", row[4] or "") < (
+                kept[2], kept[3] or "", kept[4] or ""):
+            best[key] = row
+    wanted = set(types)
+    out = [row for row in best.values()
+           if row[0] != start_id and (not wanted or row[1] in wanted)]
+    out.sort(key=_ORDER)
+    return out
 
 
 class LineageMixin(LineageBulkMixin, LineageStore):
@@ -470,6 +113,11 @@ class LineageMixin(LineageBulkMixin, LineageStore):
 
     def lineage_node_by_ref(self, ref: ArtifactRef) -> Node:
         with self.db.read() as conn:
+            if ref.kind is SelectorKind.VERSION:
+                row = conn.execute(_node_by_version_statement(_registry() is not None), {
+                    "project": ref.project, "name": ref.name, "version": ref.value}).first()
+                if row is not None:
+                    return _node(row)
             version_id = self._resolve_id(conn, ref)  # type: ignore[attr-defined]
             row = conn.execute(_node_statement("artifact", _registry() is not None),
                                {"node_id": version_id}).first()
@@ -535,6 +183,8 @@ class LineageMixin(LineageBulkMixin, LineageStore):
     ) -> Closure:
         if query.limit is not None and query.limit < 1:
             raise InvalidArgument("limit must be at least 1")
+        if query.limit is None and not query.cursor:
+            return self._whole_closure(conn, start, anchor, direction, query, max_depth)
         statement = _closure_statement(
             anchor.kind, len(anchor.head), direction, query.include_registry, bool(query.types),
             _FilterShape.of(query), bool(query.cursor), query.limit, self.db.dialect == "sqlite",
@@ -562,6 +212,22 @@ class LineageMixin(LineageBulkMixin, LineageStore):
             depth_limited=any(n.beyond_depth for n in nodes),
             max_depth=query.max_depth,
         )
+
+    def _whole_closure(
+        self, conn: Connection, start: Node, anchor: _Anchor, direction: Direction,
+        query: ClosureQuery, max_depth: int,
+    ) -> Closure:
+        statement = _whole_statement(anchor.kind, len(anchor.head), direction,
+                                     query.include_registry, _FilterShape.of(query))
+        self._prepare(conn, max_depth)
+        with gc_paused():
+            rows = conn.execute(statement, {**_walk_params(anchor, max_depth),
+                                            **_filter_params(query)}).all()
+            nodes = _nodes(_ranked(rows, start.id, [str(x) for x in query.types]))
+        return Closure(start=start, direction=direction, nodes=nodes, total=len(nodes),
+                       truncated=False, next_cursor=None,
+                       depth_limited=any(n.beyond_depth for n in nodes),
+                       max_depth=query.max_depth)
 
     def lineage_walk(
         self, start: Node, direction: Direction, max_depth: int | None = None
