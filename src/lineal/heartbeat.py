@@ -105,15 +105,21 @@ class _HeartbeatThread:
         self._cond = threading.Condition()
         self._due: dict[Heartbeat, float] = {}
         self._thread: threading.Thread | None = None
+        self._wake_at: float | None = None  # when the waiting thread wakes anyway (None: never)
 
     def add(self, heartbeat: Heartbeat) -> None:
         with self._cond:
-            self._due[heartbeat] = time.monotonic() + heartbeat.interval
+            due = self._due[heartbeat] = time.monotonic() + heartbeat.interval
             if self._thread is None or not self._thread.is_alive():  # also after a fork
                 self._thread = threading.Thread(target=self._run, name="lineal-heartbeat",
                                                 daemon=True)
+                self._wake_at = None  # a thread of the parent process's is not waiting here
                 self._thread.start()
-            self._cond.notify()
+            # Woken only if it would sleep past this beat: runs that start one after the other
+            # (a sweep) each came a few milliseconds after the last, and waking the thread for
+            # each to compute the same deadline cost a thread switch per run.
+            if self._wake_at is None or self._wake_at > due:
+                self._cond.notify()
 
     def discard(self, heartbeat: Heartbeat) -> None:
         with self._cond:
@@ -134,7 +140,10 @@ class _HeartbeatThread:
                         for heartbeat in due:
                             self._due[heartbeat] = now + heartbeat.interval
                         break
-                    self._cond.wait(min(self._due.values()) - now if self._due else None)
+                    timeout = min(self._due.values()) - now if self._due else None
+                    self._wake_at = None if timeout is None else now + timeout
+                    self._cond.wait(timeout)
+                    self._wake_at = None
             for heartbeat in due:  # outside the lock: a slow database delays no run's start
                 heartbeat.beat()
 

@@ -49,3 +49,43 @@ def test_a_bad_interval_is_refused_before_the_run_is_written(
     with pytest.raises(lineal.InvalidArgument, match="LINEAL_HEARTBEAT_INTERVAL"):
         lineal.start_run("r", capture=False)
     assert lineal.list_runs() == []
+
+
+class _Beats:
+    """A metadata store that only counts heartbeats."""
+
+    def __init__(self) -> None:
+        self.runs: list[str] = []
+
+    def heartbeat(self, run_id: str, at_us: int) -> None:
+        self.runs.append(run_id)
+
+
+def test_runs_one_after_another_do_not_wake_the_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep starts a run every few milliseconds: the thread, asleep until the first beat
+    due, is woken only by a run whose beat comes before that (waking it for each run cost a
+    thread switch per run); every run still gets its beats."""
+    beats = _Beats()
+    thread = heartbeat._HeartbeatThread()
+    first = heartbeat.Heartbeat(beats, "first", 30.0)  # type: ignore[arg-type]
+    thread.add(first)
+    deadline = time.monotonic() + 10
+    while thread._wake_at is None:  # asleep, until the first beat is due
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    woken: list[int] = []
+    real_notify = thread._cond.notify
+    monkeypatch.setattr(thread._cond, "notify", lambda n=1: (woken.append(n), real_notify(n)))
+    for i in range(20):
+        later = heartbeat.Heartbeat(beats, f"later-{i}", 30.0)  # type: ignore[arg-type]
+        thread.add(later)
+        thread.discard(later)
+    assert woken == []
+    soon = heartbeat.Heartbeat(beats, "soon", 0.05)  # type: ignore[arg-type]
+    thread.add(soon)
+    assert woken == [1]
+    while "soon" not in beats.runs:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    thread.discard(soon)
+    thread.discard(first)
