@@ -86,7 +86,8 @@ def _contract(config: dict[str, Any], source: str, forbidding: str) -> dict[str,
 # import nothing above the store (the contracts check it, since the store imports them).
 BELOW_THE_STORE = {
     "lineal._lazy", "lineal.auth", "lineal.auth.principal", "lineal.auth.roles", "lineal.config",
-    "lineal.heartbeat", "lineal.identity", "lineal.inputs", "lineal.notebook", "lineal.run_data",
+    "lineal.gcpause", "lineal.heartbeat", "lineal.identity", "lineal.inputs", "lineal.notebook",
+    "lineal.run_data",
     "lineal.search", "lineal.search.filter", "lineal.search.page",
 }
 
