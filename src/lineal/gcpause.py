@@ -17,9 +17,11 @@ __all__ = ["gc_paused"]
 
 
 @contextmanager
-def gc_paused() -> Iterator[None]:
+def gc_paused(*, freeze: bool = False) -> Iterator[None]:
     """Pause cyclic collection for the ``with`` block (nested or concurrent uses are fine: it
-    is switched back on only by the block that switched it off)."""
+    is switched back on only by the block that switched it off). ``freeze``: move what the
+    block made to the permanent generation before collection resumes, so later collections
+    never walk it again (for objects that live as long as the process)."""
     if not gc.isenabled():
         yield
         return
@@ -27,4 +29,6 @@ def gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        if freeze:
+            gc.freeze()
         gc.enable()

@@ -18,8 +18,9 @@ would keep the caller's pending garbage forever.
 from __future__ import annotations
 
 import contextlib
-import gc
 from collections.abc import Iterator
+
+from ..gcpause import gc_paused
 
 __all__ = ["FREEZE", "loading"]
 
@@ -30,13 +31,5 @@ FREEZE = False
 @contextlib.contextmanager
 def loading() -> Iterator[None]:
     """Run the block with the cyclic garbage collector paused (see the module docstring)."""
-    if not gc.isenabled():  # nested, or paused by the caller: leave it as it is
+    with gc_paused(freeze=FREEZE):
         yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        if FREEZE:
-            gc.freeze()
-        gc.enable()
