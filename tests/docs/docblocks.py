@@ -149,6 +149,8 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     # full ULIDs and the unique prefixes tables show (8+ characters, always with a letter)
     (re.compile(rf"\b01(?=[{_CROCKFORD}]*[A-Z])[{_CROCKFORD}]{{6,24}}\b"), "<ID>"),
     (re.compile(r"sha256:[0-9a-f]{4,64}"), "sha256:<HEX>"),
+    # a blob's folder is the first two digits of its digest, which changes with the content
+    (re.compile(r"/sha256/[0-9a-f]{2}/"), "/sha256/<HH>/"),
     (re.compile(r"\blnl_[A-Za-z0-9_-]+"), "lnl_<SECRET>"),
     # commits, ledger hashes: hex words with both a digit and a letter
     (re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,64}\b"), "<HEX>"),

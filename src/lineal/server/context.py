@@ -153,7 +153,8 @@ class ServerContext:
             raise Conflict(f"{route.method}: this request was applied before, and its answer "
                            "was lost with the server that applied it",
                            hint="read the result back (nothing was written twice)") from None
-        metadata.save_request_response(scoped, body)
+        if not _returns_none(route.method):  # a replay of a call answering None says null
+            metadata.save_request_response(scoped, body)
         return body
 
     def call(self, caller: Principal, route: Route, kwargs: dict[str, Any]) -> Any:

@@ -39,6 +39,7 @@ from . import tables as t
 from .opening import create_engine_for, prepare_sqlite_file
 from .prepared import DriverReads, Prepared, run_on_driver
 from .requests import check_request, record_request
+from .write_gate import WriteGate, gate_for
 
 WAL_CHECKPOINT_PAGES = 10_000
 ENV_SQLITE_SYNC = "LINEAL_SQLITE_SYNC"
@@ -192,6 +193,8 @@ class Database:
         self.dialect = parsed.get_backend_name()
         #: The database file of a SQLite store (None on servers).
         self.sqlite_path: Path | None = None
+        #: Orders writers before SQLite's lock (see write_gate); None on servers.
+        self.gate: WriteGate | None = None
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         if self.dialect == "sqlite":
             self._init_sqlite(parsed)
@@ -216,6 +219,7 @@ class Database:
             parsed = parsed.set(database=database)
         self.sqlite_path = Path(database)
         prepare_sqlite_file(self.sqlite_path)
+        self.gate = gate_for(self.sqlite_path)
         self.write_engine = self._sqlite_engine(parsed, "BEGIN IMMEDIATE", sync)
         self.read_engine = self._sqlite_engine(parsed, "BEGIN", sync)
 
@@ -268,10 +272,19 @@ class Database:
             yield DriverReads(conn)
 
     @contextlib.contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A connection of the write engine, behind the write gate on SQLite: every write
+        transaction starts here (SQLAlchemy errors are the caller's to translate)."""
+        with contextlib.ExitStack() as stack:
+            if self.gate is not None:
+                stack.enter_context(self.gate.held())
+            yield stack.enter_context(self.write_engine.connect())
+
+    @contextlib.contextmanager
     def write(self, actor: str) -> Iterator[WriteTx]:
         """A write transaction that records each change in the audit ledger before commit."""
         try:
-            with self.write_engine.connect() as conn:
+            with self.writing() as conn:
                 tx = WriteTx(conn, actor, self.dialect)
                 try:
                     with conn.begin():
@@ -294,7 +307,7 @@ class Database:
         taking the ledger lock: for bookkeeping no digest covers (a run's heartbeat), which must
         neither queue behind the writers of the chain nor hold them up."""
         try:
-            with self.write_engine.connect() as conn, conn.begin():
+            with self.writing() as conn, conn.begin():
                 conn.execute(statement.statement, params)
         except exc.SQLAlchemyError as error:
             raise translate(error) from error

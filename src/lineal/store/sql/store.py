@@ -213,7 +213,7 @@ class SqlMetadataStore(
         keys = t.idempotency_keys
         now = now_us()
         try:  # outside the ledger, like a heartbeat: bookkeeping of the server
-            with self.db.write_engine.begin() as conn:
+            with self.db.writing() as conn, conn.begin():
                 conn.execute(keys.update().where(keys.c.key == key).values(response=response))
                 conn.execute(keys.delete().where(keys.c.created_at < now - KEEP_REQUESTS_US))
         except sa.exc.SQLAlchemyError as error:

@@ -68,7 +68,7 @@ def bookkeeping(db: Database) -> Iterator[Connection]:
     """A write transaction outside the audit ledger (dispatcher state no digest covers); on
     SQLite it begins ``IMMEDIATE`` like every write."""
     try:
-        with db.write_engine.connect() as conn, conn.begin():
+        with db.writing() as conn, conn.begin():
             yield conn
     except exc.SQLAlchemyError as error:
         raise translate(error) from error
