@@ -12,11 +12,11 @@ Two measurements:
   ``lineal.search_runs``, MLflow through ``MlflowClient.search_runs``. Each search runs twice
   untimed (once if its first call took more than a fifth of the time budget), then repeatedly.
 - **write curve**: the cost of one run with 20 params and 5 metrics (started, logged, ended,
-  through each tool's SDK, capture off) on stores that already hold 0, 10,000 and 100,000 runs
-  (and 1,000,000 with ``--big``). The prefilled runs carry 5 params and 2 metrics each, which
-  is what makes their tables and indexes grow.
+  through each tool's SDK, capture off) on stores that already hold 0, 10,000, 100,000 and
+  1,000,000 runs (each prefilled the way its search store is built). The prefilled runs carry
+  5 params and 2 metrics each, which is what makes their tables and indexes grow.
 
-    python bench/bench_search.py --json out.json [--quick] [--tiny] [--lineal-only] [--big]
+    python bench/bench_search.py --json out.json [--quick] [--tiny] [--lineal-only]
 """
 
 from __future__ import annotations
@@ -332,19 +332,14 @@ def _search_size(root: Path, search_n: int, tools: list[str], repeat: int, count
 
 
 def main(argv: list[str] | None = None) -> int:
-    def configure(parser: Any) -> None:
-        parser.add_argument("--big", action="store_true",
-                            help="add a 1,000,000-run store to the write curve")
-
-    args = arguments(__doc__.splitlines()[0], argv, configure)
+    args = arguments(__doc__.splitlines()[0], argv)
     if args.tiny:
         sizes, curve, per_point, count, budget = [300], [0, 300], 20, 10, 2.0
     elif args.quick:
         sizes, curve, per_point, count, budget = [1_000, 10_000], [0, 10_000], 50, 30, 5.0
     else:
-        sizes, curve, per_point, count, budget = [10_000, 100_000], [0, 10_000, 100_000], 200, 50, 15.0
-    if args.big:
-        curve.append(1_000_000)
+        sizes, curve, per_point, count, budget = ([10_000, 100_000],
+                                                  [0, 10_000, 100_000, 1_000_000], 200, 50, 15.0)
     repeat = args.repeat or (1 if args.tiny else 3)
     tools = ["lineal"] if args.lineal_only else ["lineal", "mlflow"]
 
