@@ -39,7 +39,7 @@ from . import tables as t
 from .opening import create_engine_for, prepare_sqlite_file
 from .prepared import DriverReads, Prepared, run_on_driver
 from .requests import check_request, record_request
-from .write_gate import WriteGate, gate_for
+from .write_gate import WriteGate, gate_for, release
 
 WAL_CHECKPOINT_PAGES = 10_000
 ENV_SQLITE_SYNC = "LINEAL_SQLITE_SYNC"
@@ -313,6 +313,9 @@ class Database:
             raise translate(error) from error
 
     def dispose(self) -> None:
+        if self.gate is not None:
+            gate, self.gate = self.gate, None
+            release(gate)
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ...entities import LedgerEntry, now_us, us_to_datetime
+from ...entities import LedgerEntry, us_to_datetime
 from ...errors import SchemaOutdated, StoreError
 from ..base import MetadataStore
 from ..types import AuditReport
@@ -69,10 +69,6 @@ def upgrade_database(database_url: str) -> tuple[str | None, str | None, str]:
         return before, metadata.schema_revision(), metadata.safe_url
     finally:
         metadata.close()
-
-
-KEEP_REQUESTS_US = 24 * 3600 * 1_000_000
-"""How long a request's idempotency key is remembered (its retries come within seconds)."""
 
 
 class SqlMetadataStore(
@@ -211,11 +207,10 @@ class SqlMetadataStore(
 
     def save_request_response(self, key: str, response: str) -> None:
         keys = t.idempotency_keys
-        now = now_us()
-        try:  # outside the ledger, like a heartbeat: bookkeeping of the server
+        try:  # outside the ledger, like a heartbeat: bookkeeping of the server (old keys are
+            # deleted by record_request, which every recorded write goes through)
             with self.db.writing() as conn, conn.begin():
                 conn.execute(keys.update().where(keys.c.key == key).values(response=response))
-                conn.execute(keys.delete().where(keys.c.created_at < now - KEEP_REQUESTS_US))
         except sa.exc.SQLAlchemyError as error:
             raise translate(error) from error
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ...errors import StoreError
 
-__all__ = ["WriteGate", "gate_for"]
+__all__ = ["WriteGate", "gate_for", "release"]
 
 #: How long a writer waits for the gate before giving up, as SQLite's busy timeout does.
 TIMEOUT_S = 60.0
@@ -38,32 +38,62 @@ _gates_lock = threading.Lock()
 
 
 def gate_for(database: Path) -> WriteGate:
-    """The one gate of this process for the SQLite file ``database``."""
+    """The gate of this process for the SQLite file ``database``, shared by every open
+    :class:`~lineal.store.sql.database.Database` of that file; give it back with
+    :func:`release` when the database is disposed."""
     key = os.path.realpath(database)
     with _gates_lock:
         gate = _gates.get(key)
         if gate is None:
-            gate = _gates[key] = WriteGate(Path(key + "-writer"))
+            gate = _gates[key] = WriteGate(key)
+        gate.users += 1
         return gate
+
+
+def release(gate: WriteGate) -> None:
+    """One user fewer; the last one closes the lock file (a disposed store keeps nothing)."""
+    with _gates_lock:
+        gate.users -= 1
+        if gate.users <= 0:
+            if _gates.get(gate.key) is gate:
+                del _gates[gate.key]
+            gate.close()
+
+
+def _after_fork_in_child() -> None:
+    # A forked child inherits each gate's thread lock as it was at the fork (held, if another
+    # thread was writing) and the parent's open lock file, whose flock it would share. It
+    # starts with fresh locks and opens its own file on its first write.
+    global _gates_lock
+    _gates_lock = threading.Lock()
+    for gate in _gates.values():
+        gate._threads = threading.Lock()
+        gate._forget_fd()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class WriteGate:
     """Orders the write transactions of every thread and process on one SQLite file."""
 
-    def __init__(self, lock_path: Path) -> None:
-        self.lock_path = lock_path
+    def __init__(self, database: str) -> None:
+        self.key = database
+        """The database file's real path."""
+        self.lock_path = Path(database + "-writer")
+        self.users = 0
         self._threads = threading.Lock()
         self._fd: int | None = None
-        self._pid: int | None = None  # the process that opened _fd
+        self._opened = False
 
     def _lock_fd(self) -> int | None:
-        # Opened once, on first use, and kept for the life of the process: it is never the
-        # database file, so closing or keeping it cannot touch SQLite's own locks. Read-only
+        # Opened on first use and kept until the last store of the file is disposed: it is
+        # never the database file, so closing it cannot touch SQLite's own locks. Read-only
         # suffices for flock, so a store shared by several accounts needs no write permission
         # on the lock file, only on the folder for whoever creates it first.
-        # A forked child opens its own: flock belongs to the open file, which fork shares.
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
+        if not self._opened:
+            self._opened = True
             try:
                 import fcntl  # noqa: F401  (POSIX only)
 
@@ -72,40 +102,58 @@ class WriteGate:
                 self._fd = None  # no gate across processes: SQLite's busy handler orders them
         return self._fd
 
+    def _forget_fd(self) -> None:
+        fd, self._fd, self._opened = self._fd, None, False
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def close(self) -> None:
+        with self._threads:
+            self._forget_fd()
+
     @contextlib.contextmanager
     def held(self, timeout: float = TIMEOUT_S) -> Iterator[None]:
         """Hold the gate for the block; StoreError after ``timeout`` seconds of waiting."""
         deadline = time.monotonic() + timeout
-        if not self._threads.acquire(timeout=timeout):
-            raise _timed_out(timeout)
+        threads = self._threads
+        taken = flocked = None
         try:
+            taken = threads.acquire(timeout=timeout)
+            if not taken:
+                raise _timed_out(timeout)
             fd = self._lock_fd()
-            if fd is None:
-                yield
-                return
-            import fcntl
-
-            _flock(fcntl, fd, deadline, timeout)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+            if fd is not None:
+                flocked = self._flock(fd, deadline, timeout)
+            yield
         finally:
-            self._threads.release()
+            if flocked is not None:
+                import fcntl
 
+                with contextlib.suppress(OSError):
+                    fcntl.flock(flocked, fcntl.LOCK_UN)
+            if taken:
+                threads.release()
 
-def _flock(fcntl: object, fd: int, deadline: float, timeout: float) -> None:
-    flock, exclusive = fcntl.flock, fcntl.LOCK_EX | fcntl.LOCK_NB  # type: ignore[attr-defined]
-    pause = 0.00005
-    while True:
-        try:
-            flock(fd, exclusive)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise _timed_out(timeout) from None
-            time.sleep(pause)
-            pause = min(pause * 2, _MAX_POLL_S)
+    def _flock(self, fd: int, deadline: float, timeout: float) -> int | None:
+        """Take the flock of ``fd``; the fd locked, or None where the file system cannot lock
+        it (then SQLite alone orders the processes, as without a gate)."""
+        import fcntl
+
+        pause = 0.00005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _timed_out(timeout) from None
+                time.sleep(pause)
+                pause = min(pause * 2, _MAX_POLL_S)
+            except OSError:  # ENOLCK, EOPNOTSUPP...: some FUSE, SMB and 9p mounts
+                self._forget_fd()
+                self._opened = True  # do not try this file again
+                return None
 
 
 def _timed_out(timeout: float) -> StoreError:
