@@ -26,6 +26,11 @@ from pathlib import Path
 
 from ...errors import StoreError
 
+try:
+    import fcntl
+except ImportError:  # Windows: no gate across processes, SQLite's busy handler orders them
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = ["WriteGate", "gate_for", "release"]
 
 #: How long a writer waits for the gate before giving up, as SQLite's busy timeout does.
@@ -92,13 +97,11 @@ class WriteGate:
         # never the database file, so closing it cannot touch SQLite's own locks. Read-only
         # suffices for flock, so a store shared by several accounts needs no write permission
         # on the lock file, only on the folder for whoever creates it first.
-        if not self._opened:
+        if not self._opened and fcntl is not None:
             self._opened = True
             try:
-                import fcntl  # noqa: F401  (POSIX only)
-
                 self._fd = os.open(self.lock_path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            except (ImportError, OSError):
+            except OSError:
                 self._fd = None  # no gate across processes: SQLite's busy handler orders them
         return self._fd
 
@@ -128,8 +131,6 @@ class WriteGate:
             yield
         finally:
             if flocked is not None:
-                import fcntl
-
                 with contextlib.suppress(OSError):
                     fcntl.flock(flocked, fcntl.LOCK_UN)
             if taken:
@@ -138,8 +139,6 @@ class WriteGate:
     def _flock(self, fd: int, deadline: float, timeout: float) -> int | None:
         """Take the flock of ``fd``; the fd locked, or None where the file system cannot lock
         it (then SQLite alone orders the processes, as without a gate)."""
-        import fcntl
-
         pause = 0.00005
         while True:
             try:
@@ -152,7 +151,7 @@ class WriteGate:
                 pause = min(pause * 2, _MAX_POLL_S)
             except OSError:  # ENOLCK, EOPNOTSUPP...: some FUSE, SMB and 9p mounts
                 self._forget_fd()
-                self._opened = True  # do not try this file again
+                self._opened = True  # not tried again: SQLite alone orders the processes
                 return None
 
 
